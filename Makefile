@@ -1,0 +1,120 @@
+# smtpcertd — top-level build.  One binary per program folder; shared code
+# in common/ is built once into a static archive every program links.
+#
+#   make                 build everything into build/
+#   make check           build and run the whole test suite
+#   make check SANITIZE=1  same, with ASan + UBSan, into build-san/
+#   make install PREFIX=/usr DESTDIR=/tmp/root
+
+CC	?= cc
+YACC	?= byacc
+PREFIX	?= /usr/local
+SBINDIR	?= $(PREFIX)/sbin
+LIBEXECDIR ?= $(PREFIX)/libexec/smtpcertd
+MANDIR	?= $(PREFIX)/share/man
+SYSCONFDIR ?= /etc/smtpcertd
+SYSTEMDDIR ?= $(PREFIX)/lib/systemd/system
+RCDIR	?= /etc/init.d
+DESTDIR	?=
+
+ifeq ($(SANITIZE),1)
+O	:= build-san
+SANFLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+OPT	:= -O1 -g
+else
+O	:= build
+SANFLAGS :=
+OPT	:= -O2 -g
+endif
+
+PKGS	:= libtls libevent libseccomp ldap lber libcurl libcrypto
+PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+
+CFLAGS	+= -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Wshadow \
+	   -Wmissing-prototypes -Wpointer-arith -Wno-unused-parameter \
+	   $(OPT) $(SANFLAGS) -Icommon $(PKG_CFLAGS) \
+	   -DLIBEXECDIR=\"$(LIBEXECDIR)\" -DSYSCONFDIR=\"$(SYSCONFDIR)\"
+LDFLAGS	+= $(SANFLAGS)
+LDLIBS	+= $(PKG_LIBS)
+
+# The config grammar lives in common/ because every process parses the
+# normalised config text the parent sends it (see common/config.h).
+COMMON_SRCS := $(sort $(wildcard common/*.c))
+COMMON_OBJS := $(COMMON_SRCS:%.c=$(O)/obj/%.o) $(O)/obj/common/parse.o
+LIBCOMMON := $(O)/libcommon.a
+
+PROGS	:= smtpcertd ldapd-helper crld smtpcertctl
+BINS	:= $(PROGS:%=$(O)/%)
+
+UNIT_SRCS := $(sort $(wildcard regress/unit/t_*.c))
+UNIT_BINS := $(UNIT_SRCS:regress/unit/%.c=$(O)/regress/%)
+
+BENCH_SRCS := $(sort $(wildcard bench/*.c))
+BENCH_BINS := $(BENCH_SRCS:bench/%.c=$(O)/bench/%)
+
+all: $(BINS)
+
+$(O)/gen/parse.c: common/parse.y
+	@mkdir -p $(dir $@)
+	$(YACC) -o $@ $<
+
+$(O)/obj/common/parse.o: $(O)/gen/parse.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -Wno-unused-but-set-variable -Wno-missing-prototypes -c -o $@ $<
+
+$(O)/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -MMD -MP -c -o $@ $<
+
+$(LIBCOMMON): $(COMMON_OBJS)
+	rm -f $@
+	$(AR) rcs $@ $^
+
+define prog_rule
+$(1)_SRCS := $$(sort $$(wildcard $(1)/*.c))
+$(1)_OBJS := $$($(1)_SRCS:%.c=$(O)/obj/%.o)
+$(O)/$(1): $$($(1)_OBJS) $(LIBCOMMON)
+	$(CC) $(LDFLAGS) -o $$@ $$($(1)_OBJS) $(LIBCOMMON) $(LDLIBS)
+endef
+$(foreach p,$(PROGS),$(eval $(call prog_rule,$(p))))
+
+$(O)/regress/%: regress/unit/%.c $(LIBCOMMON)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -o $@ $< $(LIBCOMMON) $(LDFLAGS) $(LDLIBS)
+
+$(O)/bench/%: bench/%.c $(LIBCOMMON)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -o $@ $< $(LIBCOMMON) $(LDFLAGS) $(LDLIBS)
+
+units: $(UNIT_BINS)
+
+check: all units
+	BUILD=$(O) SANITIZE=$(SANITIZE) bash regress/run.sh
+
+bench: all $(BENCH_BINS)
+	BUILD=$(O) bash bench/run.sh
+
+install: all
+	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(LIBEXECDIR) \
+		$(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(MANDIR)/man8 \
+		$(DESTDIR)$(SYSCONFDIR)
+	install -m 0755 $(O)/smtpcertd $(O)/smtpcertctl $(DESTDIR)$(SBINDIR)/
+	install -m 0755 $(O)/ldapd-helper $(O)/crld $(DESTDIR)$(LIBEXECDIR)/
+	for m in smtpcertd/smtpcertd.8 smtpcertd/smtpcertd.conf.5 smtpcertctl/smtpcertctl.8; do \
+		[ -f $$m ] || continue; \
+		sec=$${m##*.}; install -m 0644 $$m $(DESTDIR)$(MANDIR)/man$$sec/; done
+	install -m 0644 etc/smtpcertd.conf $(DESTDIR)$(SYSCONFDIR)/smtpcertd.conf.example
+	install -d $(DESTDIR)$(SYSTEMDDIR) $(DESTDIR)$(RCDIR)
+	sed -e 's|/usr/local/sbin|$(SBINDIR)|g' -e 's|/etc/smtpcertd|$(SYSCONFDIR)|g' \
+		etc/smtpcertd.service >$(DESTDIR)$(SYSTEMDDIR)/smtpcertd.service
+	sed -e 's|/usr/local/sbin|$(SBINDIR)|g' -e 's|/etc/smtpcertd|$(SYSCONFDIR)|g' \
+		etc/smtpcertd.rc >$(DESTDIR)$(RCDIR)/smtpcertd
+	chmod 0755 $(DESTDIR)$(RCDIR)/smtpcertd
+
+clean:
+	rm -rf build build-san
+
+.PHONY: all check units bench install clean
+
+-include $(shell find $(O) -name '*.d' 2>/dev/null)

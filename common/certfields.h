@@ -1,0 +1,123 @@
+/*
+ * Certificate fields, extracted with libcrypto.
+ *
+ * The front process uses them to fill the placeholders of the LDAP
+ * certificate query (SPEC 3.3) and to compare the presented certificate
+ * with userCertificate;binary; the e-mail proxy uses certfields_dn_field()
+ * to name a user by a subject DN field (SPEC 6).
+ *
+ * Every value is NUL-terminated, strictly valid UTF-8 (converted from
+ * whatever ASN.1 string type the certificate uses), non-empty and at most
+ * CERTFIELDS_FIELD_MAX bytes (CERTFIELDS_DN_MAX for {dn} and {issuer}).
+ * A value that fails any of these -- notably one with an embedded NUL,
+ * which would silently truncate a filter or a user name -- is treated as
+ * absent (NULL), and the rest of the certificate is still used: the
+ * lookup that names the field then fails, which is the safe outcome.
+ *
+ * Field semantics:
+ *	cn	subject commonName
+ *	sn	serial number, lower-case hex without separators, two digits
+ *		per byte of the magnitude as `openssl x509 -serial` prints it
+ *		(lower-cased): 0xabc is "0abc", zero is "00", a (non-RFC 5280)
+ *		negative serial gets a leading '-'
+ *	sn_dec	the same serial in decimal ("2748")
+ *	e	subject emailAddress, else the first rfc822Name SAN
+ *	upn	first SAN otherName 1.3.6.1.4.1.311.20.2.3 (userPrincipalName,
+ *		CAC/PIV), UTF8String only
+ *	uid	subject userId (0.9.2342.19200300.100.1.1)
+ *	o, ou	subject organizationName, organizationalUnitName
+ *	dn	subject as an RFC 4514 string (most specific RDN first, as
+ *		OpenSSL's XN_FLAG_RFC2253 prints it, but with UTF-8 left as
+ *		is instead of \XX-escaped, so it compares with directory
+ *		data); control bytes, including NUL, are \XX-escaped
+ *	issuer	issuer DN, same format
+ *	fp	SHA-256 of the DER, lower-case hex without colons
+ *
+ * Multi-valued fields (two OU, two CN, ...): the FIRST in certificate
+ * encoding order is used, i.e. the order of the ASN.1 RDNSequence and of
+ * `openssl x509 -subject -nameopt oneline` (C=.., O=.., OU=a, OU=b: "a").
+ * That is the reverse of the RFC 4514 string in {dn}.  If that first value
+ * is unusable the field is absent; we never fall back to a later value,
+ * and likewise {e} does not fall back to the SAN when the subject has an
+ * unusable emailAddress, so what a certificate maps to is never a guess.
+ */
+#ifndef SMTPCERTD_CERTFIELDS_H
+#define SMTPCERTD_CERTFIELDS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <openssl/x509.h>
+
+#include "ldap_filter.h"
+
+#define CERTFIELDS_FIELD_MAX	1024	/* bytes of one field value */
+#define CERTFIELDS_DN_MAX	4096	/* bytes of {dn} and {issuer} */
+#define CERTFIELDS_SERIAL_MAX	64	/* serial octets (RFC 5280: 20) */
+#define CERTFIELDS_PEM_MAX	(1024 * 1024)	/* whole PEM chain input */
+#define CERTFIELDS_NVALUES	10	/* placeholders, see _filter_values */
+
+struct certfields {
+	char		*cn;
+	char		*sn;		/* lower-case hex */
+	char		*sn_dec;	/* decimal */
+	char		*e;
+	char		*upn;
+	char		*uid;
+	char		*o;
+	char		*ou;
+	char		*dn;
+	char		*issuer;
+	char		*fp;
+	uint8_t		*der;		/* the leaf, DER, for userCertificate */
+	size_t		 derlen;
+	X509		*x509;		/* own reference, for _dn_field() */
+};
+
+/*
+ * Parse the leaf (first certificate) of a PEM chain as returned by libtls
+ * tls_peer_cert_chain_pem().  0, or -1 (not a certificate, input longer
+ * than CERTFIELDS_PEM_MAX, out of memory) with *cf zeroed.
+ */
+int	certfields_from_pem(const uint8_t *pem, size_t len,
+	    struct certfields *cf);
+/* The same from a parsed certificate; takes its own reference. */
+int	certfields_from_x509(X509 *x, struct certfields *cf);
+/* Free the values and the reference; *cf is zeroed.  NULL is fine. */
+void	certfields_free(struct certfields *cf);
+
+/*
+ * Value of placeholder name ("cn", "sn", "e", "upn", "uid", "o", "ou",
+ * "dn", "issuer", "fp"); {sn} in decimal if serial_decimal.  NULL when
+ * the certificate lacks it or the name is unknown: the caller must then
+ * fail the lookup.
+ */
+const char *certfields_get(const struct certfields *cf, const char *name,
+	    int serial_decimal);
+
+/*
+ * Fill vals (at least CERTFIELDS_NVALUES entries) with every placeholder
+ * of ldap_filter_ph_certificate, for ldap_filter_expand_values().  Absent
+ * fields get value NULL, which makes the expansion fail if the template
+ * uses them.  Values point into *cf.  Returns the number filled, or -1 if
+ * nvals is too small.
+ */
+int	certfields_filter_values(const struct certfields *cf,
+	    int serial_decimal, struct ldap_filter_value *vals, size_t nvals);
+
+/*
+ * E-mail proxy user names: the first value of a subject DN field by its
+ * short name, case-insensitive, one of
+ *	C CN DNQ EA GENQ GN I L N O OU SER SN ST T UID
+ * (DNQ dnQualifier, EA emailAddress, GENQ generationQualifier, GN
+ * givenName, I initials, L locality, N name, SER the serialNumber
+ * attribute of the DN (not the certificate serial), SN surname, ST state,
+ * T title, UID userId).  EA is the subject attribute only, no SAN.
+ * Returns malloc'd UTF-8 under the rules above, or NULL if the field is
+ * absent, unusable or the name unknown.
+ */
+char	*certfields_dn_field(X509 *x, const char *shortname);
+/* Is shortname one of the names above?  For the config check. */
+int	certfields_dn_field_known(const char *shortname);
+
+#endif

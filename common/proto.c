@@ -1,0 +1,42 @@
+/*
+ * Name tables for process and message types, for log lines and traces.
+ */
+#include <stdint.h>
+#include <stdio.h>
+
+#include "proto.h"
+
+#define IMSG_NAME_ENTRY(n)	[n] = #n,
+static const char *imsg_names[] = {
+	[IMSG_NONE] = "IMSG_NONE",
+	IMSG_TYPES(IMSG_NAME_ENTRY)
+};
+#undef IMSG_NAME_ENTRY
+
+static const char *proc_names[PROC_MAX] = {
+	[PROC_PARENT] = "parent",
+	[PROC_FRONT] = "front",
+	[PROC_LDAPD] = "ldapd-helper",
+	[PROC_CRLD] = "crld",
+	[PROC_CONTROL] = "control",
+};
+
+const char *
+imsg_type_name(uint32_t type)
+{
+	static char	 unknown[32];
+
+	if (type < sizeof(imsg_names) / sizeof(imsg_names[0]) &&
+	    imsg_names[type] != NULL)
+		return imsg_names[type];
+	snprintf(unknown, sizeof(unknown), "IMSG_UNKNOWN(%u)", type);
+	return unknown;
+}
+
+const char *
+proc_name(enum smtpcertd_proc p)
+{
+	if ((unsigned)p < PROC_MAX)
+		return proc_names[p];
+	return "unknown";
+}

@@ -1,0 +1,64 @@
+/*
+ * The messages smtpcertd's processes exchange.  One enum for the whole
+ * daemon, with a name table (imsg_type_name()) for traces.  Each message's
+ * payload is documented next to its type; senders and receivers decode
+ * with the msg_* helpers from imsg.h and check the exact size.
+ */
+#ifndef SMTPCERTD_PROTO_H
+#define SMTPCERTD_PROTO_H
+
+#include <stdint.h>
+
+/* Every child finds its channel to the parent on this descriptor. */
+#define PROC_PARENT_FD		3
+
+/* Bumped whenever a control message changes shape. */
+#define SMTPCERTD_CTL_VERSION	1
+
+enum smtpcertd_proc {
+	PROC_PARENT,
+	PROC_FRONT,
+	PROC_LDAPD,
+	PROC_CRLD,
+	PROC_CONTROL,		/* a smtpcertctl client */
+	PROC_MAX
+};
+
+const char	*proc_name(enum smtpcertd_proc);
+
+#define IMSG_TYPES(X)							\
+	/* parent -> child: start-up and reload */			\
+	X(IMSG_CONF_START)	/* u64 generation */			\
+	X(IMSG_CONF_TEXT)	/* data: normalised config text */	\
+	X(IMSG_CONF_PKI)	/* str name, data cert, data key */	\
+	X(IMSG_CONF_CA)		/* str name, data pem */		\
+	X(IMSG_CONF_SECRET)	/* str ldap name, data secret */	\
+	X(IMSG_CONF_LISTENER)	/* u32 listener index; fd socket */	\
+	X(IMSG_CONF_END)	/* u64 generation */			\
+	X(IMSG_CONF_LOADED)	/* child -> parent: u64 generation */	\
+	X(IMSG_PEER_SOCKET)	/* u32 peer proc; fd socketpair end */	\
+	X(IMSG_CHILD_READY)	/* child -> parent: empty */		\
+	X(IMSG_LOG_VERBOSE)	/* u32 verbose */			\
+	/* control socket */						\
+	X(IMSG_CTL_HELLO)	/* u32 version (both directions) */	\
+	X(IMSG_CTL_SHOW_STATUS)	/* empty request */			\
+	X(IMSG_CTL_STATUS_PROC)	/* reply rows, see control.c */		\
+	X(IMSG_CTL_STATUS_LISTENER)					\
+	X(IMSG_CTL_STATUS_DAEMON)					\
+	X(IMSG_CTL_RELOAD)	/* empty request */			\
+	X(IMSG_CTL_LOG_VERBOSE)	/* u32 verbose */			\
+	X(IMSG_CTL_OK)		/* str message */			\
+	X(IMSG_CTL_FAIL)	/* str message */			\
+	X(IMSG_CTL_END)		/* end of a multi-message reply */	\
+	X(IMSG_TYPE_MAX)
+
+#define IMSG_ENUM_ENTRY(n)	n,
+enum imsg_type {
+	IMSG_NONE = 0,
+	IMSG_TYPES(IMSG_ENUM_ENTRY)
+};
+#undef IMSG_ENUM_ENTRY
+
+const char	*imsg_type_name(uint32_t);
+
+#endif

@@ -1,0 +1,121 @@
+# Shared shell helpers for integration tests.  A test file sources this,
+# defines test_* functions and calls run_test for each.  Every test gets a
+# fresh directory ($T) and a cleanup that kills only the PIDs it recorded
+# with track_pid, even when the test fails.
+#
+#	. "$(dirname "$0")/lib.sh"
+#	test_something() { ...; [ "$x" = y ] || fail "x is $x"; }
+#	run_test test_something
+#	finish
+
+set -u
+REGRESS=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+TOP=$(cd "$REGRESS/.." && pwd)
+BUILD=${BUILD:-build}
+case "$BUILD" in /*) ;; *) BUILD="$TOP/$BUILD" ;; esac
+SMTPCERTD="$BUILD/smtpcertd"
+SMTPCERTCTL="$BUILD/smtpcertctl"
+export SMTPCERTD_LIBEXEC="$BUILD"
+# A sanitizer build must not fail on leaks in short-lived test daemons'
+# sandboxed children that cannot read /proc/self/maps at exit.
+export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=0:abort_on_error=0}
+export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
+PY=/usr/bin/python3
+
+_T_PIDS=""
+T=""
+
+fail() { echo "FAIL: $*" >&2; return 1; }
+
+# A free TCP port on 127.0.0.1, chosen by the kernel.
+free_port() {
+	$PY -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'
+}
+
+# Wait up to $2 seconds (default 10) for a TCP port on 127.0.0.1 to accept.
+wait_port() {
+	local port=$1 limit=${2:-10} i=0
+	while [ $i -lt $((limit * 10)) ]; do
+		if (exec 3<>/dev/tcp/127.0.0.1/"$port") 2>/dev/null; then
+			return 0
+		fi
+		sleep 0.1; i=$((i + 1))
+	done
+	return 1
+}
+
+# Wait up to $2 seconds for a file to exist (e.g. a control socket).
+wait_file() {
+	local f=$1 limit=${2:-10} i=0
+	while [ $i -lt $((limit * 10)) ]; do
+		[ -e "$f" ] && return 0
+		sleep 0.1; i=$((i + 1))
+	done
+	return 1
+}
+
+# Wait up to $3 seconds for a regex to appear in a file.
+wait_log() {
+	local f=$1 re=$2 limit=${3:-10} i=0
+	while [ $i -lt $((limit * 10)) ]; do
+		grep -Eq -- "$re" "$f" 2>/dev/null && return 0
+		sleep 0.1; i=$((i + 1))
+	done
+	return 1
+}
+
+_cleanup_pids() {
+	local p
+	for p in $_T_PIDS; do kill -TERM "$p" 2>/dev/null; done
+	for p in $_T_PIDS; do
+		local i=0
+		# A reparented child may linger as a zombie: that is gone too.
+		while kill -0 "$p" 2>/dev/null &&
+		    [ "$(ps -o stat= -p "$p" 2>/dev/null | cut -c1)" != Z ] &&
+		    [ $i -lt 50 ]; do
+			sleep 0.1; i=$((i + 1))
+		done
+		kill -KILL "$p" 2>/dev/null
+	done
+	_T_PIDS=""
+}
+
+_PASSED=0
+_FAILED=0
+
+run_test() {
+	local name=$1 rc
+	T=$(mktemp -d /tmp/smtpcertd-test.XXXXXX)
+	chmod 0755 "$T"
+	( set -e; "$name" ) >"$T/test.out" 2>&1
+	rc=$?
+	_cleanup_pids
+	# the subshell's tracked pids are written to $T/pids by track_pid_file
+	if [ -f "$T/pids" ]; then
+		_T_PIDS=$(cat "$T/pids"); _cleanup_pids
+	fi
+	if [ $rc -eq 0 ]; then
+		echo "ok - $name"
+		_PASSED=$((_PASSED + 1))
+		rm -rf "$T"
+	else
+		echo "not ok - $name"
+		sed 's/^/    # /' "$T/test.out" | tail -n 40
+		_FAILED=$((_FAILED + 1))
+		if [ -n "${KEEP_TEST_DIRS:-}" ]; then
+			echo "    # kept $T"
+		else
+			rm -rf "$T"
+		fi
+	fi
+}
+
+# Tests run in a subshell, so track_pid there would be lost: record the
+# PIDs in the test directory instead; run_test kills them afterwards.
+track_pid() { echo "$1" >>"$T/pids"; }
+
+finish() {
+	[ $_FAILED -eq 0 ]
+}
+. "$REGRESS/lib/daemon.sh"
+. "$REGRESS/lib/pki.sh"; . "$REGRESS/lib/slapd.sh"; . "$REGRESS/lib/upstream.sh"

@@ -1,0 +1,78 @@
+#!/bin/sh
+# Installs the Debian 12 packages smtpcertd needs to build, to run its test
+# suite, the demo and the benchmarks, and creates the unprivileged system
+# user the daemon drops to.  Idempotent: packages already installed are not
+# touched and apt is not even updated when nothing is missing.  Run as root.
+#
+#	sh scripts/deps.sh            build + test dependencies
+#	DEPS_DRYRUN=1 sh scripts/deps.sh   only print what is missing
+#
+# Note on slapd: installing Debian's slapd package may configure and start a
+# system slapd on port 389 (ldap:///, ldapi:///).  The test suite never uses
+# it (tests run their own slapd on random high loopback ports with their own
+# config directory), so a running system instance is harmless; we only keep
+# debconf quiet and, where the package starts it under policy-rc.d, leave it
+# alone.  Same for dovecot: the tests start their own with their own base_dir.
+set -eu
+
+USER_NAME=_smtpcertd
+
+# Build: compiler, yacc, pkg-config and the libraries the Makefile links.
+BUILD_PKGS="build-essential gcc make pkg-config byacc libtls-dev libevent-dev
+libldap-dev libcurl4-openssl-dev libssl-dev libseccomp-dev"
+
+# Tests, demo, benchmarks: real parts on loopback and real clients.
+TEST_PKGS="slapd ldap-utils swaks curl openssl ca-certificates python3
+dovecot-imapd dovecot-pop3d procps iproute2"
+
+if [ "$(id -u)" -ne 0 ]; then
+	echo "deps.sh: must run as root" >&2
+	exit 1
+fi
+
+missing=""
+for p in $BUILD_PKGS $TEST_PKGS; do
+	st=$(dpkg-query -W -f='${db:Status-Status}' "$p" 2>/dev/null || true)
+	[ "$st" = installed ] || missing="$missing $p"
+done
+
+if [ -n "$missing" ]; then
+	echo "deps.sh: installing:$missing"
+	if [ -n "${DEPS_DRYRUN:-}" ]; then
+		exit 0
+	fi
+	export DEBIAN_FRONTEND=noninteractive DEBCONF_NONINTERACTIVE_SEEN=true
+	# slapd's postinst would otherwise ask for a domain and admin
+	# password; give it defaults that do not matter to us.
+	if command -v debconf-set-selections >/dev/null 2>&1; then
+		debconf-set-selections <<-EOF
+		slapd slapd/no_configuration boolean false
+		slapd slapd/domain string example.invalid
+		slapd shared/organization string smtpcertd-deps
+		slapd slapd/password1 password deps-unused
+		slapd slapd/password2 password deps-unused
+		slapd slapd/purge_database boolean true
+		slapd slapd/move_old_database boolean true
+		EOF
+	fi
+	apt-get update -qq
+	# shellcheck disable=SC2086
+	apt-get install -y -qq --no-install-recommends \
+	    -o Dpkg::Options::=--force-confdef \
+	    -o Dpkg::Options::=--force-confold $missing >/dev/null
+	# apt may have started system slapd/dovecot: harmless (they listen
+	# on the standard ports, tests use random high ports), just say so.
+	for svc in slapd dovecot; do
+		if pgrep -x "$svc" >/dev/null 2>&1; then
+			echo "deps.sh: note: a system $svc is running (not used by the tests)"
+		fi
+	done
+else
+	echo "deps.sh: all packages present"
+fi
+
+if ! getent passwd "$USER_NAME" >/dev/null 2>&1; then
+	useradd --system --no-create-home --home-dir /nonexistent \
+	    --shell /usr/sbin/nologin "$USER_NAME"
+	echo "deps.sh: created system user $USER_NAME"
+fi

@@ -1,0 +1,27 @@
+#!/bin/bash
+# The test command from README.md: installs what the build and the tests
+# need (Debian 12, as root), builds, runs the whole suite plainly and with
+# AddressSanitizer + UndefinedBehaviorSanitizer, and ends with one line
+# "N passed, N failed" for both runs together.
+set -u
+cd "$(dirname "$0")/.."
+bash scripts/deps.sh || { echo "0 passed, 1 failed"; exit 1; }
+
+log=$(mktemp /tmp/smtpcertd-tests.XXXXXX)
+trap 'rm -f "$log"' EXIT
+rc=0
+for san in 0 1; do
+	echo "=== make check SANITIZE=$san"
+	make -j"$(nproc)" SANITIZE=$san all units >/dev/null || {
+		make SANITIZE=$san all units 2>&1 | tail -30
+		echo "not ok - build SANITIZE=$san" | tee -a "$log"
+		rc=1
+		continue
+	}
+	make --no-print-directory check SANITIZE=$san 2>&1 | tee -a "$log"
+	[ "${PIPESTATUS[0]}" -eq 0 ] || rc=1
+done
+passed=$(grep -c '^ok ' "$log")
+failed=$(grep -c '^not ok ' "$log")
+echo "$passed passed, $failed failed"
+[ $rc -eq 0 ] && [ "$failed" -eq 0 ]

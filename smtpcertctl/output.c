@@ -1,0 +1,149 @@
+/*
+ * Text and JSON printers for smtpcertctl.
+ */
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "output.h"
+
+static void
+json_str(const char *s)
+{
+	const unsigned char	*p;
+
+	putchar('"');
+	for (p = (const unsigned char *)s; *p != '\0'; p++) {
+		if (*p == '"' || *p == '\\')
+			printf("\\%c", *p);
+		else if (*p < 0x20)
+			printf("\\u%04x", *p);
+		else
+			putchar(*p);
+	}
+	putchar('"');
+}
+
+static const char *
+fmt_age(time_t now, int64_t then, char *buf, size_t len)
+{
+	long long	 s = (long long)(now - then);
+
+	if (then == 0)
+		snprintf(buf, len, "-");
+	else if (s < 60)
+		snprintf(buf, len, "%llds", s);
+	else if (s < 3600)
+		snprintf(buf, len, "%lldm%02llds", s / 60, s % 60);
+	else if (s < 86400)
+		snprintf(buf, len, "%lldh%02lldm", s / 3600, (s / 60) % 60);
+	else
+		snprintf(buf, len, "%lldd%02lldh", s / 86400, (s / 3600) % 24);
+	return buf;
+}
+
+static void
+status_text(const struct status *st, time_t now)
+{
+	char	 age[32];
+	int	 i;
+
+	printf("smtpcertd %s, pid %llu, up %s\n", st->d.version,
+	    (unsigned long long)st->d.pid,
+	    fmt_age(now, st->d.started, age, sizeof(age)));
+	printf("configuration %s, generation %llu\n", st->d.conffile,
+	    (unsigned long long)st->d.gen);
+	printf("last reload %s ago: %s\n",
+	    fmt_age(now, st->d.last_reload, age, sizeof(age)),
+	    st->d.last_reload_result);
+	printf("logging %s\n\n", st->d.verbose ? "verbose" : "brief");
+	printf("%-14s %-8s %-11s %-10s %-9s %s\n", "PROCESS", "PID",
+	    "STATE", "UPTIME", "RESTARTS", "CONFIG");
+	for (i = 0; i < st->nprocs; i++) {
+		const struct st_proc	*p = &st->procs[i];
+		char			 pid[24];
+
+		if (p->pid)
+			snprintf(pid, sizeof(pid), "%llu",
+			    (unsigned long long)p->pid);
+		else
+			snprintf(pid, sizeof(pid), "-");
+		printf("%-14s %-8s %-11s %-10s %-9u %llu\n", p->name, pid,
+		    p->state, p->pid ? fmt_age(now, p->started, age,
+		    sizeof(age)) : "-", p->restarts,
+		    (unsigned long long)p->gen);
+	}
+	printf("\n%-40s %-6s %-8s %s\n", "LISTENER", "PORT", "PROTOCOL",
+	    "TLS");
+	for (i = 0; i < st->nlisteners; i++) {
+		const struct st_listener *l = &st->listeners[i];
+
+		printf("%-40s %-6u %-8s %s\n", l->address, l->port, l->proto,
+		    l->tls);
+	}
+}
+
+static void
+status_json(const struct status *st, time_t now)
+{
+	int	 i;
+
+	printf("{\"version\":");
+	json_str(st->d.version);
+	printf(",\"pid\":%llu,\"started\":%lld,\"uptime\":%lld,"
+	    "\"config\":", (unsigned long long)st->d.pid,
+	    (long long)st->d.started, (long long)(now - st->d.started));
+	json_str(st->d.conffile);
+	printf(",\"generation\":%llu,\"last_reload\":%lld,"
+	    "\"last_reload_result\":", (unsigned long long)st->d.gen,
+	    (long long)st->d.last_reload);
+	json_str(st->d.last_reload_result);
+	printf(",\"verbose\":%s,\"processes\":[",
+	    st->d.verbose ? "true" : "false");
+	for (i = 0; i < st->nprocs; i++) {
+		const struct st_proc	*p = &st->procs[i];
+
+		printf("%s{\"name\":", i ? "," : "");
+		json_str(p->name);
+		printf(",\"pid\":%llu,\"state\":", (unsigned long long)p->pid);
+		json_str(p->state);
+		printf(",\"started\":%lld,\"restarts\":%u,\"generation\":%llu}",
+		    (long long)p->started, p->restarts,
+		    (unsigned long long)p->gen);
+	}
+	printf("],\"listeners\":[");
+	for (i = 0; i < st->nlisteners; i++) {
+		const struct st_listener *l = &st->listeners[i];
+
+		printf("%s{\"address\":", i ? "," : "");
+		json_str(l->address);
+		printf(",\"port\":%u,\"protocol\":", l->port);
+		json_str(l->proto);
+		printf(",\"tls\":");
+		json_str(l->tls);
+		printf("}");
+	}
+	printf("]}\n");
+}
+
+void
+output_status(const struct status *st, int json, time_t now)
+{
+	if (json)
+		status_json(st, now);
+	else
+		status_text(st, now);
+}
+
+void
+output_result(int ok, const char *msg, int json)
+{
+	if (json) {
+		printf("{\"ok\":%s,\"message\":", ok ? "true" : "false");
+		json_str(msg);
+		printf("}\n");
+	} else if (ok)
+		printf("%s\n", msg);
+	else
+		fprintf(stderr, "smtpcertctl: %s\n", msg);
+}

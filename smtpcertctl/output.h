@@ -1,0 +1,51 @@
+/*
+ * smtpcertctl output: the decoded reply rows, printed as text for people
+ * or as JSON for scripts (-j).  One printer per format, same rows.
+ */
+#ifndef SMTPCERTCTL_OUTPUT_H
+#define SMTPCERTCTL_OUTPUT_H
+
+#include <stdint.h>
+#include <time.h>
+
+#define STATUS_MAX_ROWS	64
+
+struct st_daemon {
+	char		*version;
+	uint64_t	 pid;
+	int64_t		 started;
+	char		*conffile;
+	uint64_t	 gen;
+	int64_t		 last_reload;
+	char		*last_reload_result;
+	uint32_t	 verbose;
+};
+
+struct st_proc {
+	char		*name;
+	uint64_t	 pid;
+	char		*state;
+	int64_t		 started;
+	uint32_t	 restarts;
+	uint64_t	 gen;
+};
+
+struct st_listener {
+	char		*address;
+	uint32_t	 port;
+	char		*proto;
+	char		*tls;
+};
+
+struct status {
+	struct st_daemon	 d;
+	struct st_proc		 procs[STATUS_MAX_ROWS];
+	int			 nprocs;
+	struct st_listener	 listeners[STATUS_MAX_ROWS];
+	int			 nlisteners;
+};
+
+void	output_status(const struct status *, int json, time_t now);
+void	output_result(int ok, const char *msg, int json);
+
+#endif

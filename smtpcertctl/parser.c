@@ -1,0 +1,88 @@
+/*
+ * A small token table, in the manner of bgpctl: each table lists the words
+ * allowed at that position and either the next table or the action.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "parser.h"
+
+struct token {
+	const char		*keyword;
+	enum ctl_action		 action;
+	const struct token	*next;
+};
+
+static const struct token t_main[];
+static const struct token t_show[];
+static const struct token t_log[];
+
+static const struct token t_main[] = {
+	{ "show",	CTL_NONE,		t_show },
+	{ "reload",	CTL_RELOAD,		NULL },
+	{ "log",	CTL_NONE,		t_log },
+	{ NULL,		CTL_NONE,		NULL }
+};
+
+static const struct token t_show[] = {
+	{ "status",	CTL_SHOW_STATUS,	NULL },
+	{ NULL,		CTL_NONE,		NULL }
+};
+
+static const struct token t_log[] = {
+	{ "verbose",	CTL_LOG_VERBOSE,	NULL },
+	{ "brief",	CTL_LOG_BRIEF,		NULL },
+	{ NULL,		CTL_NONE,		NULL }
+};
+
+static void
+show_valid(const struct token *t)
+{
+	fprintf(stderr, "valid commands/arguments:\n");
+	for (; t->keyword != NULL; t++)
+		fprintf(stderr, "  %s\n", t->keyword);
+}
+
+int
+parse_args(int argc, char *argv[], struct ctl_request *req)
+{
+	const struct token	*table = t_main, *t, *match;
+	int			 i;
+
+	memset(req, 0, sizeof(*req));
+	for (i = 0; ; i++) {
+		if (i >= argc) {
+			fprintf(stderr, "missing argument%s\n",
+			    i ? "" : ": give a command");
+			show_valid(table);
+			return -1;
+		}
+		match = NULL;
+		for (t = table; t->keyword != NULL; t++) {
+			/* Unique prefixes are accepted, as in bgpctl. */
+			if (strncmp(t->keyword, argv[i], strlen(argv[i])) != 0)
+				continue;
+			if (match != NULL) {
+				fprintf(stderr, "ambiguous argument: %s\n",
+				    argv[i]);
+				return -1;
+			}
+			match = t;
+		}
+		if (match == NULL || argv[i][0] == '\0') {
+			fprintf(stderr, "unknown argument: %s\n", argv[i]);
+			show_valid(table);
+			return -1;
+		}
+		if (match->next == NULL) {
+			if (i + 1 < argc) {
+				fprintf(stderr, "superfluous argument: %s\n",
+				    argv[i + 1]);
+				return -1;
+			}
+			req->action = match->action;
+			return 0;
+		}
+		table = match->next;
+	}
+}

@@ -1,0 +1,22 @@
+/*
+ * smtpcertctl's command line, parsed against a token table.
+ */
+#ifndef SMTPCERTCTL_PARSER_H
+#define SMTPCERTCTL_PARSER_H
+
+enum ctl_action {
+	CTL_NONE,
+	CTL_SHOW_STATUS,
+	CTL_RELOAD,
+	CTL_LOG_VERBOSE,
+	CTL_LOG_BRIEF,
+};
+
+struct ctl_request {
+	enum ctl_action	 action;
+};
+
+/* Returns 0 and fills req, or -1 after printing what was expected. */
+int	parse_args(int argc, char *argv[], struct ctl_request *req);
+
+#endif

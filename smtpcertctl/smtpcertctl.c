@@ -1,0 +1,260 @@
+/*
+ * smtpcertctl: control smtpcertd over its unix socket.
+ *
+ *	smtpcertctl [-j] [-s socket] show status | reload | log verbose|brief
+ *
+ * Speaks the versioned control protocol (IMSG_CTL_HELLO first) and gives
+ * up after CTL_TIMEOUT seconds of silence, so a wedged daemon never hangs
+ * a script.
+ */
+#include <sys/types.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+
+#include <err.h>
+#include <errno.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "compat.h"
+#include "imsg.h"
+#include "output.h"
+#include "parser.h"
+#include "proto.h"
+
+#define CTL_SOCKET	"/run/smtpcertd.sock"
+#define CTL_TIMEOUT	30
+#define CTL_STR_MAX	4096
+
+static void	usage(void) __attribute__((noreturn));
+static int	ctl_connect(const char *);
+static int	ctl_next(struct imsgbuf *, struct imsg *);
+
+static void
+usage(void)
+{
+	fprintf(stderr, "usage: smtpcertctl [-j] [-s socket] command "
+	    "[argument ...]\n"
+	    "commands: show status, reload, log verbose, log brief\n");
+	exit(1);
+}
+
+static int
+ctl_connect(const char *path)
+{
+	struct sockaddr_un	 sun;
+	int			 fd;
+
+	memset(&sun, 0, sizeof(sun));
+	sun.sun_family = AF_UNIX;
+	if (strlcpy(sun.sun_path, path, sizeof(sun.sun_path)) >=
+	    sizeof(sun.sun_path))
+		errx(1, "socket path %s too long", path);
+	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) == -1)
+		err(1, "socket");
+	if (connect(fd, (struct sockaddr *)&sun, sizeof(sun)) == -1)
+		err(1, "connect %s (is smtpcertd running?)", path);
+	return fd;
+}
+
+/* Next message from the daemon; exits on EOF, timeout or garbage. */
+static int
+ctl_next(struct imsgbuf *ibuf, struct imsg *imsg)
+{
+	struct pollfd	 pfd;
+	ssize_t		 n;
+	int		 r;
+
+	for (;;) {
+		if ((r = imsg_get(ibuf, imsg)) == 1)
+			return 0;
+		if (r == -1)
+			errx(1, "malformed reply from smtpcertd");
+		pfd.fd = ibuf->fd;
+		pfd.events = POLLIN;
+		if ((r = poll(&pfd, 1, CTL_TIMEOUT * 1000)) == -1) {
+			if (errno == EINTR)
+				continue;
+			err(1, "poll");
+		}
+		if (r == 0)
+			errx(1, "no reply from smtpcertd in %d seconds",
+			    CTL_TIMEOUT);
+		if ((n = imsgbuf_read(ibuf)) == 0)
+			errx(1, "smtpcertd closed the connection");
+		if (n == -1 && errno != EAGAIN && errno != EINTR)
+			err(1, "read");
+	}
+}
+
+static char *
+get_str(struct msgreader *r)
+{
+	char	*s = msg_get_str(r, CTL_STR_MAX);
+
+	return s != NULL ? s : strdup("");
+}
+
+static int
+show_status(struct imsgbuf *ibuf, int json)
+{
+	static struct status	 st;
+	struct imsg		 imsg;
+	struct msgreader	 r;
+
+	for (;;) {
+		ctl_next(ibuf, &imsg);
+		msg_reader(&r, &imsg);
+		switch (imsg.hdr.type) {
+		case IMSG_CTL_STATUS_DAEMON:
+			st.d.version = get_str(&r);
+			st.d.pid = msg_get_u64(&r);
+			st.d.started = msg_get_i64(&r);
+			st.d.conffile = get_str(&r);
+			st.d.gen = msg_get_u64(&r);
+			st.d.last_reload = msg_get_i64(&r);
+			st.d.last_reload_result = get_str(&r);
+			st.d.verbose = msg_get_u32(&r);
+			break;
+		case IMSG_CTL_STATUS_PROC:
+			if (st.nprocs >= STATUS_MAX_ROWS)
+				errx(1, "too many rows in reply");
+			st.procs[st.nprocs].name = get_str(&r);
+			st.procs[st.nprocs].pid = msg_get_u64(&r);
+			st.procs[st.nprocs].state = get_str(&r);
+			st.procs[st.nprocs].started = msg_get_i64(&r);
+			st.procs[st.nprocs].restarts = msg_get_u32(&r);
+			st.procs[st.nprocs].gen = msg_get_u64(&r);
+			st.nprocs++;
+			break;
+		case IMSG_CTL_STATUS_LISTENER:
+			if (st.nlisteners >= STATUS_MAX_ROWS)
+				errx(1, "too many rows in reply");
+			st.listeners[st.nlisteners].address = get_str(&r);
+			st.listeners[st.nlisteners].port = msg_get_u32(&r);
+			st.listeners[st.nlisteners].proto = get_str(&r);
+			st.listeners[st.nlisteners].tls = get_str(&r);
+			st.nlisteners++;
+			break;
+		case IMSG_CTL_END:
+			imsg_free(&imsg);
+			if (st.d.version == NULL)
+				errx(1, "incomplete reply from smtpcertd");
+			output_status(&st, json, time(NULL));
+			return 0;
+		case IMSG_CTL_FAIL: {
+			char	*m = get_str(&r);
+
+			output_result(0, m, json);
+			return 1;
+		}
+		default:
+			errx(1, "unexpected %s from smtpcertd",
+			    imsg_type_name(imsg.hdr.type));
+		}
+		if (msg_end(&r) == -1)
+			errx(1, "malformed %s from smtpcertd",
+			    imsg_type_name(imsg.hdr.type));
+		imsg_free(&imsg);
+	}
+}
+
+static int
+simple_result(struct imsgbuf *ibuf, int json)
+{
+	struct imsg		 imsg;
+	struct msgreader	 r;
+	char			*m;
+	int			 ok;
+
+	ctl_next(ibuf, &imsg);
+	if (imsg.hdr.type != IMSG_CTL_OK && imsg.hdr.type != IMSG_CTL_FAIL)
+		errx(1, "unexpected %s from smtpcertd",
+		    imsg_type_name(imsg.hdr.type));
+	ok = imsg.hdr.type == IMSG_CTL_OK;
+	msg_reader(&r, &imsg);
+	m = msg_get_str(&r, CTL_STR_MAX);
+	if (msg_end(&r) == -1 || m == NULL)
+		errx(1, "malformed reply from smtpcertd");
+	output_result(ok, m, json);
+	free(m);
+	imsg_free(&imsg);
+	return ok ? 0 : 1;
+}
+
+int
+main(int argc, char *argv[])
+{
+	struct ctl_request	 req;
+	struct imsgbuf		 ibuf;
+	struct imsg		 imsg;
+	const char		*sock = CTL_SOCKET;
+	uint32_t		 v;
+	int			 ch, json = 0, fd;
+
+	if (getenv("SMTPCERTD_SOCKET") != NULL)
+		sock = getenv("SMTPCERTD_SOCKET");
+	while ((ch = getopt(argc, argv, "js:")) != -1) {
+		switch (ch) {
+		case 'j':
+			json = 1;
+			break;
+		case 's':
+			sock = optarg;
+			break;
+		default:
+			usage();
+		}
+	}
+	argc -= optind;
+	argv += optind;
+	if (parse_args(argc, argv, &req) == -1)
+		usage();
+
+	fd = ctl_connect(sock);
+	imsgbuf_init(&ibuf, fd, IMSG_MAXSIZE_CTL);
+	v = SMTPCERTD_CTL_VERSION;
+	imsg_compose(&ibuf, IMSG_CTL_HELLO, 0, 0, -1, &v, sizeof(v));
+	if (imsgbuf_flush(&ibuf) == -1)
+		err(1, "write");
+	ctl_next(&ibuf, &imsg);
+	if (imsg.hdr.type == IMSG_CTL_FAIL) {
+		struct msgreader r;
+		char		*m;
+
+		msg_reader(&r, &imsg);
+		m = msg_get_str(&r, CTL_STR_MAX);
+		errx(1, "%s", m ? m : "refused");
+	}
+	if (imsg.hdr.type != IMSG_CTL_HELLO ||
+	    imsg_get_data(&imsg, &v, sizeof(v)) == -1 ||
+	    v != SMTPCERTD_CTL_VERSION)
+		errx(1, "smtpcertd speaks another control protocol version");
+	imsg_free(&imsg);
+
+	switch (req.action) {
+	case CTL_SHOW_STATUS:
+		imsg_compose(&ibuf, IMSG_CTL_SHOW_STATUS, 0, 0, -1, NULL, 0);
+		break;
+	case CTL_RELOAD:
+		imsg_compose(&ibuf, IMSG_CTL_RELOAD, 0, 0, -1, NULL, 0);
+		break;
+	case CTL_LOG_VERBOSE:
+	case CTL_LOG_BRIEF:
+		v = req.action == CTL_LOG_VERBOSE;
+		imsg_compose(&ibuf, IMSG_CTL_LOG_VERBOSE, 0, 0, -1, &v,
+		    sizeof(v));
+		break;
+	default:
+		usage();
+	}
+	if (imsgbuf_flush(&ibuf) == -1)
+		err(1, "write");
+	if (req.action == CTL_SHOW_STATUS)
+		return show_status(&ibuf, json);
+	return simple_result(&ibuf, json);
+}

@@ -1,0 +1,361 @@
+/*
+ * The control socket in the parent.  Clients (smtpcertctl) must be root or
+ * in the configured control group (checked with SO_PEERCRED, on top of
+ * the socket's file mode), must open with IMSG_CTL_HELLO carrying our
+ * protocol version, and are dropped on the first malformed message:
+ * a control client can never hurt the daemon.
+ */
+#include <sys/types.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+
+#include <netinet/in.h>
+
+#include <errno.h>
+#include <grp.h>
+#include <netdb.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+
+#include "compat.h"
+#include "config.h"
+#include "imsg.h"
+#include "imsgev.h"
+#include "log.h"
+#include "proto.h"
+#include "smtpcertd.h"
+
+#define CONTROL_MAX_CLIENTS	32
+#define CONTROL_BACKLOG		8
+
+struct ctl_client {
+	TAILQ_ENTRY(ctl_client)	 entry;
+	struct imsgev		 iev;
+	uid_t			 uid;
+	int			 hello;
+};
+
+static TAILQ_HEAD(, ctl_client) ctl_clients =
+    TAILQ_HEAD_INITIALIZER(ctl_clients);
+static int		 ctl_fd = -1;
+static char		*ctl_path;
+static gid_t		 ctl_gid = (gid_t)-1;
+static struct event	*ctl_ev;
+static int		 ctl_nclients;
+
+static void	control_accept(evutil_socket_t, short, void *);
+static void	control_dispatch(struct imsgev *, struct imsg *);
+static void	control_drop(struct ctl_client *, const char *);
+static void	control_status(struct ctl_client *);
+
+int
+control_init(const char *path, const char *group)
+{
+	struct sockaddr_un	 sun;
+	struct group		*gr;
+	mode_t			 old;
+	int			 fd;
+
+	memset(&sun, 0, sizeof(sun));
+	sun.sun_family = AF_UNIX;
+	if (strlcpy(sun.sun_path, path, sizeof(sun.sun_path)) >=
+	    sizeof(sun.sun_path)) {
+		log_warnx("control socket path %s too long", path);
+		return -1;
+	}
+	if (group != NULL) {
+		if ((gr = getgrnam(group)) == NULL) {
+			log_warnx("control group %s does not exist", group);
+			return -1;
+		}
+		ctl_gid = gr->gr_gid;
+	}
+	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
+	    0)) == -1) {
+		log_warn("control socket");
+		return -1;
+	}
+	/* A stale socket from a crash would block bind(). */
+	if (unlink(path) == -1 && errno != ENOENT) {
+		log_warn("unlink %s", path);
+		close(fd);
+		return -1;
+	}
+	old = umask(S_IXUSR | S_IXGRP | S_IRWXO);
+	if (bind(fd, (struct sockaddr *)&sun, sizeof(sun)) == -1) {
+		log_warn("bind %s", path);
+		umask(old);
+		close(fd);
+		return -1;
+	}
+	umask(old);
+	if (group != NULL) {
+		if (chown(path, 0, ctl_gid) == -1 || chmod(path, 0660) == -1) {
+			log_warn("%s", path);
+			close(fd);
+			return -1;
+		}
+	} else if (chmod(path, 0600) == -1) {
+		log_warn("chmod %s", path);
+		close(fd);
+		return -1;
+	}
+	if (listen(fd, CONTROL_BACKLOG) == -1) {
+		log_warn("listen %s", path);
+		close(fd);
+		return -1;
+	}
+	ctl_fd = fd;
+	if ((ctl_path = strdup(path)) == NULL)
+		fatal(NULL);
+	return 0;
+}
+
+void
+control_listen(void)
+{
+	ctl_ev = event_new(parent->base, ctl_fd, EV_READ | EV_PERSIST,
+	    control_accept, NULL);
+	event_add(ctl_ev, NULL);
+}
+
+void
+control_cleanup(void)
+{
+	struct ctl_client	*c;
+
+	while ((c = TAILQ_FIRST(&ctl_clients)) != NULL) {
+		TAILQ_REMOVE(&ctl_clients, c, entry);
+		imsgev_close(&c->iev);
+		free(c);
+	}
+	if (ctl_ev != NULL) {
+		event_del(ctl_ev);
+		event_free(ctl_ev);
+		ctl_ev = NULL;
+	}
+	if (ctl_fd != -1)
+		close(ctl_fd);
+	if (ctl_path != NULL)
+		unlink(ctl_path);
+	free(ctl_path);
+	ctl_path = NULL;
+}
+
+static void
+control_accept(evutil_socket_t lfd, short ev, void *arg)
+{
+	struct ctl_client	*c;
+	struct ucred		 cred;
+	socklen_t		 len = sizeof(cred);
+	int			 fd;
+
+	if ((fd = accept4(lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC))
+	    == -1) {
+		if (errno != EAGAIN && errno != EINTR &&
+		    errno != ECONNABORTED)
+			log_warn("control accept");
+		return;
+	}
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) == -1) {
+		log_warn("control: SO_PEERCRED");
+		close(fd);
+		return;
+	}
+	if (cred.uid != 0 && (ctl_gid == (gid_t)-1 || cred.gid != ctl_gid)) {
+		log_warnx("control: refused connection from uid %ld",
+		    (long)cred.uid);
+		close(fd);
+		return;
+	}
+	if (ctl_nclients >= CONTROL_MAX_CLIENTS) {
+		log_warnx("control: too many clients, refusing uid %ld",
+		    (long)cred.uid);
+		close(fd);
+		return;
+	}
+	if ((c = calloc(1, sizeof(*c))) == NULL) {
+		log_warn("control");
+		close(fd);
+		return;
+	}
+	c->uid = cred.uid;
+	imsgev_init(&c->iev, parent->base, fd, IMSG_MAXSIZE_CTL, PROC_CONTROL,
+	    control_dispatch, c);
+	TAILQ_INSERT_TAIL(&ctl_clients, c, entry);
+	ctl_nclients++;
+}
+
+static void
+control_free_cb(evutil_socket_t fd, short ev, void *arg)
+{
+	free(arg);
+}
+
+/*
+ * Close a client.  The struct is freed from the event loop, not here: we
+ * may be inside imsgev_dispatch() for this very client.
+ */
+static void
+control_drop(struct ctl_client *c, const char *why)
+{
+	struct timeval	 tv = { 0, 0 };
+
+	if (why != NULL)
+		log_warnx("control client (uid %ld): %s, dropping it",
+		    (long)c->uid, why);
+	/* Best effort: push out a final reply before closing. */
+	imsgbuf_write(&c->iev.ibuf);
+	TAILQ_REMOVE(&ctl_clients, c, entry);
+	ctl_nclients--;
+	imsgev_close(&c->iev);
+	event_base_once(parent->base, -1, EV_TIMEOUT, control_free_cb, c, &tv);
+}
+
+static void
+control_reply(struct ctl_client *c, uint32_t type, const char *text)
+{
+	struct msgbuild	 m;
+
+	msg_init(&m);
+	msg_put_str(&m, text);
+	imsgev_send(&c->iev, &m, type, 0, 0, -1);
+	msg_free(&m);
+}
+
+static void
+control_dispatch(struct imsgev *iev, struct imsg *imsg)
+{
+	struct ctl_client	*c = iev->data;
+	uint32_t		 v;
+	char			 why[4096];
+
+	if (imsg == NULL) {
+		control_drop(c, errno == EBADMSG ? "malformed message" : NULL);
+		return;
+	}
+	if (!c->hello) {
+		if (imsg->hdr.type != IMSG_CTL_HELLO ||
+		    imsg_get_data(imsg, &v, sizeof(v)) == -1) {
+			control_drop(c, "no valid hello");
+			return;
+		}
+		if (v != SMTPCERTD_CTL_VERSION) {
+			snprintf(why, sizeof(why), "control protocol version "
+			    "mismatch: smtpcertctl speaks %u, smtpcertd "
+			    "speaks %u", v, SMTPCERTD_CTL_VERSION);
+			control_reply(c, IMSG_CTL_FAIL, why);
+			control_drop(c, why);
+			return;
+		}
+		c->hello = 1;
+		v = SMTPCERTD_CTL_VERSION;
+		imsgev_compose(&c->iev, IMSG_CTL_HELLO, 0, 0, -1, &v,
+		    sizeof(v));
+		return;
+	}
+	switch (imsg->hdr.type) {
+	case IMSG_CTL_SHOW_STATUS:
+		if (imsg->datalen != 0)
+			break;
+		control_status(c);
+		return;
+	case IMSG_CTL_RELOAD:
+		if (imsg->datalen != 0)
+			break;
+		log_info("reload requested by control client (uid %ld)",
+		    (long)c->uid);
+		if (parent_reload(why, sizeof(why)) == -1)
+			control_reply(c, IMSG_CTL_FAIL, why);
+		else
+			control_reply(c, IMSG_CTL_OK, why);
+		return;
+	case IMSG_CTL_LOG_VERBOSE:
+		if (imsg_get_data(imsg, &v, sizeof(v)) == -1 || v > 1)
+			break;
+		parent_log_verbose(v);
+		log_info("log level %s (control client uid %ld)",
+		    v ? "verbose" : "brief", (long)c->uid);
+		control_reply(c, IMSG_CTL_OK, v ? "logging verbose" :
+		    "logging brief");
+		return;
+	}
+	snprintf(why, sizeof(why), "unexpected %s (%zu bytes)",
+	    imsg_type_name(imsg->hdr.type), imsg->datalen);
+	control_reply(c, IMSG_CTL_FAIL, why);
+	control_drop(c, why);
+}
+
+static const char *
+child_state(const struct child *ch)
+{
+	if (ch->pid != 0 && ch->ready)
+		return "running";
+	if (ch->pid != 0)
+		return "starting";
+	if (ch->recent_deaths >= CHILD_FLAPPING)
+		return "failing";
+	return "restarting";
+}
+
+static void
+control_status(struct ctl_client *c)
+{
+	struct smtpcertd_conf	*conf = parent->cur->conf;
+	struct listener		*l;
+	struct child		*ch;
+	struct msgbuild		 m;
+	char			 host[NI_MAXHOST], serv[NI_MAXSERV];
+	int			 i;
+
+	msg_init(&m);
+	msg_put_str(&m, SMTPCERTD_VERSION);
+	msg_put_u64(&m, (uint64_t)getpid());
+	msg_put_i64(&m, (int64_t)parent->started);
+	msg_put_str(&m, parent->conffile);
+	msg_put_u64(&m, parent->cur->gen);
+	msg_put_i64(&m, (int64_t)parent->last_reload);
+	msg_put_str(&m, parent->last_reload_result);
+	msg_put_u32(&m, log_getverbose() ? 1 : 0);
+	imsgev_send(&c->iev, &m, IMSG_CTL_STATUS_DAEMON, 0, 0, -1);
+
+	msg_put_str(&m, proc_name(PROC_PARENT));
+	msg_put_u64(&m, (uint64_t)getpid());
+	msg_put_str(&m, "running");
+	msg_put_i64(&m, (int64_t)parent->started);
+	msg_put_u32(&m, 0);
+	msg_put_u64(&m, parent->cur->gen);
+	imsgev_send(&c->iev, &m, IMSG_CTL_STATUS_PROC, 0, 0, -1);
+	for (i = 0; i < PROC_MAX; i++) {
+		ch = &parent->children[i];
+		if (i == PROC_PARENT || i == PROC_CONTROL)
+			continue;
+		msg_put_str(&m, proc_name(ch->proc));
+		msg_put_u64(&m, (uint64_t)ch->pid);
+		msg_put_str(&m, child_state(ch));
+		msg_put_i64(&m, (int64_t)ch->started);
+		msg_put_u32(&m, ch->restarts);
+		msg_put_u64(&m, ch->conf_loaded);
+		imsgev_send(&c->iev, &m, IMSG_CTL_STATUS_PROC, 0, 0, -1);
+	}
+	TAILQ_FOREACH(l, &conf->listeners, entry) {
+		if (getnameinfo((struct sockaddr *)&l->ss, l->sslen, host,
+		    sizeof(host), serv, sizeof(serv),
+		    NI_NUMERICHOST | NI_NUMERICSERV) != 0) {
+			strlcpy(host, "?", sizeof(host));
+			strlcpy(serv, "?", sizeof(serv));
+		}
+		msg_put_str(&m, host);
+		msg_put_u32(&m, (uint32_t)strtoul(serv, NULL, 10));
+		msg_put_str(&m, config_listener_proto_name(l));
+		msg_put_str(&m, config_listener_tls_name(l));
+		imsgev_send(&c->iev, &m, IMSG_CTL_STATUS_LISTENER, 0, 0, -1);
+	}
+	imsgev_compose(&c->iev, IMSG_CTL_END, 0, 0, -1, NULL, 0);
+	msg_free(&m);
+}

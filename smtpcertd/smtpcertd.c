@@ -1,0 +1,348 @@
+/*
+ * smtpcertd: the parent process.  Runs as root, reads the configuration
+ * and every file it names, binds the listening sockets, starts the front,
+ * ldapd-helper and crld, restarts them when they die, serves the control
+ * socket and reloads on SIGHUP.  "smtpcertd -T front" is the front process
+ * re-executed by the parent (see front.c).
+ */
+#include <sys/types.h>
+#include <sys/stat.h>
+
+#include <err.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+
+#include "config.h"
+#include "confmsg.h"
+#include "log.h"
+#include "privdrop.h"
+#include "proto.h"
+#include "smtpcertd.h"
+
+#define SMTPCERTD_CONF	SYSCONFDIR "/smtpcertd.conf"
+#define SMTPCERTD_PID	"/run/smtpcertd.pid"
+
+struct parent	*parent;
+
+static void	usage(void) __attribute__((noreturn));
+static void	parent_signal(evutil_socket_t, short, void *);
+static struct conf_bundle *parent_load(const char *, char *, size_t);
+static int	parent_prepare_dirs(struct smtpcertd_conf *);
+
+static void
+usage(void)
+{
+	fprintf(stderr, "usage: smtpcertd [-dnv] [-D macro=value] "
+	    "[-f file] [-p pidfile]\n");
+	exit(1);
+}
+
+int
+main(int argc, char *argv[])
+{
+	struct conf_bundle	*b;
+	struct event		*ev_hup, *ev_term, *ev_int, *ev_chld;
+	const char		*conffile = SMTPCERTD_CONF;
+	const char		*pidfile = NULL, *title = NULL;
+	char			 exe[PATH_MAX], why[4096];
+	int			 ch, foreground = 0, verbose = 0, noaction = 0;
+	ssize_t			 n;
+	FILE			*fp;
+
+	while ((ch = getopt(argc, argv, "dD:f:np:T:v")) != -1) {
+		switch (ch) {
+		case 'd':
+			foreground = 1;
+			break;
+		case 'D':
+			if (config_define_macro(optarg) == -1)
+				errx(1, "could not parse macro definition %s",
+				    optarg);
+			break;
+		case 'f':
+			conffile = optarg;
+			break;
+		case 'n':
+			noaction = 1;
+			break;
+		case 'p':
+			pidfile = optarg;
+			break;
+		case 'T':
+			title = optarg;
+			break;
+		case 'v':
+			verbose++;
+			break;
+		default:
+			usage();
+		}
+	}
+	if (optind != argc)
+		usage();
+
+	if (title != NULL) {
+		if (strcmp(title, "front") == 0)
+			return front_main(foreground, verbose);
+		errx(1, "unknown process %s", title);
+	}
+
+	/* Config check: errors to stderr, printout to stdout. */
+	log_init(1, verbose);
+	log_procinit("smtpcertd");
+	if (noaction) {
+		struct smtpcertd_conf	*conf;
+
+		if ((conf = config_parse_file(conffile)) == NULL)
+			exit(1);
+		if (verbose)
+			config_print(stdout, conf);
+		else
+			fprintf(stderr, "configuration OK\n");
+		config_free(conf);
+		exit(0);
+	}
+
+	if (geteuid() != 0)
+		errx(1, "need root privileges");
+
+	if ((parent = calloc(1, sizeof(*parent))) == NULL)
+		err(1, NULL);
+	parent->conffile = conffile;
+	parent->foreground = foreground;
+	parent->verbose = verbose;
+	parent->started = time(NULL);
+	if ((n = readlink("/proc/self/exe", exe, sizeof(exe) - 1)) == -1)
+		err(1, "readlink /proc/self/exe");
+	exe[n] = '\0';
+	if ((parent->self_exe = strdup(exe)) == NULL)
+		err(1, NULL);
+	/* Tests run the helpers from the build tree. */
+	if ((parent->libexec = getenv("SMTPCERTD_LIBEXEC")) == NULL)
+		parent->libexec = LIBEXECDIR;
+
+	if ((b = parent_load(conffile, why, sizeof(why))) == NULL)
+		exit(1);
+	if (parent_prepare_dirs(b->conf) == -1)
+		exit(1);
+
+	if (!foreground) {
+		if (daemon(0, 0) == -1)
+			err(1, "daemon");
+		if (pidfile == NULL)
+			pidfile = SMTPCERTD_PID;
+	}
+	log_init(foreground, verbose);
+	log_procinit("parent");
+	if (pidfile != NULL) {
+		if ((fp = fopen(pidfile, "w")) == NULL)
+			fatal("%s", pidfile);
+		fprintf(fp, "%ld\n", (long)getpid());
+		fclose(fp);
+	}
+
+	signal(SIGPIPE, SIG_IGN);
+	if ((parent->base = event_base_new()) == NULL)
+		fatalx("event_base_new");
+	ev_hup = evsignal_new(parent->base, SIGHUP, parent_signal, NULL);
+	ev_term = evsignal_new(parent->base, SIGTERM, parent_signal, NULL);
+	ev_int = evsignal_new(parent->base, SIGINT, parent_signal, NULL);
+	ev_chld = evsignal_new(parent->base, SIGCHLD, parent_signal, NULL);
+	evsignal_add(ev_hup, NULL);
+	evsignal_add(ev_term, NULL);
+	evsignal_add(ev_int, NULL);
+	evsignal_add(ev_chld, NULL);
+
+	if (listen_bind_all(b, NULL) == -1)
+		fatalx("could not open the listening sockets");
+	if (control_init(b->conf->control_socket,
+	    b->conf->control_group) == -1)
+		fatalx("could not open the control socket");
+	parent->cur = b;
+	parent->last_reload = time(NULL);
+	snprintf(parent->last_reload_result,
+	    sizeof(parent->last_reload_result), "started");
+
+	proc_init();
+	proc_start_all();
+	control_listen();
+	log_info("smtpcertd %s started, configuration %s", SMTPCERTD_VERSION,
+	    conffile);
+
+	event_base_dispatch(parent->base);
+
+	control_cleanup();
+	if (pidfile != NULL)
+		unlink(pidfile);
+	log_info("terminated");
+	evsignal_del(ev_hup);
+	event_free(ev_hup);
+	event_free(ev_term);
+	event_free(ev_int);
+	event_free(ev_chld);
+	conf_bundle_free(parent->cur);
+	return 0;
+}
+
+static void
+parent_signal(evutil_socket_t sig, short event, void *arg)
+{
+	char	 why[4096];
+
+	switch (sig) {
+	case SIGHUP:
+		log_info("SIGHUP received, reloading %s", parent->conffile);
+		parent_reload(why, sizeof(why));
+		break;
+	case SIGTERM:
+	case SIGINT:
+		log_info("signal %d received, shutting down", (int)sig);
+		parent_shutdown();
+		break;
+	case SIGCHLD:
+		proc_reap();
+		break;
+	}
+}
+
+/*
+ * Parse the file and load everything it names.  On failure every error has
+ * been logged, and copied into why for the control client.
+ */
+static struct conf_bundle *
+parent_load(const char *file, char *why, size_t whylen)
+{
+	struct smtpcertd_conf	*conf;
+	struct conf_bundle	*b;
+	size_t			 len;
+
+	log_capture(why, whylen);
+	if ((conf = config_parse_file(file)) == NULL) {
+		log_capture(NULL, 0);
+		return NULL;
+	}
+	b = conf_bundle_new(parent == NULL ? 1 : ++parent->next_gen);
+	b->conf = conf;
+	if ((b->text = config_text(conf, &len)) == NULL)
+		fatalx("could not print the configuration");
+	b->textlen = len;
+	if (load_files(b) == -1) {
+		log_capture(NULL, 0);
+		conf_bundle_free(b);
+		return NULL;
+	}
+	log_capture(NULL, 0);
+	return b;
+}
+
+/*
+ * The chroot must exist, be owned by root and not be writable by anyone
+ * else; the CRL cache belongs to the unprivileged user.
+ */
+static int
+parent_prepare_dirs(struct smtpcertd_conf *conf)
+{
+	struct stat	 st;
+	uid_t		 uid;
+	gid_t		 gid;
+
+	if (privdrop_lookup(conf->user, &uid, &gid) == -1) {
+		log_warnx("unknown user %s (create it, e.g. useradd --system "
+		    "--no-create-home --shell /usr/sbin/nologin %s)",
+		    conf->user, conf->user);
+		return -1;
+	}
+	if (mkdir(conf->chroot, 0755) == -1 && errno != EEXIST) {
+		log_warn("mkdir %s", conf->chroot);
+		return -1;
+	}
+	if (stat(conf->chroot, &st) == -1) {
+		log_warn("%s", conf->chroot);
+		return -1;
+	}
+	if (!S_ISDIR(st.st_mode) || st.st_uid != 0 ||
+	    (st.st_mode & (S_IWGRP | S_IWOTH))) {
+		log_warnx("chroot %s must be a directory owned by root and "
+		    "writable only by root", conf->chroot);
+		return -1;
+	}
+	if (mkdir(conf->crl_cachedir, 0700) == -1 && errno != EEXIST) {
+		log_warn("mkdir %s", conf->crl_cachedir);
+		return -1;
+	}
+	if (chown(conf->crl_cachedir, uid, gid) == -1) {
+		log_warn("chown %s", conf->crl_cachedir);
+		return -1;
+	}
+	return 0;
+}
+
+int
+parent_reload(char *why, size_t whylen)
+{
+	struct conf_bundle	*b, *old = parent->cur;
+	int			 i;
+
+	parent->last_reload = time(NULL);
+	if ((b = parent_load(parent->conffile, why, whylen)) == NULL) {
+		log_warnx("configuration %s has errors, keeping the running "
+		    "configuration", parent->conffile);
+		snprintf(parent->last_reload_result,
+		    sizeof(parent->last_reload_result),
+		    "refused: configuration has errors");
+		return -1;
+	}
+	if (parent_prepare_dirs(b->conf) == -1 ||
+	    listen_bind_all(b, old) == -1) {
+		snprintf(why, whylen, "could not set up the new "
+		    "configuration, see the log");
+		snprintf(parent->last_reload_result,
+		    sizeof(parent->last_reload_result), "refused: %s", why);
+		conf_bundle_free(b);
+		return -1;
+	}
+	if (strcmp(b->conf->user, old->conf->user) != 0 ||
+	    strcmp(b->conf->chroot, old->conf->chroot) != 0)
+		log_warnx("user and chroot changes take effect when the "
+		    "processes restart");
+	if (strcmp(b->conf->control_socket, old->conf->control_socket) != 0)
+		log_warnx("control socket changes take effect at restart");
+
+	parent->cur = b;
+	for (i = 0; i < PROC_MAX; i++)
+		proc_send_config(&parent->children[i]);
+	conf_bundle_free(old);
+	snprintf(parent->last_reload_result,
+	    sizeof(parent->last_reload_result), "generation %llu loaded",
+	    (unsigned long long)b->gen);
+	snprintf(why, whylen, "configuration reloaded (generation %llu)",
+	    (unsigned long long)b->gen);
+	log_info("%s", why);
+	return 0;
+}
+
+void
+parent_shutdown(void)
+{
+	if (parent->shutting_down)
+		return;
+	parent->shutting_down = 1;
+	proc_stop_all();
+	event_base_loopexit(parent->base, NULL);
+}
+
+void
+parent_log_verbose(int v)
+{
+	parent->verbose = v;
+	log_setverbose(v);
+	proc_broadcast(IMSG_LOG_VERBOSE, &(uint32_t){ v }, sizeof(uint32_t));
+}

@@ -1,0 +1,94 @@
+/*
+ * The parent process: state shared by smtpcertd.c (main, signals,
+ * reload), proc.c (children), control.c (control socket), listen.c
+ * (listening sockets) and load.c (files the config names).
+ */
+#ifndef SMTPCERTD_SMTPCERTD_H
+#define SMTPCERTD_SMTPCERTD_H
+
+#include <sys/types.h>
+#include <time.h>
+
+#include <event2/event.h>
+
+#include "confmsg.h"
+#include "imsgev.h"
+#include "proto.h"
+
+#define SMTPCERTD_VERSION	"0.1"
+
+/* Restart back-off for children: 1 s doubling to 60 s; a child that ran
+ * for CHILD_STABLE_SECS is considered healthy again. */
+#define CHILD_BACKOFF_MIN	1
+#define CHILD_BACKOFF_MAX	60
+#define CHILD_STABLE_SECS	60
+/* This many deaths within CHILD_STABLE_SECS and we say so loudly. */
+#define CHILD_FLAPPING		5
+/* How long shutdown waits for children before SIGKILL. */
+#define CHILD_EXIT_WAIT		5
+
+struct child {
+	enum smtpcertd_proc	 proc;
+	pid_t			 pid;		/* 0 when not running */
+	struct imsgev		 iev;
+	int			 up;		/* channel open */
+	int			 ready;		/* sent IMSG_CHILD_READY */
+	time_t			 started;
+	unsigned		 restarts;	/* total */
+	unsigned		 recent_deaths;	/* within CHILD_STABLE_SECS */
+	time_t			 first_recent_death;
+	int			 backoff;	/* seconds */
+	struct event		*restart_ev;
+	uint64_t		 conf_loaded;	/* generation acknowledged */
+	int			 last_status;	/* from waitpid */
+};
+
+struct parent {
+	struct event_base	*base;
+	const char		*conffile;
+	char			*self_exe;	/* to re-exec the front */
+	const char		*libexec;	/* ldapd-helper, crld */
+	int			 foreground;
+	int			 verbose;
+	time_t			 started;
+	int			 shutting_down;
+
+	struct conf_bundle	*cur;		/* running generation */
+	uint64_t		 next_gen;
+	time_t			 last_reload;
+	char			 last_reload_result[256];
+
+	struct child		 children[PROC_MAX];
+};
+
+extern struct parent	*parent;
+
+/* smtpcertd.c */
+int	parent_reload(char *why, size_t whylen);
+void	parent_shutdown(void);
+void	parent_log_verbose(int);
+
+/* proc.c */
+void	proc_init(void);
+void	proc_start_all(void);
+void	proc_send_config(struct child *);
+void	proc_reap(void);
+void	proc_stop_all(void);
+int	proc_broadcast(uint32_t type, const void *, size_t);
+struct child *proc_child(enum smtpcertd_proc);
+
+/* control.c */
+int	control_init(const char *path, const char *group);
+void	control_listen(void);
+void	control_cleanup(void);
+
+/* listen.c */
+int	listen_bind_all(struct conf_bundle *new, struct conf_bundle *old);
+
+/* load.c */
+int	load_files(struct conf_bundle *);
+
+/* front.c: the front process entry (smtpcertd -T front) */
+int	front_main(int foreground, int verbose);
+
+#endif
