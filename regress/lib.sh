@@ -94,6 +94,13 @@ run_test() {
 	if [ -f "$T/pids" ]; then
 		_T_PIDS=$(cat "$T/pids"); _cleanup_pids
 	fi
+	# A sanitizer report in any log of the test fails it, even if the
+	# behaviour looked right.
+	if [ $rc -eq 0 ] && grep -lE "ERROR: (Address|Leak)Sanitizer|runtime error:" \
+	    "$T"/*.log >/dev/null 2>&1; then
+		grep -hE -A20 "ERROR: (Address|Leak)Sanitizer|runtime error:" "$T"/*.log >>"$T/test.out"
+		rc=1
+	fi
 	if [ $rc -eq 0 ]; then
 		echo "ok - $name"
 		_PASSED=$((_PASSED + 1))
