@@ -49,6 +49,9 @@ BINS	:= $(PROGS:%=$(O)/%)
 
 UNIT_SRCS := $(sort $(wildcard regress/unit/t_*.c))
 UNIT_BINS := $(UNIT_SRCS:regress/unit/%.c=$(O)/regress/%)
+# Test drivers run by the integration tests (not by themselves).
+TOOL_SRCS := $(sort $(wildcard regress/tools/*.c))
+TOOL_BINS := $(TOOL_SRCS:regress/tools/%.c=$(O)/regress-tools/%)
 
 BENCH_SRCS := $(sort $(wildcard bench/*.c))
 BENCH_BINS := $(BENCH_SRCS:bench/%.c=$(O)/bench/%)
@@ -87,7 +90,11 @@ $(O)/bench/%: bench/%.c $(LIBCOMMON)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -o $@ $< $(LIBCOMMON) $(LDFLAGS) $(LDLIBS)
 
-units: $(UNIT_BINS)
+$(O)/regress-tools/%: regress/tools/%.c $(LIBCOMMON)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -o $@ $< $(LIBCOMMON) $(LDFLAGS) $(LDLIBS)
+
+units: $(UNIT_BINS) $(TOOL_BINS)
 
 check: all units
 	BUILD=$(O) SANITIZE=$(SANITIZE) bash regress/run.sh

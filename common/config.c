@@ -38,6 +38,10 @@ static void	finish_auth_profile(struct smtpcertd_conf *,
 		    struct auth_profile *);
 static void	finish_policy(struct policy *);
 static void	finish_relay(struct smtpcertd_conf *, struct relay *);
+static void	proxy_query(struct smtpcertd_conf *, struct proxy_profile *,
+		    const char *, const char *, const char *,
+		    enum ldap_query_kind, struct ldap_profile **,
+		    struct ldap_query **);
 static void	finish_proxy(struct smtpcertd_conf *, struct proxy_profile *);
 static void	finish_listener(struct smtpcertd_conf *, struct listener *);
 static void	finish_listeners(struct smtpcertd_conf *);
@@ -1056,6 +1060,27 @@ finish_relay(struct smtpcertd_conf *conf, struct relay *r)
 }
 
 static void
+proxy_query(struct smtpcertd_conf *conf, struct proxy_profile *p,
+    const char *what, const char *ldap_name, const char *query_name,
+    enum ldap_query_kind kind, struct ldap_profile **lpp,
+    struct ldap_query **qp)
+{
+	if ((*lpp = config_find_ldap(conf, ldap_name)) == NULL)
+		conf_error(&p->src, "proxy \"%s\": %s: unknown ldap \"%s\"",
+		    p->name, what, ldap_name);
+	else if ((*qp = config_find_ldap_query(*lpp, query_name)) == NULL)
+		conf_error(&p->src, "proxy \"%s\": %s: ldap \"%s\" has no "
+		    "query \"%s\"", p->name, what, ldap_name, query_name);
+	else if ((*qp)->kind != kind) {
+		conf_error(&p->src, "proxy \"%s\": %s: query \"%s\" is of "
+		    "kind %s, %s needs %s", p->name, what, query_name,
+		    config_query_kind_name((*qp)->kind), what,
+		    config_query_kind_name(kind));
+		*qp = NULL;
+	}
+}
+
+static void
 finish_proxy(struct smtpcertd_conf *conf, struct proxy_profile *p)
 {
 	struct proxy_server	*s;
@@ -1064,38 +1089,16 @@ finish_proxy(struct smtpcertd_conf *conf, struct proxy_profile *p)
 		p->auth[0] = PROXY_AUTH_MAILHOST;
 		p->nauth = 1;
 	}
-	if (p->aaa_ldap_name != NULL) {
-		if ((p->aaa_ldap = config_find_ldap(conf,
-		    p->aaa_ldap_name)) == NULL)
-			conf_error(&p->src, "proxy \"%s\": unknown ldap \"%s\"",
-			    p->name, p->aaa_ldap_name);
-		else if ((p->aaa_query = config_find_ldap_query(p->aaa_ldap,
-		    p->aaa_query_name)) == NULL)
-			conf_error(&p->src, "proxy \"%s\": ldap \"%s\" has no "
-			    "query \"%s\"", p->name, p->aaa_ldap_name,
-			    p->aaa_query_name);
-		else if (p->aaa_query->kind != LDAPQ_SMTPAUTH)
-			conf_error(&p->src, "proxy \"%s\": aaa query \"%s\" "
-			    "is not an smtp-auth query", p->name,
-			    p->aaa_query_name);
-	} else if (config_proxy_has_auth(p, PROXY_AUTH_AAA))
+	if (p->aaa_ldap_name != NULL)
+		proxy_query(conf, p, "aaa", p->aaa_ldap_name, p->aaa_query_name,
+		    LDAPQ_SMTPAUTH, &p->aaa_ldap, &p->aaa_query);
+	else if (config_proxy_has_auth(p, PROXY_AUTH_AAA))
 		conf_error(&p->src, "proxy \"%s\": auth aaa needs "
 		    "aaa ldap \"...\" query \"...\"", p->name);
-	if (p->authz_ldap_name != NULL) {
-		if ((p->authz_ldap = config_find_ldap(conf,
-		    p->authz_ldap_name)) == NULL)
-			conf_error(&p->src, "proxy \"%s\": unknown ldap \"%s\"",
-			    p->name, p->authz_ldap_name);
-		else if ((p->authz_query = config_find_ldap_query(
-		    p->authz_ldap, p->authz_query_name)) == NULL)
-			conf_error(&p->src, "proxy \"%s\": ldap \"%s\" has no "
-			    "query \"%s\"", p->name, p->authz_ldap_name,
-			    p->authz_query_name);
-		else if (p->authz_query->kind != LDAPQ_AUTHORIZATION)
-			conf_error(&p->src, "proxy \"%s\": authorization "
-			    "query \"%s\" is not an authorization query",
-			    p->name, p->authz_query_name);
-	}
+	if (p->authz_ldap_name != NULL)
+		proxy_query(conf, p, "authorization", p->authz_ldap_name,
+		    p->authz_query_name, LDAPQ_AUTHORIZATION, &p->authz_ldap,
+		    &p->authz_query);
 	if (p->username_dn == -1)
 		p->username_dn = 0;
 	if ((int)p->dn_primary == -1)

@@ -99,7 +99,7 @@ enum ldap_query_kind {
 };
 
 enum serial_format {
-	SERIAL_HEX,		/* {sn} as upper-case hex, no separators */
+	SERIAL_HEX,		/* {sn} as lower-case hex, no separators */
 	SERIAL_DECIMAL
 };
 

@@ -181,6 +181,7 @@ static TAILQ_HEAD(files, file) files = TAILQ_HEAD_INITIALIZER(files);
 static struct file	*file, *topfile;
 static int		 parse_errors;
 static int		 lexerr;	/* lexer logged; skip "syntax error" */
+static int		 eof_nl;	/* returned the newline at EOF */
 
 static struct file	*pushfile(const char *);
 static struct file	*newfile(const char *);
@@ -300,7 +301,7 @@ grammar		: /* empty */
 		| grammar include '\n'
 		| grammar varset '\n'
 		| grammar main '\n'
-		| grammar error '\n'		{ parse_errors++; }
+		| grammar error '\n'		{ parse_errors++; yyerrok; }
 		;
 
 include		: INCLUDE STRING		{
@@ -398,7 +399,7 @@ scope		: BASE		{ $$ = CONF_LDAP_SCOPE_BASE; }
 duration	: value				{
 			if (parse_duration($1, &$$) == -1) {
 				yyerror("invalid duration \"%s\"", $1);
-				$$ = 0;
+				YYERROR;	/* $1 goes to the %destructor */
 			}
 			free($1);
 		}
@@ -408,27 +409,27 @@ count		: NUMBER			{
 			if ($1 < 0 || $1 > INT_MAX) {
 				yyerror("number %lld out of range",
 				    (long long)$1);
-				$$ = 0;
-			} else
-				$$ = $1;
+				YYERROR;
+			}
+			$$ = $1;
 		}
 		;
 
 port		: NUMBER			{
 			if ($1 < 1 || $1 > 65535) {
 				yyerror("invalid port %lld", (long long)$1);
-				$$ = 0;
-			} else
-				$$ = $1;
+				YYERROR;
+			}
+			$$ = $1;
 		}
 		| STRING			{
 			struct servent	*se;
 
 			if ((se = getservbyname($1, "tcp")) == NULL) {
 				yyerror("unknown port \"%s\"", $1);
-				$$ = 0;
-			} else
-				$$ = ntohs(se->s_port);
+				YYERROR;
+			}
+			$$ = ntohs(se->s_port);
 			free($1);
 		}
 		;
@@ -438,7 +439,7 @@ dnfield		: STRING			{
 
 			if ((f = config_dn_field_lookup($1)) <= DN_FIELD_NONE) {
 				yyerror("unknown DN field \"%s\"", $1);
-				f = DN_FIELD_CN;
+				YYERROR;
 			}
 			free($1);
 			$$ = f;
@@ -576,7 +577,7 @@ ldapblock	: '{' ldapitems '}'
 ldapitems	: /* empty */
 		| ldapitems '\n'
 		| ldapitems ldapopt '\n'
-		| ldapitems error '\n'		{ parse_errors++; }
+		| ldapitems error '\n'		{ parse_errors++; yyerrok; }
 		;
 
 ldapopt		: SERVER string		{
@@ -686,14 +687,18 @@ queryhead	: CERTIFICATE QUERY name	{
 		}
 		;
 
-queryblock	: '{' queryitems '}'
-		| '{' queryitems queryopt '}'
+crlblock	: '{' crlitems '}'
+		| '{' crlitems crlopts '}'
+		;
+
+crlopts		: crlopt
+		| crlopts crlopt
 		;
 
 queryitems	: /* empty */
 		| queryitems '\n'
-		| queryitems queryopt '\n'
-		| queryitems error '\n'		{ parse_errors++; }
+		| queryitems queryopts '\n'
+		| queryitems error '\n'		{ parse_errors++; yyerrok; }
 		;
 
 queryopt	: FILTER string		{
@@ -762,14 +767,18 @@ crlhead		: CRL name		{
 		}
 		;
 
-crlblock	: '{' crlitems '}'
-		| '{' crlitems crlopt '}'
+queryblock	: '{' queryitems '}'
+		| '{' queryitems queryopts '}'
+		;
+
+queryopts	: queryopt
+		| queryopts queryopt
 		;
 
 crlitems	: /* empty */
 		| crlitems '\n'
-		| crlitems crlopt '\n'
-		| crlitems error '\n'		{ parse_errors++; }
+		| crlitems crlopts '\n'
+		| crlitems error '\n'		{ parse_errors++; yyerrok; }
 		;
 
 crlopt		: CA name		{ setstr(&cur_crl->ca_name, $2, "ca"); }
@@ -818,13 +827,17 @@ gphead		: GROUPPOLICY name	{
 		;
 
 gpblock		: '{' gpitems '}'
-		| '{' gpitems gpopt '}'
+		| '{' gpitems gpopts '}'
+		;
+
+gpopts		: gpopt
+		| gpopts gpopt
 		;
 
 gpitems		: /* empty */
 		| gpitems '\n'
-		| gpitems gpopt '\n'
-		| gpitems error '\n'		{ parse_errors++; }
+		| gpitems gpopts '\n'
+		| gpitems error '\n'		{ parse_errors++; yyerrok; }
 		;
 
 gpopt		: SIMLOGINS count	{
@@ -864,7 +877,7 @@ authtail	: /* empty */
 authitems	: /* empty */
 		| authitems '\n'
 		| authitems authopts '\n'
-		| authitems error '\n'		{ parse_errors++; }
+		| authitems error '\n'		{ parse_errors++; yyerrok; }
 		;
 
 authopts	: authopt
@@ -928,7 +941,7 @@ policyblock	: '{' policyitems '}'
 policyitems	: /* empty */
 		| policyitems '\n'
 		| policyitems policyopts '\n'
-		| policyitems error '\n'	{ parse_errors++; }
+		| policyitems error '\n'	{ parse_errors++; yyerrok; }
 		;
 
 policyopts	: policyopt
@@ -971,7 +984,7 @@ relaytail	: /* empty */
 relayitems	: /* empty */
 		| relayitems '\n'
 		| relayitems relayopts '\n'
-		| relayitems error '\n'		{ parse_errors++; }
+		| relayitems error '\n'		{ parse_errors++; yyerrok; }
 		;
 
 relayopts	: relayopt
@@ -1032,13 +1045,12 @@ proxyblock	: '{' proxyitems '}'
 proxyitems	: /* empty */
 		| proxyitems '\n'
 		| proxyitems proxyopt '\n'
-		| proxyitems error '\n'		{ parse_errors++; }
+		| proxyitems error '\n'		{ parse_errors++; yyerrok; }
 		;
 
 proxyopt	: AUTH			{
 			if (cur_proxy->nauth != 0)
 				yyerror("auth given twice");
-			cur_proxy->nauth = 0;
 		} authmethods
 		| AAA LDAP name QUERY name	{
 			setstr(&cur_proxy->aaa_ldap_name, $3, "aaa");
@@ -1563,8 +1575,14 @@ yylex(void)
 		yylval.lineno = file->lineno;
 		file->lineno++;
 	}
-	if (c == EOF)
+	if (c == EOF) {
+		/* a last line without a newline still ends a statement */
+		if (!eof_nl) {
+			eof_nl = 1;
+			return '\n';
+		}
 		return 0;
+	}
 	if (c == '\0' || (c < 0x20 && c != '\n') || c >= 0x7f) {
 		yyerror("invalid character 0x%02x", c);
 		return findeol();
@@ -2081,11 +2099,6 @@ listen_end(void)
 			yyerror("relay is not valid on a proxy listener");
 	} else if (lt->proxy_name != NULL)
 		yyerror("profile is only valid on a proxy listener");
-	if (lt_port == 0) {
-		listen_reset();
-		return;		/* already reported */
-	}
-
 	memset(&hints, 0, sizeof(hints));
 	hints.ai_family = AF_UNSPEC;
 	hints.ai_socktype = SOCK_STREAM;
@@ -2147,6 +2160,7 @@ parse_run(struct file *f, const char *path, int from_text)
 	conf->from_text = from_text;
 	parse_errors = 0;
 	lexerr = 0;
+	eof_nl = 0;
 	parsebuf = NULL;
 	cur_ldap = NULL;
 	cur_query = NULL;

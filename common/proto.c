@@ -40,3 +40,22 @@ proc_name(enum smtpcertd_proc p)
 		return proc_names[p];
 	return "unknown";
 }
+
+static const char *ldap_result_names[LDAP_RES_MAX] = {
+	[LDAP_RES_OK] = "ok",
+	[LDAP_RES_NOTFOUND] = "not found",
+	[LDAP_RES_AMBIGUOUS] = "ambiguous",
+	[LDAP_RES_MISMATCH] = "certificate mismatch",
+	[LDAP_RES_BADCRED] = "bad credentials",
+	[LDAP_RES_DISALLOWED] = "disallowed",
+	[LDAP_RES_BADREQ] = "bad request",
+	[LDAP_RES_TEMPFAIL] = "temporary failure",
+};
+
+const char *
+ldap_result_name(uint32_t r)
+{
+	if (r < LDAP_RES_MAX)
+		return ldap_result_names[r];
+	return "unknown";
+}

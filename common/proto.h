@@ -39,6 +39,12 @@ const char	*proc_name(enum smtpcertd_proc);
 	X(IMSG_PEER_SOCKET)	/* u32 peer proc; fd socketpair end */	\
 	X(IMSG_CHILD_READY)	/* child -> parent: empty */		\
 	X(IMSG_LOG_VERBOSE)	/* u32 verbose */			\
+	/* front <-> ldapd-helper: lookups keyed by reqid */		\
+	X(IMSG_LDAP_CERT_REQ)	/* see struct notes below */		\
+	X(IMSG_LDAP_CERT_RES)						\
+	X(IMSG_LDAP_AUTH_REQ)						\
+	X(IMSG_LDAP_AUTH_RES)						\
+	X(IMSG_LDAP_FLUSH)	/* parent -> ldapd: empty */		\
 	/* control socket */						\
 	X(IMSG_CTL_HELLO)	/* u32 version (both directions) */	\
 	X(IMSG_CTL_SHOW_STATUS)	/* empty request */			\
@@ -60,5 +66,44 @@ enum imsg_type {
 #undef IMSG_ENUM_ENTRY
 
 const char	*imsg_type_name(uint32_t);
+
+/*
+ * LDAP lookups.  The front sends what it knows; ldapd-helper owns the
+ * filters (it expands the configured templates with RFC 4515 escaping),
+ * the cache and the connections, and answers with one of these results.
+ * Anything but LDAP_RES_OK means "not authenticated"; LDAP_RES_TEMPFAIL
+ * (server down, timeout, helper restarted) must become a 4xx, never a
+ * "no such user".
+ *
+ * IMSG_LDAP_CERT_REQ	str ldap profile, str certificate query,
+ *			data leaf certificate (DER)
+ * IMSG_LDAP_CERT_RES	u32 result, str user, str entry dn,
+ *			u32 n, n x str mail address, str detail (for logs)
+ * IMSG_LDAP_AUTH_REQ	str ldap profile, str smtp-auth query, str user,
+ *			data password (wiped after use, never cached in clear)
+ * IMSG_LDAP_AUTH_RES	u32 result, str user, str entry dn,
+ *			u32 n, n x str mail address, str detail
+ */
+enum ldap_result {
+	LDAP_RES_OK = 0,
+	LDAP_RES_NOTFOUND,	/* no entry matches */
+	LDAP_RES_AMBIGUOUS,	/* more than one entry matches */
+	LDAP_RES_MISMATCH,	/* match-certificate: presented != stored */
+	LDAP_RES_BADCRED,	/* wrong password */
+	LDAP_RES_DISALLOWED,	/* allowance filter does not match */
+	LDAP_RES_BADREQ,	/* a field the filter needs is missing */
+	LDAP_RES_TEMPFAIL,	/* directory unreachable, timeout, ... */
+	LDAP_RES_MAX
+};
+
+/* Bounds on lookup messages. */
+#define LDAP_MAX_NAME		256	/* profile, query names */
+#define LDAP_MAX_VALUE		1024	/* user name, mail address */
+#define LDAP_MAX_DN		4096
+#define LDAP_MAX_CERT		(64 * 1024)
+#define LDAP_MAX_PASSWORD	1024
+#define LDAP_MAX_MAILS		64
+
+const char	*ldap_result_name(uint32_t);
 
 #endif

@@ -1,0 +1,74 @@
+#!/bin/bash
+# Configuration grammar regress (the OpenBGPD idea):
+#
+#   regress/config/N.conf   input; optional N.flags holds extra arguments
+#                           (e.g. -D name=value); N.inc files are included
+#   regress/config/N.ok     expected result:
+#       good case: the `smtpcertd -nv -f N.conf` printout; the printout
+#                  parsed again must print identically
+#       bad case:  (first line starts with "N.conf:") the exact
+#                  "file:line: message" lines `smtpcertd -n` logs, in order,
+#                  and a non-zero exit
+#
+# Runs in regress/config so that file names in messages are relative.
+# Set UPDATE=1 to rewrite the .ok files from the current output (review
+# the diff before committing).
+. "$(dirname "$0")/lib.sh"
+
+CONFDIR="$REGRESS/config"
+
+# Error lines without the "smtpcertd[pid]: " prefix, and only the ones
+# that name a file and line (the daemon may add a summary line).
+config_errors() {
+	sed -E 's/^[^ :]*\[[0-9]+\]: //' | grep -E '^[^ :]+:[0-9]+: ' || true
+}
+
+check_case() {
+	local n=$1 flags="" out="$T/out" err="$T/err" rc
+	[ -f "$n.flags" ] && flags=$(cat "$n.flags")
+	if head -n 1 "$n.ok" 2>/dev/null | grep -q "^$n\.conf:" ||
+	    { [ -n "${UPDATE:-}" ] && ! "$SMTPCERTD" $flags -n -f "$n.conf" \
+	    >/dev/null 2>&1; }; then
+		# a broken configuration
+		rc=0
+		"$SMTPCERTD" $flags -n -f "$n.conf" >"$out" 2>"$err" || rc=$?
+		config_errors <"$err" >"$T/errors"
+		if [ -n "${UPDATE:-}" ]; then
+			cp "$T/errors" "$n.ok"
+			return 0
+		fi
+		[ "$rc" -ne 0 ] || fail "$n.conf: accepted, exit 0"
+		diff -u "$n.ok" "$T/errors" || fail "$n.conf: error lines differ"
+		return 0
+	fi
+
+	rc=0
+	"$SMTPCERTD" $flags -nv -f "$n.conf" >"$out" 2>"$err" || rc=$?
+	if [ "$rc" -ne 0 ]; then
+		cat "$err" >&2
+		fail "$n.conf: refused, exit $rc"
+	fi
+	if [ -n "${UPDATE:-}" ]; then
+		cp "$out" "$n.ok"
+	else
+		diff -u "$n.ok" "$out" || fail "$n.conf: printout differs"
+	fi
+	# the printout must parse back to the same printout, without the
+	# flags and without the files it was built from
+	cp "$out" "$T/reparse.conf"
+	rc=0
+	"$SMTPCERTD" -nv -f "$T/reparse.conf" >"$T/out2" 2>"$err" || rc=$?
+	if [ "$rc" -ne 0 ]; then
+		cat "$err" >&2
+		fail "$n.conf: printout refused, exit $rc"
+	fi
+	diff -u "$out" "$T/out2" || fail "$n.conf: printout not stable"
+}
+
+cd "$CONFDIR" || exit 1
+for conf in [0-9]*.conf; do
+	n=${conf%.conf}
+	eval "config_$n() { check_case $n; }"
+	run_test "config_$n"
+done
+finish
