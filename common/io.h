@@ -9,13 +9,17 @@
  * runs unchanged inside the front's seccomp sandbox.  The process must
  * ignore SIGPIPE: libtls writes to the socket with write(2).
  *
- * Memory per connection (x86-64, glibc): the struct io itself (~170 bytes)
- * plus libevent's struct event (~136 bytes) while it lives.  The input
- * buffer (IO_INBUF_INIT, growing up to the configured maximum while the
- * peer keeps filling it) and the output chunks are allocated only while
- * they hold data and are freed again once drained, so an idle session
- * holds no I/O buffers: what remains is libtls' and OpenSSL's per
- * connection state.
+ * Memory per connection (x86-64, glibc): struct io (192 bytes) and
+ * libevent's struct event (128 bytes), about 350 bytes with malloc
+ * overhead.  Input is read into one shared scratch buffer and only what
+ * the owner leaves unconsumed is copied to a private buffer (from
+ * IO_INBUF_INIT up to the input bound); output chunks exist only while
+ * queued.  Both are freed once drained, so an idle session holds no I/O
+ * buffers: the rest is libtls' and OpenSSL's per-connection state.
+ * Measured on Debian 12 (libretls 3.7, OpenSSL 3.0, EC P-256, TLS 1.3),
+ * server side, 2000 idle sessions: about 24 KB RSS per session without a
+ * client certificate, 30 KB with one (OpenSSL keeps its record buffers
+ * allocated; libtls gives no way to release them).
  *
  * Re-entrancy: the callback may call io_free() or io_close() on its own io
  * (or on any other io); the release is deferred until the io's event
@@ -43,7 +47,9 @@ enum io_event {
 	IO_LOWAT,		/* output queue drained to the low-water mark */
 	IO_TIMEOUT,		/* no progress within the timeout; io_error()
 				 * says which (connect or idle) */
-	IO_DISCONNECTED,	/* the peer closed its side; no more input */
+	IO_DISCONNECTED,	/* the peer closed its side; no more input.
+				 * io_error() notes a TLS peer that left
+				 * without close_notify. */
 	IO_ERROR		/* fatal; io_error() says why.  The io does no
 				 * more I/O: io_free() or io_close() it. */
 };
@@ -52,8 +58,9 @@ struct io;
 
 typedef void (*io_callback)(struct io *, int evt, void *arg);
 
-#define IO_INBUF_INIT	4096		/* first input allocation */
-#define IO_INBUF_MAX	(32 * 1024)	/* default input bound */
+#define IO_INBUF_INIT	4096		/* smallest private input buffer */
+#define IO_INBUF_MAX	(32 * 1024)	/* default input bound; also the
+					 * size of the shared read buffer */
 #define IO_LINE_MAX	1000		/* default longest line, with EOL
 					 * (RFC 5321 text line) */
 #define IO_QUEUE_HIWAT	(64 * 1024)	/* suggested mark for relays: stop
@@ -122,8 +129,20 @@ ssize_t		 io_start_tls_client(struct io *, struct tls *client_ctx,
  * from the buffer; *len is its length.  Returns NULL when no complete
  * line is buffered (*len = 0), or when the line is longer than maxline
  * (*len = IO_TOOLONG, reported once; the rest of that line is skipped as
- * it arrives).  The pointer is valid until the next io_getline(),
- * io_data() or io_drop() call or the return to the event loop.
+ * it arrives).  After IO_TOOLONG, call again: later lines may already be
+ * buffered, and IO_DATAIN only announces new input.
+ *
+ *	for (;;) {
+ *		if ((line = io_getline(io, &len)) == NULL) {
+ *			if (len != IO_TOOLONG)
+ *				break;
+ *			reply "500 5.5.2 Line too long"; continue;
+ *		}
+ *		...
+ *	}
+ *
+ * The pointer is valid until the next io_getline() or io_drop() call, or
+ * the return to the event loop.
  */
 char		*io_getline(struct io *, size_t *len);
 /* Raw access to the buffered input, for the DATA filter and relays. */

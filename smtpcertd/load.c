@@ -15,6 +15,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <tls.h>
+
 #include "config.h"
 #include "confmsg.h"
 #include "log.h"
@@ -79,6 +81,40 @@ load_file(const struct conf_src *src, const char *what, const char *path,
 	return buf;
 }
 
+/* Debian's bundle: what "system CAs" means when a relay names none. */
+#define SYSTEM_CA_BUNDLE	"/etc/ssl/certs/ca-certificates.crt"
+#define SYSTEM_CA_NAME		"@system"
+
+/*
+ * A key that does not match its certificate would only show in the
+ * front, where nobody can tell the operator: check it here, the way the
+ * front will use it.
+ */
+static int
+check_keypair(const struct pki *pki, const unsigned char *c, size_t clen,
+    const unsigned char *k, size_t klen)
+{
+	struct tls_config	*cfg;
+	struct tls		*ctx;
+	int			 r = 0;
+
+	if ((cfg = tls_config_new()) == NULL || (ctx = tls_server()) == NULL)
+		fatalx("libtls initialisation");
+	if (tls_config_set_keypair_mem(cfg, c, clen, k, klen) == -1) {
+		log_warnx("%s:%d: pki %s: %s", pki->src.file, pki->src.line,
+		    pki->name, tls_config_error(cfg));
+		r = -1;
+	} else if (tls_configure(ctx, cfg) == -1) {
+		log_warnx("%s:%d: pki %s: %s", pki->src.file, pki->src.line,
+		    pki->name, tls_error(ctx));
+		r = -1;
+	}
+	tls_config_clear_keys(cfg);
+	tls_config_free(cfg);
+	tls_free(ctx);
+	return r;
+}
+
 /* A password file holds one line; the newline is not part of it. */
 static void
 strip_newline(unsigned char *buf, size_t *len)
@@ -111,6 +147,8 @@ load_files(struct conf_bundle *b)
 			errors++;
 			continue;
 		}
+		if (check_keypair(pki, c, clen, k, klen) == -1)
+			errors++;
 		conf_bundle_add(b, IMSG_CONF_PKI, pki->name, c, clen, k, klen);
 	}
 	TAILQ_FOREACH(ca, &conf->cas, entry) {
@@ -120,6 +158,15 @@ load_files(struct conf_bundle *b)
 			continue;
 		}
 		conf_bundle_add(b, IMSG_CONF_CA, ca->name, c, clen, NULL, 0);
+	}
+	/* Optional: without it, relays and LDAP servers need a "ca". */
+	if (access(SYSTEM_CA_BUNDLE, R_OK) == 0) {
+		struct conf_src	 sys = { SYSTEM_CA_BUNDLE, 0 };
+
+		if ((c = load_file(&sys, "system CA bundle", SYSTEM_CA_BUNDLE,
+		    0, &clen)) != NULL)
+			conf_bundle_add(b, IMSG_CONF_CA, SYSTEM_CA_NAME, c,
+			    clen, NULL, 0);
 	}
 	TAILQ_FOREACH(lp, &conf->ldaps, entry) {
 		if (lp->password_file == NULL)

@@ -24,8 +24,8 @@
 #define SP_P_NOTIFY	0x040
 #define SP_P_ORCPT	0x080
 
-/* A parameter is at most a whole command line. */
-#define SP_LITERAL_MAX	64	/* inside "[...]": enough for IPv6: form */
+/* Inside "[...]": the longest IPv6 text form (45) fits with room. */
+#define SP_LITERAL_MAX	64
 
 struct sp_verb {
 	const char	*name;
@@ -189,7 +189,7 @@ sp_literal(const char *s, size_t len)
 {
 	char		 buf[SP_LITERAL_MAX];
 	unsigned char	 addr[sizeof(struct in6_addr)];
-	size_t		 off = 1;
+	size_t		 off = 1, i;
 	int		 af = AF_INET;
 
 	if (len < 3 || s[0] != '[' || s[len - 1] != ']')
@@ -200,6 +200,12 @@ sp_literal(const char *s, size_t len)
 	}
 	if (len - 1 - off >= sizeof(buf) || len - 1 - off == 0)
 		return -1;
+	/* inet_pton() would stop at a NUL and accept what came before. */
+	for (i = off; i < len - 1; i++)
+		if (!sp_digit((unsigned char)s[i]) && s[i] != '.' &&
+		    s[i] != ':' && !(sp_upper((unsigned char)s[i]) >= 'A' &&
+		    sp_upper((unsigned char)s[i]) <= 'F'))
+			return -1;
 	memcpy(buf, s + off, len - 1 - off);
 	buf[len - 1 - off] = '\0';
 	return inet_pton(af, buf, addr) == 1 ? 0 : -1;
@@ -536,7 +542,7 @@ sp_param(struct sp_params *sp, const char *tok, size_t len,
 {
 	const unsigned char	*u = (const unsigned char *)tok;
 	const char		*val = NULL;
-	size_t			 klen, vlen = 0, i;
+	size_t			 klen, vlen = 0, i, n;
 	int			 bit = 0, dsn = 0;
 
 	for (klen = 0; klen < len && tok[klen] != '='; klen++)
@@ -554,7 +560,10 @@ sp_param(struct sp_params *sp, const char *tok, size_t len,
 			return SMTP_PE_PARAM;
 		for (i = klen + 1; i < len; i++) {
 			if (u[i] >= 0x80) {
+				if ((n = sp_utf8(u + i, len - i)) == 0)
+					return SMTP_PE_PARAM;
 				sp->nonascii = 1;
+				i += n - 1;
 				continue;
 			}
 			if (u[i] < 33 || u[i] > 126 || u[i] == '=')

@@ -32,10 +32,12 @@
  *  - A domain is LDH labels (<= 63 octets each, <= 255 in all), or an
  *    address literal "[192.0.2.1]" / "[IPv6:2001:db8::1]".  General
  *    address literals ("[tag:...]") are refused.
- *  - Octets >= 0x80 (SMTPUTF8, RFC 6531) must be well-formed UTF-8 and are
- *    only accepted when SMTPUTF8 is in effect: the parameter on this MAIL,
- *    or, for RCPT, the caller's flag saying the MAIL had it.  Otherwise the
- *    error is SMTP_PE_UTF8 (553 5.6.7).
+ *  - Octets >= 0x80 (SMTPUTF8, RFC 6531) must be well-formed UTF-8 (no
+ *    overlong forms or surrogates: else SMTP_PE_ADDR) and are only
+ *    accepted when SMTPUTF8 is in effect: the parameter on this MAIL, or,
+ *    for RCPT, the caller's flag saying the MAIL had it.  Otherwise the
+ *    error is SMTP_PE_UTF8 (553 5.6.7).  The same holds for parameter
+ *    values (ORCPT=utf-8;..., RFC 6533).
  *  - ESMTP parameters are separated by one or more SP.  Keywords are
  *    case-insensitive.  A known parameter given twice is a syntax error.
  *    Recognised: on MAIL SIZE=digits (1-20 digits; a value that does not
@@ -116,7 +118,7 @@ enum smtp_path_err {
 	SMTP_PE_SYNTAX,		/* no FROM:/TO:, no <...>, junk after > */
 	SMTP_PE_ADDR,		/* malformed address, or <> on RCPT */
 	SMTP_PE_TOO_LONG,	/* path over SMTP_PATH_MAX */
-	SMTP_PE_UTF8,		/* non-ASCII without SMTPUTF8, or bad UTF-8 */
+	SMTP_PE_UTF8,		/* non-ASCII without SMTPUTF8 */
 	SMTP_PE_PARAM,		/* known parameter, bad value or repeated */
 	SMTP_PE_PARAM_UNKNOWN	/* parameter we do not implement */
 };

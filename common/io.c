@@ -1,0 +1,1220 @@
+/*
+ * Buffered connection I/O on libevent and libtls.  See io.h for the
+ * contract; this comment is about how it works.
+ *
+ * One persistent libevent event per io carries the socket and the
+ * timeout.  Its flags are recomputed by io_reload() after every change
+ * from the state, the buffers and what libtls last asked for: a TLS read
+ * can need the socket writable and a TLS write can need it readable
+ * (TLS_WANT_POLLOUT / TLS_WANT_POLLIN), so the read and the write side
+ * each remember the event that unblocks them (rwant, wwant) and the
+ * handler retries each side when its event fires.  A retried tls_write()
+ * is always given the same bytes again (the head of the queue), as
+ * OpenSSL requires.
+ *
+ * Input is read into one process-wide scratch buffer when the io has
+ * nothing buffered; the owner usually consumes it inside IO_DATAIN, and
+ * only what is left over is copied into a private allocation when the
+ * handler unwinds.  So an idle connection, and a relay that forwards
+ * everything it reads, hold no input memory.  This relies on the front
+ * being single-threaded and on no io handler running inside another.
+ *
+ * Work that must happen from the event loop rather than inside an io_*()
+ * call (reporting a connect() that failed at once, retrying a read after
+ * the owner made room, redelivering buffered input after io_resume()) is
+ * flagged and the event is activated by hand.
+ */
+#include <sys/types.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+#include <tls.h>
+
+#include "io.h"
+
+#define IO_CHUNK_SIZE	(4096 - sizeof(struct iochunk))
+#define IO_IOV_MAX	16
+
+enum io_state {
+	IO_S_IDLE,		/* no socket yet */
+	IO_S_CONNECTING,
+	IO_S_UP,		/* plaintext, or TLS after the handshake */
+	IO_S_TLSWAIT,		/* sending plaintext queued before STARTTLS */
+	IO_S_HANDSHAKE,
+	IO_S_FLUSH,		/* io_close(): draining the queue */
+	IO_S_SHUTDOWN,		/* io_close(): tls_close() */
+	IO_S_FAILED		/* error reported, or about to be */
+};
+
+#define IO_F_PAUSED	0x0001	/* owner stopped reading */
+#define IO_F_EOF	0x0002	/* peer closed; reading is over */
+#define IO_F_SKIPLINE	0x0004	/* discarding the rest of a long line */
+#define IO_F_FULL	0x0008	/* reading stopped on a full buffer */
+#define IO_F_RETRY	0x0010	/* try a read from the event loop */
+#define IO_F_REDELIVER	0x0020	/* IO_DATAIN for buffered input */
+#define IO_F_ERRPEND	0x0040	/* IO_ERROR to report from the loop */
+#define IO_F_FREE	0x0080	/* release when the handler unwinds */
+#define IO_F_SCRATCH	0x0100	/* ibuf is io_scratch */
+
+struct iochunk {
+	struct iochunk	*next;
+	size_t		 rpos;
+	size_t		 wpos;
+	size_t		 size;
+	char		 data[];
+};
+
+struct io {
+	int			 fd;
+	int			 state;
+	int			 flags;
+	int			 busy;		/* inside io_dispatch() */
+	short			 events;	/* armed on ev */
+	short			 rwant;		/* unblocks a read */
+	short			 wwant;		/* unblocks a write */
+	short			 hswant;	/* unblocks handshake, close */
+	int			 timeout;	/* idle, ms */
+	int			 ctimeout;	/* connect, ms */
+	int			 armedtmo;	/* timeout ev was added with */
+	struct event_base	*base;
+	struct event		*ev;
+	struct tls		*tls;
+	io_callback		 cb;
+	void			*arg;
+
+	char			*ibuf;
+	size_t			 isize;
+	size_t			 ipos;
+	size_t			 iend;
+	size_t			 imax;
+	size_t			 maxline;
+
+	struct iochunk		*qhead;
+	struct iochunk		*qtail;
+	size_t			 queued;
+	size_t			 plainleft;	/* still to send before TLS */
+	size_t			 lowat;
+
+	struct timeval		 closeby;
+	char			*error;
+};
+
+static void	io_dispatch(evutil_socket_t, short, void *);
+static void	io_reload(struct io *);
+static void	io_destroy(struct io *);
+static void	io_seterror(struct io *, const char *, ...)
+		    __attribute__((format(printf, 2, 3)));
+static int	io_notify(struct io *, int);
+static void	io_fail(struct io *);
+static void	io_connected(struct io *);
+static void	io_handshake(struct io *);
+static void	io_updown(struct io *, short, int, int);
+static void	io_closing(struct io *);
+static int	io_flush(struct io *);
+static int	io_flush_plain(struct io *, size_t);
+static int	io_flush_tls(struct io *);
+static void	io_qconsume(struct io *, size_t);
+static char	*io_reserve(struct io *, size_t);
+static ssize_t	io_fill(struct io *);
+static int	io_inroom(struct io *, size_t *);
+static int	io_tls_eof(struct io *);
+static void	io_in_consume(struct io *, size_t);
+static void	io_in_release(struct io *);
+static void	io_in_settle(struct io *);
+static ssize_t	io_tls_prepare(struct io *);
+static void	io_tls_begin(struct io *);
+
+/* Shared by every io; see the comment at the top. */
+static char	io_scratch[IO_INBUF_MAX];
+static char	io_nomem[] = "out of memory";
+
+struct io *
+io_new(struct event_base *base, int fd, io_callback cb, void *arg)
+{
+	struct io	*io;
+	int		 fl;
+
+	if (fd != -1) {
+		if ((fl = fcntl(fd, F_GETFL)) == -1 ||
+		    fcntl(fd, F_SETFL, fl | O_NONBLOCK) == -1)
+			return NULL;
+	}
+	if ((io = calloc(1, sizeof(*io))) == NULL)
+		return NULL;
+	if ((io->ev = event_new(base, -1, EV_PERSIST, io_dispatch, io)) ==
+	    NULL) {
+		free(io);
+		return NULL;
+	}
+	io->base = base;
+	io->fd = fd;
+	io->state = fd == -1 ? IO_S_IDLE : IO_S_UP;
+	io->rwant = EV_READ;
+	io->wwant = EV_WRITE;
+	io->cb = cb;
+	io->arg = arg;
+	io->imax = IO_INBUF_MAX;
+	io->maxline = IO_LINE_MAX;
+	io_reload(io);
+	return io;
+}
+
+void
+io_free(struct io *io)
+{
+	if (io == NULL)
+		return;
+	io->cb = NULL;
+	if (io->busy) {
+		/* The handler still runs on this io; it releases it. */
+		io->flags |= IO_F_FREE;
+		event_del(io->ev);
+		return;
+	}
+	io_destroy(io);
+}
+
+void
+io_close(struct io *io)
+{
+	struct timeval	 tv;
+
+	if (io == NULL)
+		return;
+	io->cb = NULL;
+	io->arg = NULL;
+	if (io->state != IO_S_UP || io->flags & IO_F_FREE ||
+	    (io->queued == 0 && io->tls == NULL)) {
+		io_free(io);
+		return;
+	}
+	/*
+	 * Finish in the background with a hard deadline: a peer that
+	 * stops reading must not keep the session's memory forever.
+	 */
+	event_base_gettimeofday_cached(io->base, &io->closeby);
+	tv.tv_sec = IO_CLOSE_TIMEOUT / 1000;
+	tv.tv_usec = (IO_CLOSE_TIMEOUT % 1000) * 1000;
+	timeradd(&io->closeby, &tv, &io->closeby);
+	io->state = IO_S_FLUSH;
+	io->hswant = EV_WRITE;
+	io_reload(io);
+}
+
+void
+io_set_callback(struct io *io, io_callback cb, void *arg)
+{
+	io->cb = cb;
+	io->arg = arg;
+}
+
+void
+io_set_timeout(struct io *io, int ms)
+{
+	io->timeout = ms > 0 ? ms : 0;
+	io_reload(io);
+}
+
+int
+io_set_limits(struct io *io, size_t inmax, size_t maxline)
+{
+	/* A line one byte over maxline must fit, or it could not be seen. */
+	if (maxline == 0 || maxline >= inmax) {
+		errno = EINVAL;
+		return -1;
+	}
+	io->imax = inmax;
+	io->maxline = maxline;
+	io_reload(io);
+	return 0;
+}
+
+void
+io_set_lowat(struct io *io, size_t lowat)
+{
+	io->lowat = lowat;
+}
+
+int
+io_connect(struct io *io, const struct sockaddr *sa, socklen_t salen,
+    int timeout_ms)
+{
+	int	 fd;
+
+	if (io->fd != -1 || io->state != IO_S_IDLE) {
+		errno = EINVAL;
+		return -1;
+	}
+	fd = socket(sa->sa_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
+	    0);
+	if (fd == -1) {
+		io_seterror(io, "socket: %s", strerror(errno));
+		return -1;
+	}
+	io->fd = fd;
+	io->ctimeout = timeout_ms > 0 ? timeout_ms : 0;
+	if (connect(fd, sa, salen) == -1 && errno != EINPROGRESS &&
+	    errno != EINTR) {
+		/* Reported like a late failure, so the owner has one path. */
+		io_seterror(io, "connect: %s", strerror(errno));
+		io->state = IO_S_FAILED;
+		io->flags |= IO_F_ERRPEND;
+	} else
+		io->state = IO_S_CONNECTING;
+	io_reload(io);
+	return 0;
+}
+
+ssize_t
+io_start_tls_server(struct io *io, struct tls *server_ctx)
+{
+	struct tls	*cctx = NULL;
+	ssize_t		 discarded;
+
+	if ((discarded = io_tls_prepare(io)) == -1)
+		return -1;
+	if (tls_accept_socket(server_ctx, &cctx, io->fd) == -1) {
+		io_seterror(io, "TLS accept: %s", tls_error(server_ctx) ?
+		    tls_error(server_ctx) : "failed");
+		io->state = IO_S_FAILED;
+		io_reload(io);
+		return -1;
+	}
+	io->tls = cctx;
+	io->hswant = EV_READ;	/* the client speaks first */
+	io_tls_begin(io);
+	return discarded;
+}
+
+ssize_t
+io_start_tls_client(struct io *io, struct tls *client_ctx,
+    const char *servername)
+{
+	ssize_t		 discarded;
+
+	if ((discarded = io_tls_prepare(io)) == -1) {
+		tls_free(client_ctx);
+		return -1;
+	}
+	io->tls = client_ctx;
+	if (tls_connect_socket(client_ctx, io->fd, servername) == -1) {
+		io_seterror(io, "TLS connect: %s", tls_error(client_ctx) ?
+		    tls_error(client_ctx) : "failed");
+		io->state = IO_S_FAILED;
+		io_reload(io);
+		return -1;
+	}
+	io->hswant = EV_WRITE;	/* ClientHello can go at once */
+	io_tls_begin(io);
+	return discarded;
+}
+
+/*
+ * Common checks before TLS, and the CVE-2011-0411 rule: whatever plaintext
+ * the peer sent after the STARTTLS command (or, towards an upstream,
+ * after its 220) is thrown away here, never parsed.  Returns the count.
+ */
+static ssize_t
+io_tls_prepare(struct io *io)
+{
+	size_t	 discarded;
+
+	if (io->state != IO_S_UP || io->tls != NULL || io->fd == -1) {
+		io_seterror(io, "cannot start TLS in this state");
+		errno = EINVAL;
+		return -1;
+	}
+	discarded = io->iend - io->ipos;
+	io_in_release(io);
+	io->flags &= ~(IO_F_SKIPLINE | IO_F_FULL | IO_F_REDELIVER);
+	return (ssize_t)discarded;
+}
+
+static void
+io_tls_begin(struct io *io)
+{
+	/*
+	 * Output queued so far (the "220 Ready to start TLS") still goes out
+	 * in plaintext; reading waits for the handshake, so the peer's
+	 * ClientHello stays in the socket for libtls.
+	 */
+	io->plainleft = io->queued;
+	io->state = io->plainleft ? IO_S_TLSWAIT : IO_S_HANDSHAKE;
+	io_reload(io);
+}
+
+char *
+io_getline(struct io *io, size_t *len)
+{
+	char	*buf, *nl;
+	size_t	 avail, n;
+
+	*len = 0;
+	if (io->ipos == io->iend)
+		io_in_release(io);
+	for (;;) {
+		if ((avail = io->iend - io->ipos) == 0)
+			return NULL;
+		buf = io->ibuf + io->ipos;
+		if (!(io->flags & IO_F_SKIPLINE))
+			break;
+		if ((nl = memchr(buf, '\n', avail)) == NULL) {
+			io_in_consume(io, avail);
+			return NULL;
+		}
+		io_in_consume(io, nl - buf + 1);
+		io->flags &= ~IO_F_SKIPLINE;
+	}
+
+	n = avail < io->maxline ? avail : io->maxline;
+	if ((nl = memchr(buf, '\n', n)) == NULL) {
+		if (avail < io->maxline)
+			return NULL;
+		/*
+		 * Too long.  Report it once and drop the line, including
+		 * what is still to come of it, so the owner can reply and
+		 * carry on with the next line if the protocol allows.
+		 */
+		if ((nl = memchr(buf + n, '\n', avail - n)) != NULL)
+			io_in_consume(io, nl - buf + 1);
+		else {
+			io_in_consume(io, avail);
+			io->flags |= IO_F_SKIPLINE;
+		}
+		*len = IO_TOOLONG;
+		return NULL;
+	}
+	n = nl - buf;
+	/* Consumed, but the bytes stay put until the next read. */
+	io_in_consume(io, n + 1);
+	if (n > 0 && buf[n - 1] == '\r')
+		n--;
+	buf[n] = '\0';
+	*len = n;
+	return buf;
+}
+
+char *
+io_data(struct io *io)
+{
+	static char	 empty[1];
+
+	if (io->ibuf == NULL)
+		return empty;
+	return io->ibuf + io->ipos;
+}
+
+size_t
+io_datalen(struct io *io)
+{
+	return io->iend - io->ipos;
+}
+
+void
+io_drop(struct io *io, size_t n)
+{
+	if (n > io->iend - io->ipos)
+		n = io->iend - io->ipos;
+	io_in_consume(io, n);
+	if (io->ipos == io->iend)
+		io_in_release(io);
+}
+
+void
+io_pause(struct io *io)
+{
+	io->flags |= IO_F_PAUSED;
+	io_reload(io);
+}
+
+void
+io_resume(struct io *io)
+{
+	if (!(io->flags & IO_F_PAUSED))
+		return;
+	io->flags &= ~IO_F_PAUSED;
+	/*
+	 * libtls may hold decrypted bytes the socket no longer signals, and
+	 * input may have been left buffered while paused: look again from
+	 * the event loop.
+	 */
+	io->flags |= IO_F_RETRY | IO_F_REDELIVER;
+	io_reload(io);
+}
+
+int
+io_write(struct io *io, const void *buf, size_t len)
+{
+	const char	*p = buf;
+	char		*dst;
+	size_t		 n;
+	struct iochunk	*c;
+
+	if (io->state == IO_S_FAILED || io->state >= IO_S_FLUSH ||
+	    io->flags & IO_F_FREE) {
+		errno = EPIPE;
+		return -1;
+	}
+	if (len > IO_QUEUE_MAX - io->queued) {
+		errno = ENOBUFS;
+		return -1;
+	}
+	if ((c = io->qtail) != NULL && (n = c->size - c->wpos) > 0) {
+		if (n > len)
+			n = len;
+		memcpy(c->data + c->wpos, p, n);
+		c->wpos += n;
+		io->queued += n;
+		p += n;
+		len -= n;
+	}
+	if (len > 0) {
+		if ((dst = io_reserve(io, len)) == NULL)
+			return -1;
+		memcpy(dst, p, len);
+		io->qtail->wpos += len;
+		io->queued += len;
+	}
+	io_reload(io);
+	return 0;
+}
+
+int
+io_printf(struct io *io, const char *fmt, ...)
+{
+	va_list	 ap;
+	int	 r;
+
+	va_start(ap, fmt);
+	r = io_vprintf(io, fmt, ap);
+	va_end(ap);
+	return r;
+}
+
+int
+io_vprintf(struct io *io, const char *fmt, va_list ap)
+{
+	va_list	 ap2;
+	char	*dst;
+	int	 n;
+
+	if (io->state == IO_S_FAILED || io->state >= IO_S_FLUSH ||
+	    io->flags & IO_F_FREE) {
+		errno = EPIPE;
+		return -1;
+	}
+	va_copy(ap2, ap);
+	n = vsnprintf(NULL, 0, fmt, ap2);
+	va_end(ap2);
+	if (n < 0)
+		return -1;
+	if (n > IO_PRINTF_MAX) {
+		errno = EMSGSIZE;
+		return -1;
+	}
+	if ((size_t)n > IO_QUEUE_MAX - io->queued) {
+		errno = ENOBUFS;
+		return -1;
+	}
+	/* Format straight into the queue: n + 1 for vsnprintf's NUL. */
+	if ((dst = io_reserve(io, n + 1)) == NULL)
+		return -1;
+	vsnprintf(dst, n + 1, fmt, ap);
+	io->qtail->wpos += n;
+	io->queued += n;
+	io_reload(io);
+	return 0;
+}
+
+size_t
+io_queued(struct io *io)
+{
+	return io->queued;
+}
+
+int
+io_fd(struct io *io)
+{
+	return io->fd;
+}
+
+const char *
+io_error(struct io *io)
+{
+	return io->error;
+}
+
+struct tls *
+io_tls(struct io *io)
+{
+	return io->tls;
+}
+
+const char *
+io_tls_version(struct io *io)
+{
+	if (io->tls == NULL || io->state != IO_S_UP)
+		return NULL;
+	return tls_conn_version(io->tls);
+}
+
+const char *
+io_tls_cipher(struct io *io)
+{
+	if (io->tls == NULL || io->state != IO_S_UP)
+		return NULL;
+	return tls_conn_cipher(io->tls);
+}
+
+int
+io_tls_peer_cert_provided(struct io *io)
+{
+	if (io->tls == NULL || io->state != IO_S_UP)
+		return 0;
+	return tls_peer_cert_provided(io->tls);
+}
+
+const uint8_t *
+io_tls_peer_chain_pem(struct io *io, size_t *len)
+{
+	*len = 0;
+	if (io->tls == NULL || io->state != IO_S_UP)
+		return NULL;
+	return tls_peer_cert_chain_pem(io->tls, len);
+}
+
+/*
+ * The event handler.  Callbacks run only from here, with io->busy set so
+ * that io_free() from inside one only marks the io; after every callback
+ * the code checks that the io is still in the state it was handling.
+ */
+static void
+io_dispatch(evutil_socket_t fd, short ev, void *arg)
+{
+	struct io	*io = arg;
+	int		 retry, redeliver;
+
+	io->busy++;
+	retry = io->flags & IO_F_RETRY;
+	redeliver = io->flags & IO_F_REDELIVER;
+	io->flags &= ~(IO_F_RETRY | IO_F_REDELIVER);
+
+	if (io->flags & IO_F_ERRPEND) {
+		io->flags &= ~IO_F_ERRPEND;
+		io_notify(io, IO_ERROR);
+		goto done;
+	}
+
+	switch (io->state) {
+	case IO_S_CONNECTING:
+		if (ev & EV_TIMEOUT) {
+			io_seterror(io, "connect timed out");
+			io_notify(io, IO_TIMEOUT);
+		} else if (ev & EV_WRITE)
+			io_connected(io);
+		break;
+	case IO_S_TLSWAIT:
+	case IO_S_HANDSHAKE:
+		if (ev & EV_TIMEOUT) {
+			io_seterror(io, "TLS handshake timed out");
+			io_notify(io, IO_TIMEOUT);
+		} else
+			io_handshake(io);
+		break;
+	case IO_S_UP:
+		if (ev & EV_TIMEOUT) {
+			io_seterror(io, "idle timeout");
+			io_notify(io, IO_TIMEOUT);
+		} else
+			io_updown(io, ev, retry, redeliver);
+		break;
+	case IO_S_FLUSH:
+	case IO_S_SHUTDOWN:
+		io_closing(io);
+		break;
+	default:
+		break;
+	}
+done:
+	io->busy--;
+	if (io->flags & IO_F_FREE) {
+		io_destroy(io);
+		return;
+	}
+	io_in_settle(io);
+	io_reload(io);
+}
+
+static void
+io_connected(struct io *io)
+{
+	socklen_t	 len = sizeof(int);
+	int		 err = 0;
+
+	if (getsockopt(io->fd, SOL_SOCKET, SO_ERROR, &err, &len) == -1)
+		err = errno;
+	if (err == EINPROGRESS || err == EINTR)
+		return;
+	if (err != 0) {
+		io_seterror(io, "connect: %s", strerror(err));
+		io_fail(io);
+		return;
+	}
+	io->state = IO_S_UP;
+	io_notify(io, IO_CONNECTED);
+}
+
+static void
+io_handshake(struct io *io)
+{
+	const char	*e;
+	size_t		 before;
+	int		 r;
+
+	if (io->state == IO_S_TLSWAIT) {
+		before = io->queued;
+		if (io_flush_plain(io, io->plainleft) == -1) {
+			io_fail(io);
+			return;
+		}
+		io->plainleft -= before - io->queued;
+		if (io->plainleft > 0)
+			return;
+		io->state = IO_S_HANDSHAKE;
+	}
+
+	r = tls_handshake(io->tls);
+	if (r == TLS_WANT_POLLIN) {
+		io->hswant = EV_READ;
+		return;
+	}
+	if (r == TLS_WANT_POLLOUT) {
+		io->hswant = EV_WRITE;
+		return;
+	}
+	if (r == -1) {
+		e = tls_error(io->tls);
+		io_seterror(io, "TLS handshake: %s", e ? e : "failed");
+		io_fail(io);
+		return;
+	}
+	io->state = IO_S_UP;
+	io->rwant = EV_READ;
+	io->wwant = EV_WRITE;
+	if (!io_notify(io, IO_TLSREADY) || io->state != IO_S_UP)
+		return;
+	/* Send what the owner queued meanwhile, read what came with it. */
+	io_updown(io, 0, 1, 0);
+}
+
+/*
+ * Established connection: write if the write side's event fired (or on
+ * request), then read likewise.  force runs both sides regardless.
+ */
+static void
+io_updown(struct io *io, short ev, int force, int redeliver)
+{
+	size_t	 before;
+	ssize_t	 n;
+	int	 eof;
+
+	if (io->queued && (force || ev & io->wwant)) {
+		before = io->queued;
+		if (io_flush(io) == -1) {
+			io_fail(io);
+			return;
+		}
+		if (before > io->lowat && io->queued <= io->lowat) {
+			if (!io_notify(io, IO_LOWAT) || io->state != IO_S_UP)
+				return;
+		}
+	}
+
+	if (io->flags & (IO_F_PAUSED | IO_F_EOF))
+		return;
+	n = 0;
+	eof = 0;
+	if (force || ev & io->rwant) {
+		if ((n = io_fill(io)) == -1) {
+			io_fail(io);
+			return;
+		}
+		eof = io->flags & IO_F_EOF;
+	}
+	if (n > 0 || (redeliver && io_datalen(io) > 0)) {
+		if (!io_notify(io, IO_DATAIN) || io->state != IO_S_UP)
+			return;
+	}
+	if (eof)
+		io_notify(io, IO_DISCONNECTED);
+}
+
+static void
+io_closing(struct io *io)
+{
+	struct timeval	 now;
+	int		 r;
+
+	event_base_gettimeofday_cached(io->base, &now);
+	if (!timercmp(&now, &io->closeby, <)) {
+		io_free(io);
+		return;
+	}
+	if (io->state == IO_S_FLUSH) {
+		if (io->queued && io_flush(io) == -1) {
+			io_free(io);
+			return;
+		}
+		if (io->queued)
+			return;
+		if (io->tls == NULL) {
+			io_free(io);
+			return;
+		}
+		io->state = IO_S_SHUTDOWN;
+	}
+	/* Only our close_notify; we do not wait for the peer's. */
+	r = tls_close(io->tls);
+	if (r == TLS_WANT_POLLIN)
+		io->hswant = EV_READ;
+	else if (r == TLS_WANT_POLLOUT)
+		io->hswant = EV_WRITE;
+	else
+		io_free(io);
+}
+
+static int
+io_flush(struct io *io)
+{
+	if (io->tls != NULL)
+		return io_flush_tls(io);
+	return io_flush_plain(io, io->queued);
+}
+
+static int
+io_flush_plain(struct io *io, size_t limit)
+{
+	struct iovec	 iov[IO_IOV_MAX];
+	struct msghdr	 msg;
+	struct iochunk	*c;
+	size_t		 total = 0, len;
+	ssize_t		 n;
+	int		 i = 0;
+
+	for (c = io->qhead; c != NULL && i < IO_IOV_MAX && total < limit;
+	    c = c->next) {
+		len = c->wpos - c->rpos;
+		if (len > limit - total)
+			len = limit - total;
+		iov[i].iov_base = c->data + c->rpos;
+		iov[i].iov_len = len;
+		total += len;
+		i++;
+	}
+	if (i == 0)
+		return 0;
+	memset(&msg, 0, sizeof(msg));
+	msg.msg_iov = iov;
+	msg.msg_iovlen = i;
+	/* MSG_NOSIGNAL: a peer gone away is an error, not a signal. */
+	if ((n = sendmsg(io->fd, &msg, MSG_NOSIGNAL)) == -1) {
+		if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)
+			return 0;
+		io_seterror(io, "write: %s", strerror(errno));
+		return -1;
+	}
+	io_qconsume(io, n);
+	return 0;
+}
+
+static int
+io_flush_tls(struct io *io)
+{
+	struct iochunk	*c;
+	const char	*e;
+	ssize_t		 n;
+
+	while ((c = io->qhead) != NULL) {
+		n = tls_write(io->tls, c->data + c->rpos, c->wpos - c->rpos);
+		if (n == TLS_WANT_POLLIN) {
+			io->wwant = EV_READ;
+			return 0;
+		}
+		if (n == TLS_WANT_POLLOUT) {
+			io->wwant = EV_WRITE;
+			return 0;
+		}
+		if (n == -1) {
+			e = tls_error(io->tls);
+			io_seterror(io, "TLS write: %s", e ? e : "failed");
+			return -1;
+		}
+		io->wwant = EV_WRITE;
+		io_qconsume(io, n);
+	}
+	return 0;
+}
+
+static void
+io_qconsume(struct io *io, size_t n)
+{
+	struct iochunk	*c;
+	size_t		 k;
+
+	while (n > 0 && (c = io->qhead) != NULL) {
+		k = c->wpos - c->rpos;
+		if (k > n)
+			k = n;
+		c->rpos += k;
+		io->queued -= k;
+		n -= k;
+		if (c->rpos == c->wpos) {
+			if ((io->qhead = c->next) == NULL)
+				io->qtail = NULL;
+			free(c);
+		}
+	}
+}
+
+/* Contiguous room for len bytes at the tail of the queue. */
+static char *
+io_reserve(struct io *io, size_t len)
+{
+	struct iochunk	*c;
+	size_t		 size;
+
+	if ((c = io->qtail) != NULL && c->size - c->wpos >= len)
+		return c->data + c->wpos;
+	size = len > IO_CHUNK_SIZE ? len : IO_CHUNK_SIZE;
+	if ((c = malloc(sizeof(*c) + size)) == NULL)
+		return NULL;
+	c->next = NULL;
+	c->rpos = c->wpos = 0;
+	c->size = size;
+	if (io->qtail != NULL)
+		io->qtail->next = c;
+	else
+		io->qhead = c;
+	io->qtail = c;
+	return c->data;
+}
+
+/*
+ * Read what is available.  Returns the number of bytes added, -1 on error
+ * (io->error set); sets IO_F_EOF at end of stream and IO_F_FULL when the
+ * buffer bound stopped the reading.
+ */
+static ssize_t
+io_fill(struct io *io)
+{
+	const char	*e;
+	size_t		 room;
+	ssize_t		 n, total = 0;
+
+	for (;;) {
+		if (io_inroom(io, &room) == -1)
+			return -1;
+		if (room == 0) {
+			io->flags |= IO_F_FULL;
+			break;
+		}
+		if (io->tls != NULL) {
+			n = tls_read(io->tls, io->ibuf + io->iend, room);
+			if (n == TLS_WANT_POLLIN) {
+				io->rwant = EV_READ;
+				break;
+			}
+			if (n == TLS_WANT_POLLOUT) {
+				io->rwant = EV_WRITE;
+				break;
+			}
+			if (n == -1 && io_tls_eof(io)) {
+				/*
+				 * The peer closed TCP without a close_notify.
+				 * libretls over OpenSSL 3 calls that an error
+				 * where LibreSSL's libtls reports EOF.  Mail
+				 * clients do it all the time and every
+				 * protocol here frames its own end, so it is
+				 * a disconnect; the note stays for the log.
+				 */
+				io_seterror(io, "TLS peer closed without "
+				    "close_notify");
+				n = 0;
+			} else if (n == -1) {
+				e = tls_error(io->tls);
+				io_seterror(io, "TLS read: %s", e ? e : "failed");
+				return -1;
+			}
+		} else {
+			n = read(io->fd, io->ibuf + io->iend, room);
+			if (n == -1) {
+				if (errno == EAGAIN || errno == EWOULDBLOCK ||
+				    errno == EINTR)
+					break;
+				io_seterror(io, "read: %s", strerror(errno));
+				return -1;
+			}
+		}
+		if (n == 0) {
+			io->flags |= IO_F_EOF;
+			break;
+		}
+		io->rwant = EV_READ;
+		io->iend += n;
+		total += n;
+		/*
+		 * A short plaintext read emptied the socket.  libtls returns
+		 * at most a record per call and may hold more, so keep
+		 * reading it until it asks to wait.
+		 */
+		if (io->tls == NULL && (size_t)n < room)
+			break;
+	}
+	return total;
+}
+
+/* After a failed tls_read(): is the socket simply at end of stream? */
+static int
+io_tls_eof(struct io *io)
+{
+	char	 c;
+
+	return recv(io->fd, &c, 1, MSG_PEEK | MSG_DONTWAIT) == 0;
+}
+
+/* Make room to read into; *room = 0 when the bound is reached. */
+static int
+io_inroom(struct io *io, size_t *room)
+{
+	size_t	 len = io->iend - io->ipos, nsize;
+	char	*p;
+
+	*room = 0;
+	if (len >= io->imax)
+		return 0;
+	if (io->ibuf == NULL) {
+		io->ibuf = io_scratch;
+		io->isize = io->imax < sizeof(io_scratch) ? io->imax :
+		    sizeof(io_scratch);
+		io->ipos = io->iend = 0;
+		io->flags |= IO_F_SCRATCH;
+	}
+	if (io->iend == io->isize && io->ipos > 0) {
+		memmove(io->ibuf, io->ibuf + io->ipos, len);
+		io->ipos = 0;
+		io->iend = len;
+	}
+	if (io->iend == io->isize) {
+		nsize = io->isize * 2;
+		if (nsize > io->imax)
+			nsize = io->imax;
+		if (io->flags & IO_F_SCRATCH) {
+			if ((p = malloc(nsize)) != NULL)
+				memcpy(p, io->ibuf, len);
+		} else
+			p = realloc(io->ibuf, nsize);
+		if (p == NULL) {
+			io_seterror(io, "read: %s", strerror(ENOMEM));
+			return -1;
+		}
+		io->flags &= ~IO_F_SCRATCH;
+		io->ibuf = p;
+		io->isize = nsize;
+	}
+	*room = io->isize - io->iend;
+	if (*room > io->imax - len)
+		*room = io->imax - len;
+	return 0;
+}
+
+static void
+io_in_consume(struct io *io, size_t n)
+{
+	io->ipos += n;
+	if (io->ipos == io->iend)
+		io->ipos = io->iend = 0;
+	if (io->flags & IO_F_FULL && io->iend - io->ipos < io->imax) {
+		/* libtls may hold more than the socket shows: read again. */
+		io->flags &= ~IO_F_FULL;
+		io->flags |= IO_F_RETRY;
+		io_reload(io);
+	}
+}
+
+static void
+io_in_release(struct io *io)
+{
+	if (!(io->flags & IO_F_SCRATCH))
+		free(io->ibuf);
+	io->flags &= ~IO_F_SCRATCH;
+	io->ibuf = NULL;
+	io->isize = io->ipos = io->iend = 0;
+}
+
+/*
+ * The handler is done: free an empty buffer and move what the owner left
+ * in the scratch buffer to a private one sized for it.
+ */
+static void
+io_in_settle(struct io *io)
+{
+	size_t	 len = io->iend - io->ipos, nsize;
+	char	*p;
+
+	if (io->ibuf == NULL)
+		return;
+	if (len == 0) {
+		io_in_release(io);
+		return;
+	}
+	if (!(io->flags & IO_F_SCRATCH))
+		return;
+	for (nsize = IO_INBUF_INIT; nsize < len; nsize *= 2)
+		;
+	if (nsize > io->imax)
+		nsize = len > io->imax ? len : io->imax;
+	if ((p = malloc(nsize)) == NULL) {
+		io_in_release(io);
+		io_seterror(io, "read: %s", strerror(ENOMEM));
+		io->state = IO_S_FAILED;
+		io->flags |= IO_F_ERRPEND;
+		return;
+	}
+	memcpy(p, io->ibuf + io->ipos, len);
+	io->flags &= ~IO_F_SCRATCH;
+	io->ibuf = p;
+	io->isize = nsize;
+	io->ipos = 0;
+	io->iend = len;
+}
+
+static void
+io_reload(struct io *io)
+{
+	struct timeval	 tv;
+	short		 want = 0;
+	int		 tmo = io->timeout;
+
+	/* io_dispatch() reloads once it unwinds. */
+	if (io->busy || io->flags & IO_F_FREE)
+		return;
+
+	switch (io->state) {
+	case IO_S_CONNECTING:
+		want = EV_WRITE;
+		tmo = io->ctimeout;
+		break;
+	case IO_S_TLSWAIT:
+		want = EV_WRITE;
+		break;
+	case IO_S_HANDSHAKE:
+		want = io->hswant;
+		break;
+	case IO_S_UP:
+		/*
+		 * No read while paused, at EOF or full: the timer then
+		 * stops too, as we are not waiting on the peer.
+		 */
+		if (!(io->flags & (IO_F_PAUSED | IO_F_EOF)) &&
+		    io->iend - io->ipos < io->imax)
+			want |= io->rwant;
+		if (io->queued)
+			want |= io->wwant;
+		break;
+	case IO_S_FLUSH:
+		want = io->queued ? io->wwant : EV_WRITE;
+		tmo = IO_CLOSE_TIMEOUT;
+		break;
+	case IO_S_SHUTDOWN:
+		want = io->hswant;
+		tmo = IO_CLOSE_TIMEOUT;
+		break;
+	default:
+		break;
+	}
+	if (io->fd == -1)
+		want = 0;
+	if (want == 0)
+		tmo = 0;
+
+	if (want != io->events || tmo != io->armedtmo) {
+		/*
+		 * event_assign() also clears the persistent timeout, so an
+		 * unarmed event activated by hand below is not re-added by
+		 * libevent behind our back.
+		 */
+		event_del(io->ev);
+		event_assign(io->ev, io->base, io->fd, want | EV_PERSIST,
+		    io_dispatch, io);
+		io->events = want;
+		io->armedtmo = tmo;
+		if (want && tmo > 0) {
+			tv.tv_sec = tmo / 1000;
+			tv.tv_usec = (tmo % 1000) * 1000;
+			event_add(io->ev, &tv);
+		} else if (want)
+			event_add(io->ev, NULL);
+	}
+	if (io->flags & (IO_F_ERRPEND | IO_F_RETRY | IO_F_REDELIVER))
+		event_active(io->ev, 0, 0);
+}
+
+static void
+io_destroy(struct io *io)
+{
+	struct iochunk	*c;
+
+	event_free(io->ev);
+	if (io->tls != NULL)
+		tls_free(io->tls);
+	if (io->fd != -1)
+		close(io->fd);
+	io_in_release(io);
+	while ((c = io->qhead) != NULL) {
+		io->qhead = c->next;
+		free(c);
+	}
+	if (io->error != io_nomem)
+		free(io->error);
+	free(io);
+}
+
+static void
+io_seterror(struct io *io, const char *fmt, ...)
+{
+	char	 buf[256];
+	va_list	 ap;
+
+	va_start(ap, fmt);
+	vsnprintf(buf, sizeof(buf), fmt, ap);
+	va_end(ap);
+	if (io->error != io_nomem)
+		free(io->error);
+	if ((io->error = strdup(buf)) == NULL)
+		io->error = io_nomem;
+}
+
+/* Returns 0 if the owner freed the io from the callback. */
+static int
+io_notify(struct io *io, int evt)
+{
+	if (io->cb != NULL && !(io->flags & IO_F_FREE))
+		io->cb(io, evt, io->arg);
+	return !(io->flags & IO_F_FREE);
+}
+
+static void
+io_fail(struct io *io)
+{
+	io->state = IO_S_FAILED;
+	io_notify(io, IO_ERROR);
+}

@@ -1,0 +1,1371 @@
+/*
+ * One SMTP submission session in the front (RFC 5321, 3207, 4954): the
+ * mail-flow policy of SPEC 3.2, certificate authentication through
+ * ldapd-helper, SMTP AUTH, and the transaction relayed live to the
+ * upstream mail server.
+ *
+ * Commands are handled one at a time.  While an answer from ldapd-helper
+ * or the upstream is awaited, reading from the client is paused; what the
+ * client pipelined stays in the bounded input buffer and is handled in
+ * order afterwards, so PIPELINING needs no special case.
+ */
+#include <sys/types.h>
+#include <sys/socket.h>
+
+#include <netinet/in.h>
+
+#include <errno.h>
+#include <netdb.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+#include <tls.h>
+
+#include "certfields.h"
+#include "compat.h"
+#include "config.h"
+#include "data_filter.h"
+#include "front.h"
+#include "io.h"
+#include "log.h"
+#include "lookup.h"
+#include "proto.h"
+#include "smtp_parse.h"
+#include "upstream.h"
+
+#define SESSION_NAME_MAX	256
+#define AUTH_LINE_MAX		12288	/* base64 of PLAIN with long names */
+
+enum sess_state {
+	S_TLS_HANDSHAKE,	/* implicit TLS or after STARTTLS */
+	S_CERT_LOOKUP,		/* waiting for ldapd-helper */
+	S_CMD,			/* reading commands */
+	S_AUTH_PLAIN,		/* 334 sent, waiting for the response */
+	S_AUTH_LOGIN_USER,
+	S_AUTH_LOGIN_PASS,
+	S_AUTH_LOOKUP,		/* waiting for ldapd-helper */
+	S_UPSTREAM,		/* waiting for the upstream */
+	S_DATA,			/* message text flows to the upstream */
+	S_DOT			/* waiting for the upstream's final reply */
+};
+
+enum cert_state {
+	CERT_NONE,		/* no certificate presented */
+	CERT_PENDING,
+	CERT_OK,		/* maps to exactly one user */
+	CERT_NOTMAPPED,		/* valid, but no entry */
+	CERT_AMBIGUOUS,
+	CERT_MISMATCH,		/* entry's stored certificate differs */
+	CERT_TEMPFAIL,
+	CERT_UNUSED		/* presented, but the profile is not
+				 * certificate-based */
+};
+
+enum up_wait {
+	W_NONE,
+	W_CONNECT,		/* then MAIL */
+	W_MAIL,
+	W_RCPT,
+	W_DATA,
+	W_DOT,
+	W_RSET
+};
+
+struct session {
+	uint64_t		 id;
+	struct front_gen	*gen;
+	const struct listener	*l;
+	const struct policy	*pol;
+	struct io		*io;
+	enum sess_state		 state;
+	char			 addr[NI_MAXHOST];
+	unsigned		 port;
+	char			 helo[SESSION_NAME_MAX];
+	int			 greeted;	/* EHLO/HELO seen */
+	int			 esmtp;
+	int			 tls;
+	char			 tlsinfo[128];
+	time_t			 started;
+	int			 errors;
+
+	/* identity */
+	enum cert_state		 cert;
+	char			*cert_subject;
+	char			*cert_serial;
+	char			*cert_issuer;
+	uint64_t		 lookup_id;
+	int			 authenticated;
+	int			 monitor;	/* allowance failed: log all */
+	char			 user[SESSION_NAME_MAX];
+	char			 method[32];	/* "certificate", "PLAIN" ... */
+	char			 auth_user[SESSION_NAME_MAX]; /* LOGIN */
+	size_t			 auth_userlen;	/* may hold a NUL */
+	int			 greeting_sent;
+
+	/* transaction */
+	int			 in_tx;
+	char			 mailfrom[SMTP_PATH_MAX];
+	char			 mailparams[SMTP_LINE_MAX];
+	size_t			 nrcpt;		/* accepted by upstream */
+	size_t			 rcpt_tried;
+	struct upstream		*up;
+	enum up_wait		 wait;
+	int			 up_failed;	/* during DATA */
+	struct data_filter	 df;
+	struct dbuf		 dout;
+	unsigned		 msgs;
+	uint64_t		 msgsize;
+};
+
+static uint64_t		 session_next_id;
+static unsigned		 session_count;
+
+static void	session_io(struct io *, int, void *);
+static void	session_read(struct session *);
+static int	session_command(struct session *, char *, size_t);
+static void	session_reply(struct session *, int, const char *,
+		    const char *, ...) __attribute__((format(printf, 4, 5)));
+static void	session_close(struct session *, const char *);
+static void	session_upstream_cb(void *, int, const struct smtp_reply *,
+		    const char *);
+static void	session_data_in(struct session *);
+static void	session_tx_reset(struct session *);
+
+void
+smtp_session_init(void)
+{
+	arc4random_buf(&session_next_id, sizeof(session_next_id));
+	session_next_id &= 0xffffffffffffULL;
+}
+
+static const char *
+cert_state_name(enum cert_state c)
+{
+	switch (c) {
+	case CERT_NONE:		return "none";
+	case CERT_PENDING:	return "pending";
+	case CERT_OK:		return "ok";
+	case CERT_NOTMAPPED:	return "not-in-ldap";
+	case CERT_AMBIGUOUS:	return "ambiguous";
+	case CERT_MISMATCH:	return "mismatch";
+	case CERT_TEMPFAIL:	return "tempfail";
+	case CERT_UNUSED:	return "unused";
+	}
+	return "?";
+}
+
+/*
+ * Reply to the client.  Text may span lines ('\n'); enh may be NULL.
+ * A reply that cannot be formatted is a bug: fall back to a plain 451.
+ */
+static void
+session_reply(struct session *s, int code, const char *enh,
+    const char *fmt, ...)
+{
+	char	 text[SMTP_REPLY_TEXT_MAX], wire[SMTP_REPLY_TEXT_MAX + 512];
+	va_list	 ap;
+
+	va_start(ap, fmt);
+	vsnprintf(text, sizeof(text), fmt, ap);
+	va_end(ap);
+	if (smtp_reply_format(wire, sizeof(wire), code, enh, text) == -1) {
+		log_warnx("session %012llx: cannot format reply %d %s",
+		    (unsigned long long)s->id, code, text);
+		strlcpy(wire, "451 4.3.0 Internal error\r\n", sizeof(wire));
+	}
+	if (s->monitor)
+		log_info("session %012llx: monitor: reply %d %s",
+		    (unsigned long long)s->id, code, text);
+	io_write(s->io, wire, strlen(wire));
+	if (code >= 500 && code != 554 && code != 552 && code != 550 &&
+	    code != 553)
+		s->errors++;
+}
+
+/* Pass an upstream reply through as it came. */
+static void
+session_relay_reply(struct session *s, const struct smtp_reply *r)
+{
+	char	 wire[SMTP_REPLY_TEXT_MAX + 512];
+
+	if (smtp_reply_format(wire, sizeof(wire), r->code,
+	    r->enh[0] ? r->enh : NULL, r->text) == -1) {
+		/* Odd text from upstream: keep the code, drop the text. */
+		snprintf(wire, sizeof(wire), "%d %s\r\n", r->code,
+		    r->code < 400 ? "OK" : "Refused by the mail server");
+	}
+	if (s->monitor)
+		log_info("session %012llx: monitor: upstream reply %d %s",
+		    (unsigned long long)s->id, r->code, r->text);
+	io_write(s->io, wire, strlen(wire));
+}
+
+static void
+session_log_end(struct session *s, const char *why)
+{
+	log_info("session %012llx: end client=%s:%u tls=%s cert=%s "
+	    "subject=\"%s\" serial=%s issuer=\"%s\" user=%s auth=%s "
+	    "messages=%u duration=%llds result=\"%s\"",
+	    (unsigned long long)s->id, s->addr, s->port,
+	    s->tls ? s->tlsinfo : "no", cert_state_name(s->cert),
+	    s->cert_subject ? s->cert_subject : "",
+	    s->cert_serial ? s->cert_serial : "-",
+	    s->cert_issuer ? s->cert_issuer : "",
+	    s->authenticated ? s->user : "-",
+	    s->authenticated ? s->method : "-", s->msgs,
+	    (long long)(time(NULL) - s->started), why);
+}
+
+static void
+session_free(struct session *s)
+{
+	if (s->lookup_id)
+		lookup_cancel(s->lookup_id);
+	if (s->up != NULL)
+		upstream_abort(s->up);
+	data_filter_free(&s->df);
+	dbuf_free(&s->dout);
+	free(s->cert_subject);
+	free(s->cert_serial);
+	free(s->cert_issuer);
+	front_gen_unref(s->gen);
+	session_count--;
+	explicit_bzero(s, sizeof(*s));
+	free(s);
+}
+
+/* Flush what is queued, then close; the session is gone afterwards. */
+static void
+session_close(struct session *s, const char *why)
+{
+	session_log_end(s, why);
+	if (s->up != NULL) {
+		upstream_quit(s->up);
+		s->up = NULL;
+	}
+	io_close(s->io);
+	s->io = NULL;
+	session_free(s);
+}
+
+static void
+session_abort(struct session *s, const char *why)
+{
+	session_log_end(s, why);
+	io_free(s->io);
+	s->io = NULL;
+	session_free(s);
+}
+
+static void
+session_greet(struct session *s)
+{
+	s->state = S_CMD;
+	s->greeting_sent = 1;
+	session_reply(s, 220, NULL, "%s ESMTP smtpcertd",
+	    s->gen->conf->hostname);
+}
+
+void
+smtp_session_accept(int fd, const struct listener *l)
+{
+	struct sockaddr_storage	 ss;
+	socklen_t		 len = sizeof(ss);
+	struct session		*s;
+	char			 serv[NI_MAXSERV];
+
+	if ((s = calloc(1, sizeof(*s))) == NULL) {
+		log_warn("session");
+		close(fd);
+		return;
+	}
+	s->gen = front_gen_ref();
+	/* The listener of the generation we hold, by index. */
+	s->l = config_find_listener(s->gen->conf, l->index);
+	if (s->l == NULL || s->l->index >= s->gen->nsrv) {
+		front_gen_unref(s->gen);
+		free(s);
+		close(fd);
+		return;
+	}
+	s->pol = s->l->policy;
+	s->id = session_next_id++;
+	s->started = time(NULL);
+	session_count++;
+	if (getpeername(fd, (struct sockaddr *)&ss, &len) == -1 ||
+	    getnameinfo((struct sockaddr *)&ss, len, s->addr, sizeof(s->addr),
+	    serv, sizeof(serv), NI_NUMERICHOST | NI_NUMERICSERV) != 0) {
+		strlcpy(s->addr, "unknown", sizeof(s->addr));
+		serv[0] = '\0';
+	}
+	s->port = (unsigned)strtoul(serv, NULL, 10);
+	if (data_filter_init(&s->df, s->l->limits.max_line_length + 2,
+	    (uint64_t)s->l->limits.max_message_size) == -1 ||
+	    (s->io = io_new(front_base(), fd, session_io, s)) == NULL) {
+		log_warnx("session: out of memory");
+		close(fd);
+		session_free(s);
+		return;
+	}
+	dbuf_init(&s->dout);
+	io_set_limits(s->io, IO_INBUF_MAX, AUTH_LINE_MAX);
+	io_set_timeout(s->io, s->l->limits.idle_timeout * 1000);
+	log_info("session %012llx: connect client=%s:%u listener=%u",
+	    (unsigned long long)s->id, s->addr, s->port, s->l->index);
+	if (session_count > (unsigned)s->l->limits.max_sessions) {
+		session_reply(s, 421, "4.7.0", "%s Too many sessions, try "
+		    "again later", s->gen->conf->hostname);
+		session_close(s, "too many sessions");
+		return;
+	}
+	if (s->l->tls == LISTEN_TLS_IMPLICIT) {
+		s->state = S_TLS_HANDSHAKE;
+		if (io_start_tls_server(s->io, s->gen->srv[s->l->index]) < 0)
+			session_abort(s, "cannot start TLS");
+		return;
+	}
+	session_greet(s);
+}
+
+static void
+session_cert_cb(void *arg, const struct lookup_result *res)
+{
+	struct session	*s = arg;
+
+	s->lookup_id = 0;
+	switch (res->result) {
+	case LDAP_RES_OK:
+		s->cert = CERT_OK;
+		s->authenticated = 1;
+		strlcpy(s->user, res->user ? res->user : "", sizeof(s->user));
+		strlcpy(s->method, "certificate", sizeof(s->method));
+		break;
+	case LDAP_RES_NOTFOUND:
+	case LDAP_RES_BADREQ:
+		s->cert = CERT_NOTMAPPED;
+		break;
+	case LDAP_RES_AMBIGUOUS:
+		s->cert = CERT_AMBIGUOUS;
+		log_warnx("session %012llx: certificate subject=\"%s\" "
+		    "serial=%s maps to more than one LDAP entry: refused",
+		    (unsigned long long)s->id, s->cert_subject,
+		    s->cert_serial);
+		break;
+	case LDAP_RES_MISMATCH:
+		s->cert = CERT_MISMATCH;
+		break;
+	default:
+		s->cert = CERT_TEMPFAIL;
+		break;
+	}
+	log_info("session %012llx: certificate subject=\"%s\" serial=%s "
+	    "issuer=\"%s\" lookup=%s user=%s%s%s",
+	    (unsigned long long)s->id, s->cert_subject, s->cert_serial,
+	    s->cert_issuer, ldap_result_name(res->result),
+	    s->authenticated ? s->user : "-",
+	    res->detail && res->detail[0] ? " detail=" : "",
+	    res->detail ? res->detail : "");
+	if (s->state == S_CERT_LOOKUP) {
+		if (!s->greeting_sent)
+			session_greet(s);
+		else
+			s->state = S_CMD;
+		io_resume(s->io);
+	}
+}
+
+/* After every handshake: who does the certificate say this is? */
+static void
+session_tls_ready(struct session *s)
+{
+	const struct auth_profile	*ap = s->l->auth_profile;
+	struct certfields		 cf;
+	const uint8_t			*pem;
+	size_t				 pemlen;
+
+	s->tls = 1;
+	snprintf(s->tlsinfo, sizeof(s->tlsinfo), "%s/%s",
+	    io_tls_version(s->io), io_tls_cipher(s->io));
+	log_info("session %012llx: tls %s client certificate %s",
+	    (unsigned long long)s->id, s->tlsinfo,
+	    io_tls_peer_cert_provided(s->io) ? "presented" : "none");
+	if (!io_tls_peer_cert_provided(s->io)) {
+		s->cert = CERT_NONE;
+		goto done;
+	}
+	pem = io_tls_peer_chain_pem(s->io, &pemlen);
+	if (pem == NULL || certfields_from_pem(pem, pemlen, &cf) == -1) {
+		/* libtls verified it; we cannot read it: fail closed. */
+		log_warnx("session %012llx: cannot parse the client "
+		    "certificate", (unsigned long long)s->id);
+		s->cert = CERT_TEMPFAIL;
+		goto done;
+	}
+	s->cert_subject = strdup(cf.dn ? cf.dn : "");
+	s->cert_serial = strdup(cf.sn ? cf.sn : "");
+	s->cert_issuer = strdup(cf.issuer ? cf.issuer : "");
+	if (ap == NULL || ap->kind != AUTH_PROFILE_CERTIFICATE) {
+		s->cert = CERT_UNUSED;
+		certfields_free(&cf);
+		goto done;
+	}
+	s->cert = CERT_PENDING;
+	s->state = S_CERT_LOOKUP;
+	io_pause(s->io);
+	s->lookup_id = lookup_cert(ap->ldap->name, ap->query->name, cf.der,
+	    cf.derlen, ap->ldap->timeout, session_cert_cb, s);
+	certfields_free(&cf);
+	return;
+done:
+	if (!s->greeting_sent)
+		session_greet(s);
+	else
+		s->state = S_CMD;
+}
+
+static void
+session_io(struct io *io, int evt, void *arg)
+{
+	struct session	*s = arg;
+
+	switch (evt) {
+	case IO_TLSREADY:
+		session_tls_ready(s);
+		if (s->state == S_CMD)
+			session_read(s);
+		return;
+	case IO_DATAIN:
+		session_read(s);
+		return;
+	case IO_LOWAT:
+		return;
+	case IO_TIMEOUT:
+		if (s->state == S_CMD || s->state == S_DATA ||
+		    s->state == S_AUTH_PLAIN || s->state == S_AUTH_LOGIN_USER ||
+		    s->state == S_AUTH_LOGIN_PASS) {
+			session_reply(s, 421, "4.4.2", "%s Idle timeout, "
+			    "closing connection", s->gen->conf->hostname);
+			session_close(s, "idle timeout");
+		} else
+			session_abort(s, "timeout");
+		return;
+	case IO_DISCONNECTED:
+		session_abort(s, s->state == S_DATA ?
+		    "client disconnected during DATA" : "client disconnected");
+		return;
+	case IO_ERROR:
+	default:
+		session_abort(s, io_error(io) ? io_error(io) : "I/O error");
+		return;
+	}
+}
+
+/* Handle what the client sent, as long as we are not waiting. */
+static void
+session_read(struct session *s)
+{
+	char	*line;
+	size_t	 len;
+
+	for (;;) {
+		if (s->state == S_DATA) {
+			session_data_in(s);
+			return;
+		}
+		if (s->state != S_CMD && s->state != S_AUTH_PLAIN &&
+		    s->state != S_AUTH_LOGIN_USER &&
+		    s->state != S_AUTH_LOGIN_PASS)
+			return;
+		line = io_getline(s->io, &len);
+		if (line == NULL) {
+			if (len == IO_TOOLONG) {
+				session_reply(s, 500, "5.5.2",
+				    "Line too long");
+				goto check_errors;
+			}
+			return;
+		}
+		/* Commands are at most 512 octets with CRLF (4.5.3.1.4);
+		 * AUTH responses may be longer. */
+		if (s->state == S_CMD && len > SMTP_LINE_MAX - 2) {
+			session_reply(s, 500, "5.5.2", "Line too long");
+			goto check_errors;
+		}
+		if (memchr(line, '\0', len) != NULL ||
+		    memchr(line, '\r', len) != NULL) {
+			session_reply(s, 500, "5.5.2",
+			    "Invalid characters in command");
+			goto check_errors;
+		}
+		/* QUIT frees the session: nothing may touch it after. */
+		if (session_command(s, line, len) == -1)
+			return;
+check_errors:
+		if (s->errors >= s->l->limits.max_errors) {
+			session_reply(s, 421, "4.7.0", "%s Too many errors, "
+			    "closing connection", s->gen->conf->hostname);
+			session_close(s, "too many errors");
+			return;
+		}
+	}
+}
+
+/* Wait for the upstream (or LDAP): stop reading the client meanwhile. */
+static void
+session_wait(struct session *s, enum sess_state st)
+{
+	s->state = st;
+	io_pause(s->io);
+}
+
+static void
+session_resume(struct session *s)
+{
+	s->state = S_CMD;
+	io_resume(s->io);
+}
+
+static void
+session_ehlo(struct session *s, const char *arg, size_t len, int esmtp)
+{
+	const struct auth_profile *ap = s->l->auth_profile;
+	char	 caps[1024];
+	int	 n, auth = 0;
+
+	if (len == 0 || smtp_parse_helo(arg, len) == -1) {
+		session_reply(s, 501, "5.5.4", "Syntax: %s hostname",
+		    esmtp ? "EHLO" : "HELO");
+		return;
+	}
+	session_tx_reset(s);
+	snprintf(s->helo, sizeof(s->helo), "%.*s", (int)len, arg);
+	s->greeted = 1;
+	s->esmtp = esmtp;
+	if (!esmtp) {
+		session_reply(s, 250, NULL, "%s Hello %s",
+		    s->gen->conf->hostname, s->helo);
+		return;
+	}
+	n = snprintf(caps, sizeof(caps), "%s Hello %s [%s]\n8BITMIME\n"
+	    "ENHANCEDSTATUSCODES\nPIPELINING\nSIZE %lld",
+	    s->gen->conf->hostname, s->helo, s->addr,
+	    (long long)s->l->limits.max_message_size);
+	if (!s->tls && s->pol->tls != POLICY_TLS_OFF &&
+	    s->l->tls == LISTEN_TLS_STARTTLS)
+		n += snprintf(caps + n, sizeof(caps) - n, "\nSTARTTLS");
+	if (!s->authenticated && ap != NULL && (!s->pol->require_tls_for_auth ||
+	    s->tls)) {
+		if (ap->kind == AUTH_PROFILE_SMTPAUTH ||
+		    (ap->fallback != NULL && (s->cert == CERT_NONE ||
+		    s->cert == CERT_NOTMAPPED || s->cert == CERT_UNUSED)))
+			auth = 1;
+	}
+	if (auth || s->cert == CERT_OK)
+		n += snprintf(caps + n, sizeof(caps) - n, "\nAUTH%s%s",
+		    auth ? " PLAIN LOGIN" : "",
+		    s->cert == CERT_OK ? " EXTERNAL" : "");
+	snprintf(caps + n, sizeof(caps) - n, "\nHELP");
+	session_reply(s, 250, NULL, "%s", caps);
+}
+
+static void
+session_starttls(struct session *s, size_t arglen)
+{
+	ssize_t	 dropped;
+
+	if (arglen != 0) {
+		session_reply(s, 501, "5.5.4", "Syntax: STARTTLS");
+		return;
+	}
+	if (s->tls) {
+		session_reply(s, 503, "5.5.1", "TLS already active");
+		return;
+	}
+	if (s->pol->tls == POLICY_TLS_OFF ||
+	    s->l->tls != LISTEN_TLS_STARTTLS) {
+		session_reply(s, 502, "5.5.1", "STARTTLS not available");
+		return;
+	}
+	session_reply(s, 220, "2.0.0", "Ready to start TLS");
+	/* RFC 3207 4.2: forget everything learnt before TLS. */
+	session_tx_reset(s);
+	s->greeted = 0;
+	s->esmtp = 0;
+	s->helo[0] = '\0';
+	s->state = S_TLS_HANDSHAKE;
+	dropped = io_start_tls_server(s->io, s->gen->srv[s->l->index]);
+	if (dropped < 0) {
+		session_abort(s, "cannot start TLS");
+		return;
+	}
+	if (dropped > 0)
+		log_warnx("session %012llx: client %s pipelined %zd bytes "
+		    "after STARTTLS: discarded (CVE-2011-0411)",
+		    (unsigned long long)s->id, s->addr, dropped);
+}
+
+/* The smtp-auth profile this session may use, or NULL. */
+static const struct auth_profile *
+session_auth_profile(struct session *s)
+{
+	const struct auth_profile *ap = s->l->auth_profile;
+
+	if (ap == NULL)
+		return NULL;
+	if (ap->kind == AUTH_PROFILE_SMTPAUTH)
+		return ap;
+	/* A certificate profile falls back only for clients without a
+	 * usable certificate, never over a refused one. */
+	if (ap->fallback != NULL && (s->cert == CERT_NONE ||
+	    s->cert == CERT_NOTMAPPED || s->cert == CERT_UNUSED))
+		return ap->fallback;
+	return NULL;
+}
+
+/* RFC 4954 and SPEC 3.4: names LDAP would normalise are refused. */
+static int
+auth_user_ok(const char *u, size_t len)
+{
+	size_t	 i;
+
+	if (len == 0 || len >= SESSION_NAME_MAX || u[0] == ' ' ||
+	    u[len - 1] == ' ')
+		return 0;
+	for (i = 0; i < len; i++)
+		if ((unsigned char)u[i] < 0x20 || u[i] == 0x7f)
+			return 0;
+	return 1;
+}
+
+static void
+session_auth_cb(void *arg, const struct lookup_result *res)
+{
+	struct session			*s = arg;
+	const struct auth_profile	*ap = session_auth_profile(s);
+
+	s->lookup_id = 0;
+	log_info("session %012llx: auth method=%s user=%s result=%s%s%s",
+	    (unsigned long long)s->id, s->method, s->auth_user,
+	    ldap_result_name(res->result),
+	    res->detail && res->detail[0] ? " detail=" : "",
+	    res->detail ? res->detail : "");
+	s->state = S_CMD;
+	switch (res->result) {
+	case LDAP_RES_OK:
+		s->authenticated = 1;
+		strlcpy(s->user, s->auth_user, sizeof(s->user));
+		session_reply(s, 235, "2.7.0", "Authentication successful");
+		break;
+	case LDAP_RES_DISALLOWED:
+		if (ap != NULL && ap->disallowed == DISALLOWED_MONITOR) {
+			s->authenticated = 1;
+			s->monitor = 1;
+			strlcpy(s->user, s->auth_user, sizeof(s->user));
+			log_info("session %012llx: monitor: user %s "
+			    "authenticated outside the allowance, every "
+			    "command is logged", (unsigned long long)s->id,
+			    s->user);
+			session_reply(s, 235, "2.7.0",
+			    "Authentication successful");
+		} else if (ap != NULL) {
+			/* reject_text starts with its enhanced code. */
+			char		 enh[SMTP_ENH_MAX];
+			const char	*t = ap->reject_text, *sp;
+
+			sp = strchr(t, ' ');
+			if (sp != NULL && (size_t)(sp - t) < sizeof(enh)) {
+				memcpy(enh, t, sp - t);
+				enh[sp - t] = '\0';
+				session_reply(s, ap->reject_code, enh, "%s",
+				    sp + 1);
+			} else
+				session_reply(s, ap->reject_code, NULL, "%s",
+				    t);
+		}
+		break;
+	case LDAP_RES_TEMPFAIL:
+		session_reply(s, 454, "4.7.0",
+		    "Temporary authentication failure, try again later");
+		break;
+	default:
+		session_reply(s, 535, "5.7.8",
+		    "Authentication credentials invalid");
+		break;
+	}
+	io_resume(s->io);
+}
+
+static void
+session_auth_check(struct session *s, const char *user, size_t ulen,
+    const char *pass, size_t plen)
+{
+	const struct auth_profile *ap = session_auth_profile(s);
+
+	if (ap == NULL) {
+		session_reply(s, 503, "5.5.1", "AUTH not available");
+		s->state = S_CMD;
+		return;
+	}
+	if (!auth_user_ok(user, ulen) || plen == 0 ||
+	    plen > LDAP_MAX_PASSWORD) {
+		snprintf(s->auth_user, sizeof(s->auth_user), "(invalid)");
+		log_info("session %012llx: auth method=%s refused before "
+		    "LDAP: %s", (unsigned long long)s->id, s->method,
+		    plen == 0 ? "empty password" : "invalid user name");
+		session_reply(s, 535, "5.7.8",
+		    "Authentication credentials invalid");
+		s->state = S_CMD;
+		return;
+	}
+	memcpy(s->auth_user, user, ulen);
+	s->auth_user[ulen] = '\0';
+	session_wait(s, S_AUTH_LOOKUP);
+	s->lookup_id = lookup_auth(ap->ldap->name, ap->query->name,
+	    s->auth_user, pass, plen, ap->ldap->timeout, session_auth_cb, s);
+}
+
+static void
+session_auth_plain(struct session *s, const char *b64, size_t len)
+{
+	unsigned char		 buf[AUTH_LINE_MAX];
+	struct smtp_plain	 p;
+	size_t			 n;
+
+	if (smtp_b64_decode(b64, len, buf, sizeof(buf), &n) == -1 ||
+	    smtp_sasl_plain(buf, n, &p) == -1 ||
+	    (p.authzidlen != 0 && (p.authzidlen != p.authcidlen ||
+	    memcmp(p.authzid, p.authcid, p.authcidlen) != 0))) {
+		explicit_bzero(buf, sizeof(buf));
+		session_reply(s, 501, "5.5.2", "Invalid AUTH PLAIN response");
+		s->state = S_CMD;
+		return;
+	}
+	session_auth_check(s, p.authcid, p.authcidlen, p.passwd, p.passwdlen);
+	explicit_bzero(buf, sizeof(buf));
+}
+
+static void
+session_auth_line(struct session *s, const char *line, size_t len)
+{
+	unsigned char	 buf[AUTH_LINE_MAX];
+	size_t		 n;
+
+	if (smtp_auth_is_cancel(line, len)) {
+		session_reply(s, 501, "5.7.0", "Authentication cancelled");
+		s->state = S_CMD;
+		return;
+	}
+	switch (s->state) {
+	case S_AUTH_PLAIN:
+		session_auth_plain(s, line, len);
+		return;
+	case S_AUTH_LOGIN_USER:
+		if (smtp_b64_decode(line, len, buf, sizeof(buf) - 1, &n) ==
+		    -1 || n >= sizeof(s->auth_user)) {
+			session_reply(s, 501, "5.5.2", "Invalid response");
+			s->state = S_CMD;
+			return;
+		}
+		memcpy(s->auth_user, buf, n);
+		s->auth_user[n] = '\0';
+		/* Remember the true length: a NUL must not shorten it. */
+		s->auth_userlen = n;
+		s->state = S_AUTH_LOGIN_PASS;
+		session_reply(s, 334, NULL, "UGFzc3dvcmQ6");
+		return;
+	case S_AUTH_LOGIN_PASS: {
+		char	 user[SESSION_NAME_MAX];
+		size_t	 ulen = s->auth_userlen;
+
+		s->auth_userlen = 0;
+		if (smtp_b64_decode(line, len, buf, sizeof(buf), &n) == -1) {
+			session_reply(s, 501, "5.5.2", "Invalid response");
+			s->state = S_CMD;
+			return;
+		}
+		memcpy(user, s->auth_user, ulen);
+		session_auth_check(s, user, ulen, (char *)buf, n);
+		explicit_bzero(buf, sizeof(buf));
+		return;
+	}
+	default:
+		return;
+	}
+}
+
+static void
+session_auth(struct session *s, const char *arg, size_t len)
+{
+	struct smtp_auth	 a;
+	char			 id[SESSION_NAME_MAX];
+	unsigned char		 buf[SESSION_NAME_MAX];
+	size_t			 n;
+
+	if (s->authenticated) {
+		session_reply(s, 503, "5.5.1", "Already authenticated");
+		return;
+	}
+	if (s->in_tx) {
+		session_reply(s, 503, "5.5.1", "AUTH not allowed during a "
+		    "mail transaction");
+		return;
+	}
+	if (smtp_parse_auth(arg, len, &a) == -1) {
+		session_reply(s, 501, "5.5.4", "Syntax: AUTH mechanism");
+		return;
+	}
+	if (s->pol->require_tls_for_auth && !s->tls) {
+		session_reply(s, 538, "5.7.11", "Encryption required for "
+		    "requested authentication mechanism");
+		return;
+	}
+	snprintf(s->method, sizeof(s->method), "%s", a.mech);
+	if (strcmp(a.mech, "EXTERNAL") == 0) {
+		/* RFC 4422 appendix A: the certificate is the identity; an
+		 * authorization id, if given, must be that same user. */
+		if (s->cert != CERT_OK) {
+			session_reply(s, 535, "5.7.8", "No certificate "
+			    "identity to use with EXTERNAL");
+			return;
+		}
+		if (a.ir != NULL && a.irlen > 0) {
+			if (smtp_b64_decode(a.ir, a.irlen, buf, sizeof(buf) - 1,
+			    &n) == -1) {
+				session_reply(s, 501, "5.5.2",
+				    "Invalid response");
+				return;
+			}
+			memcpy(id, buf, n);
+			id[n] = '\0';
+			if (n != strlen(id) || strcmp(id, s->user) != 0) {
+				session_reply(s, 535, "5.7.8", "Certificate "
+				    "does not belong to %s", id);
+				return;
+			}
+		}
+		session_reply(s, 235, "2.7.0", "Authentication successful");
+		return;
+	}
+	if (session_auth_profile(s) == NULL) {
+		session_reply(s, 503, "5.5.1", s->cert == CERT_OK ? "AUTH "
+		    "not needed: your certificate identifies you" :
+		    "AUTH not available");
+		return;
+	}
+	if (strcmp(a.mech, "PLAIN") == 0) {
+		if (a.ir == NULL) {
+			s->state = S_AUTH_PLAIN;
+			session_reply(s, 334, NULL, "%s", "");
+			return;
+		}
+		session_auth_plain(s, a.ir, a.irlen);
+		return;
+	}
+	if (strcmp(a.mech, "LOGIN") == 0) {
+		if (a.ir != NULL) {
+			s->state = S_AUTH_LOGIN_USER;
+			session_auth_line(s, a.ir, a.irlen);
+			return;
+		}
+		s->state = S_AUTH_LOGIN_USER;
+		session_reply(s, 334, NULL, "VXNlcm5hbWU6");
+		return;
+	}
+	session_reply(s, 504, "5.5.4", "Unrecognized authentication type");
+}
+
+static void
+session_tx_reset(struct session *s)
+{
+	s->in_tx = 0;
+	s->mailfrom[0] = '\0';
+	s->mailparams[0] = '\0';
+	s->nrcpt = 0;
+	s->rcpt_tried = 0;
+	s->up_failed = 0;
+	data_filter_reset(&s->df);
+	dbuf_drain(&s->dout, s->dout.len);
+}
+
+/* The upstream is gone: the client hears 451, the next MAIL reconnects. */
+static void
+session_upstream_lost(struct session *s, const char *why)
+{
+	if (s->up != NULL) {
+		upstream_abort(s->up);
+		s->up = NULL;
+	}
+	s->wait = W_NONE;
+	if (s->state == S_DATA) {
+		/* Keep reading to the end of data, then say 451. */
+		s->up_failed = 1;
+		return;
+	}
+	session_tx_reset(s);
+	session_reply(s, 451, "4.4.1", "Mail server temporarily "
+	    "unavailable, try again later");
+	log_info("session %012llx: upstream failed: %s",
+	    (unsigned long long)s->id, why ? why : "?");
+	session_resume(s);
+}
+
+static void
+session_send_mail(struct session *s)
+{
+	s->wait = W_MAIL;
+	if (upstream_command(s->up, "MAIL FROM:<%s>%s%s", s->mailfrom,
+	    s->mailparams[0] ? " " : "", s->mailparams) == -1)
+		session_upstream_lost(s, "cannot send MAIL");
+}
+
+static void
+session_mail(struct session *s, const char *arg, size_t len)
+{
+	const struct auth_profile	*ap = s->l->auth_profile;
+	struct upstream_params		 p;
+	struct smtp_path		 path;
+	enum smtp_path_err		 e;
+	const char			*enh, *text;
+	int				 code, n;
+
+	if (!s->greeted) {
+		session_reply(s, 503, "5.5.1", "Send EHLO or HELO first");
+		return;
+	}
+	if (s->in_tx) {
+		session_reply(s, 503, "5.5.1", "Nested MAIL command");
+		return;
+	}
+	/* The mail-flow policy, in the order of SPEC 3.2. */
+	if (s->pol->tls == POLICY_TLS_REQUIRED && !s->tls) {
+		session_reply(s, 530, "5.7.0",
+		    "Must issue a STARTTLS command first");
+		return;
+	}
+	if (s->pol->require_auth && !s->authenticated) {
+		switch (s->cert) {
+		case CERT_TEMPFAIL:
+			session_reply(s, 454, "4.7.0", "Temporary "
+			    "authentication failure, try again later");
+			return;
+		case CERT_AMBIGUOUS:
+			session_reply(s, 530, "5.7.0", "Your certificate "
+			    "matches more than one user; contact your mail "
+			    "administrator");
+			return;
+		case CERT_MISMATCH:
+			session_reply(s, 530, "5.7.0", "Your certificate is "
+			    "not the one registered for your account");
+			return;
+		case CERT_NOTMAPPED:
+			if (session_auth_profile(s) == NULL) {
+				session_reply(s, 530, "5.7.0", "Your "
+				    "certificate is not registered for mail; "
+				    "contact your mail administrator");
+				return;
+			}
+			break;
+		default:
+			break;
+		}
+		session_reply(s, 530, "5.7.0", "Authentication required");
+		return;
+	}
+	e = smtp_parse_mail(arg, len, &path);
+	if (e != SMTP_PE_OK) {
+		smtp_path_reply(e, 0, &code, &enh, &text);
+		session_reply(s, code, enh, "%s", text);
+		return;
+	}
+	if (path.has_size &&
+	    path.size > (uint64_t)s->l->limits.max_message_size) {
+		session_reply(s, 552, "5.3.4", "Message too big: the limit is "
+		    "%lld octets", (long long)s->l->limits.max_message_size);
+		return;
+	}
+	if (ap != NULL && ap->sender_must_match && s->authenticated) {
+		/* Issue 4 wires the LDAP addresses in; until then only
+		 * the check's place is here. */
+	}
+	strlcpy(s->mailfrom, path.addr, sizeof(s->mailfrom));
+	/* Pass on only what the upstream will understand; SIZE and BODY
+	 * are checked against its EHLO once connected. */
+	n = 0;
+	s->mailparams[0] = '\0';
+	if (path.body == SMTP_BODY_8BITMIME)
+		n += snprintf(s->mailparams + n, sizeof(s->mailparams) - n,
+		    "BODY=8BITMIME");
+	if (path.has_size)
+		n += snprintf(s->mailparams + n, sizeof(s->mailparams) - n,
+		    "%sSIZE=%llu", n ? " " : "",
+		    (unsigned long long)path.size);
+	if (path.smtputf8)
+		n += snprintf(s->mailparams + n, sizeof(s->mailparams) - n,
+		    "%sSMTPUTF8", n ? " " : "");
+	if (s->monitor)
+		log_info("session %012llx: monitor: MAIL FROM:<%s> %s",
+		    (unsigned long long)s->id, s->mailfrom, s->mailparams);
+
+	session_wait(s, S_UPSTREAM);
+	if (s->up != NULL) {
+		session_send_mail(s);
+		return;
+	}
+	memset(&p, 0, sizeof(p));
+	p.relay = s->l->relay;
+	p.tlsconf = front_relay_tlsconf(s->gen, s->l->relay);
+	p.helo = s->gen->conf->hostname;
+	p.client_addr = s->addr;
+	p.client_port = s->port;
+	p.client_helo = s->helo;
+	p.login = s->authenticated ? s->user : NULL;
+	s->wait = W_CONNECT;
+	if ((s->up = upstream_open(front_base(), &p, session_upstream_cb, s))
+	    == NULL)
+		session_upstream_lost(s, "out of memory");
+}
+
+static void
+session_rcpt(struct session *s, const char *arg, size_t len)
+{
+	struct smtp_path	 path;
+	enum smtp_path_err	 e;
+	const char		*enh, *text;
+	int			 code;
+
+	if (!s->in_tx) {
+		session_reply(s, 503, "5.5.1", "Need MAIL before RCPT");
+		return;
+	}
+	e = smtp_parse_rcpt(arg, len, strstr(s->mailparams, "SMTPUTF8") !=
+	    NULL, &path);
+	if (e != SMTP_PE_OK) {
+		smtp_path_reply(e, 1, &code, &enh, &text);
+		session_reply(s, code, enh, "%s", text);
+		return;
+	}
+	if (s->rcpt_tried >= (size_t)s->l->limits.max_recipients) {
+		session_reply(s, 452, "4.5.3", "Too many recipients");
+		return;
+	}
+	s->rcpt_tried++;
+	if (s->monitor)
+		log_info("session %012llx: monitor: RCPT TO:<%s>",
+		    (unsigned long long)s->id, path.addr);
+	session_wait(s, S_UPSTREAM);
+	s->wait = W_RCPT;
+	if (upstream_command(s->up, "RCPT TO:<%s>%s%s", path.addr,
+	    path.dsn[0] ? " " : "", path.dsn) == -1)
+		session_upstream_lost(s, "cannot send RCPT");
+}
+
+static void
+session_data(struct session *s, size_t arglen)
+{
+	if (arglen != 0) {
+		session_reply(s, 501, "5.5.4", "Syntax: DATA");
+		return;
+	}
+	if (!s->in_tx) {
+		session_reply(s, 503, "5.5.1", "Need MAIL before DATA");
+		return;
+	}
+	if (s->nrcpt == 0) {
+		session_reply(s, 503, "5.5.1", "Need RCPT before DATA");
+		return;
+	}
+	session_wait(s, S_UPSTREAM);
+	s->wait = W_DATA;
+	if (upstream_command(s->up, "DATA") == -1)
+		session_upstream_lost(s, "cannot send DATA");
+}
+
+static void
+hdr_clean(char *dst, size_t dstsz, const char *src)
+{
+	size_t	 i = 0;
+
+	/* Inside a header comment: no parentheses, backslash or controls. */
+	for (; src != NULL && *src != '\0' && i + 1 < dstsz; src++) {
+		unsigned char c = *src;
+
+		dst[i++] = (c < 0x20 || c == 0x7f || c == '(' || c == ')' ||
+		    c == '\\') ? '_' : c;
+	}
+	dst[i] = '\0';
+}
+
+/* Our Received: field (RFC 5321 4.4) naming the user and how. */
+static void
+session_received(struct session *s)
+{
+	char		 hdr[DF_HEADER_MAX], helo[SESSION_NAME_MAX];
+	char		 user[SESSION_NAME_MAX], how[1200], date[64];
+	char		 subj[512], iss[512];
+	struct tm	 tm;
+	time_t		 now = time(NULL);
+
+	hdr_clean(helo, sizeof(helo), s->helo);
+	hdr_clean(user, sizeof(user), s->user);
+	if (s->authenticated && strcmp(s->method, "certificate") == 0) {
+		hdr_clean(subj, sizeof(subj), s->cert_subject);
+		hdr_clean(iss, sizeof(iss), s->cert_issuer);
+		snprintf(how, sizeof(how), "\r\n\t(authenticated as %s by "
+		    "certificate serial %s\r\n\t issuer %s)", user,
+		    s->cert_serial, iss);
+	} else if (s->authenticated)
+		snprintf(how, sizeof(how), "\r\n\t(authenticated as %s by "
+		    "AUTH %s%s)", user, s->method,
+		    s->monitor ? ", monitored" : "");
+	else
+		how[0] = '\0';
+	gmtime_r(&now, &tm);
+	strftime(date, sizeof(date), "%a, %d %b %Y %H:%M:%S +0000", &tm);
+	snprintf(hdr, sizeof(hdr), "Received: from %s (%s [%s])\r\n"
+	    "\tby %s (smtpcertd) with %s%s%s id %012llx.%u%s;\r\n\t%s\r\n",
+	    helo, helo, s->addr, s->gen->conf->hostname,
+	    s->esmtp ? "ESMTP" : "SMTP", s->tls ? "S" : "",
+	    s->authenticated ? "A" : "", (unsigned long long)s->id,
+	    s->msgs, how, date);
+	if (data_filter_prepend(&s->df, &s->dout, hdr, strlen(hdr)) == -1) {
+		/* A very long DN: keep the essentials. */
+		snprintf(hdr, sizeof(hdr), "Received: from [%s]\r\n\tby %s "
+		    "(smtpcertd) id %012llx.%u (authenticated as %s);\r\n"
+		    "\t%s\r\n", s->addr, s->gen->conf->hostname,
+		    (unsigned long long)s->id, s->msgs, user, date);
+		data_filter_prepend(&s->df, &s->dout, hdr, strlen(hdr));
+	}
+}
+
+static void
+session_data_drained(void *arg)
+{
+	struct session	*s = arg;
+
+	if (s->state == S_DATA)
+		io_resume(s->io);
+}
+
+static void
+session_data_end(struct session *s, int event)
+{
+	int		 code;
+	const char	*enh, *text;
+
+	if (event == DF_END_ERROR) {
+		data_filter_reply(s->df.error, &code, &enh, &text);
+		log_warnx("session %012llx: message refused: %s at line "
+		    "%llu; upstream transaction dropped without its final dot",
+		    (unsigned long long)s->id,
+		    data_filter_strerror(s->df.error),
+		    (unsigned long long)s->df.errline);
+		/* The only way to end DATA without a dot is to hang up. */
+		if (s->up != NULL) {
+			upstream_abort(s->up);
+			s->up = NULL;
+		}
+		session_tx_reset(s);
+		s->state = S_CMD;
+		session_reply(s, code, enh, "%s", text);
+		return;
+	}
+	if (s->up_failed || s->up == NULL) {
+		session_tx_reset(s);
+		s->state = S_CMD;
+		session_reply(s, 451, "4.4.1", "Mail server temporarily "
+		    "unavailable, message not delivered; try again later");
+		return;
+	}
+	s->msgsize = s->df.size;
+	upstream_write(s->up, ".\r\n", 3);
+	upstream_expect_reply(s->up);
+	s->wait = W_DOT;
+	session_wait(s, S_DOT);
+}
+
+/* Client bytes during DATA: through the filter to the upstream. */
+static void
+session_data_in(struct session *s)
+{
+	size_t	 n;
+	int	 event;
+
+	while (s->state == S_DATA && io_datalen(s->io) > 0) {
+		if (s->up != NULL && upstream_queued(s->up) > IO_QUEUE_HIWAT) {
+			io_pause(s->io);
+			return;
+		}
+		n = data_filter_feed(&s->df, io_data(s->io),
+		    io_datalen(s->io), &s->dout, &event);
+		io_drop(s->io, n);
+		if (s->dout.len > 0) {
+			if (s->up != NULL && !s->up_failed &&
+			    upstream_write(s->up, s->dout.buf, s->dout.len)
+			    == -1)
+				session_upstream_lost(s, "write failed");
+			dbuf_drain(&s->dout, s->dout.len);
+		}
+		if (event != DF_MORE) {
+			session_data_end(s, event);
+			return;
+		}
+	}
+}
+
+static void
+session_upstream_cb(void *arg, int event, const struct smtp_reply *r,
+    const char *why)
+{
+	struct session	*s = arg;
+	enum up_wait	 w = s->wait;
+
+	if (event == UPSTREAM_FAILED) {
+		session_upstream_lost(s, why);
+		return;
+	}
+	if (event == UPSTREAM_READY) {
+		if (w == W_CONNECT) {
+			log_info("session %012llx: upstream %s%s%s",
+			    (unsigned long long)s->id, upstream_peer(s->up),
+			    upstream_tls_info(s->up)[0] ? " tls " : "",
+			    upstream_tls_info(s->up));
+			session_send_mail(s);
+		}
+		return;
+	}
+	s->wait = W_NONE;
+	switch (w) {
+	case W_MAIL:
+		if (r->code / 100 == 2)
+			s->in_tx = 1;
+		session_relay_reply(s, r);
+		break;
+	case W_RCPT:
+		if (r->code / 100 == 2)
+			s->nrcpt++;
+		session_relay_reply(s, r);
+		break;
+	case W_DATA:
+		if (r->code == 354) {
+			upstream_data_mode(s->up);
+			upstream_set_drain_cb(s->up, session_data_drained);
+			session_received(s);
+			s->state = S_DATA;
+			session_reply(s, 354, NULL,
+			    "Start mail input; end with <CRLF>.<CRLF>");
+			io_resume(s->io);
+			return;
+		}
+		session_relay_reply(s, r);
+		break;
+	case W_DOT:
+		/* The client's 250 only ever follows the upstream's. */
+		log_info("session %012llx: message from=<%s> rcpts=%zu "
+		    "size=%llu user=%s upstream=%s reply=\"%d %s\"",
+		    (unsigned long long)s->id, s->mailfrom, s->nrcpt,
+		    (unsigned long long)s->msgsize,
+		    s->authenticated ? s->user : "-", upstream_peer(s->up),
+		    r->code, r->nlines ? smtp_reply_line(r, 0, NULL) : "");
+		if (r->code / 100 == 2)
+			s->msgs++;
+		session_tx_reset(s);
+		session_relay_reply(s, r);
+		break;
+	case W_RSET:
+		session_tx_reset(s);
+		session_reply(s, 250, "2.0.0", "Reset state");
+		break;
+	default:
+		break;
+	}
+	session_resume(s);
+}
+
+/* Returns -1 when the session is gone. */
+static int
+session_command(struct session *s, char *line, size_t len)
+{
+	struct smtp_cmd	 cmd;
+
+	if (s->state != S_CMD) {
+		session_auth_line(s, line, len);
+		return 0;
+	}
+	smtp_cmd_parse(line, len, &cmd);
+	if (s->monitor && cmd.verb != SMTP_CMD_AUTH)
+		log_info("session %012llx: monitor: command %.*s",
+		    (unsigned long long)s->id, (int)len, line);
+	switch (cmd.verb) {
+	case SMTP_CMD_EHLO:
+		session_ehlo(s, cmd.arg, cmd.arglen, 1);
+		break;
+	case SMTP_CMD_HELO:
+		session_ehlo(s, cmd.arg, cmd.arglen, 0);
+		break;
+	case SMTP_CMD_STARTTLS:
+		session_starttls(s, cmd.arglen);
+		break;
+	case SMTP_CMD_AUTH:
+		if (!s->greeted)
+			session_reply(s, 503, "5.5.1", "Send EHLO first");
+		else
+			session_auth(s, cmd.arg, cmd.arglen);
+		break;
+	case SMTP_CMD_MAIL:
+		session_mail(s, cmd.arg, cmd.arglen);
+		break;
+	case SMTP_CMD_RCPT:
+		session_rcpt(s, cmd.arg, cmd.arglen);
+		break;
+	case SMTP_CMD_DATA:
+		session_data(s, cmd.arglen);
+		break;
+	case SMTP_CMD_RSET:
+		if (s->in_tx && s->up != NULL) {
+			session_wait(s, S_UPSTREAM);
+			s->wait = W_RSET;
+			if (upstream_command(s->up, "RSET") == -1)
+				session_upstream_lost(s, "cannot send RSET");
+			break;
+		}
+		session_tx_reset(s);
+		session_reply(s, 250, "2.0.0", "Reset state");
+		break;
+	case SMTP_CMD_NOOP:
+		session_reply(s, 250, "2.0.0", "OK");
+		break;
+	case SMTP_CMD_HELP:
+		session_reply(s, 214, "2.0.0", "smtpcertd: see RFC 5321; "
+		    "commands: EHLO HELO STARTTLS AUTH MAIL RCPT DATA RSET "
+		    "NOOP QUIT HELP VRFY");
+		break;
+	case SMTP_CMD_VRFY:
+		session_reply(s, 252, "2.1.5", "Cannot VRFY user, but will "
+		    "accept message and attempt delivery");
+		break;
+	case SMTP_CMD_EXPN:
+		session_reply(s, 502, "5.5.1", "EXPN not available");
+		break;
+	case SMTP_CMD_BDAT:
+		session_reply(s, 502, "5.5.1", "CHUNKING not available: use "
+		    "DATA");
+		break;
+	case SMTP_CMD_QUIT:
+		session_reply(s, 221, "2.0.0", "Bye");
+		session_close(s, "quit");
+		return -1;
+	case SMTP_CMD_INVALID:
+		session_reply(s, 500, "5.5.2", "Syntax error");
+		break;
+	case SMTP_CMD_UNKNOWN:
+	default:
+		session_reply(s, 500, "5.5.2", "Command unrecognized");
+		break;
+	}
+	return 0;
+}
