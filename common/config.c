@@ -408,6 +408,7 @@ config_relay_free(struct relay *r)
 	while ((h = TAILQ_FIRST(&r->hosts)) != NULL) {
 		TAILQ_REMOVE(&r->hosts, h, entry);
 		free(h->host);
+		free(h->tls_name);
 		free(h);
 	}
 	free(r->name);

@@ -269,6 +269,8 @@ struct relay_host {
 	TAILQ_ENTRY(relay_host) entry;
 	char		*host;		/* name or address, resolved later */
 	uint16_t	 port;		/* default 25, 465 with tls implicit */
+	char		*tls_name;	/* certificate name to verify when
+					 * host is an address; NULL: host */
 };
 
 struct relay {

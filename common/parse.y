@@ -289,10 +289,10 @@ typedef struct {
 %token	ERROR
 %token	<v.string>	STRING
 %token	<v.number>	NUMBER
-%type	<v.string>	string name path value
+%type	<v.string>	string name path value relayname
 %destructor	{ free($$); } <v.string>
 %type	<v.number>	yesno stale duration port count upstreamtls policytls
-%type	<v.number>	dnfield authkind scope authmethod
+%type	<v.number>	dnfield authkind scope authmethod relayport
 
 %%
 
@@ -991,17 +991,21 @@ relayopts	: relayopt
 		| relayopts relayopt
 		;
 
-relayopt	: HOST string		{
-			struct relay_host	*h;
+relayport	: /* empty */		{ $$ = 0; }
+		| PORT port		{ $$ = $2; }
+		;
 
+/* The name to verify the upstream's certificate against, when host is
+ * an address (the parent writes resolved addresses this way). */
+relayname	: /* empty */		{ $$ = NULL; }
+		| NAME string		{
 			if ($2[0] == '\0')
-				yyerror("empty host");
-			if ((h = calloc(1, sizeof(*h))) == NULL)
-				fatal("host");
-			h->host = $2;
-			TAILQ_INSERT_TAIL(&cur_relay->hosts, h, entry);
+				yyerror("empty name");
+			$$ = $2;
 		}
-		| HOST string PORT port	{
+		;
+
+relayopt	: HOST string relayport relayname	{
 			struct relay_host	*h;
 
 			if ($2[0] == '\0')
@@ -1009,7 +1013,8 @@ relayopt	: HOST string		{
 			if ((h = calloc(1, sizeof(*h))) == NULL)
 				fatal("host");
 			h->host = $2;
-			h->port = $4;
+			h->port = $3;
+			h->tls_name = $4;
 			TAILQ_INSERT_TAIL(&cur_relay->hosts, h, entry);
 		}
 		| TLS upstreamtls	{ SETONCE(cur_relay->tls, $2, "tls"); }

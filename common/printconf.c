@@ -248,7 +248,12 @@ print_relay(FILE *fp, const struct relay *r)
 	TAILQ_FOREACH(h, &r->hosts, entry) {
 		fprintf(fp, "\thost ");
 		config_print_string(fp, h->host);
-		fprintf(fp, " port %u\n", h->port);
+		fprintf(fp, " port %u", h->port);
+		if (h->tls_name != NULL) {
+			fprintf(fp, " name ");
+			config_print_string(fp, h->tls_name);
+		}
+		fprintf(fp, "\n");
 	}
 	fprintf(fp, "\ttls %s\n", config_upstream_tls_name(r->tls));
 	if (r->ca_name != NULL) {

@@ -265,6 +265,24 @@ test_control_socket_root_only() {
 	grep -qi "permission denied" "$T/out" || { cat "$T/out"; fail "unexpected error"; }
 }
 
+test_control_group_member_allowed() {
+	local port; port=$(free_port)
+	getent group smtpcertd-testctl >/dev/null || groupadd --system smtpcertd-testctl
+	write_minimal_conf "$T/smtpcertd.conf" "$port"
+	echo 'control group "smtpcertd-testctl"' >>"$T/smtpcertd.conf"
+	start_daemon "$T/smtpcertd.conf"
+	[ "$(stat -c '%a %G' "$T/ctl.sock")" = "660 smtpcertd-testctl" ] ||
+	    fail "socket mode/group $(stat -c '%a %G' "$T/ctl.sock")"
+	# A supplementary member gets in; a non-member does not.
+	setpriv --reuid=nobody --regid=nogroup --groups=smtpcertd-testctl \
+	    "$SMTPCERTCTL" -s "$T/ctl.sock" show status >"$T/out" 2>&1 ||
+	    { cat "$T/out"; fail "group member refused"; }
+	if setpriv --reuid=nobody --regid=nogroup --clear-groups \
+	    "$SMTPCERTCTL" -s "$T/ctl.sock" show status >/dev/null 2>&1; then
+		fail "non-member allowed"
+	fi
+}
+
 test_config_check_flags() {
 	local port; port=$(free_port)
 	write_minimal_conf "$T/smtpcertd.conf" "$port"
@@ -290,5 +308,6 @@ run_test test_sigterm_shuts_down_cleanly
 run_test test_control_bad_clients_dropped
 run_test test_control_wrong_version_refused
 run_test test_control_socket_root_only
+run_test test_control_group_member_allowed
 run_test test_child_that_keeps_dying_is_reported
 finish

@@ -22,7 +22,7 @@ BUILD_PKGS="build-essential gcc make pkg-config byacc libtls-dev libevent-dev
 libldap-dev libcurl4-openssl-dev libssl-dev libseccomp-dev"
 
 # Tests, demo, benchmarks: real parts on loopback and real clients.
-TEST_PKGS="slapd ldap-utils swaks curl openssl ca-certificates python3
+TEST_PKGS="slapd ldap-utils swaks mandoc curl openssl ca-certificates python3
 dovecot-imapd dovecot-pop3d procps iproute2"
 
 if [ "$(id -u)" -ne 0 ]; then

@@ -147,6 +147,39 @@ control_cleanup(void)
 	ctl_path = NULL;
 }
 
+/*
+ * Is the peer in the control group, as its primary or a supplementary
+ * group?  SO_PEERCRED only carries the primary one; the others are read
+ * from /proc for the connected peer's pid.
+ */
+static int
+control_in_group(const struct ucred *cred, gid_t gid)
+{
+	char		 path[64], line[4096], *p, *end;
+	FILE		*fp;
+	unsigned long	 g;
+	int		 found = 0;
+
+	if (cred->gid == gid)
+		return 1;
+	snprintf(path, sizeof(path), "/proc/%ld/status", (long)cred->pid);
+	if ((fp = fopen(path, "r")) == NULL)
+		return 0;
+	while (!found && fgets(line, sizeof(line), fp) != NULL) {
+		if (strncmp(line, "Groups:", 7) != 0)
+			continue;
+		for (p = line + 7; *p != '\0' && *p != '\n'; p = end) {
+			g = strtoul(p, &end, 10);
+			if (end == p)
+				break;
+			if ((gid_t)g == gid)
+				found = 1;
+		}
+	}
+	fclose(fp);
+	return found;
+}
+
 static void
 control_accept(evutil_socket_t lfd, short ev, void *arg)
 {
@@ -167,7 +200,8 @@ control_accept(evutil_socket_t lfd, short ev, void *arg)
 		close(fd);
 		return;
 	}
-	if (cred.uid != 0 && (ctl_gid == (gid_t)-1 || cred.gid != ctl_gid)) {
+	if (cred.uid != 0 && (ctl_gid == (gid_t)-1 ||
+	    !control_in_group(&cred, ctl_gid))) {
 		log_warnx("control: refused connection from uid %ld",
 		    (long)cred.uid);
 		close(fd);

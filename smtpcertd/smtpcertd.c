@@ -229,7 +229,13 @@ parent_load(const char *file, char *why, size_t whylen)
 		log_capture(NULL, 0);
 		return NULL;
 	}
-	b = conf_bundle_new(parent == NULL ? 1 : ++parent->next_gen);
+	/* Children get addresses, never names to resolve. */
+	if (resolve_relays(conf) == -1) {
+		log_capture(NULL, 0);
+		config_free(conf);
+		return NULL;
+	}
+	b = conf_bundle_new(++parent->next_gen);
 	b->conf = conf;
 	if ((b->text = config_text(conf, &len)) == NULL)
 		fatalx("could not print the configuration");

@@ -15,6 +15,8 @@
 #include "imsgev.h"
 #include "proto.h"
 
+struct smtpcertd_conf;
+
 #define SMTPCERTD_VERSION	"0.1"
 
 /* Restart back-off for children: 1 s doubling to 60 s; a child that ran
@@ -84,6 +86,9 @@ void	control_cleanup(void);
 
 /* listen.c */
 int	listen_bind_all(struct conf_bundle *new, struct conf_bundle *old);
+
+/* resolve.c */
+int	resolve_relays(struct smtpcertd_conf *);
 
 /* load.c */
 int	load_files(struct conf_bundle *);

@@ -174,7 +174,8 @@ up_start_tls(struct upstream *u)
 		tls_free(ctx);
 		return -1;
 	}
-	return io_start_tls_client(u->io, ctx, u->host->host);
+	return io_start_tls_client(u->io, ctx, u->host->tls_name != NULL ?
+	    u->host->tls_name : u->host->host);
 }
 
 static void
