@@ -184,6 +184,7 @@ static int		 lexerr;	/* lexer logged; skip "syntax error" */
 static int		 eof_nl;	/* returned the newline at EOF */
 
 static struct file	*pushfile(const char *);
+static void		 ldap_add_server(char *, int);
 static struct file	*newfile(const char *);
 static int		 popfile(void);
 static int		 include_depth(void);
@@ -315,6 +316,18 @@ include		: INCLUDE STRING		{
 			if (include_depth() >= CONFIG_INCLUDE_DEPTH) {
 				yyerror("include nested too deeply");
 				YYERROR;
+			}
+			/* Relative to the including file, so a reload from
+			 * the daemon's "/" finds the same file. */
+			if ($2[0] != '/' && strrchr(file->name, '/') != NULL) {
+				char	*rel;
+
+				if (asprintf(&rel, "%.*s/%s",
+				    (int)(strrchr(file->name, '/') - file->name),
+				    file->name, $2) == -1)
+					fatal("include");
+				free($2);
+				$2 = rel;
 			}
 			if ((nfile = pushfile($2)) == NULL) {
 				yyerror("cannot open %s: %s", $2,
@@ -580,34 +593,11 @@ ldapitems	: /* empty */
 		| ldapitems error '\n'		{ parse_errors++; yyerrok; }
 		;
 
-ldapopt		: SERVER string		{
-			static const char *const schemes[] = {
-				"ldap://", "ldaps://", NULL
-			};
-			struct ldap_server	*s;
-			int			 n = 0;
-
-			if (check_url($2, schemes) == -1)
-				yyerror("invalid ldap server \"%s\"", $2);
-			TAILQ_FOREACH(s, &cur_ldap->servers, entry)
-				n++;
-			if (n >= CONFIG_MAX_HOSTS)
-				yyerror("too many servers");
-			if ((s = calloc(1, sizeof(*s))) == NULL)
-				fatal("server");
-			s->url = $2;
-			TAILQ_INSERT_TAIL(&cur_ldap->servers, s, entry);
-		}
+ldapopt		: SERVER string		{ ldap_add_server($2, 0); }
 		| SERVER string STARTTLS	{
-			struct ldap_server	*s;
-
 			if (strncasecmp($2, "ldap://", 7) != 0)
 				yyerror("starttls needs an ldap:// server");
-			if ((s = calloc(1, sizeof(*s))) == NULL)
-				fatal("server");
-			s->url = $2;
-			s->starttls = 1;
-			TAILQ_INSERT_TAIL(&cur_ldap->servers, s, entry);
+			ldap_add_server($2, 1);
 		}
 		| TLS CA name		{
 			setstr(&cur_ldap->tls_ca_name, $3, "tls ca");
@@ -1626,6 +1616,29 @@ include_depth(void)
 	TAILQ_FOREACH(f, &files, entry)
 		depth++;
 	return depth;
+}
+
+/* One place checks an LDAP server, whichever form named it. */
+static void
+ldap_add_server(char *url, int starttls)
+{
+	static const char *const schemes[] = {
+		"ldap://", "ldaps://", NULL
+	};
+	struct ldap_server	*s;
+	int			 n = 0;
+
+	if (check_url(url, schemes) == -1)
+		yyerror("invalid ldap server \"%s\"", url);
+	TAILQ_FOREACH(s, &cur_ldap->servers, entry)
+		n++;
+	if (n >= CONFIG_MAX_HOSTS)
+		yyerror("too many servers");
+	if ((s = calloc(1, sizeof(*s))) == NULL)
+		fatal("server");
+	s->url = url;
+	s->starttls = starttls;
+	TAILQ_INSERT_TAIL(&cur_ldap->servers, s, entry);
 }
 
 static struct file *

@@ -290,6 +290,12 @@ test_config_check_flags() {
 	grep -q "configuration OK" "$T/err" || fail "-n message"
 	"$SMTPCERTD" -nv -f "$T/smtpcertd.conf" >"$T/printed" || fail "-nv"
 	grep -q "listen on 127.0.0.1 port $port" "$T/printed" || fail "printout"
+	# include is relative to the including file, not to the cwd.
+	mkdir "$T/inc"
+	grep -v '^listen' "$T/smtpcertd.conf" >"$T/inc/base.conf"
+	printf 'include "base.conf"\nlisten on 127.0.0.1 port %s pki "gw" policy "p" relay "mx"\n' \
+	    "$port" >"$T/inc/main.conf"
+	(cd / && "$SMTPCERTD" -n -f "$T/inc/main.conf") || fail "relative include"
 	printf 'junk here\nmore junk\n' >"$T/bad.conf"
 	if "$SMTPCERTD" -n -f "$T/bad.conf" 2>"$T/err"; then fail "-n accepted junk"; fi
 	grep -q "bad.conf:1:" "$T/err" || fail "line 1 error"
