@@ -1,0 +1,161 @@
+/*
+ * Failed-login records (see authfail.h): a chained hash table for lookup
+ * and a list in order of creation for expiry and eviction.  Keys are
+ * "u:" + user name or "a:" + address, so a user called like an address
+ * cannot share a record with it.
+ */
+#include <sys/queue.h>
+
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "authfail.h"
+
+#define AUTHFAIL_BUCKETS	4096
+
+struct afrec {
+	TAILQ_ENTRY(afrec)	 age;
+	struct afrec		*next;		/* bucket chain */
+	uint32_t		 hash;
+	time_t			 start;		/* window start */
+	int			 count;
+	char			 key[AUTHFAIL_KEY_MAX];
+};
+
+static struct afrec		*buckets[AUTHFAIL_BUCKETS];
+static TAILQ_HEAD(, afrec)	 ages = TAILQ_HEAD_INITIALIZER(ages);
+static size_t			 nrecs;
+
+/* FNV-1a: keys are short and not attacker-chosen in bulk per bucket. */
+static uint32_t
+af_hash(const char *s)
+{
+	uint32_t	 h = 2166136261u;
+
+	for (; *s != '\0'; s++)
+		h = (h ^ (unsigned char)*s) * 16777619u;
+	return h;
+}
+
+static void
+af_unlink(struct afrec *r)
+{
+	struct afrec	**pp = &buckets[r->hash % AUTHFAIL_BUCKETS];
+
+	while (*pp != r)
+		pp = &(*pp)->next;
+	*pp = r->next;
+	TAILQ_REMOVE(&ages, r, age);
+	nrecs--;
+	free(r);
+}
+
+/* Records are appended in creation order: expired ones are at the head. */
+static void
+af_expire(time_t window, time_t now)
+{
+	struct afrec	*r;
+
+	while ((r = TAILQ_FIRST(&ages)) != NULL && r->start + window <= now)
+		af_unlink(r);
+}
+
+static struct afrec *
+af_find(const char *key)
+{
+	struct afrec	*r;
+	uint32_t	 h = af_hash(key);
+
+	for (r = buckets[h % AUTHFAIL_BUCKETS]; r != NULL; r = r->next)
+		if (r->hash == h && strcmp(r->key, key) == 0)
+			return r;
+	return NULL;
+}
+
+static void
+af_key(char *buf, size_t len, char kind, const char *v)
+{
+	snprintf(buf, len, "%c:%s", kind, v != NULL ? v : "");
+}
+
+static int
+af_over(const char *key, int limit, time_t window, time_t now)
+{
+	struct afrec	*r = af_find(key);
+
+	return r != NULL && r->start + window > now && r->count >= limit;
+}
+
+int
+authfail_blocked(const char *user, const char *addr, int limit,
+    time_t window, time_t now)
+{
+	char	 key[AUTHFAIL_KEY_MAX];
+
+	if (limit <= 0)
+		return 0;
+	af_expire(window, now);
+	if (user != NULL) {
+		af_key(key, sizeof(key), 'u', user);
+		if (af_over(key, limit, window, now))
+			return 1;
+	}
+	af_key(key, sizeof(key), 'a', addr);
+	return af_over(key, limit, window, now);
+}
+
+static void
+af_count(const char *key, time_t now)
+{
+	struct afrec	*r;
+
+	if ((r = af_find(key)) != NULL) {
+		r->count++;
+		return;
+	}
+	if (nrecs >= AUTHFAIL_MAX_RECORDS)
+		af_unlink(TAILQ_FIRST(&ages));
+	if ((r = calloc(1, sizeof(*r))) == NULL)
+		return;		/* not counting is the lesser evil here */
+	snprintf(r->key, sizeof(r->key), "%s", key);
+	r->hash = af_hash(r->key);
+	r->start = now;
+	r->count = 1;
+	r->next = buckets[r->hash % AUTHFAIL_BUCKETS];
+	buckets[r->hash % AUTHFAIL_BUCKETS] = r;
+	TAILQ_INSERT_TAIL(&ages, r, age);
+	nrecs++;
+}
+
+void
+authfail_record(const char *user, const char *addr, time_t window,
+    time_t now)
+{
+	char	 key[AUTHFAIL_KEY_MAX];
+
+	af_expire(window, now);
+	if (user != NULL && user[0] != '\0') {
+		af_key(key, sizeof(key), 'u', user);
+		af_count(key, now);
+	}
+	af_key(key, sizeof(key), 'a', addr);
+	af_count(key, now);
+}
+
+size_t
+authfail_count(void)
+{
+	return nrecs;
+}
+
+void
+authfail_clear(void)
+{
+	struct afrec	*r;
+
+	while ((r = TAILQ_FIRST(&ages)) != NULL)
+		af_unlink(r);
+}

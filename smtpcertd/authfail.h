@@ -1,0 +1,26 @@
+/*
+ * Failed-login rate limiting (SPEC 3.4): failures are counted per user
+ * name and per client address over a sliding window; once either count
+ * reaches the limit, AUTH is refused with a 4xx until the window has
+ * passed.  Successes are never counted.  Memory is bounded: the oldest
+ * records are dropped first when the table is full.
+ */
+#ifndef SMTPCERTD_AUTHFAIL_H
+#define SMTPCERTD_AUTHFAIL_H
+
+#include <stddef.h>
+#include <time.h>
+
+#define AUTHFAIL_MAX_RECORDS	65536
+#define AUTHFAIL_KEY_MAX	300
+
+/* 1 if this user or this address may not try again yet. */
+int	authfail_blocked(const char *user, const char *addr, int limit,
+	    time_t window, time_t now);
+/* Count one failure for both the user and the address. */
+void	authfail_record(const char *user, const char *addr, time_t window,
+	    time_t now);
+size_t	authfail_count(void);
+void	authfail_clear(void);
+
+#endif
