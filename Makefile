@@ -86,9 +86,12 @@ $(O)/regress/%: regress/unit/%.c $(LIBCOMMON)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -o $@ $< $(LIBCOMMON) $(LDFLAGS) $(LDLIBS)
 
+# bench/smtp_load drives OpenSSL directly (one shared SSL_CTX) as well.
+BENCH_LIBS := $(shell pkg-config --libs libssl 2>/dev/null)
+
 $(O)/bench/%: bench/%.c $(LIBCOMMON)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -o $@ $< $(LIBCOMMON) $(LDFLAGS) $(LDLIBS)
+	$(CC) $(CFLAGS) -o $@ $< $(LIBCOMMON) $(LDFLAGS) $(LDLIBS) $(BENCH_LIBS)
 
 $(O)/regress-tools/%: regress/tools/%.c $(LIBCOMMON)
 	@mkdir -p $(dir $@)
@@ -101,6 +104,9 @@ check: all units
 
 bench: all $(BENCH_BINS)
 	BUILD=$(O) bash bench/run.sh
+
+# The benchmark's tools alone (regress/test_bench_tools.sh builds these).
+bench-tools: $(BENCH_BINS)
 
 install: all
 	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(LIBEXECDIR) \
@@ -122,6 +128,6 @@ install: all
 clean:
 	rm -rf build build-san
 
-.PHONY: all check units bench install clean
+.PHONY: all check units bench bench-tools install clean
 
 -include $(shell find $(O) -name '*.d' 2>/dev/null)

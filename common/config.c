@@ -1104,8 +1104,14 @@ finish_proxy(struct smtpcertd_conf *conf, struct proxy_profile *p)
 		p->username_dn = 0;
 	if ((int)p->dn_primary == -1)
 		p->dn_primary = DN_FIELD_CN;
+	/*
+	 * The default secondary is OU, but not after `username field OU`:
+	 * the printout "username field OU secondary OU" is refused as the
+	 * same field twice, and a child parsing it would die.
+	 */
 	if ((int)p->dn_secondary == -1)
-		p->dn_secondary = DN_FIELD_OU;
+		p->dn_secondary = p->dn_primary == DN_FIELD_OU ?
+		    DN_FIELD_NONE : DN_FIELD_OU;
 	if (p->name_delim == '\0')
 		p->name_delim = PROXY_DEFAULT_NAME_DELIM;
 	if (p->server_delim == '\0')

@@ -122,6 +122,7 @@
  *		accounting file "/file"			[syslog only]
  *		username dn
  *		username field F [secondary F|none]	[CN secondary OU]
+ *		    [secondary none after field OU]
  *		    F: C CN DNQ EA GENQ GN I L N O OU SER SN ST T UID
  *		delimiter [name "c"] [server "c"]	[":" "@"]
  *		default server "host" [port N] [tls none|starttls|required|
@@ -997,9 +998,22 @@ relayname	: /* empty */		{ $$ = NULL; }
 
 relayopt	: HOST string relayport relayname	{
 			struct relay_host	*h;
+			int			 n = 0;
 
 			if ($2[0] == '\0')
 				yyerror("empty host");
+			/*
+			 * CONFIG_MAX_HOSTS bounds the hosts written in the
+			 * file, as for ldap servers and proxy servers (it
+			 * was not enforced for relays).  Only the file: the
+			 * parent replaces each name by its addresses
+			 * (smtpcertd/resolve.c, up to 16 each) before it
+			 * prints, and a child must accept that printout.
+			 */
+			TAILQ_FOREACH(h, &cur_relay->hosts, entry)
+				n++;
+			if (!conf->from_text && n >= CONFIG_MAX_HOSTS)
+				yyerror("too many hosts");
 			if ((h = calloc(1, sizeof(*h))) == NULL)
 				fatal("host");
 			h->host = $2;

@@ -13,7 +13,7 @@
 #define PROC_PARENT_FD		3
 
 /* Bumped whenever a control message changes shape. */
-#define SMTPCERTD_CTL_VERSION	1
+#define SMTPCERTD_CTL_VERSION	2
 
 enum smtpcertd_proc {
 	PROC_PARENT,
@@ -45,6 +45,12 @@ const char	*proc_name(enum smtpcertd_proc);
 	X(IMSG_LDAP_AUTH_REQ)						\
 	X(IMSG_LDAP_AUTH_RES)						\
 	X(IMSG_LDAP_FLUSH)	/* parent -> ldapd: empty */		\
+	/* revocation, see the notes below */				\
+	X(IMSG_CRL_SET)		/* crld -> parent -> front */		\
+	X(IMSG_CRL_SET_LOADED)	/* front -> parent */			\
+	X(IMSG_CRL_STATUS)	/* crld -> parent */			\
+	X(IMSG_CRL_UPDATE)	/* parent -> crld */			\
+	X(IMSG_CRL_UPDATE_DONE)	/* crld -> parent */			\
 	/* control socket */						\
 	X(IMSG_CTL_HELLO)	/* u32 version (both directions) */	\
 	X(IMSG_CTL_SHOW_STATUS)	/* empty request */			\
@@ -53,6 +59,9 @@ const char	*proc_name(enum smtpcertd_proc);
 	X(IMSG_CTL_STATUS_DAEMON)					\
 	X(IMSG_CTL_RELOAD)	/* empty request */			\
 	X(IMSG_CTL_LOG_VERBOSE)	/* u32 verbose */			\
+	X(IMSG_CTL_SHOW_CRL)	/* empty; CRL_ROW..., END */		\
+	X(IMSG_CTL_CRL_ROW)	/* struct crl_status (crl_status.h) */	\
+	X(IMSG_CTL_CRL_UPDATE)	/* str source, "" all; OK or FAIL */	\
 	X(IMSG_CTL_OK)		/* str message */			\
 	X(IMSG_CTL_FAIL)	/* str message */			\
 	X(IMSG_CTL_END)		/* end of a multi-message reply */	\
@@ -105,5 +114,24 @@ enum ldap_result {
 #define LDAP_MAX_MAILS		64
 
 const char	*ldap_result_name(uint32_t);
+
+/*
+ * Revocation (crld, SPEC 5).  crld fetches and validates the CRLs and
+ * builds the compact revocation set (crlset.h) in a sealed memfd; the
+ * parent keeps the newest and hands a descriptor to the front, now and
+ * whenever the front restarts.  The front acknowledges each set so that
+ * `smtpcertctl crl update` can answer only once new handshakes use it.
+ *
+ * IMSG_CRL_SET		fd sealed memfd; u64 set serial, u64 size
+ * IMSG_CRL_SET_LOADED	u64 set serial (the front maps it, or keeps the
+ *			old one if the new one is malformed: then 0)
+ * IMSG_CRL_STATUS	u32 index, u32 count, struct crl_status: row index
+ *			of count sources (count shrinks the parent's table)
+ * IMSG_CRL_UPDATE	reqid; str source name, "" for every source
+ * IMSG_CRL_UPDATE_DONE	same reqid; u32 ok, u64 set serial that holds
+ *			the result (0: no new set), str summary
+ */
+#define CRL_MAX_SOURCES		1024
+#define CRL_MAX_SUMMARY		8192
 
 #endif

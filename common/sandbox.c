@@ -660,6 +660,11 @@ sandbox_ldapd(void)
 	sandbox_allow_common(ctx);
 	sandbox_allow_files_ro(ctx);
 	sandbox_allow_resolver(ctx);
+	/* A profile's `tls ca' bundle arrives as memory at every config
+	 * generation and is handed to GnuTLS as a sealed memfd, named
+	 * /proc/self/fd/N (see ldapd-helper/ldap_profile.c). */
+	ALLOW(ctx, memfd_create);
+	RULE1(ctx, SCMP_ACT_ALLOW, fcntl, ARG_EQ(1, F_ADD_SEALS));
 	sandbox_seccomp_load(ctx, "ldapd");
 }
 

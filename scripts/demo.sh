@@ -72,6 +72,13 @@ crl "inter" {
 	url "file://$T/pki/crl/inter.crl.pem"
 	refresh every 1h
 }
+# The root's CRL covers the intermediate certificate itself: without it
+# every client chain is refused under the default fail-closed policy.
+crl "root" {
+	ca "clients"
+	type asn1
+	url "file://$T/pki/crl/root.crl.der"
+}
 
 auth-profile "ldap-users" ldap "corp" query "users" {
 	disallowed reject 525 "5.7.13 Dear user, please use your CAC to send email."

@@ -5,6 +5,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "crl_status.h"
 #include "output.h"
 
 static void
@@ -133,6 +134,126 @@ output_status(const struct status *st, int json, time_t now)
 		status_json(st, now);
 	else
 		status_text(st, now);
+}
+
+static const char *
+fmt_utc(int64_t t, char *buf, size_t len)
+{
+	time_t		 tt = (time_t)t;
+	struct tm	 tm;
+
+	if (t == 0 || gmtime_r(&tt, &tm) == NULL ||
+	    strftime(buf, len, "%Y-%m-%d %H:%M:%SZ", &tm) == 0)
+		snprintf(buf, len, "-");
+	return buf;
+}
+
+/* "in 5h02m", "3m10s ago" */
+static const char *
+fmt_rel(time_t now, int64_t t, char *buf, size_t len)
+{
+	char	 age[32];
+
+	if (t == 0)
+		snprintf(buf, len, "-");
+	else if (t >= now)
+		snprintf(buf, len, "in %s", fmt_age(t, now, age,
+		    sizeof(age)));
+	else
+		snprintf(buf, len, "%s ago", fmt_age(now, t, age,
+		    sizeof(age)));
+	return buf;
+}
+
+static void
+crl_text(const struct crl_status *rows, size_t n, time_t now)
+{
+	const struct crl_status	*c;
+	char			 a[64], b[64];
+	size_t			 i;
+
+	if (n == 0)
+		printf("no crl sources configured\n");
+	for (i = 0; i < n; i++) {
+		c = &rows[i];
+		printf("%scrl \"%s\"%s\n", i ? "\n" : "", c->name,
+		    c->enabled ? "" : " (disabled)");
+		printf("  url          %s\n", c->url);
+		if (c->secondary[0] != '\0')
+			printf("  secondary    %s\n", c->secondary);
+		printf("  last attempt %s (%s) from %s: %s\n",
+		    fmt_utc(c->last_attempt, a, sizeof(a)),
+		    fmt_rel(now, c->last_attempt, b, sizeof(b)),
+		    c->url_used[0] ? c->url_used : "-",
+		    c->ok ? "ok" : (c->last_attempt ? "FAILED" : "-"));
+		printf("  result       %s\n", c->result);
+		if (c->failures)
+			printf("  failures     %u in a row\n", c->failures);
+		printf("  last success %s\n",
+		    fmt_utc(c->last_success, a, sizeof(a)));
+		if (c->this_update != 0) {
+			printf("  issuer       %s\n", c->issuer);
+			printf("  crl number   %s\n",
+			    c->number[0] ? c->number : "-");
+			printf("  entries      %llu\n",
+			    (unsigned long long)c->entries);
+			printf("  thisUpdate   %s\n",
+			    fmt_utc(c->this_update, a, sizeof(a)));
+			printf("  nextUpdate   %s%s\n",
+			    fmt_utc(c->next_update, a, sizeof(a)),
+			    c->next_update != 0 && c->next_update < now ?
+			    " (STALE)" : "");
+		} else
+			printf("  in use       no CRL\n");
+		printf("  next fetch   %s (%s)\n",
+		    fmt_utc(c->next_fetch, a, sizeof(a)),
+		    fmt_rel(now, c->next_fetch, b, sizeof(b)));
+	}
+}
+
+static void
+crl_json(const struct crl_status *rows, size_t n, time_t now)
+{
+	const struct crl_status	*c;
+	size_t			 i;
+
+	printf("{\"crls\":[");
+	for (i = 0; i < n; i++) {
+		c = &rows[i];
+		printf("%s{\"name\":", i ? "," : "");
+		json_str(c->name);
+		printf(",\"enabled\":%s,\"url\":", c->enabled ? "true" :
+		    "false");
+		json_str(c->url);
+		printf(",\"secondary\":");
+		json_str(c->secondary);
+		printf(",\"url_used\":");
+		json_str(c->url_used);
+		printf(",\"ok\":%s,\"result\":", c->ok ? "true" : "false");
+		json_str(c->result);
+		printf(",\"failures\":%u,\"last_attempt\":%lld,"
+		    "\"last_success\":%lld,\"issuer\":", c->failures,
+		    (long long)c->last_attempt, (long long)c->last_success);
+		json_str(c->issuer);
+		printf(",\"number\":");
+		json_str(c->number);
+		printf(",\"entries\":%llu,\"this_update\":%lld,"
+		    "\"next_update\":%lld,\"stale\":%s,\"next_fetch\":%lld}",
+		    (unsigned long long)c->entries, (long long)c->this_update,
+		    (long long)c->next_update, c->next_update != 0 &&
+		    c->next_update < now ? "true" : "false",
+		    (long long)c->next_fetch);
+	}
+	printf("]}\n");
+}
+
+void
+output_crl(const struct crl_status *rows, size_t n, int json, time_t now)
+{
+	if (json)
+		crl_json(rows, n, now);
+	else
+		crl_text(rows, n, now);
 }
 
 void

@@ -45,7 +45,10 @@ struct status {
 	int			 nlisteners;
 };
 
+struct crl_status;
+
 void	output_status(const struct status *, int json, time_t now);
+void	output_crl(const struct crl_status *, size_t n, int json, time_t now);
 void	output_result(int ok, const char *msg, int json);
 
 #endif

@@ -7,6 +7,9 @@
 
 #include "parser.h"
 
+/* Optional: the table that may follow holds one "argument" token. */
+#define TOK_ARGUMENT	"<name>"
+
 struct token {
 	const char		*keyword;
 	enum ctl_action		 action;
@@ -16,16 +19,31 @@ struct token {
 static const struct token t_main[];
 static const struct token t_show[];
 static const struct token t_log[];
+static const struct token t_crl[];
+static const struct token t_crl_name[];
 
 static const struct token t_main[] = {
 	{ "show",	CTL_NONE,		t_show },
 	{ "reload",	CTL_RELOAD,		NULL },
 	{ "log",	CTL_NONE,		t_log },
+	{ "crl",	CTL_NONE,		t_crl },
 	{ NULL,		CTL_NONE,		NULL }
 };
 
 static const struct token t_show[] = {
 	{ "status",	CTL_SHOW_STATUS,	NULL },
+	{ "crl",	CTL_SHOW_CRL,		NULL },
+	{ NULL,		CTL_NONE,		NULL }
+};
+
+/* "crl update" alone means every source; a name picks one. */
+static const struct token t_crl[] = {
+	{ "update",	CTL_CRL_UPDATE,		t_crl_name },
+	{ NULL,		CTL_NONE,		NULL }
+};
+
+static const struct token t_crl_name[] = {
+	{ TOK_ARGUMENT,	CTL_CRL_UPDATE,		NULL },
 	{ NULL,		CTL_NONE,		NULL }
 };
 
@@ -73,6 +91,20 @@ parse_args(int argc, char *argv[], struct ctl_request *req)
 			fprintf(stderr, "unknown argument: %s\n", argv[i]);
 			show_valid(table);
 			return -1;
+		}
+		/* An action with an optional argument after it. */
+		if (match->action != CTL_NONE && match->next != NULL) {
+			req->action = match->action;
+			if (i + 1 == argc)
+				return 0;
+			if (strcmp(match->next->keyword, TOK_ARGUMENT) != 0 ||
+			    i + 2 < argc) {
+				fprintf(stderr, "superfluous argument: %s\n",
+				    argv[i + 2 < argc ? i + 2 : i + 1]);
+				return -1;
+			}
+			req->arg = argv[i + 1];
+			return 0;
 		}
 		if (match->next == NULL) {
 			if (i + 1 < argc) {

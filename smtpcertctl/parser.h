@@ -10,10 +10,13 @@ enum ctl_action {
 	CTL_RELOAD,
 	CTL_LOG_VERBOSE,
 	CTL_LOG_BRIEF,
+	CTL_SHOW_CRL,
+	CTL_CRL_UPDATE,
 };
 
 struct ctl_request {
 	enum ctl_action	 action;
+	const char	*arg;		/* optional argument (a name), or NULL */
 };
 
 /* Returns 0 and fills req, or -1 after printing what was expected. */

@@ -1,7 +1,8 @@
 /*
  * smtpcertctl: control smtpcertd over its unix socket.
  *
- *	smtpcertctl [-j] [-s socket] show status | reload | log verbose|brief
+ *	smtpcertctl [-j] [-s socket] show status | show crl | reload |
+ *	    log verbose|brief | crl update [name]
  *
  * Speaks the versioned control protocol (IMSG_CTL_HELLO first) and gives
  * up after CTL_TIMEOUT seconds of silence, so a wedged daemon never hangs
@@ -21,6 +22,7 @@
 #include <unistd.h>
 
 #include "compat.h"
+#include "crl_status.h"
 #include "imsg.h"
 #include "output.h"
 #include "parser.h"
@@ -39,7 +41,8 @@ usage(void)
 {
 	fprintf(stderr, "usage: smtpcertctl [-j] [-s socket] command "
 	    "[argument ...]\n"
-	    "commands: show status, reload, log verbose, log brief\n");
+	    "commands: show status, show crl, reload, log verbose, "
+	    "log brief,\n          crl update [name]\n");
 	exit(1);
 }
 
@@ -164,6 +167,50 @@ show_status(struct imsgbuf *ibuf, int json)
 }
 
 static int
+show_crl(struct imsgbuf *ibuf, int json)
+{
+	struct crl_status	*rows = NULL, *n;
+	struct imsg		 imsg;
+	struct msgreader	 r;
+	size_t			 nrows = 0, i;
+	char			*m;
+
+	for (;;) {
+		ctl_next(ibuf, &imsg);
+		msg_reader(&r, &imsg);
+		switch (imsg.hdr.type) {
+		case IMSG_CTL_CRL_ROW:
+			if (nrows >= CRL_MAX_SOURCES)
+				errx(1, "too many rows in reply");
+			if ((n = reallocarray(rows, nrows + 1,
+			    sizeof(*rows))) == NULL)
+				err(1, NULL);
+			rows = n;
+			crl_status_get(&r, &rows[nrows++]);
+			break;
+		case IMSG_CTL_END:
+			imsg_free(&imsg);
+			output_crl(rows, nrows, json, time(NULL));
+			for (i = 0; i < nrows; i++)
+				crl_status_free(&rows[i]);
+			free(rows);
+			return 0;
+		case IMSG_CTL_FAIL:
+			m = get_str(&r);
+			output_result(0, m, json);
+			return 1;
+		default:
+			errx(1, "unexpected %s from smtpcertd",
+			    imsg_type_name(imsg.hdr.type));
+		}
+		if (msg_end(&r) == -1)
+			errx(1, "malformed %s from smtpcertd",
+			    imsg_type_name(imsg.hdr.type));
+		imsg_free(&imsg);
+	}
+}
+
+static int
 simple_result(struct imsgbuf *ibuf, int json)
 {
 	struct imsg		 imsg;
@@ -192,6 +239,7 @@ main(int argc, char *argv[])
 	struct ctl_request	 req;
 	struct imsgbuf		 ibuf;
 	struct imsg		 imsg;
+	struct msgbuild		 mb;
 	const char		*sock = CTL_SOCKET;
 	uint32_t		 v;
 	int			 ch, json = 0, fd;
@@ -243,6 +291,16 @@ main(int argc, char *argv[])
 	case CTL_RELOAD:
 		imsg_compose(&ibuf, IMSG_CTL_RELOAD, 0, 0, -1, NULL, 0);
 		break;
+	case CTL_SHOW_CRL:
+		imsg_compose(&ibuf, IMSG_CTL_SHOW_CRL, 0, 0, -1, NULL, 0);
+		break;
+	case CTL_CRL_UPDATE:
+		msg_init(&mb);
+		msg_put_str(&mb, req.arg != NULL ? req.arg : "");
+		if (msg_send(&ibuf, &mb, IMSG_CTL_CRL_UPDATE, 0, 0, -1) == -1)
+			errx(1, "crl update: name too long");
+		msg_free(&mb);
+		break;
 	case CTL_LOG_VERBOSE:
 	case CTL_LOG_BRIEF:
 		v = req.action == CTL_LOG_VERBOSE;
@@ -256,5 +314,7 @@ main(int argc, char *argv[])
 		err(1, "write");
 	if (req.action == CTL_SHOW_STATUS)
 		return show_status(&ibuf, json);
+	if (req.action == CTL_SHOW_CRL)
+		return show_crl(&ibuf, json);
 	return simple_result(&ibuf, json);
 }

@@ -36,6 +36,7 @@
 struct ctl_client {
 	TAILQ_ENTRY(ctl_client)	 entry;
 	struct imsgev		 iev;
+	uint64_t		 id;	/* for replies that come later */
 	uid_t			 uid;
 	int			 hello;
 };
@@ -47,6 +48,7 @@ static char		*ctl_path;
 static gid_t		 ctl_gid = (gid_t)-1;
 static struct event	*ctl_ev;
 static int		 ctl_nclients;
+static uint64_t		 ctl_next_id;
 
 static void	control_accept(evutil_socket_t, short, void *);
 static void	control_dispatch(struct imsgev *, struct imsg *);
@@ -219,6 +221,7 @@ control_accept(evutil_socket_t lfd, short ev, void *arg)
 		return;
 	}
 	c->uid = cred.uid;
+	c->id = ++ctl_next_id;
 	imsgev_init(&c->iev, parent->base, fd, IMSG_MAXSIZE_CTL, PROC_CONTROL,
 	    control_dispatch, c);
 	TAILQ_INSERT_TAIL(&ctl_clients, c, entry);
@@ -247,6 +250,7 @@ control_drop(struct ctl_client *c, const char *why)
 	imsgbuf_write(&c->iev.ibuf);
 	TAILQ_REMOVE(&ctl_clients, c, entry);
 	ctl_nclients--;
+	crl_parent_ctl_gone(c->id);
 	imsgev_close(&c->iev);
 	event_base_once(parent->base, -1, EV_TIMEOUT, control_free_cb, c, &tv);
 }
@@ -260,6 +264,39 @@ control_reply(struct ctl_client *c, uint32_t type, const char *text)
 	msg_put_str(&m, text);
 	imsgev_send(&c->iev, &m, type, 0, 0, -1);
 	msg_free(&m);
+}
+
+void
+control_reply_id(uint64_t id, uint32_t type, const char *text)
+{
+	struct ctl_client	*c;
+
+	TAILQ_FOREACH(c, &ctl_clients, entry)
+		if (c->id == id) {
+			control_reply(c, type, text);
+			return;
+		}
+}
+
+/* `crl update [name]`: answered later, when the fetches are over. */
+static void
+control_crl_update(struct ctl_client *c, struct imsg *imsg)
+{
+	struct msgreader	 r;
+	char			*name, why[512];
+
+	msg_reader(&r, imsg);
+	name = msg_get_str(&r, CONFIG_NAME_MAX);
+	if (msg_end(&r) == -1) {
+		free(name);
+		control_drop(c, "malformed IMSG_CTL_CRL_UPDATE");
+		return;
+	}
+	log_info("crl update %s requested by control client (uid %ld)",
+	    *name ? name : "(all)", (long)c->uid);
+	if (crl_parent_update(c->id, name, why, sizeof(why)) == -1)
+		control_reply(c, IMSG_CTL_FAIL, why);
+	free(name);
 }
 
 static void
@@ -308,6 +345,14 @@ control_dispatch(struct imsgev *iev, struct imsg *imsg)
 			control_reply(c, IMSG_CTL_FAIL, why);
 		else
 			control_reply(c, IMSG_CTL_OK, why);
+		return;
+	case IMSG_CTL_SHOW_CRL:
+		if (imsg->datalen != 0)
+			break;
+		crl_parent_show(&c->iev);
+		return;
+	case IMSG_CTL_CRL_UPDATE:
+		control_crl_update(c, imsg);
 		return;
 	case IMSG_CTL_LOG_VERBOSE:
 		if (imsg_get_data(imsg, &v, sizeof(v)) == -1 || v > 1)

@@ -24,6 +24,7 @@
 #include "childproc.h"
 #include "config.h"
 #include "confmsg.h"
+#include "crl_front.h"
 #include "front.h"
 #include "log.h"
 #include "lookup.h"
@@ -261,6 +262,8 @@ front_config(struct childproc *cp, struct conf_bundle *nb,
 		g->relaycfg[i++] = front_relay_cfg(nb, r);
 	/* libtls holds the keys now; our copies go. */
 	conf_bundle_wipe(nb, IMSG_CONF_PKI);
+	/* CA certificates to find intermediates for revocation checks. */
+	crl_front_config(nb);
 
 	front_close_listeners();
 	if ((front_state.listeners = calloc(nb->nlfds ? nb->nlfds : 1,
@@ -339,6 +342,7 @@ static const struct childproc_ops front_ops = {
 	.chroot_dir = front_chroot,
 	.sandbox = front_sandboxed,
 	.config = front_config,
+	.parent_imsg = crl_front_parent_imsg,	/* the CRL set */
 	.peer_imsg = front_peer,
 	.peer_up = front_peer_up,
 	.shutdown = front_shutdown,

@@ -163,6 +163,8 @@ proc_start(struct child *c)
 	log_debug("started %s, pid %ld", proc_name(c->proc), (long)pid);
 
 	proc_send_config(c);
+	/* A new front gets the current CRL set right after its config. */
+	crl_parent_child_started(c);
 	proc_connect_peers(c);
 }
 
@@ -226,6 +228,8 @@ proc_channel_down(struct child *c)
 	imsgev_close(&c->iev);
 	c->up = 0;
 	c->ready = 0;
+	/* Pending `crl update` requests must not wait forever. */
+	crl_parent_child_down(c);
 }
 
 static void
@@ -256,6 +260,17 @@ proc_dispatch(struct imsgev *iev, struct imsg *imsg)
 		if (imsg_get_data(imsg, &gen, sizeof(gen)) == -1)
 			goto bad;
 		c->conf_loaded = gen;
+		break;
+	case IMSG_CRL_SET:
+	case IMSG_CRL_STATUS:
+	case IMSG_CRL_UPDATE_DONE:
+		/* Revocation (crl_parent.c): from crld only. */
+		if (c->proc != PROC_CRLD || crl_parent_crld_imsg(imsg) == -1)
+			goto bad;
+		break;
+	case IMSG_CRL_SET_LOADED:
+		if (c->proc != PROC_FRONT || crl_parent_front_imsg(imsg) == -1)
+			goto bad;
 		break;
 	default:
 		goto bad;

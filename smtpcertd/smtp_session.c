@@ -29,6 +29,7 @@
 #include "certfields.h"
 #include "compat.h"
 #include "config.h"
+#include "crl_front.h"
 #include "data_filter.h"
 #include "front.h"
 #include "io.h"
@@ -432,9 +433,22 @@ static void
 session_io(struct io *io, int evt, void *arg)
 {
 	struct session	*s = arg;
+	char		 crlwhy[512];
 
 	switch (evt) {
 	case IO_TLSREADY:
+		/* Issue 5, CRL check (crl_front.c): a revoked chain, or one
+		 * without a fresh CRL under fail-closed, ends the session
+		 * right after the handshake.  Here rather than in
+		 * session_tls_ready(): the session is freed, and the code
+		 * below would still use it. */
+		if (crl_front_check_client(s->gen->conf, s->l, io, s->addr,
+		    crlwhy, sizeof(crlwhy)) == -1) {
+			session_reply(s, 554, "5.7.1", "Client certificate "
+			    "refused: %s", crlwhy);
+			session_close(s, crlwhy);
+			return;
+		}
 		session_tls_ready(s);
 		if (s->state == S_CMD)
 			session_read(s);
@@ -475,7 +489,17 @@ session_read(struct session *s)
 	for (;;) {
 		if (s->state == S_DATA) {
 			session_data_in(s);
-			return;
+			/*
+			 * A refused message (554/552) or one the upstream lost
+			 * (451) ends in S_CMD at once: commands the client
+			 * pipelined behind its dot are already buffered and
+			 * no new IO_DATAIN would announce them, so go on
+			 * reading them here instead of leaving the client
+			 * hanging until the idle timeout.
+			 */
+			if (s->state != S_CMD)
+				return;
+			continue;
 		}
 		if (s->state != S_CMD && s->state != S_AUTH_PLAIN &&
 		    s->state != S_AUTH_LOGIN_USER &&
@@ -530,6 +554,24 @@ session_resume(struct session *s)
 	io_resume(s->io);
 }
 
+/*
+ * The upstream connection was set up for the client's HELO name and
+ * identity (XCLIENT HELO= and LOGIN=) and may hold an open transaction:
+ * when those change (EHLO, STARTTLS, AUTH) it must not be reused for the
+ * next MAIL, or the upstream would see the new mail under the old
+ * identity (and a transaction the client reset would still be open
+ * there, making the next MAIL a "nested MAIL").
+ */
+static void
+session_upstream_release(struct session *s)
+{
+	if (s->up != NULL) {
+		upstream_quit(s->up);
+		s->up = NULL;
+	}
+	s->wait = W_NONE;
+}
+
 static void
 session_ehlo(struct session *s, const char *arg, size_t len, int esmtp)
 {
@@ -543,6 +585,7 @@ session_ehlo(struct session *s, const char *arg, size_t len, int esmtp)
 		return;
 	}
 	session_tx_reset(s);
+	session_upstream_release(s);
 	snprintf(s->helo, sizeof(s->helo), "%.*s", (int)len, arg);
 	s->greeted = 1;
 	s->esmtp = esmtp;
@@ -592,8 +635,17 @@ session_starttls(struct session *s, size_t arglen)
 		return;
 	}
 	session_reply(s, 220, "2.0.0", "Ready to start TLS");
-	/* RFC 3207 4.2: forget everything learnt before TLS. */
+	/* RFC 3207 4.2: forget everything learnt before TLS.  That
+	 * includes an AUTH done in plaintext (when the policy allows it):
+	 * only what the TLS negotiation itself brings (the certificate)
+	 * may carry over, and the upstream connection made for the
+	 * plaintext identity goes too. */
 	session_tx_reset(s);
+	session_upstream_release(s);
+	s->authenticated = 0;
+	s->monitor = 0;
+	s->user[0] = '\0';
+	s->method[0] = '\0';
 	s->greeted = 0;
 	s->esmtp = 0;
 	s->helo[0] = '\0';
@@ -659,6 +711,9 @@ session_auth_cb(void *arg, const struct lookup_result *res)
 	case LDAP_RES_OK:
 		s->authenticated = 1;
 		strlcpy(s->user, s->auth_user, sizeof(s->user));
+		/* An upstream connection from an earlier message says
+		 * LOGIN=[UNAVAILABLE]: the next MAIL needs a new one. */
+		session_upstream_release(s);
 		session_reply(s, 235, "2.7.0", "Authentication successful");
 		break;
 	case LDAP_RES_DISALLOWED:
@@ -666,6 +721,7 @@ session_auth_cb(void *arg, const struct lookup_result *res)
 			s->authenticated = 1;
 			s->monitor = 1;
 			strlcpy(s->user, s->auth_user, sizeof(s->user));
+			session_upstream_release(s);
 			log_info("session %012llx: monitor: user %s "
 			    "authenticated outside the allowance, every "
 			    "command is logged", (unsigned long long)s->id,
@@ -896,22 +952,55 @@ session_tx_reset(struct session *s)
 static void
 session_upstream_lost(struct session *s, const char *why)
 {
+	enum up_wait	 w = s->wait;
+
 	if (s->up != NULL) {
 		upstream_abort(s->up);
 		s->up = NULL;
 	}
 	s->wait = W_NONE;
+	log_info("session %012llx: upstream failed: %s",
+	    (unsigned long long)s->id, why ? why : "?");
 	if (s->state == S_DATA) {
-		/* Keep reading to the end of data, then say 451. */
+		/* Keep reading to the end of data, then say 451.  Reading
+		 * may be paused because the upstream was not keeping up:
+		 * nothing will drain now, so resume here or the client
+		 * would hang until its idle timeout. */
 		s->up_failed = 1;
+		io_resume(s->io);
+		return;
+	}
+	if (w == W_NONE || (s->state != S_UPSTREAM && s->state != S_DOT)) {
+		/*
+		 * No command of the client is waiting for the upstream (it
+		 * closed an idle connection, or we wait for LDAP): a reply
+		 * now would be unsolicited and put every later reply out
+		 * of step with the client's commands.  An open transaction
+		 * keeps in_tx with no upstream; its next RCPT or DATA gets
+		 * the 451 (session_tx_lost()), and the next MAIL reconnects.
+		 */
 		return;
 	}
 	session_tx_reset(s);
-	session_reply(s, 451, "4.4.1", "Mail server temporarily "
-	    "unavailable, try again later");
-	log_info("session %012llx: upstream failed: %s",
-	    (unsigned long long)s->id, why ? why : "?");
+	if (w == W_RSET)
+		session_reply(s, 250, "2.0.0", "Reset state");
+	else
+		session_reply(s, 451, "4.4.1", "Mail server temporarily "
+		    "unavailable, try again later");
 	session_resume(s);
+}
+
+/* The transaction is open but its upstream connection went away while
+ * the client was not waiting for it: answer its next command with 451. */
+static int
+session_tx_lost(struct session *s)
+{
+	if (s->up != NULL)
+		return 0;
+	session_tx_reset(s);
+	session_reply(s, 451, "4.4.1", "Mail server temporarily "
+	    "unavailable, transaction aborted; try again later");
+	return 1;
 }
 
 static void
@@ -1042,6 +1131,8 @@ session_rcpt(struct session *s, const char *arg, size_t len)
 		session_reply(s, 503, "5.5.1", "Need MAIL before RCPT");
 		return;
 	}
+	if (session_tx_lost(s))
+		return;
 	e = smtp_parse_rcpt(arg, len, strstr(s->mailparams, "SMTPUTF8") !=
 	    NULL, &path);
 	if (e != SMTP_PE_OK) {
@@ -1075,6 +1166,8 @@ session_data(struct session *s, size_t arglen)
 		session_reply(s, 503, "5.5.1", "Need MAIL before DATA");
 		return;
 	}
+	if (session_tx_lost(s))
+		return;
 	if (s->nrcpt == 0) {
 		session_reply(s, 503, "5.5.1", "Need RCPT before DATA");
 		return;

@@ -81,6 +81,8 @@ struct child *proc_child(enum smtpcertd_proc);
 
 /* control.c */
 int	control_init(const char *path, const char *group);
+/* Answer a control client later, by its id; a client gone is ignored. */
+void	control_reply_id(uint64_t id, uint32_t type, const char *text);
 void	control_listen(void);
 void	control_cleanup(void);
 
@@ -89,6 +91,16 @@ int	listen_bind_all(struct conf_bundle *new, struct conf_bundle *old);
 
 /* resolve.c */
 int	resolve_relays(struct smtpcertd_conf *);
+
+/* crl_parent.c: the current revocation set and CRL status */
+int	crl_parent_crld_imsg(struct imsg *);
+int	crl_parent_front_imsg(struct imsg *);
+void	crl_parent_child_started(struct child *);
+void	crl_parent_child_down(struct child *);
+int	crl_parent_update(uint64_t ctlid, const char *name, char *why,
+	    size_t whylen);
+void	crl_parent_ctl_gone(uint64_t ctlid);
+void	crl_parent_show(struct imsgev *);
 
 /* load.c */
 int	load_files(struct conf_bundle *);

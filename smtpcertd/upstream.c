@@ -21,6 +21,7 @@
 
 #include "compat.h"
 #include "config.h"
+#include "crl_front.h"
 #include "io.h"
 #include "log.h"
 #include "smtp_parse.h"
@@ -381,6 +382,7 @@ static void
 up_io(struct io *io, int evt, void *arg)
 {
 	struct upstream	*u = arg;
+	char		 why[1024];
 
 	if (u->state == UP_QUIT && evt != IO_DATAIN && evt != IO_LOWAT) {
 		/* Saying goodbye: whatever happens, we are done. */
@@ -403,6 +405,14 @@ up_io(struct io *io, int evt, void *arg)
 		io_set_timeout(io, u->p.relay->timeout * 1000);
 		return;
 	case IO_TLSREADY:
+		/* crl-check outbound (crl_front.c): a revoked upstream
+		 * certificate, or no fresh CRL under fail-closed, fails
+		 * this host like a failed verification would. */
+		if (crl_front_check_upstream(u->p.relay, io, u->peer, why,
+		    sizeof(why)) == -1) {
+			up_setup_failed(u, why);
+			return;
+		}
 		u->tls_done = 1;
 		snprintf(u->tlsinfo, sizeof(u->tlsinfo), "%s %s",
 		    io_tls_version(io), io_tls_cipher(io));

@@ -1,0 +1,260 @@
+/*
+ * A configuration generation as ldapd-helper uses it: per LDAP profile
+ * its servers (parsed URLs, failover state), the service password, the
+ * profile's CA bundle made readable to GnuTLS, an empty cache and an
+ * empty connection pool.
+ *
+ * Reload: the new generation serves new requests at once; requests in
+ * flight finish on the old one, which keeps its connections and its
+ * config bundle until its last request is done (refs), then closes
+ * everything.  Nothing in flight is failed by a reload.
+ *
+ * The CA bundle: only the parent reads config-named files, so the PEM
+ * arrives as memory (IMSG_CONF_CA), but libldap with GnuTLS (Debian)
+ * takes trust anchors only from a file (LDAP_OPT_X_TLS_CACERTFILE; its
+ * in-memory LDAP_OPT_X_TLS_CACERT takes a single DER certificate, not a
+ * bundle).  We put the PEM in a sealed memfd and name it
+ * /proc/self/fd/N.  Landlock allows that without a rule for /proc: it
+ * checks the file finally opened, and a memfd lives on the kernel's
+ * internal shmem mount, which Landlock always lets through; procfs lets
+ * a process reach its own fd links even when it is not dumpable.  The
+ * seals make the bundle immutable for the generation's life.
+ */
+#include <sys/mman.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+
+#include "compat.h"
+#include "confmsg.h"
+#include "ldapd.h"
+#include "log.h"
+
+static int	lprofile_servers(struct lprofile *);
+static void	lprofile_ca(struct lprofile *, struct conf_bundle *);
+static void	lprofile_free(struct lprofile *);
+static void	lgen_free_cb(evutil_socket_t, short, void *);
+
+static int
+lprofile_servers(struct lprofile *p)
+{
+	struct ldap_server	*s;
+	struct lserver		*ls;
+	LDAPURLDesc		*lud;
+	size_t			 n = 0;
+
+	TAILQ_FOREACH(s, &p->conf->servers, entry)
+		n++;
+	p->servers = xcalloc(n ? n : 1, sizeof(*p->servers));
+	TAILQ_FOREACH(s, &p->conf->servers, entry) {
+		if (ldap_url_parse(s->url, &lud) != LDAP_URL_SUCCESS) {
+			log_warnx("ldap \"%s\": server %s: not an LDAP URL, "
+			    "skipped", p->conf->name, s->url);
+			continue;
+		}
+		if (lud->lud_scheme == NULL || lud->lud_host == NULL ||
+		    *lud->lud_host == '\0' ||
+		    (strcasecmp(lud->lud_scheme, "ldap") != 0 &&
+		    strcasecmp(lud->lud_scheme, "ldaps") != 0)) {
+			log_warnx("ldap \"%s\": server %s: need ldap:// or "
+			    "ldaps:// with a host, skipped", p->conf->name,
+			    s->url);
+			ldap_free_urldesc(lud);
+			continue;
+		}
+		ls = &p->servers[p->nservers++];
+		ls->url = xstrdup(s->url);
+		ls->host = xstrdup(lud->lud_host);
+		ls->ldaps = strcasecmp(lud->lud_scheme, "ldaps") == 0;
+		ls->starttls = s->starttls && !ls->ldaps;
+		snprintf(ls->port, sizeof(ls->port), "%d", lud->lud_port ?
+		    lud->lud_port : (ls->ldaps ? LDAPS_PORT : LDAP_PORT));
+		ls->backoff = LDAPD_BACKOFF_MIN;
+		ldap_free_urldesc(lud);
+	}
+	return 0;
+}
+
+static void
+lprofile_ca(struct lprofile *p, struct conf_bundle *b)
+{
+	const struct conf_blob	*cb;
+	size_t			 off = 0;
+	ssize_t			 n;
+	int			 fd;
+
+	p->ca_fd = -1;
+	if (p->conf->tls_ca_name == NULL) {
+		strlcpy(p->ca_path, LDAPD_SYSTEM_CA_FILE, sizeof(p->ca_path));
+		return;
+	}
+	/* An empty path makes every TLS connection of the profile fail:
+	 * never fall back to other trust anchors than the configured. */
+	p->ca_path[0] = '\0';
+	if ((cb = conf_bundle_blob(b, IMSG_CONF_CA, p->conf->tls_ca_name))
+	    == NULL) {
+		log_warnx("ldap \"%s\": tls ca \"%s\" was not sent; TLS to "
+		    "its servers will fail", p->conf->name,
+		    p->conf->tls_ca_name);
+		return;
+	}
+	if ((fd = memfd_create("ldap-ca", MFD_CLOEXEC | MFD_ALLOW_SEALING))
+	    == -1) {
+		log_warn("ldap \"%s\": memfd_create", p->conf->name);
+		return;
+	}
+	while (off < cb->alen) {
+		if ((n = write(fd, cb->a + off, cb->alen - off)) == -1) {
+			if (errno == EINTR)
+				continue;
+			log_warn("ldap \"%s\": write CA memfd", p->conf->name);
+			close(fd);
+			return;
+		}
+		off += n;
+	}
+	if (fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW |
+	    F_SEAL_WRITE | F_SEAL_SEAL) == -1) {
+		log_warn("ldap \"%s\": seal CA memfd", p->conf->name);
+		close(fd);
+		return;
+	}
+	p->ca_fd = fd;
+	snprintf(p->ca_path, sizeof(p->ca_path), "/proc/self/fd/%d", fd);
+}
+
+struct lgen *
+lgen_new(struct conf_bundle *b)
+{
+	struct lgen		*g;
+	struct lprofile		*p;
+	struct ldap_profile	*lp;
+	const struct conf_blob	*cb;
+	int			 k;
+
+	g = xcalloc(1, sizeof(*g));
+	g->bundle = b;
+	g->refs = 1;
+	TAILQ_INIT(&g->profiles);
+	TAILQ_FOREACH(lp, &b->conf->ldaps, entry) {
+		p = xcalloc(1, sizeof(*p));
+		p->gen = g;
+		p->conf = lp;
+		TAILQ_INIT(&p->conns);
+		for (k = 0; k < LCONN_NKINDS; k++)
+			TAILQ_INIT(&p->wait[k]);
+		lprofile_servers(p);
+		if (p->nservers == 0)
+			log_warnx("ldap \"%s\": no usable server; every "
+			    "lookup fails temporarily", lp->name);
+		if (lp->bind_dn != NULL) {
+			cb = conf_bundle_blob(b, IMSG_CONF_SECRET, lp->name);
+			if (cb == NULL)
+				log_warnx("ldap \"%s\": bind password was not "
+				    "sent", lp->name);
+			else {
+				p->password.bv_val = xcalloc(1, cb->alen + 1);
+				memcpy(p->password.bv_val, cb->a, cb->alen);
+				p->password.bv_len = cb->alen;
+			}
+		}
+		lprofile_ca(p, b);
+		p->cache = lcache_new(lp->cache_size, lp->cache_ttl,
+		    lp->cache_negative_ttl);
+		TAILQ_INSERT_TAIL(&g->profiles, p, entry);
+		log_debug("ldap \"%s\": %zu server(s), pool %d, timeout %ds, "
+		    "ca %s", lp->name, p->nservers, lp->connections,
+		    lp->timeout, p->ca_path[0] ? p->ca_path : "(missing)");
+	}
+	/* libldap and GnuTLS copy what they need: the blobs with the
+	 * password and CA are wiped now rather than kept for the
+	 * generation's life. */
+	conf_bundle_wipe(b, IMSG_CONF_SECRET);
+	conf_bundle_wipe(b, IMSG_CONF_CA);
+	return g;
+}
+
+static void
+lprofile_free(struct lprofile *p)
+{
+	size_t	 i;
+
+	lconn_close_all(p);
+	for (i = 0; i < p->nservers; i++) {
+		free(p->servers[i].url);
+		free(p->servers[i].host);
+	}
+	free(p->servers);
+	if (p->password.bv_val != NULL) {
+		explicit_bzero(p->password.bv_val, p->password.bv_len);
+		free(p->password.bv_val);
+	}
+	if (p->ca_fd != -1)
+		close(p->ca_fd);
+	lcache_free(p->cache);
+	free(p);
+}
+
+void
+lgen_ref(struct lgen *g)
+{
+	g->refs++;
+}
+
+/*
+ * Freed from a fresh event-loop turn, never from inside the callback that
+ * dropped the last reference: that may be a connection's read handler
+ * of this very generation.
+ */
+static void
+lgen_free_cb(evutil_socket_t fd, short ev, void *arg)
+{
+	struct lgen	*g = arg;
+	struct lprofile	*p;
+
+	while ((p = TAILQ_FIRST(&g->profiles)) != NULL) {
+		TAILQ_REMOVE(&g->profiles, p, entry);
+		lprofile_free(p);
+	}
+	log_debug("configuration generation %llu released",
+	    (unsigned long long)g->bundle->gen);
+	conf_bundle_free(g->bundle);
+	free(g);
+}
+
+void
+lgen_unref(struct lgen *g)
+{
+	struct timeval	 tv = { 0, 0 };
+
+	if (--g->refs > 0)
+		return;
+	if (event_base_once(env->base, -1, EV_TIMEOUT, lgen_free_cb, g,
+	    &tv) == -1)
+		fatalx("event_base_once");
+}
+
+struct lprofile *
+lgen_profile(struct lgen *g, const char *name)
+{
+	struct lprofile	*p;
+
+	TAILQ_FOREACH(p, &g->profiles, entry)
+		if (strcmp(p->conf->name, name) == 0)
+			return p;
+	return NULL;
+}
+
+void
+lgen_flush(struct lgen *g)
+{
+	struct lprofile	*p;
+
+	TAILQ_FOREACH(p, &g->profiles, entry)
+		lcache_flush(p->cache);
+}

@@ -1,0 +1,349 @@
+#!/bin/bash
+# The SMTP gateway end to end (SPEC 3.2, 3.3, 3.5, 3.6; the first seed):
+# certificate authentication against a real slapd, the seed's three
+# mail-flow configurations, LDAP injection through certificate fields, and
+# real clients (swaks, curl, openssl s_client) delivering to the recording
+# upstream.  Needs ldapd-helper's certificate and AUTH lookups.
+. "$(dirname "$0")/lib.sh"
+. "$REGRESS/lib/smtp.sh"
+smtp_init || exit 1
+
+INTER_DN="CN=Example Test Intermediate CA,O=Example Test,C=US"
+
+cert_only_start() {
+	smtp_env
+	SMTP_POLICY=$SMTP_POLICY_CERT_ONLY SMTP_PROFILE=cert-only smtp_start
+}
+
+# A valid certificate that maps to alice: delivered without any AUTH, with
+# our Received: field naming alice, the serial and the issuer, and the
+# upstream told LOGIN=alice by XCLIENT.  Over STARTTLS and implicit TLS.
+test_valid_certificate_delivers_with_received_header() {
+	cert_only_start
+	local serial; serial=$(pki_serial "$PKI" alice)
+	smtp_swaks "$T/sw1" --tls $(swaks_cert alice) \
+	    --from alice@example.test --to bob@example.test
+	swaks_delivered "$T/sw1"
+	# The certificate is the authentication: no AUTH PLAIN/LOGIN offered.
+	! grep -Eq '^<~ +250.AUTH.*(PLAIN|LOGIN)' "$T/sw1" || fail "AUTH offered"
+	! grep -q '^ ~> AUTH' "$T/sw1" || fail "swaks sent AUTH"
+	smtp_swaks "$T/sw2" --server "127.0.0.1:$SMTPS_PORT" --tlsc \
+	    $(swaks_cert alice) --from alice@example.test --to carol@example.test
+	swaks_delivered "$T/sw2"
+	up_assert_count 2
+	for n in 1 2; do
+		up_received $n "authenticated as alice by certificate serial $serial issuer $INTER_DN"
+		up_received $n "with ESMTPSA"
+		up_msg_json $n 'm["xclient"]["LOGIN"] == "alice" and m["xclient"]["ADDR"] == "127.0.0.1"'
+	done
+	up_msg_json 1 'm["rcpts"] == ["bob@example.test"] and m["mail_from"] == "alice@example.test"'
+	[ "$(log_count "certificate subject=.*UID=alice.* serial=$serial issuer=\"$INTER_DN\" lookup=.* user=alice")" = 2 ] ||
+	    fail "lookup not logged with subject, serial, issuer, user"
+	[ "$(log_count "end client=127\.0\.0\.1:[0-9]+ tls=TLSv1\.[23]/.* cert=ok .*user=alice auth=certificate messages=1")" = 2 ] ||
+	    fail "session end not logged"
+}
+
+# No certificate where one is required: the handshake is refused, on both
+# listeners, and the upstream never hears of it.
+test_no_certificate_refused_at_handshake() {
+	cert_only_start
+	smtp_swaks "$T/sw1" --tls --from alice@example.test --to bob@example.test
+	swaks_handshake_refused "$T/sw1"
+	smtp_swaks "$T/sw2" --server "127.0.0.1:$SMTPS_PORT" --tlsc \
+	    --from alice@example.test --to bob@example.test
+	swaks_handshake_refused "$T/sw2"
+	[ "$(log_count 'handshake failed.*(did not return a certificate|certificate required)')" = 2 ] ||
+	    fail "refusals not logged"
+	[ ! -e "$T/up/conn-1.raw" ] || fail "upstream contacted"
+}
+
+# Expired, not yet valid, and from another CA (all with LDAP entries, so
+# the refusal is the certificate check's doing): refused in the handshake.
+test_invalid_certificates_refused_at_handshake() {
+	cert_only_start
+	local c
+	for c in expired notyet wrongca; do
+		smtp_swaks "$T/sw-$c" --tls $(swaks_cert "$c") \
+		    --from "$c@example.test" --to bob@example.test
+		swaks_handshake_refused "$T/sw-$c"
+	done
+	smtp_swaks "$T/sw-s" --server "127.0.0.1:$SMTPS_PORT" --tlsc \
+	    $(swaks_cert expired) --from expired@example.test --to bob@example.test
+	swaks_handshake_refused "$T/sw-s"
+	[ "$(log_count 'handshake failed.*certificate verify failed')" = 4 ] ||
+	    fail "refusals not logged as verify failures"
+	[ "$(log_count 'lookup=')" = 0 ] || fail "an invalid certificate was looked up"
+	[ ! -e "$T/up/conn-1.raw" ] || fail "upstream contacted"
+}
+
+# bob's certificate is valid but no entry has it: the session goes on and
+# MAIL gets 530 saying so.
+test_certificate_not_in_ldap_530_at_mail() {
+	cert_only_start
+	smtp_raw '
+c = C(sys.argv[1]); c.expect(220); c.ehlo()
+c.cmd("STARTTLS", 220); c.starttls(cert="bob")
+r = c.ehlo()
+assert "PLAIN" not in r and "EXTERNAL" not in r, r
+c.cmd("AUTH PLAIN AGJvYgBib2Jwdw==", 503)
+c.cmd("MAIL FROM:<bob@example.test>", 530, "5.7.0 Your certificate is not registered for mail")
+c.cmd("QUIT", 221)
+' "$SUB_PORT"
+	[ "$(log_count 'CN=TESTER\.BOB.* lookup=not found user=-')" = 1 ] || fail "lookup not logged"
+	[ "$(log_count 'cert=not-in-ldap .*user=- auth=-')" = 1 ] || fail "end not logged"
+	[ ! -e "$T/up/conn-1.raw" ] || fail "upstream contacted"
+}
+
+# twin1 and twin2 both match the twin certificate: refused (530 at MAIL),
+# logged as ambiguous; never mapped to either.
+test_certificate_two_ldap_matches_530_at_mail() {
+	cert_only_start
+	smtp_swaks "$T/sw" --tls $(swaks_cert twin) --from twin1@example.test \
+	    --to bob@example.test
+	grep -q '^<~\* *530 5.7.0 Your certificate matches more than one user' "$T/sw" ||
+	    fail "no 530 for the ambiguous certificate"
+	[ "$(log_count 'maps to more than one LDAP entry: refused')" = 1 ] || fail "not logged"
+	[ "$(log_count 'user=twin')" = 0 ] || fail "mapped to a twin"
+	[ ! -e "$T/up/conn-1.raw" ] || fail "upstream contacted"
+}
+
+# SPEC 3.5: the evil certificate's CN is evil*)(uid=*))(|(cn=*\,"+<>;=# x.
+# Unescaped in (caccn={cn}) it would start with (caccn=evil*), which
+# matches mallory's entry (added here; the premise is checked).  Escaped,
+# it matches nothing: the session is not authenticated, and slapd's own
+# log shows the escaped assertion value.
+test_ldap_injection_through_certificate_cn() {
+	SLAPD_DEBUG=256 smtp_env
+	ldap_admin_modify "$T/ldap" >/dev/null <<-EOF
+	dn: uid=mallory,$SLAPD_PEOPLE
+	changetype: add
+	objectClass: inetOrgPerson
+	objectClass: cacUser
+	uid: mallory
+	cn: mallory
+	sn: mallory
+	mail: mallory@example.test
+	caccn: evil-mallory
+	EOF
+	ldap_gw_search "$T/ldap" '(caccn=evil*)' uid | grep -q '^uid: mallory' ||
+	    fail "premise: an unescaped prefix would match mallory"
+	SMTP_POLICY=$SMTP_POLICY_CERT_ONLY SMTP_PROFILE=cert-only \
+	    SMTP_CERT_FILTER="(caccn={cn})" smtp_start
+	smtp_raw '
+c = C(sys.argv[1]); c.expect(220); c.ehlo()
+c.cmd("STARTTLS", 220); c.starttls(cert="evil")
+c.ehlo()
+c.cmd("MAIL FROM:<mallory@example.test>", 530, "not registered")
+c.cmd("QUIT", 221)
+' "$SUB_PORT"
+	[ "$(log_count 'lookup=not found user=-')" = 1 ] || fail "lookup result"
+	[ "$(log_count 'user=mallory')" = 0 ] || fail "mapped to mallory"
+	grep -Eiq 'filter="\(caccn=evil\\2a\\29\\28uid=\\2a\\29\\29\\28\|\\28cn=\\2a\\5c,"\+<>;=# x\)"' "$T/ldap/slapd.log" ||
+	    { grep -i 'filter=' "$T/ldap/slapd.log" | tail -n 5; fail "slapd did not get the escaped filter"; }
+	[ ! -e "$T/up/conn-1.raw" ] || fail "upstream contacted"
+}
+
+# Seed configuration 1, certificate only: TLS required + verify client
+# certificate + require SMTP AUTH, a certificate profile without fallback.
+test_seed_certificate_only() {
+	cert_only_start
+	smtp_raw '
+c = C(sys.argv[1]); c.expect(220); c.ehlo()
+c.cmd("MAIL FROM:<alice@example.test>", 530, "5.7.0 Must issue a STARTTLS command first")
+c.cmd("QUIT", 221)
+c = C(sys.argv[1]); c.expect(220); c.ehlo()
+c.cmd("STARTTLS", 220); c.starttls(cert="alice")
+r = c.ehlo()
+assert "AUTH EXTERNAL" in r and "PLAIN" not in r, r
+c.message(frm="alice@example.test", body=b"Subject: cert only\r\n\r\nx\r\n")
+c.cmd("QUIT", 221)
+' "$SUB_PORT"
+	smtp_swaks "$T/sw-none" --tls --auth PLAIN --auth-user bob \
+	    --auth-password bobpw --from bob@example.test --to alice@example.test
+	swaks_handshake_refused "$T/sw-none"
+	up_assert_count 1
+	up_received 1 "authenticated as alice by certificate serial $(pki_serial "$PKI" alice)"
+	up_msg_json 1 'm["xclient"]["LOGIN"] == "alice"'
+}
+
+# Seed configuration 2, LDAP SMTP AUTH only: TLS required + require SMTP
+# AUTH, an smtp-auth profile with the allowance filter
+# (&(uid={u})(|(!(caccn=*))(cacexempt=TRUE)(cacemergency>={t}))).
+test_seed_ldap_smtp_auth_only() {
+	smtp_env
+	SMTP_POLICY=$SMTP_POLICY_AUTH_ONLY SMTP_PROFILE=ldap-users smtp_start
+	smtp_raw '
+c = C(sys.argv[1]); c.expect(220); c.ehlo()
+c.cmd("MAIL FROM:<bob@example.test>", 530, "5.7.0 Must issue a STARTTLS command first")
+c.cmd("STARTTLS", 220); c.starttls()
+r = c.ehlo()
+assert "AUTH PLAIN LOGIN" in r, r
+c.cmd("MAIL FROM:<bob@example.test>", 530, "5.7.0 Authentication required")
+c.cmd("AUTH PLAIN AGJvYgB3cm9uZw==", 535, "5.7.8")
+c.cmd("QUIT", 221)
+' "$SUB_PORT"
+	# bob has no CAC; carol is exempt; dave has an emergency date ahead.
+	smtp_swaks "$T/sw-bob" --tls --auth PLAIN --auth-user bob \
+	    --auth-password bobpw --from bob@example.test --to alice@example.test
+	swaks_delivered "$T/sw-bob"
+	smtp_swaks "$T/sw-carol" --tls --auth LOGIN --auth-user carol \
+	    --auth-password carolpw --from carol@example.test --to bob@example.test
+	swaks_delivered "$T/sw-carol"
+	smtp_swaks "$T/sw-dave" --tls --auth PLAIN --auth-user dave \
+	    --auth-password davepw --from dave@example.test --to bob@example.test
+	swaks_delivered "$T/sw-dave"
+	# alice has a CAC, erin's emergency is over: not allowed to use AUTH.
+	local u
+	for u in alice erin; do
+		smtp_swaks "$T/sw-$u" --tls --auth PLAIN --auth-user "$u" \
+		    --auth-password "${u}pw" --from "$u@example.test" --to bob@example.test
+		grep -q '^<~\* *525 5.7.13 Dear user, please use your CAC to send email.' "$T/sw-$u" ||
+		    fail "$u not refused by the allowance"
+	done
+	up_assert_count 3
+	up_received 1 "authenticated as bob by AUTH PLAIN"
+	up_msg_json 1 'm["xclient"]["LOGIN"] == "bob" and m["mail_from"] == "bob@example.test"'
+	up_received 2 "authenticated as carol by AUTH LOGIN"
+	up_msg_json 2 'm["xclient"]["LOGIN"] == "carol"'
+	up_msg_json 3 'm["xclient"]["LOGIN"] == "dave"'
+}
+
+# Seed configuration 3, mixed: TLS preferred + verify + require SMTP AUTH
+# + require TLS for AUTH; alice by certificate, bob by AUTH after
+# STARTTLS; AUTH never in plaintext; an unmapped certificate falls back
+# to AUTH, an ambiguous one does not.
+test_seed_mixed_certificate_and_auth() {
+	smtp_env
+	SMTP_POLICY=$SMTP_POLICY_MIXED SMTP_PROFILE=cac smtp_start
+	smtp_swaks "$T/sw-alice" --tls $(swaks_cert alice) \
+	    --from alice@example.test --to bob@example.test
+	swaks_delivered "$T/sw-alice"
+	smtp_raw '
+c = C(sys.argv[1]); c.expect(220)
+r = c.ehlo()
+assert "AUTH" not in r and "STARTTLS" in r, r
+c.cmd("AUTH PLAIN AGJvYgBib2Jwdw==", 538, "5.7.11 Encryption required for requested authentication mechanism")
+c.cmd("MAIL FROM:<bob@example.test>", 530, "5.7.0 Authentication required")
+c.cmd("STARTTLS", 220); c.starttls()
+r = c.ehlo()
+assert "AUTH PLAIN LOGIN" in r, r
+c.cmd("AUTH PLAIN AGJvYgBib2Jwdw==", 235)
+c.message(frm="bob@example.test", body=b"Subject: bob by auth\r\n\r\nx\r\n")
+c.cmd("QUIT", 221)
+# bob with his (unmapped) certificate: falls back to AUTH.
+c = C(sys.argv[1]); c.expect(220); c.ehlo()
+c.cmd("STARTTLS", 220); c.starttls(cert="bob")
+r = c.ehlo()
+assert "AUTH PLAIN LOGIN" in r, r
+c.cmd("MAIL FROM:<bob@example.test>", 530, "Authentication required")
+c.cmd("AUTH PLAIN AGJvYgBib2Jwdw==", 235)
+c.message(frm="bob@example.test", body=b"Subject: bob cert+auth\r\n\r\nx\r\n")
+c.cmd("QUIT", 221)
+# The ambiguous twin certificate: refused, and no way round it by AUTH.
+c = C(sys.argv[1]); c.expect(220); c.ehlo()
+c.cmd("STARTTLS", 220); c.starttls(cert="twin")
+r = c.ehlo()
+assert "PLAIN" not in r, r
+c.cmd("AUTH PLAIN AHR3aW4xAHR3aW4xcHc=", 503)
+c.cmd("MAIL FROM:<twin1@example.test>", 530, "more than one user")
+c.cmd("QUIT", 221)
+# alice without her card may not use AUTH (the allowance).
+c = C(sys.argv[1]); c.expect(220); c.ehlo()
+c.cmd("STARTTLS", 220); c.starttls()
+c.ehlo()
+c.cmd("AUTH PLAIN AGFsaWNlAGFsaWNlcHc=", 525, "5.7.13")
+c.cmd("MAIL FROM:<alice@example.test>", 530)
+c.cmd("QUIT", 221)
+' "$SUB_PORT"
+	smtp_swaks "$T/sw-exp" --tls $(swaks_cert expired) \
+	    --from expired@example.test --to bob@example.test
+	swaks_handshake_refused "$T/sw-exp"
+	up_assert_count 3
+	up_received 1 "authenticated as alice by certificate serial $(pki_serial "$PKI" alice) issuer $INTER_DN"
+	up_received 2 "authenticated as bob by AUTH PLAIN"
+	up_received 3 "authenticated as bob by AUTH PLAIN"
+	up_msg_json 1 'm["xclient"]["LOGIN"] == "alice"'
+	up_msg_json 2 'm["xclient"]["LOGIN"] == "bob"'
+	up_msg_json 3 'm["xclient"]["LOGIN"] == "bob"'
+}
+
+# An AUTH after a message sent unauthenticated must not reuse that
+# message's upstream connection, which told the upstream LOGIN=[UNAVAILABLE].
+test_auth_after_message_reaches_upstream_as_user() {
+	smtp_env
+	SMTP_POLICY="tls preferred" SMTP_PROFILE=ldap-users smtp_start
+	smtp_raw '
+c = C(sys.argv[1]); c.expect(220); c.ehlo()
+c.message(body=b"Subject: anonymous\r\n\r\nx\r\n")
+c.cmd("AUTH PLAIN AGJvYgBib2Jwdw==", 235)
+c.message(frm="bob@example.test", body=b"Subject: as bob\r\n\r\nx\r\n")
+c.cmd("QUIT", 221)
+' "$SUB_PORT"
+	up_assert_count 2
+	up_msg_json 1 'm["xclient"]["LOGIN"] == "[UNAVAILABLE]"'
+	up_msg_json 2 'm["xclient"]["LOGIN"] == "bob"'
+	up_received 2 "authenticated as bob by AUTH PLAIN"
+}
+
+# curl, implicit TLS (smtps://) with alice's certificate: delivered.
+test_curl_smtps_with_certificate() {
+	smtp_env
+	SMTP_POLICY=$SMTP_POLICY_MIXED SMTP_PROFILE=cac smtp_start
+	crlf_message "$T/msg.txt" alice@example.test bob@example.test "via curl"
+	timeout -k 2 30 curl -sS --url "smtps://127.0.0.1:$SMTPS_PORT" \
+	    --cacert "$PKI/chain.pem" --cert "$PKI/alice.crt" --key "$PKI/alice.key" \
+	    --mail-from alice@example.test --mail-rcpt bob@example.test \
+	    --upload-file "$T/msg.txt" >"$T/curl.out" 2>&1 ||
+	    { cat "$T/curl.out"; fail "curl failed"; }
+	up_assert_count 1
+	up_received 1 "authenticated as alice by certificate serial $(pki_serial "$PKI" alice)"
+	grep -q "^Subject: via curl" "$T/up/msg-1.eml" || fail "body"
+	up_msg_json 1 'm["xclient"]["LOGIN"] == "alice" and m["rcpts"] == ["bob@example.test"]'
+	# curl without a certificate on the certificate listener gets 530.
+	timeout -k 2 30 curl -sS --url "smtps://127.0.0.1:$SMTPS_PORT" \
+	    --cacert "$PKI/chain.pem" --mail-from bob@example.test \
+	    --mail-rcpt alice@example.test --upload-file "$T/msg.txt" \
+	    >"$T/curl2.out" 2>&1 && fail "curl without certificate delivered"
+	grep -q "530" "$T/curl2.out" || { cat "$T/curl2.out"; fail "no 530"; }
+	up_assert_count 1 0
+}
+
+# openssl s_client: -starttls smtp with alice's certificate, a whole
+# message; and on the implicit-TLS listener the 220 greeting, which comes
+# once the certificate has been looked up.
+test_openssl_s_client_with_certificate() {
+	cert_only_start
+	printf 'EHLO sclient.example.test\nMAIL FROM:<alice@example.test>\nRCPT TO:<bob@example.test>\nDATA\nSubject: via s_client\n\nhello\n.\nQUIT\n' |
+	    timeout -k 2 30 openssl s_client -starttls smtp -connect "127.0.0.1:$SUB_PORT" \
+	    -cert "$PKI/alice.crt" -key "$PKI/alice.key" -CAfile "$PKI/chain.pem" \
+	    -verify_return_error -crlf -ign_eof -nocommands >"$T/s1.out" 2>&1 ||
+	    { cat "$T/s1.out"; fail "s_client -starttls failed"; }
+	grep -q "Verification: OK" "$T/s1.out" || fail "server certificate not verified"
+	grep -q "^250-AUTH EXTERNAL" "$T/s1.out" || { cat "$T/s1.out"; fail "not authenticated by the certificate"; }
+	grep -q "^250 2.0.0 Ok: queued as 1" "$T/s1.out" || { cat "$T/s1.out"; fail "not delivered"; }
+	grep -q "^221 " "$T/s1.out" || fail "no 221"
+	printf 'EHLO sclient.example.test\nQUIT\n' |
+	    timeout -k 2 30 openssl s_client -connect "127.0.0.1:$SMTPS_PORT" \
+	    -cert "$PKI/alice.crt" -key "$PKI/alice.key" -CAfile "$PKI/chain.pem" \
+	    -verify_return_error -crlf -ign_eof -nocommands >"$T/s2.out" 2>&1 ||
+	    { cat "$T/s2.out"; fail "s_client (implicit TLS) failed"; }
+	grep -q "^220 gw.example.test ESMTP smtpcertd" "$T/s2.out" || { cat "$T/s2.out"; fail "no 220"; }
+	grep -q "^250-AUTH EXTERNAL" "$T/s2.out" || fail "implicit TLS: not authenticated"
+	up_assert_count 1
+	up_received 1 "authenticated as alice by certificate"
+	[ "$(log_count 'user=alice auth=certificate')" = 2 ] || fail "sessions not logged as alice"
+}
+
+run_test test_valid_certificate_delivers_with_received_header
+run_test test_no_certificate_refused_at_handshake
+run_test test_invalid_certificates_refused_at_handshake
+run_test test_certificate_not_in_ldap_530_at_mail
+run_test test_certificate_two_ldap_matches_530_at_mail
+run_test test_ldap_injection_through_certificate_cn
+run_test test_seed_certificate_only
+run_test test_seed_ldap_smtp_auth_only
+run_test test_seed_mixed_certificate_and_auth
+run_test test_auth_after_message_reaches_upstream_as_user
+run_test test_curl_smtps_with_certificate
+run_test test_openssl_s_client_with_certificate
+finish
