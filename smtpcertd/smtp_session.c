@@ -26,6 +26,7 @@
 #include <event2/event.h>
 #include <tls.h>
 
+#include "authfail.h"
 #include "certfields.h"
 #include "compat.h"
 #include "config.h"
@@ -107,6 +108,11 @@ struct session {
 	char			 auth_user[SESSION_NAME_MAX]; /* LOGIN */
 	size_t			 auth_userlen;	/* may hold a NUL */
 	int			 greeting_sent;
+	/* The profile that authenticated the user, and the user's
+	 * addresses from LDAP, for "sender must match". */
+	const struct auth_profile *auth_ap;
+	char			*mails[LDAP_MAX_MAILS];
+	size_t			 nmails;
 
 	/* transaction */
 	int			 in_tx;
@@ -136,6 +142,7 @@ static void	session_upstream_cb(void *, int, const struct smtp_reply *,
 		    const char *);
 static void	session_data_in(struct session *);
 static void	session_tx_reset(struct session *);
+static void	session_forget_mails(struct session *);
 
 void
 smtp_session_init(void)
@@ -234,6 +241,7 @@ session_free(struct session *s)
 	free(s->cert_subject);
 	free(s->cert_serial);
 	free(s->cert_issuer);
+	session_forget_mails(s);
 	front_gen_unref(s->gen);
 	session_count--;
 	explicit_bzero(s, sizeof(*s));
@@ -334,6 +342,43 @@ smtp_session_accept(int fd, const struct listener *l)
 }
 
 static void
+session_forget_mails(struct session *s)
+{
+	size_t	 i;
+
+	for (i = 0; i < s->nmails; i++)
+		free(s->mails[i]);
+	s->nmails = 0;
+	s->auth_ap = NULL;
+}
+
+/* Remember who vouched for the user and the addresses LDAP gave. */
+static void
+session_keep_identity(struct session *s, const struct auth_profile *ap,
+    const struct lookup_result *res)
+{
+	size_t	 i;
+
+	session_forget_mails(s);
+	s->auth_ap = ap;
+	for (i = 0; i < res->nmails && i < LDAP_MAX_MAILS; i++)
+		if (res->mails[i] != NULL &&
+		    (s->mails[s->nmails] = strdup(res->mails[i])) != NULL)
+			s->nmails++;
+}
+
+static int
+session_sender_owned(struct session *s, const char *addr)
+{
+	size_t	 i;
+
+	for (i = 0; i < s->nmails; i++)
+		if (strcasecmp(s->mails[i], addr) == 0)
+			return 1;
+	return 0;
+}
+
+static void
 session_cert_cb(void *arg, const struct lookup_result *res)
 {
 	struct session	*s = arg;
@@ -344,6 +389,7 @@ session_cert_cb(void *arg, const struct lookup_result *res)
 		s->cert = CERT_OK;
 		s->authenticated = 1;
 		strlcpy(s->user, res->user ? res->user : "", sizeof(s->user));
+		session_keep_identity(s, s->l->auth_profile, res);
 		strlcpy(s->method, "certificate", sizeof(s->method));
 		break;
 	case LDAP_RES_NOTFOUND:
@@ -643,6 +689,7 @@ session_starttls(struct session *s, size_t arglen)
 	session_tx_reset(s);
 	session_upstream_release(s);
 	s->authenticated = 0;
+	session_forget_mails(s);
 	s->monitor = 0;
 	s->user[0] = '\0';
 	s->method[0] = '\0';
@@ -711,6 +758,7 @@ session_auth_cb(void *arg, const struct lookup_result *res)
 	case LDAP_RES_OK:
 		s->authenticated = 1;
 		strlcpy(s->user, s->auth_user, sizeof(s->user));
+		session_keep_identity(s, ap, res);
 		/* An upstream connection from an earlier message says
 		 * LOGIN=[UNAVAILABLE]: the next MAIL needs a new one. */
 		session_upstream_release(s);
@@ -721,6 +769,7 @@ session_auth_cb(void *arg, const struct lookup_result *res)
 			s->authenticated = 1;
 			s->monitor = 1;
 			strlcpy(s->user, s->auth_user, sizeof(s->user));
+			session_keep_identity(s, ap, res);
 			session_upstream_release(s);
 			log_info("session %012llx: monitor: user %s "
 			    "authenticated outside the allowance, every "
@@ -745,10 +794,13 @@ session_auth_cb(void *arg, const struct lookup_result *res)
 		}
 		break;
 	case LDAP_RES_TEMPFAIL:
+		/* The directory's trouble, not the user's: not counted. */
 		session_reply(s, 454, "4.7.0",
 		    "Temporary authentication failure, try again later");
 		break;
 	default:
+		authfail_record(s->auth_user, s->addr,
+		    s->l->limits.auth_failure_window, time(NULL));
 		session_reply(s, 535, "5.7.8",
 		    "Authentication credentials invalid");
 		break;
@@ -770,6 +822,8 @@ session_auth_check(struct session *s, const char *user, size_t ulen,
 	if (!auth_user_ok(user, ulen) || plen == 0 ||
 	    plen > LDAP_MAX_PASSWORD) {
 		snprintf(s->auth_user, sizeof(s->auth_user), "(invalid)");
+		authfail_record(NULL, s->addr,
+		    s->l->limits.auth_failure_window, time(NULL));
 		log_info("session %012llx: auth method=%s refused before "
 		    "LDAP: %s", (unsigned long long)s->id, s->method,
 		    plen == 0 ? "empty password" : "invalid user name");
@@ -780,6 +834,17 @@ session_auth_check(struct session *s, const char *user, size_t ulen,
 	}
 	memcpy(s->auth_user, user, ulen);
 	s->auth_user[ulen] = '\0';
+	if (authfail_blocked(s->auth_user, s->addr,
+	    s->l->limits.max_auth_failures, s->l->limits.auth_failure_window,
+	    time(NULL))) {
+		log_warnx("session %012llx: auth for %s from %s refused: too "
+		    "many failed attempts", (unsigned long long)s->id,
+		    s->auth_user, s->addr);
+		session_reply(s, 454, "4.7.0", "Too many failed "
+		    "authentication attempts; try again in a few minutes");
+		s->state = S_CMD;
+		return;
+	}
 	session_wait(s, S_AUTH_LOOKUP);
 	s->lookup_id = lookup_auth(ap->ldap->name, ap->query->name,
 	    s->auth_user, pass, plen, ap->ldap->timeout, session_auth_cb, s);
@@ -1015,7 +1080,6 @@ session_send_mail(struct session *s)
 static void
 session_mail(struct session *s, const char *arg, size_t len)
 {
-	const struct auth_profile	*ap = s->l->auth_profile;
 	struct upstream_params		 p;
 	struct smtp_path		 path;
 	enum smtp_path_err		 e;
@@ -1077,9 +1141,18 @@ session_mail(struct session *s, const char *arg, size_t len)
 		    "%lld octets", (long long)s->l->limits.max_message_size);
 		return;
 	}
-	if (ap != NULL && ap->sender_must_match && s->authenticated) {
-		/* Issue 4 wires the LDAP addresses in; until then only
-		 * the check's place is here. */
+	/* The profile that vouched for the user decides (a certificate
+	 * profile's fallback may differ from the listener's). */
+	if (s->authenticated && s->auth_ap != NULL &&
+	    s->auth_ap->sender_must_match &&
+	    !session_sender_owned(s, path.addr)) {
+		log_info("session %012llx: MAIL FROM:<%s> refused: not an "
+		    "address of %s", (unsigned long long)s->id, path.addr,
+		    s->user);
+		session_reply(s, 553, "5.7.1", "Sender address <%s> is not "
+		    "yours: use one of the addresses of %s", path.addr,
+		    s->user);
+		return;
 	}
 	strlcpy(s->mailfrom, path.addr, sizeof(s->mailfrom));
 	/* Pass on only what the upstream will understand; SIZE and BODY
