@@ -453,6 +453,8 @@ proxy_server_free(struct proxy_server *s)
 	if (s == NULL)
 		return;
 	free(s->host);
+	free(s->tls_name);
+	free(s->ca_name);
 	free(s);
 }
 
@@ -1081,6 +1083,21 @@ proxy_query(struct smtpcertd_conf *conf, struct proxy_profile *p,
 	}
 }
 
+static int
+finish_proxy_server(struct smtpcertd_conf *conf, struct proxy_profile *p,
+    struct proxy_server *s)
+{
+	if ((int)s->tls == -1)
+		s->tls = UPSTREAM_TLS_NONE;
+	if (s->ca_name != NULL &&
+	    (s->ca = config_find_ca(conf, s->ca_name)) == NULL) {
+		conf_error(&p->src, "proxy \"%s\": server %s: unknown ca "
+		    "\"%s\"", p->name, s->host, s->ca_name);
+		return -1;
+	}
+	return 0;
+}
+
 static void
 finish_proxy(struct smtpcertd_conf *conf, struct proxy_profile *p)
 {
@@ -1122,11 +1139,10 @@ finish_proxy(struct smtpcertd_conf *conf, struct proxy_profile *p)
 	if (p->default_server == NULL)
 		conf_error(&p->src, "proxy \"%s\": no default server",
 		    p->name);
-	else if ((int)p->default_server->tls == -1)
-		p->default_server->tls = UPSTREAM_TLS_NONE;
+	else
+		finish_proxy_server(conf, p, p->default_server);
 	TAILQ_FOREACH(s, &p->allowed, entry)
-		if ((int)s->tls == -1)
-			s->tls = UPSTREAM_TLS_NONE;
+		finish_proxy_server(conf, p, s);
 	if (p->unauth_limit == -1)
 		p->unauth_limit = 0;
 	if (p->default_gp_name != NULL &&

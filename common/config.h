@@ -336,6 +336,10 @@ struct proxy_server {
 	uint16_t	 port;		/* 0: protocol default, see
 					   config_proxy_server_port() */
 	enum upstream_tls tls;		/* default none */
+	char		*tls_name;	/* certificate name and the name users
+					 * select it by; NULL: host */
+	char		*ca_name;	/* NULL: system default CAs */
+	struct ca	*ca;
 };
 
 struct proxy_profile {

@@ -126,9 +126,14 @@
  *		    F: C CN DNQ EA GENQ GN I L N O OU SER SN ST T UID
  *		delimiter [name "c"] [server "c"]	[":" "@"]
  *		default server "host" [port N] [tls none|starttls|required|
- *		    implicit]				(required) [protocol
- *							 default, none]
- *		allow server "host" [port N] [tls ...]
+ *		    implicit] [ca "ca-name"] [name "name"]
+ *							(required) [protocol
+ *							 default, none, system
+ *							 CAs, host]
+ *		allow server "host" [port N] [tls ...] [ca ...] [name ...]
+ *		    name: the certificate name to verify and the name users
+ *		    give after the server delimiter when host is an address
+ *		    (the parent writes resolved host names this way)
  *		unauthenticated-limit N			[0: none]
  *		default group-policy "name"
  *	}
@@ -1168,6 +1173,14 @@ srvopt		: PORT port		{
 		| TLS upstreamtls	{
 			SETONCE(cur_server->tls, $2, "tls");
 		}
+		| NAME string		{
+			if ($2[0] == '\0')
+				yyerror("empty name");
+			setstr(&cur_server->tls_name, $2, "name");
+		}
+		| CA name		{
+			setstr(&cur_server->ca_name, $2, "ca");
+		}
 		;
 
 /* listen on ... */
@@ -1989,6 +2002,8 @@ proxy_server_begin(char *host)
 	if (cur_server != NULL) {
 		/* left over from a line with an error */
 		free(cur_server->host);
+		free(cur_server->tls_name);
+		free(cur_server->ca_name);
 		free(cur_server);
 	}
 	cur_server = config_proxy_server_new();
@@ -2010,6 +2025,8 @@ proxy_server_done(int isdefault)
 			return;
 		}
 		free(cur_server->host);
+		free(cur_server->tls_name);
+		free(cur_server->ca_name);
 		free(cur_server);
 		cur_server = NULL;
 		return;
@@ -2214,6 +2231,8 @@ parse_run(struct file *f, const char *path, int from_text)
 	listen_reset();
 	if (cur_server != NULL) {
 		free(cur_server->host);
+		free(cur_server->tls_name);
+		free(cur_server->ca_name);
 		free(cur_server);
 		cur_server = NULL;
 	}

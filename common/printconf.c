@@ -275,7 +275,16 @@ print_proxy_server(FILE *fp, const struct proxy_server *s)
 	config_print_string(fp, s->host);
 	if (s->port != 0)
 		fprintf(fp, " port %u", s->port);
-	fprintf(fp, " tls %s\n", config_upstream_tls_name(s->tls));
+	fprintf(fp, " tls %s", config_upstream_tls_name(s->tls));
+	if (s->ca_name != NULL) {
+		fprintf(fp, " ca ");
+		config_print_string(fp, s->ca_name);
+	}
+	if (s->tls_name != NULL) {
+		fprintf(fp, " name ");
+		config_print_string(fp, s->tls_name);
+	}
+	fprintf(fp, "\n");
 }
 
 static void

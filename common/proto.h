@@ -13,7 +13,7 @@
 #define PROC_PARENT_FD		3
 
 /* Bumped whenever a control message changes shape. */
-#define SMTPCERTD_CTL_VERSION	2
+#define SMTPCERTD_CTL_VERSION	3
 
 enum smtpcertd_proc {
 	PROC_PARENT,
@@ -44,6 +44,8 @@ const char	*proc_name(enum smtpcertd_proc);
 	X(IMSG_LDAP_CERT_RES)						\
 	X(IMSG_LDAP_AUTH_REQ)						\
 	X(IMSG_LDAP_AUTH_RES)						\
+	X(IMSG_LDAP_AUTHZ_REQ)						\
+	X(IMSG_LDAP_AUTHZ_RES)						\
 	X(IMSG_LDAP_FLUSH)	/* parent -> ldapd: empty */		\
 	/* revocation, see the notes below */				\
 	X(IMSG_CRL_SET)		/* crld -> parent -> front */		\
@@ -51,6 +53,8 @@ const char	*proc_name(enum smtpcertd_proc);
 	X(IMSG_CRL_STATUS)	/* crld -> parent */			\
 	X(IMSG_CRL_UPDATE)	/* parent -> crld */			\
 	X(IMSG_CRL_UPDATE_DONE)	/* crld -> parent */			\
+	/* e-mail proxy, see the notes below */				\
+	X(IMSG_ACCT_RECORD)	/* front -> parent */			\
 	/* control socket */						\
 	X(IMSG_CTL_HELLO)	/* u32 version (both directions) */	\
 	X(IMSG_CTL_SHOW_STATUS)	/* empty request */			\
@@ -65,6 +69,11 @@ const char	*proc_name(enum smtpcertd_proc);
 	X(IMSG_CTL_OK)		/* str message */			\
 	X(IMSG_CTL_FAIL)	/* str message */			\
 	X(IMSG_CTL_END)		/* end of a multi-message reply */	\
+	/* issue 5 item 7, OCSP: front <-> crld, see the notes below */	\
+	X(IMSG_OCSP_REQ)	/* front -> crld */			\
+	X(IMSG_OCSP_RES)	/* crld -> front */			\
+	X(IMSG_CTL_SHOW_SESSIONS) /* empty; SESSION..., END */		\
+	X(IMSG_CTL_SESSION)	/* one session row, see below */	\
 	X(IMSG_TYPE_MAX)
 
 #define IMSG_ENUM_ENTRY(n)	n,
@@ -92,6 +101,16 @@ const char	*imsg_type_name(uint32_t);
  *			data password (wiped after use, never cached in clear)
  * IMSG_LDAP_AUTH_RES	u32 result, str user, str entry dn,
  *			u32 n, n x str mail address, str detail
+ * IMSG_LDAP_AUTHZ_REQ	str ldap profile, str authorization query, str user
+ *			(the e-mail proxy's authenticated user name)
+ * IMSG_LDAP_AUTHZ_RES	u32 result, str group policy (the first value of
+ *			the query's group-policy attribute; "" when the
+ *			entry has none or the query names no attribute),
+ *			str entry dn, u32 0 (no mails), str detail.
+ *			OK: exactly one entry; NOTFOUND: none, so the
+ *			default group policy applies; TEMPFAIL as above.
+ *			Same layout as the other answers, so one decoder
+ *			serves all three.
  */
 enum ldap_result {
 	LDAP_RES_OK = 0,
@@ -133,5 +152,54 @@ const char	*ldap_result_name(uint32_t);
  */
 #define CRL_MAX_SOURCES		1024
 #define CRL_MAX_SUMMARY		8192
+
+/*
+ * --- OCSP (issue 5 item 7) ---------------------------------------------
+ * After a client handshake (and the CRL check) the front asks crld about
+ * the leaf certificate; crld answers from its cache or asks the responder
+ * (configured, else the certificate's AIA).  The front applies the policy
+ * (ocsp stale) to anything but GOOD and REVOKED.
+ *
+ * IMSG_OCSP_REQ	reqid; data leaf (DER), data its issuer (DER)
+ * IMSG_OCSP_RES	same reqid; u32 enum ocsp_status, u32 CRLReason
+ *			(0xff: none given), i64 nextUpdate (0: none),
+ *			u32 1 if answered from crld's cache, str detail
+ */
+enum ocsp_status {
+	OCSP_ST_GOOD = 0,
+	OCSP_ST_REVOKED,
+	OCSP_ST_UNKNOWN,	/* the responder does not know the cert */
+	OCSP_ST_ERROR,		/* no usable answer (down, bad signature,
+				 * stale, no responder, ...) */
+	OCSP_ST_MAX
+};
+#define OCSP_MAX_CERT		(64 * 1024)	/* DER, each */
+#define OCSP_MAX_DETAIL		1024
+/* --- end OCSP ------------------------------------------------------------ */
+
+
+/*
+ * E-mail proxy (SPEC 6).  The front cannot open files: it sends each
+ * accounting record to the parent, which appends it as one JSON line to
+ * the profile's accounting file (smtpcertd/accounting.c).
+ *
+ * IMSG_ACCT_RECORD	str proxy profile, str event ("start"|"stop"),
+ *			u64 session id, str protocol, str user, str client
+ *			address, str back end, u64 bytes from the client,
+ *			u64 bytes to the client, i64 start time (epoch),
+ *			i64 duration (s), str result
+ *
+ * `smtpcertctl show sessions': the parent passes the request to the front
+ * with the control client's id as reqid; the front answers rows and an
+ * end with the same reqid, which the parent relays to that client.
+ *
+ * IMSG_CTL_SHOW_SESSIONS	empty
+ * IMSG_CTL_SESSION	u64 session id, str protocol, str state, str user,
+ *			str client address, str back end, i64 start time,
+ *			u64 bytes from the client, u64 bytes to the client
+ * IMSG_CTL_END		empty
+ */
+#define ACCT_MAX_FIELD		1024	/* any string of a record or row */
+#define ACCT_MAX_SESSIONS	100000	/* rows one answer may hold */
 
 #endif

@@ -9,6 +9,9 @@
  * cut-off, a size cap (CRL_FETCH_MAX, checked as data arrives as well as
  * from Content-Length), a protocol allowlist (http https file ldap ldaps;
  * redirects only to http and https) and no signals.
+ *
+ * crl_fetch_start_opts() serves OCSP (ocsp.c) as well: a POST body, its
+ * own timeout, size cap and protocols.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -26,6 +29,9 @@ struct crl_fetch {
 	unsigned char	*buf;
 	size_t		 len, cap;
 	int		 toobig;
+	size_t		 maxsize;	/* CRL_FETCH_MAX unless opts say */
+	struct curl_slist *headers;	/* NULL unless a POST */
+	unsigned char	*post;		/* request body, NULL for a GET */
 	crl_fetch_cb	 cb;
 	void		*arg;
 	char		 errbuf[CURL_ERROR_SIZE];
@@ -131,7 +137,7 @@ fetch_write_cb(char *data, size_t size, size_t nmemb, void *arg)
 	size_t			 n = size * nmemb, cap;
 	unsigned char		*nb;
 
-	if (n > (size_t)CRL_FETCH_MAX - f->len) {
+	if (n > f->maxsize - f->len) {
 		f->toobig = 1;
 		return 0;	/* aborts the transfer */
 	}
@@ -156,8 +162,10 @@ fetch_free(struct crl_fetch *f)
 		curl_multi_remove_handle(fetch_multi, f->easy);
 		curl_easy_cleanup(f->easy);
 	}
+	curl_slist_free_all(f->headers);
 	free(f->url);
 	free(f->buf);
+	free(f->post);
 	free(f);
 }
 
@@ -181,8 +189,8 @@ fetch_check_done(void)
 		ok = m->data.result == CURLE_OK;
 		curl_easy_getinfo(f->easy, CURLINFO_RESPONSE_CODE, &code);
 		if (f->toobig)
-			snprintf(err, sizeof(err), "larger than %lld bytes",
-			    CRL_FETCH_MAX);
+			snprintf(err, sizeof(err), "larger than %zu bytes",
+			    f->maxsize);
 		else if (!ok)
 			snprintf(err, sizeof(err), "%s",
 			    f->errbuf[0] ? f->errbuf :
@@ -212,15 +220,27 @@ struct crl_fetch *
 crl_fetch_start(const char *url, const unsigned char *cainfo,
     size_t cainfolen, crl_fetch_cb cb, void *arg)
 {
+	return crl_fetch_start_opts(url, cainfo, cainfolen, NULL, cb, arg);
+}
+
+struct crl_fetch *
+crl_fetch_start_opts(const char *url, const unsigned char *cainfo,
+    size_t cainfolen, const struct crl_fetch_opts *o, crl_fetch_cb cb,
+    void *arg)
+{
 	struct crl_fetch	*f;
 	struct curl_blob	 blob;
 	CURL			*e;
+	char			 ctype[128];
 
 	if ((f = calloc(1, sizeof(*f))) == NULL ||
 	    (f->url = strdup(url)) == NULL)
 		fatal(NULL);
 	f->cb = cb;
 	f->arg = arg;
+	f->maxsize = o != NULL && o->maxsize != 0 &&
+	    o->maxsize < (size_t)CRL_FETCH_MAX ? o->maxsize :
+	    (size_t)CRL_FETCH_MAX;
 	if ((e = f->easy = curl_easy_init()) == NULL)
 		fatalx("curl_easy_init");
 	curl_easy_setopt(e, CURLOPT_URL, f->url);
@@ -239,7 +259,7 @@ crl_fetch_start(const char *url, const unsigned char *cainfo,
 	curl_easy_setopt(e, CURLOPT_LOW_SPEED_LIMIT, 1024L);
 	curl_easy_setopt(e, CURLOPT_LOW_SPEED_TIME, (long)CRL_LOW_SPEED_TIME);
 	curl_easy_setopt(e, CURLOPT_MAXFILESIZE_LARGE,
-	    (curl_off_t)CRL_FETCH_MAX);
+	    (curl_off_t)f->maxsize);
 	curl_easy_setopt(e, CURLOPT_USERAGENT, "smtpcertd-crld");
 	/* No proxy from the environment: crld's is empty anyway, and a
 	 * CRL path must not depend on one by accident. */
@@ -253,6 +273,34 @@ crl_fetch_start(const char *url, const unsigned char *cainfo,
 		blob.flags = CURL_BLOB_COPY;
 		curl_easy_setopt(e, CURLOPT_CAINFO_BLOB, &blob);
 		curl_easy_setopt(e, CURLOPT_CAPATH, NULL);
+	}
+	if (o != NULL && o->timeout > 0) {
+		curl_easy_setopt(e, CURLOPT_TIMEOUT, o->timeout);
+		if (o->timeout < CRL_CONNECT_TIMEOUT)
+			curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT,
+			    o->timeout);
+	}
+	if (o != NULL && o->protocols != NULL)
+		curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, o->protocols);
+	if (o != NULL && o->no_redirects)
+		curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 0L);
+	if (o != NULL && o->post != NULL) {
+		/* A small body of our own: no "Expect: 100-continue". */
+		if ((f->post = malloc(o->postlen ? o->postlen : 1)) == NULL)
+			fatal(NULL);
+		memcpy(f->post, o->post, o->postlen);
+		snprintf(ctype, sizeof(ctype), "Content-Type: %s",
+		    o->content_type != NULL ? o->content_type :
+		    "application/octet-stream");
+		if ((f->headers = curl_slist_append(NULL, ctype)) == NULL ||
+		    (f->headers = curl_slist_append(f->headers,
+		    "Expect:")) == NULL)
+			fatal(NULL);
+		curl_easy_setopt(e, CURLOPT_POST, 1L);
+		curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE,
+		    (curl_off_t)o->postlen);
+		curl_easy_setopt(e, CURLOPT_POSTFIELDS, f->post);
+		curl_easy_setopt(e, CURLOPT_HTTPHEADER, f->headers);
 	}
 	if (curl_multi_add_handle(fetch_multi, e) != CURLM_OK)
 		fatalx("curl_multi_add_handle");

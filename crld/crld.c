@@ -357,6 +357,8 @@ crld_config(struct childproc *cp, struct conf_bundle *nb,
 	/* Stale policies or the set of sources may have changed. */
 	crld_send_set();
 	crld_send_status();
+	/* Issue 5 item 7: OCSP settings (ocsp.c). */
+	ocsp_config(nb->conf, crld.sysca, crld.syscalen);
 	return 0;
 }
 
@@ -766,6 +768,7 @@ crld_preinit(struct childproc *cp)
 	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
 		fatalx("curl_global_init");
 	crl_fetch_init(cp->base);
+	ocsp_init(cp);		/* issue 5 item 7 */
 }
 
 static void
@@ -777,6 +780,11 @@ crld_sandbox(struct childproc *cp)
 static void
 crld_peer(struct childproc *cp, int proc, struct imsg *imsg)
 {
+	/* Issue 5 item 7: the front's OCSP requests (ocsp.c). */
+	if (proc == PROC_FRONT) {
+		ocsp_front_imsg(imsg);
+		return;
+	}
 	if (imsg == NULL)
 		return;
 	fatalx("unexpected %s from %s", imsg_type_name(imsg->hdr.type),
@@ -793,6 +801,7 @@ crld_shutdown(struct childproc *cp)
 		crld_src_free(s);
 	}
 	crld_free_cas();
+	ocsp_shutdown();
 }
 
 static const struct childproc_ops crld_ops = {

@@ -1,7 +1,8 @@
 /*
  * crld's modules: crld.c (process, schedule, messages, the set),
  * crl_fetch.c (libcurl multi on libevent), crl_validate.c (parse and
- * verify a CRL), crl_cache.c (the cache directory).
+ * verify a CRL), crl_cache.c (the cache directory), ocsp.c (OCSP for the
+ * front's client certificates, issue 5 item 7).
  */
 #ifndef CRLD_CRLD_H
 #define CRLD_CRLD_H
@@ -114,6 +115,30 @@ void	crl_fetch_init(struct event_base *);
 /* cainfo: PEM of the CAs for https (may be NULL: libcurl's default). */
 struct crl_fetch *crl_fetch_start(const char *url, const unsigned char *cainfo,
 	    size_t cainfolen, crl_fetch_cb, void *arg);
+/* The same with options (any field 0/NULL: as crl_fetch_start()). */
+struct crl_fetch_opts {
+	const unsigned char	*post;		/* POST this body (copied) */
+	size_t			 postlen;
+	const char		*content_type;	/* of the POST body */
+	long			 timeout;	/* seconds, whole transfer */
+	size_t			 maxsize;	/* bytes, at most CRL_FETCH_MAX */
+	const char		*protocols;	/* CURLOPT_PROTOCOLS_STR */
+	int			 no_redirects;
+};
+struct crl_fetch *crl_fetch_start_opts(const char *url,
+	    const unsigned char *cainfo, size_t cainfolen,
+	    const struct crl_fetch_opts *, crl_fetch_cb, void *arg);
 void	crl_fetch_cancel(struct crl_fetch *);
+
+/* ocsp.c (issue 5 item 7): OCSP for the front's client certificates. */
+struct childproc;
+struct imsg;
+void	ocsp_init(struct childproc *);
+/* A new generation (responder, timeout); sysca: PEM for https. */
+void	ocsp_config(const struct smtpcertd_conf *, const unsigned char *sysca,
+	    size_t syscalen);
+/* IMSG_OCSP_REQ from the front; imsg NULL: the front's channel is gone. */
+void	ocsp_front_imsg(struct imsg *);
+void	ocsp_shutdown(void);
 
 #endif

@@ -19,6 +19,13 @@
  * The user name answered is the name as typed (what the seed shows and
  * what the front logs), not the entry's uid.
  *
+ * Authorization (SPEC 6, e-mail proxy): the query's filter with {u} (the
+ * authenticated user) and {t}, one search as the service account for the
+ * group-policy attribute.  Exactly one entry: OK with the attribute's
+ * first usable value as the group policy ("" if none: the default group
+ * policy applies); no entry: NOTFOUND; two: AMBIGUOUS.  The same
+ * name checks as smtp-auth run before LDAP is asked.
+ *
  * Anything that goes wrong on the LDAP side -- an error code, a lost
  * connection, no server, the request timeout -- is LDAP_RES_TEMPFAIL,
  * never NOTFOUND or BADCRED, and TEMPFAIL is never cached.
@@ -59,6 +66,9 @@ static void	lookup_send(uint64_t, enum lreq_type, uint32_t, const char *,
 static void	lookup_cert_start(struct lreq *, const void *, size_t);
 static void	lookup_auth_start(struct lreq *, const void *, size_t,
 		    const void *, size_t);
+static void	lookup_authz_start(struct lreq *, const void *, size_t);
+static uint32_t	lookup_res_type(enum lreq_type);
+static const char *lookup_type_name(enum lreq_type);
 static int	lookup_cache_key(struct lreq *, char **, size_t *);
 static void	lookup_cache_store(struct lreq *, uint32_t);
 static int	lookup_cache_hit(struct lreq *, const void *);
@@ -166,11 +176,37 @@ lookup_send(uint64_t id, enum lreq_type type, uint32_t result,
 	for (i = 0; i < nmails; i++)
 		msg_put_str(&m, mails[i]);
 	msg_put_str(&m, detail);
-	if (childproc_peer_send(env->cp, PROC_FRONT, &m, type == LREQ_CERT ?
-	    IMSG_LDAP_CERT_RES : IMSG_LDAP_AUTH_RES, 0, id, -1) == -1)
+	if (childproc_peer_send(env->cp, PROC_FRONT, &m, lookup_res_type(type),
+	    0, id, -1) == -1)
 		log_debug("answer %llu: front not connected",
 		    (unsigned long long)id);
 	msg_free(&m);
+}
+
+static uint32_t
+lookup_res_type(enum lreq_type type)
+{
+	switch (type) {
+	case LREQ_CERT:
+		return IMSG_LDAP_CERT_RES;
+	case LREQ_AUTH:
+		return IMSG_LDAP_AUTH_RES;
+	default:
+		return IMSG_LDAP_AUTHZ_RES;
+	}
+}
+
+static const char *
+lookup_type_name(enum lreq_type type)
+{
+	switch (type) {
+	case LREQ_CERT:
+		return "certificate";
+	case LREQ_AUTH:
+		return "smtp-auth";
+	default:
+		return "authorization";
+	}
 }
 
 /*
@@ -197,7 +233,7 @@ lookup_finish(struct lreq *r, uint32_t result, const char *fmt, ...)
 
 	user = "";
 	if (result == LDAP_RES_OK || result == LDAP_RES_DISALLOWED)
-		user = r->type == LREQ_CERT ? r->user : r->uname;
+		user = r->type == LREQ_AUTH ? r->uname : r->user;
 	if (user == NULL)
 		user = "";
 	if (!front_gone_quietly)
@@ -209,10 +245,11 @@ lookup_finish(struct lreq *r, uint32_t result, const char *fmt, ...)
 
 	logit(front_gone_quietly ? LOG_DEBUG : LOG_INFO,
 	    "%s ldap \"%s\" query \"%s\" %s \"%s\": %s%s%s%s%s%s %llums%s",
-	    r->type == LREQ_CERT ? "certificate" : "smtp-auth",
+	    lookup_type_name(r->type),
 	    r->pname, r->qname, r->type == LREQ_CERT ? "subject" : "user",
 	    lookup_who(r, who, sizeof(who)), ldap_result_name(result),
-	    *user ? " user " : "", user, detail[0] ? " (" : "", detail,
+	    *user ? (r->type == LREQ_AUTHZ ? " group-policy " : " user ") :
+	    "", user, detail[0] ? " (" : "", detail,
 	    detail[0] ? ")" : "",
 	    (unsigned long long)(now_ms() - r->start_ms),
 	    r->cached ? " cached" : "");
@@ -255,7 +292,8 @@ lookup_front_gone(void)
 /*
  * Keys: "C", query, expanded filter, SHA-256 of the certificate (the
  * filter need not name every field, and match-certificate depends on
- * the whole DER); "A", query, user name as typed.
+ * the whole DER); "A", query, user name as typed; "Z", query, user name
+ * (authorization: no password involved).
  */
 static int
 lookup_cache_key(struct lreq *r, char **keyp, size_t *lenp)
@@ -280,7 +318,7 @@ lookup_cache_key(struct lreq *r, char **keyp, size_t *lenp)
 			return -1;
 		len = 2 + ql + 1 + strlen(r->uname);
 		k = xcalloc(1, len);
-		memcpy(k, "A", 2);
+		memcpy(k, r->type == LREQ_AUTHZ ? "Z" : "A", 2);
 		off = 2;
 		memcpy(k + off, r->qname, ql + 1);
 		off += ql + 1;
@@ -307,7 +345,7 @@ lookup_cache_hit(struct lreq *r, const void *token)
 	if (!hit)
 		return 0;
 	r->cached = 1;
-	if (a.user != NULL && *a.user && r->type == LREQ_CERT)
+	if (a.user != NULL && *a.user && r->type != LREQ_AUTH)
 		r->user = xstrdup(a.user);
 	if (a.dn != NULL && *a.dn)
 		r->dn = xstrdup(a.dn);
@@ -349,7 +387,7 @@ lookup_cache_store(struct lreq *r, uint32_t result)
 		return;
 	memset(&a, 0, sizeof(a));
 	a.result = result;
-	a.user = r->type == LREQ_CERT ? r->user : NULL;
+	a.user = r->type != LREQ_AUTH ? r->user : NULL;
 	a.dn = r->dn;
 	a.mails = r->mails;
 	a.nmails = negative ? 0 : r->nmails;
@@ -410,6 +448,22 @@ lookup_entry(struct lreq *r, LDAP *ld, LDAPMessage *e)
 		}
 		ldap_value_free_len(vals);
 	}
+	if (r->type == LREQ_AUTHZ) {
+		/* The first usable value names the group policy. */
+		if (r->q->group_attr != NULL && (vals =
+		    ldap_get_values_len(ld, e, r->q->group_attr)) != NULL) {
+			n = ldap_count_values_len(vals);
+			for (i = 0; i < n && r->user == NULL; i++) {
+				if (!value_ok(vals[i], CONFIG_NAME_MAX))
+					continue;
+				r->user = xcalloc(1, vals[i]->bv_len + 1);
+				memcpy(r->user, vals[i]->bv_val,
+				    vals[i]->bv_len);
+			}
+			ldap_value_free_len(vals);
+		}
+		return;
+	}
 	if (r->type != LREQ_CERT)
 		return;
 
@@ -467,6 +521,10 @@ lookup_search_done(struct lreq *r)
 			    "multi-valued" : "no usable", r->q->user_attr);
 			return;
 		}
+		lookup_finish(r, LDAP_RES_OK, NULL);
+		return;
+	}
+	if (r->type == LREQ_AUTHZ) {
 		lookup_finish(r, LDAP_RES_OK, NULL);
 		return;
 	}
@@ -765,4 +823,88 @@ lookup_auth(uint64_t id, struct imsg *imsg)
 	}
 	/* The message buffer held the password too. */
 	explicit_bzero(imsg->data, imsg->datalen);
+}
+
+/* --- authorization (e-mail proxy) ---------------------------------------- */
+
+static void
+lookup_authz_start(struct lreq *r, const void *u, size_t ulen)
+{
+	struct ldap_filter_value	 vals[2];
+	char				 t[LDAP_GENTIME_LEN], err[128];
+	char				 who[LDAPD_LOGSTR_MAX];
+	const char			*bad;
+
+	if ((bad = lookup_user_bad(u, ulen)) != NULL) {
+		log_warnx("authorization request %llu refused before LDAP: "
+		    "%s: \"%s\"", (unsigned long long)r->id, bad,
+		    logstr(u, ulen, who, sizeof(who)));
+		lookup_finish(r, LDAP_RES_BADREQ, "%s", bad);
+		return;
+	}
+	r->uname = xcalloc(1, ulen + 1);
+	memcpy(r->uname, u, ulen);
+	if (r->p == NULL || r->q == NULL ||
+	    r->q->kind != LDAPQ_AUTHORIZATION) {
+		lookup_finish(r, LDAP_RES_BADREQ, "no such authorization "
+		    "query");
+		return;
+	}
+	if (lookup_cache_hit(r, NULL))
+		return;
+	if (ldap_filter_gentime(time(NULL), t, sizeof(t)) == -1) {
+		lookup_finish(r, LDAP_RES_TEMPFAIL, "clock");
+		return;
+	}
+	vals[0].name = "u";
+	vals[0].value = r->uname;
+	vals[0].len = ulen;
+	vals[1].name = "t";
+	vals[1].value = t;
+	vals[1].len = strlen(t);
+	r->filter = xcalloc(1, LDAP_FILTER_MAX);
+	if (ldap_filter_expand_values(r->q->filter, vals, 2, r->filter,
+	    LDAP_FILTER_MAX, err, sizeof(err)) == -1) {
+		lookup_finish(r, LDAP_RES_BADREQ, "%s", err);
+		return;
+	}
+	r->step = LSTEP_SEARCH;
+	r->base = r->p->conf->base;
+	r->scope = r->p->conf->scope == CONF_LDAP_SCOPE_BASE ?
+	    LDAP_SCOPE_BASE : r->p->conf->scope == CONF_LDAP_SCOPE_ONE ?
+	    LDAP_SCOPE_ONELEVEL : LDAP_SCOPE_SUBTREE;
+	/* No attribute configured: the search proves the entry exists. */
+	r->attrs[0] = r->q->group_attr != NULL ? r->q->group_attr :
+	    LDAP_NO_ATTRS;
+	r->attrs[1] = NULL;
+	lookup_arm(r);
+	lconn_submit(r->p, r, LCONN_SERVICE);
+}
+
+void
+lookup_authz(uint64_t id, struct imsg *imsg)
+{
+	struct msgreader	 mr;
+	struct lreq		*r;
+	const void		*u;
+	size_t			 ulen;
+	char			*pname, *qname;
+
+	msg_reader(&mr, imsg);
+	pname = msg_get_str(&mr, LDAP_MAX_NAME);
+	qname = msg_get_str(&mr, LDAP_MAX_NAME);
+	u = msg_get_data(&mr, &ulen, IMSG_MAXSIZE_PEER);
+	if (msg_end(&mr) == -1)
+		fatalx("malformed IMSG_LDAP_AUTHZ_REQ from front");
+	if (env->nreqs >= LDAPD_MAX_REQUESTS || env->cur == NULL) {
+		log_warnx("authorization lookup %llu refused: %d lookups in "
+		    "flight", (unsigned long long)id, env->nreqs);
+		lookup_send(id, LREQ_AUTHZ, LDAP_RES_TEMPFAIL, "", "", NULL, 0,
+		    "too many lookups in flight");
+		free(pname);
+		free(qname);
+		return;
+	}
+	r = lreq_new(id, LREQ_AUTHZ, pname, qname);
+	lookup_authz_start(r, u, ulen);
 }

@@ -7,7 +7,8 @@
  *	ldap_profile.c	a generation: profiles built from the config bundle
  *	ldap_conn.c	connections: async connect, TLS, service bind,
  *			failover with back-off, the pool and its queues
- *	ldap_lookup.c	request state machines (certificate, smtp-auth)
+ *	ldap_lookup.c	request state machines (certificate, smtp-auth,
+ *			authorization)
  *	ldap_cache.c	positive and negative answers with TTL and size bound
  *	ldap_util.c	small helpers: clocks, log-safe strings
  *
@@ -137,7 +138,8 @@ struct lgen {
 
 enum lreq_type {
 	LREQ_CERT,
-	LREQ_AUTH
+	LREQ_AUTH,
+	LREQ_AUTHZ		/* e-mail proxy: user -> group policy */
 };
 
 enum lreq_step {
@@ -173,7 +175,7 @@ struct lreq {
 	/* what the entry said */
 	int			 nentries;
 	char			*dn;
-	char			*user;
+	char			*user;		/* authz: the group policy */
 	int			 nuser;		/* values of user_attr */
 	char			*mails[LDAP_MAX_MAILS];
 	int			 nmails;
@@ -223,6 +225,7 @@ void	lserver_failed(struct lprofile *, size_t, const char *);
 /* ldap_lookup.c */
 void	lookup_cert(uint64_t, struct imsg *);
 void	lookup_auth(uint64_t, struct imsg *);
+void	lookup_authz(uint64_t, struct imsg *);
 void	lookup_front_gone(void);
 /* Called by ldap_conn.c for the op of req. */
 void	lookup_entry(struct lreq *, LDAP *, LDAPMessage *);

@@ -268,3 +268,62 @@ output_result(int ok, const char *msg, int json)
 	else
 		fprintf(stderr, "smtpcertctl: %s\n", msg);
 }
+
+static void
+sessions_text(const struct st_session *rows, size_t n, time_t now)
+{
+	const struct st_session	*r;
+	size_t			 i;
+
+	printf("%-14s %-5s %-16s %-24s %-22s %-24s %6s %10s %10s\n", "ID",
+	    "PROTO", "STATE", "USER", "CLIENT", "BACKEND", "AGE", "IN", "OUT");
+	for (i = 0; i < n; i++) {
+		r = &rows[i];
+		printf("%014llx %-5s %-16s %-24s %-22s %-24s %5llds %10llu "
+		    "%10llu\n", (unsigned long long)r->id, r->proto, r->state,
+		    r->user[0] ? r->user : "-", r->client,
+		    r->backend[0] ? r->backend : "-",
+		    (long long)(now - r->started),
+		    (unsigned long long)r->bytes_in,
+		    (unsigned long long)r->bytes_out);
+	}
+}
+
+static void
+sessions_json(const struct st_session *rows, size_t n, time_t now)
+{
+	const struct st_session	*r;
+	size_t			 i;
+
+	printf("{\"sessions\":[");
+	for (i = 0; i < n; i++) {
+		r = &rows[i];
+		printf("%s{\"id\":\"%014llx\",\"protocol\":", i ? "," : "",
+		    (unsigned long long)r->id);
+		json_str(r->proto);
+		printf(",\"state\":");
+		json_str(r->state);
+		printf(",\"user\":");
+		json_str(r->user);
+		printf(",\"client\":");
+		json_str(r->client);
+		printf(",\"backend\":");
+		json_str(r->backend);
+		printf(",\"started\":%lld,\"age\":%lld,\"bytes_in\":%llu,"
+		    "\"bytes_out\":%llu}", (long long)r->started,
+		    (long long)(now - r->started),
+		    (unsigned long long)r->bytes_in,
+		    (unsigned long long)r->bytes_out);
+	}
+	printf("]}\n");
+}
+
+void
+output_sessions(const struct st_session *rows, size_t n, int json,
+    time_t now)
+{
+	if (json)
+		sessions_json(rows, n, now);
+	else
+		sessions_text(rows, n, now);
+}

@@ -45,10 +45,25 @@ struct status {
 	int			 nlisteners;
 };
 
+/* One row of `show sessions' (IMSG_CTL_SESSION). */
+struct st_session {
+	uint64_t	 id;
+	char		*proto;
+	char		*state;
+	char		*user;
+	char		*client;
+	char		*backend;
+	int64_t		 started;
+	uint64_t	 bytes_in;
+	uint64_t	 bytes_out;
+};
+
 struct crl_status;
 
 void	output_status(const struct status *, int json, time_t now);
 void	output_crl(const struct crl_status *, size_t n, int json, time_t now);
 void	output_result(int ok, const char *msg, int json);
+void	output_sessions(const struct st_session *, size_t n, int json,
+	    time_t now);
 
 #endif

@@ -33,6 +33,7 @@ static const struct token t_main[] = {
 static const struct token t_show[] = {
 	{ "status",	CTL_SHOW_STATUS,	NULL },
 	{ "crl",	CTL_SHOW_CRL,		NULL },
+	{ "sessions",	CTL_SHOW_SESSIONS,	NULL },
 	{ NULL,		CTL_NONE,		NULL }
 };
 

@@ -12,6 +12,7 @@ enum ctl_action {
 	CTL_LOG_BRIEF,
 	CTL_SHOW_CRL,
 	CTL_CRL_UPDATE,
+	CTL_SHOW_SESSIONS,
 };
 
 struct ctl_request {

@@ -211,6 +211,64 @@ show_crl(struct imsgbuf *ibuf, int json)
 }
 
 static int
+show_sessions(struct imsgbuf *ibuf, int json)
+{
+	struct st_session	*rows = NULL, *n;
+	struct imsg		 imsg;
+	struct msgreader	 r;
+	size_t			 nrows = 0, i;
+	char			*m;
+
+	for (;;) {
+		ctl_next(ibuf, &imsg);
+		msg_reader(&r, &imsg);
+		switch (imsg.hdr.type) {
+		case IMSG_CTL_SESSION:
+			if (nrows >= ACCT_MAX_SESSIONS)
+				errx(1, "too many rows in reply");
+			if ((n = reallocarray(rows, nrows + 1,
+			    sizeof(*rows))) == NULL)
+				err(1, NULL);
+			rows = n;
+			n = &rows[nrows++];
+			n->id = msg_get_u64(&r);
+			n->proto = get_str(&r);
+			n->state = get_str(&r);
+			n->user = get_str(&r);
+			n->client = get_str(&r);
+			n->backend = get_str(&r);
+			n->started = msg_get_i64(&r);
+			n->bytes_in = msg_get_u64(&r);
+			n->bytes_out = msg_get_u64(&r);
+			break;
+		case IMSG_CTL_END:
+			imsg_free(&imsg);
+			output_sessions(rows, nrows, json, time(NULL));
+			for (i = 0; i < nrows; i++) {
+				free(rows[i].proto);
+				free(rows[i].state);
+				free(rows[i].user);
+				free(rows[i].client);
+				free(rows[i].backend);
+			}
+			free(rows);
+			return 0;
+		case IMSG_CTL_FAIL:
+			m = get_str(&r);
+			output_result(0, m, json);
+			return 1;
+		default:
+			errx(1, "unexpected %s from smtpcertd",
+			    imsg_type_name(imsg.hdr.type));
+		}
+		if (msg_end(&r) == -1)
+			errx(1, "malformed %s from smtpcertd",
+			    imsg_type_name(imsg.hdr.type));
+		imsg_free(&imsg);
+	}
+}
+
+static int
 simple_result(struct imsgbuf *ibuf, int json)
 {
 	struct imsg		 imsg;
@@ -294,6 +352,9 @@ main(int argc, char *argv[])
 	case CTL_SHOW_CRL:
 		imsg_compose(&ibuf, IMSG_CTL_SHOW_CRL, 0, 0, -1, NULL, 0);
 		break;
+	case CTL_SHOW_SESSIONS:
+		imsg_compose(&ibuf, IMSG_CTL_SHOW_SESSIONS, 0, 0, -1, NULL, 0);
+		break;
 	case CTL_CRL_UPDATE:
 		msg_init(&mb);
 		msg_put_str(&mb, req.arg != NULL ? req.arg : "");
@@ -316,5 +377,7 @@ main(int argc, char *argv[])
 		return show_status(&ibuf, json);
 	if (req.action == CTL_SHOW_CRL)
 		return show_crl(&ibuf, json);
+	if (req.action == CTL_SHOW_SESSIONS)
+		return show_sessions(&ibuf, json);
 	return simple_result(&ibuf, json);
 }

@@ -278,6 +278,22 @@ control_reply_id(uint64_t id, uint32_t type, const char *text)
 		}
 }
 
+void
+control_send_id(uint64_t id, uint32_t type, struct msgbuild *m)
+{
+	struct ctl_client	*c;
+
+	TAILQ_FOREACH(c, &ctl_clients, entry)
+		if (c->id == id) {
+			if (m != NULL)
+				imsgev_send(&c->iev, m, type, 0, 0, -1);
+			else
+				imsgev_compose(&c->iev, type, 0, 0, -1, NULL,
+				    0);
+			return;
+		}
+}
+
 /* `crl update [name]`: answered later, when the fetches are over. */
 static void
 control_crl_update(struct ctl_client *c, struct imsg *imsg)
@@ -353,6 +369,12 @@ control_dispatch(struct imsgev *iev, struct imsg *imsg)
 		return;
 	case IMSG_CTL_CRL_UPDATE:
 		control_crl_update(c, imsg);
+		return;
+	case IMSG_CTL_SHOW_SESSIONS:
+		if (imsg->datalen != 0)
+			break;
+		/* The front answers; accounting.c relays by our id. */
+		sessions_request(c->id);
 		return;
 	case IMSG_CTL_LOG_VERBOSE:
 		if (imsg_get_data(imsg, &v, sizeof(v)) == -1 || v > 1)

@@ -352,3 +352,44 @@ crl_front_check_upstream(const struct relay *r, struct io *io,
 	return crl_front_check_chain(pem, len, r->ca_name != NULL ?
 	    r->ca_name : CA_SYSTEM, front_conf, who, why, whylen);
 }
+
+/*
+ * Issue 5 item 7 (OCSP, ocsp_front.c): the leaf of a peer chain and its
+ * issuer, found like the CRL check finds it (CA bundle ca_name first,
+ * then the peer's chain).  Both up-referenced for the caller; 0, or -1
+ * when the leaf is unreadable (*leaf NULL) or has no issuer to be found.
+ */
+int
+crl_front_leaf_issuer(const uint8_t *pem, size_t len, const char *ca_name,
+    X509 **leaf, X509 **issuer)
+{
+	STACK_OF(X509)	*chain;
+	BIO		*bio;
+	X509		*x, *up = NULL;
+
+	*leaf = *issuer = NULL;
+	if (pem == NULL || len == 0 || len > CRL_FRONT_PEM_MAX)
+		return -1;
+	if ((chain = sk_X509_new_null()) == NULL ||
+	    (bio = BIO_new_mem_buf(pem, (int)len)) == NULL)
+		fatal(NULL);
+	while ((x = PEM_read_bio_X509(bio, NULL, NULL, NULL)) != NULL)
+		if (!sk_X509_push(chain, x))
+			X509_free(x);
+	BIO_free(bio);
+	ERR_clear_error();
+	if (sk_X509_num(chain) > 0) {
+		x = sk_X509_value(chain, 0);
+		if (X509_check_issued(x, x) != X509_V_OK)
+			up = find_issuer(x, chain, front_cas_find(ca_name));
+		X509_up_ref(x);
+		*leaf = x;
+		if (up != NULL) {
+			X509_up_ref(up);
+			*issuer = up;
+		}
+	}
+	sk_X509_pop_free(chain, X509_free);
+	ERR_clear_error();
+	return *issuer != NULL ? 0 : -1;
+}

@@ -11,6 +11,7 @@
 
 struct childproc;
 struct conf_bundle;
+struct x509_st;
 struct imsg;
 struct io;
 struct listener;
@@ -44,5 +45,13 @@ int	crl_front_check_client(const struct smtpcertd_conf *,
  * the newest configuration). */
 int	crl_front_check_upstream(const struct relay *, struct io *,
 	    const char *who, char *why, size_t whylen);
+
+/* Issue 5 item 7 (OCSP): the leaf of a peer chain and its issuer (CA
+ * bundle ca_name, then the chain), up-referenced; 0, or -1 if either is
+ * missing (*leaf may still be set).  struct x509_st is OpenSSL's X509,
+ * named so to keep OpenSSL's headers out of this one. */
+int	crl_front_leaf_issuer(const uint8_t *pem, size_t len,
+	    const char *ca_name, struct x509_st **leaf,
+	    struct x509_st **issuer);
 
 #endif

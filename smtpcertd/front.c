@@ -28,6 +28,7 @@
 #include "front.h"
 #include "log.h"
 #include "lookup.h"
+#include "ocsp_front.h"
 #include "proto.h"
 #include "sandbox.h"
 #include "smtpcertd.h"
@@ -70,11 +71,14 @@ front_gen_free(struct front_gen *g)
 	for (i = 0; i < g->nsrv; i++)
 		if (g->srv[i] != NULL)
 			tls_free(g->srv[i]);
-	for (i = 0; i < g->nrelay; i++)
-		if (g->relaycfg[i] != NULL)
-			tls_config_free(g->relaycfg[i]);
+	for (i = 0; i < g->nclient; i++) {
+		if (g->clientcfg[i] != NULL)
+			tls_config_free(g->clientcfg[i]);
+		free(g->clientca[i]);
+	}
 	free(g->srv);
-	free(g->relaycfg);
+	free(g->clientcfg);
+	free(g->clientca);
 	conf_bundle_free(g->b);
 	free(g);
 }
@@ -86,18 +90,34 @@ front_gen_unref(struct front_gen *g)
 		front_gen_free(g);
 }
 
+struct childproc *
+front_childproc(void)
+{
+	return front_state.cp;
+}
+
+struct tls_config *
+front_client_tlsconf(struct front_gen *g, const char *ca)
+{
+	size_t	 i;
+
+	if (ca == NULL)
+		ca = CA_SYSTEM;
+	for (i = 0; i < g->nclient; i++)
+		if (strcmp(g->clientca[i], ca) == 0)
+			return g->clientcfg[i];
+	return NULL;
+}
+
 struct tls_config *
 front_relay_tlsconf(struct front_gen *g, const struct relay *r)
 {
-	const struct relay	*it;
-	size_t			 i = 0;
+	struct tls_config	*cfg;
 
-	TAILQ_FOREACH(it, &g->conf->relays, entry) {
-		if (it == r)
-			return i < g->nrelay ? g->relaycfg[i] : NULL;
-		i++;
-	}
-	return NULL;
+	if ((cfg = front_client_tlsconf(g, r->ca_name)) == NULL)
+		log_warnx("relay %s: no CA certificates to verify the "
+		    "upstream with", r->name);
+	return cfg;
 }
 
 /* A listener's server context: our key pair, the CAs we accept client
@@ -126,6 +146,11 @@ front_server_ctx(struct conf_bundle *b, const struct listener *l)
 		 * in, so the handshake itself demands one. */
 		required = l->policy->tls == POLICY_TLS_REQUIRED;
 	}
+	/* An e-mail proxy asks for a certificate only when it may name the
+	 * user; a client without one can still use the other methods. */
+	if (l->proxy != NULL &&
+	    config_proxy_has_auth(l->proxy, PROXY_AUTH_CERTIFICATE))
+		verify = 1;
 	if ((cfg = tls_config_new()) == NULL)
 		fatal("tls_config_new");
 	if (tls_config_set_keypair_mem(cfg, pki->a, pki->alen, pki->b,
@@ -156,24 +181,40 @@ done:
 	return ctx;
 }
 
-static struct tls_config *
-front_relay_cfg(struct conf_bundle *b, const struct relay *r)
+/*
+ * A client configuration per CA bundle, shared by every relay and proxy
+ * back end that names the bundle.  A bundle that does not load gives a
+ * configuration without CAs: verification, and so TLS, then fails.
+ */
+static void
+front_client_cfgs(struct front_gen *g, struct conf_bundle *b)
 {
-	const struct conf_blob	*ca;
+	const struct conf_blob	*blob;
+	struct ca		*ca;
 	struct tls_config	*cfg;
+	size_t			 n = 1, i = 0;
+	const char		*name;
 
-	if ((cfg = tls_config_new()) == NULL)
-		fatal("tls_config_new");
-	ca = conf_bundle_blob(b, IMSG_CONF_CA, r->ca_name != NULL ?
-	    r->ca_name : CA_SYSTEM);
-	if (ca != NULL) {
-		if (tls_config_set_ca_mem(cfg, ca->a, ca->alen) == -1)
-			log_warnx("relay %s: %s", r->name,
-			    tls_config_error(cfg));
-	} else if (r->tls != UPSTREAM_TLS_NONE)
-		log_warnx("relay %s: no CA certificates to verify the "
-		    "upstream with; TLS to it will fail", r->name);
-	return cfg;
+	TAILQ_FOREACH(ca, &b->conf->cas, entry)
+		n++;
+	if ((g->clientcfg = calloc(n, sizeof(*g->clientcfg))) == NULL ||
+	    (g->clientca = calloc(n, sizeof(*g->clientca))) == NULL)
+		fatal(NULL);
+	ca = TAILQ_FIRST(&b->conf->cas);
+	for (i = 0; i < n; i++) {
+		name = ca != NULL ? ca->name : CA_SYSTEM;
+		if (ca != NULL)
+			ca = TAILQ_NEXT(ca, entry);
+		if ((blob = conf_bundle_blob(b, IMSG_CONF_CA, name)) == NULL)
+			continue;	/* no system bundle on this host */
+		if ((cfg = tls_config_new()) == NULL)
+			fatal("tls_config_new");
+		if (tls_config_set_ca_mem(cfg, blob->a, blob->alen) == -1)
+			log_warnx("ca %s: %s", name, tls_config_error(cfg));
+		if ((g->clientca[g->nclient] = strdup(name)) == NULL)
+			fatal(NULL);
+		g->clientcfg[g->nclient++] = cfg;
+	}
 }
 
 static const char *
@@ -201,10 +242,7 @@ front_accept(evutil_socket_t lfd, short ev, void *arg)
 		smtp_session_accept(fd, fl->l);
 		break;
 	default:
-		/* The e-mail proxy is not served yet. */
-		log_warnx("listener %u: %s sessions are not served yet",
-		    fl->l->index, config_listener_proto_name(fl->l));
-		close(fd);
+		proxy_session_accept(fd, fl->l);
 		break;
 	}
 }
@@ -237,7 +275,6 @@ front_config(struct childproc *cp, struct conf_bundle *nb,
 	struct front_gen	*g;
 	struct front_listener	*fl;
 	struct listener		*l;
-	struct relay		*r;
 	size_t			 i;
 
 	front_state.cp = cp;
@@ -252,14 +289,7 @@ front_config(struct childproc *cp, struct conf_bundle *nb,
 	TAILQ_FOREACH(l, &nb->conf->listeners, entry)
 		if (l->index < g->nsrv)
 			g->srv[l->index] = front_server_ctx(nb, l);
-	TAILQ_FOREACH(r, &nb->conf->relays, entry)
-		g->nrelay++;
-	if ((g->relaycfg = calloc(g->nrelay ? g->nrelay : 1,
-	    sizeof(*g->relaycfg))) == NULL)
-		fatal(NULL);
-	i = 0;
-	TAILQ_FOREACH(r, &nb->conf->relays, entry)
-		g->relaycfg[i++] = front_relay_cfg(nb, r);
+	front_client_cfgs(g, nb);
 	/* libtls holds the keys now; our copies go. */
 	conf_bundle_wipe(nb, IMSG_CONF_PKI);
 	/* CA certificates to find intermediates for revocation checks. */
@@ -305,10 +335,28 @@ front_peer(struct childproc *cp, int proc, struct imsg *imsg)
 		lookup_dispatch(imsg);
 		return;
 	}
+	/* Issue 5 item 7: crld's OCSP answers (ocsp_front.c). */
+	if (proc == PROC_CRLD) {
+		ocsp_front_dispatch(imsg);
+		return;
+	}
 	if (imsg == NULL)
 		return;
 	fatalx("unexpected %s from %s", imsg_type_name(imsg->hdr.type),
 	    proc_name(proc));
+}
+
+/* From the parent: the revocation set, and control requests. */
+static void
+front_parent_imsg(struct childproc *cp, struct imsg *imsg)
+{
+	if (imsg->hdr.type == IMSG_CTL_SHOW_SESSIONS) {
+		if (imsg->datalen != 0)
+			fatalx("malformed IMSG_CTL_SHOW_SESSIONS from parent");
+		proxy_show_sessions(cp, imsg->hdr.reqid);
+		return;
+	}
+	crl_front_parent_imsg(cp, imsg);
 }
 
 static void
@@ -331,7 +379,9 @@ front_sandboxed(struct childproc *cp)
 {
 	front_state.cp = cp;
 	lookup_init(cp);
+	ocsp_front_init(cp);	/* issue 5 item 7 */
 	smtp_session_init();
+	proxy_session_init();
 	sandbox_front();
 }
 
@@ -342,7 +392,7 @@ static const struct childproc_ops front_ops = {
 	.chroot_dir = front_chroot,
 	.sandbox = front_sandboxed,
 	.config = front_config,
-	.parent_imsg = crl_front_parent_imsg,	/* the CRL set */
+	.parent_imsg = front_parent_imsg,
 	.peer_imsg = front_peer,
 	.peer_up = front_peer_up,
 	.shutdown = front_shutdown,

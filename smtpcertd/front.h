@@ -27,8 +27,11 @@ struct front_gen {
 	struct smtpcertd_conf	*conf;
 	struct tls		**srv;		/* by listener index */
 	size_t			 nsrv;
-	struct tls_config	**relaycfg;	/* by relay position */
-	size_t			 nrelay;
+	/* Client TLS configurations towards relays and proxy back ends,
+	 * one per CA bundle (a tls_config only differs by its CAs). */
+	struct tls_config	**clientcfg;
+	char			**clientca;	/* the bundles' names */
+	size_t			 nclient;
 };
 
 struct event_base *front_base(void);
@@ -36,6 +39,15 @@ struct front_gen *front_gen_ref(void);
 void	front_gen_unref(struct front_gen *);
 struct tls_config *front_relay_tlsconf(struct front_gen *,
 	    const struct relay *);
+/* The client configuration for a CA bundle name (NULL: system CAs);
+ * NULL when there is no such bundle. */
+struct tls_config *front_client_tlsconf(struct front_gen *, const char *ca);
+struct childproc *front_childproc(void);
+
+/* proxy_session.c: the e-mail proxy (SPEC 6) */
+void	proxy_session_accept(int fd, const struct listener *);
+void	proxy_session_init(void);
+void	proxy_show_sessions(struct childproc *, uint64_t reqid);
 
 /* smtp_session.c */
 void	smtp_session_accept(int fd, const struct listener *);

@@ -17,7 +17,8 @@ struct imsg;
 
 struct lookup_result {
 	uint32_t	 result;	/* enum ldap_result */
-	char		*user;
+	char		*user;		/* lookup_authz(): the group policy,
+					 * "" if the entry names none */
 	char		*dn;
 	char		*mails[LDAP_MAX_MAILS];
 	size_t		 nmails;
@@ -40,6 +41,9 @@ uint64_t lookup_cert(const char *ldap, const char *query,
 uint64_t lookup_auth(const char *ldap, const char *query, const char *user,
 	    const char *pass, size_t passlen, int timeout,
 	    lookup_cb, void *arg);
+/* E-mail proxy authorization: user -> group policy (in res->user). */
+uint64_t lookup_authz(const char *ldap, const char *query, const char *user,
+	    int timeout, lookup_cb, void *arg);
 void	 lookup_cancel(uint64_t reqid);
 /* ldapd-helper's channel: a message, or imsg == NULL when it is gone. */
 void	 lookup_dispatch(struct imsg *);

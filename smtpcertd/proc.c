@@ -272,6 +272,17 @@ proc_dispatch(struct imsgev *iev, struct imsg *imsg)
 		if (c->proc != PROC_FRONT || crl_parent_front_imsg(imsg) == -1)
 			goto bad;
 		break;
+	case IMSG_ACCT_RECORD:
+		/* E-mail proxy (accounting.c): from the front only. */
+		if (c->proc != PROC_FRONT ||
+		    accounting_front_imsg(imsg) == -1)
+			goto bad;
+		break;
+	case IMSG_CTL_SESSION:
+	case IMSG_CTL_END:
+		if (c->proc != PROC_FRONT || sessions_front_imsg(imsg) == -1)
+			goto bad;
+		break;
 	default:
 		goto bad;
 	}

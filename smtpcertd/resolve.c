@@ -5,6 +5,13 @@
  * certificate name to verify ("host ADDR port N name NAME"), so the
  * front's failover and TLS checks work on addresses alone.
  *
+ * E-mail proxy back-end servers are resolved the same way, but a server
+ * is one host: it becomes its first address, with the name kept ("name
+ * NAME") both for certificate verification and for the allowed-server
+ * check, which compares what the user typed with that name.  A name
+ * that does not resolve stays as it is (the front then refuses sessions
+ * for it with a clear reply) rather than failing the whole reload.
+ *
  * This runs at start and at every reload.
  */
 #include <sys/types.h>
@@ -92,14 +99,54 @@ resolve_relay(struct relay *r)
 	return 0;
 }
 
+static void
+resolve_proxy_server(struct proxy_profile *p, struct proxy_server *s)
+{
+	struct addrinfo	 hints, *res;
+	char		 addr[NI_MAXHOST];
+	int		 error;
+
+	if (s == NULL || is_address(s->host))
+		return;
+	memset(&hints, 0, sizeof(hints));
+	hints.ai_family = AF_UNSPEC;
+	hints.ai_socktype = SOCK_STREAM;
+	if ((error = getaddrinfo(s->host, NULL, &hints, &res)) != 0) {
+		log_warnx("%s:%d: proxy %s: cannot resolve server %s: %s",
+		    p->src.file, p->src.line, p->name, s->host,
+		    gai_strerror(error));
+		return;
+	}
+	error = getnameinfo(res->ai_addr, res->ai_addrlen, addr, sizeof(addr),
+	    NULL, 0, NI_NUMERICHOST);
+	freeaddrinfo(res);
+	if (error != 0)
+		return;
+	log_debug("proxy %s: server %s is %s", p->name, s->host, addr);
+	if (s->tls_name == NULL)
+		s->tls_name = s->host;
+	else
+		free(s->host);
+	if ((s->host = strdup(addr)) == NULL)
+		fatal(NULL);
+}
+
+/* Relays and e-mail proxy back ends (see above). */
 int
 resolve_relays(struct smtpcertd_conf *conf)
 {
-	struct relay	*r;
-	int		 errors = 0;
+	struct relay		*r;
+	struct proxy_profile	*p;
+	struct proxy_server	*s;
+	int			 errors = 0;
 
 	TAILQ_FOREACH(r, &conf->relays, entry)
 		if (resolve_relay(r) == -1)
 			errors++;
+	TAILQ_FOREACH(p, &conf->proxies, entry) {
+		resolve_proxy_server(p, p->default_server);
+		TAILQ_FOREACH(s, &p->allowed, entry)
+			resolve_proxy_server(p, s);
+	}
 	return errors ? -1 : 0;
 }

@@ -83,6 +83,8 @@ struct child *proc_child(enum smtpcertd_proc);
 int	control_init(const char *path, const char *group);
 /* Answer a control client later, by its id; a client gone is ignored. */
 void	control_reply_id(uint64_t id, uint32_t type, const char *text);
+/* Send a built message (NULL: empty) to a client by its id. */
+void	control_send_id(uint64_t id, uint32_t type, struct msgbuild *);
 void	control_listen(void);
 void	control_cleanup(void);
 
@@ -101,6 +103,11 @@ int	crl_parent_update(uint64_t ctlid, const char *name, char *why,
 	    size_t whylen);
 void	crl_parent_ctl_gone(uint64_t ctlid);
 void	crl_parent_show(struct imsgev *);
+
+/* accounting.c: the e-mail proxy's records and `show sessions' */
+int	accounting_front_imsg(struct imsg *);
+void	sessions_request(uint64_t ctlid);
+int	sessions_front_imsg(struct imsg *);
 
 /* load.c */
 int	load_files(struct conf_bundle *);

@@ -1,0 +1,238 @@
+/*
+ * The e-mail proxy in the front (SPEC 6): POP3S, IMAP4S and SMTPS
+ * listeners whose sessions log the user in, pick a back-end server, log
+ * in there and then relay bytes both ways.
+ *
+ *	proxy_session.c	sessions: accept, TLS, the unauthenticated-session
+ *			limit, the authentication methods in order,
+ *			authorization and group policies, accounting,
+ *			`show sessions'
+ *	proxy_login.c	pure helpers: the delimiter split rule and the
+ *			certificate user name (no I/O, unit-tested)
+ *	proxy_backend.c	the back-end connection: connect, implicit TLS or
+ *			STARTTLS (SPEC 3.7 injection rule), certificate and
+ *			CRL checks, then the relay with backpressure
+ *	proxy_pop3.c proxy_imap.c proxy_smtp.c
+ *			each protocol's client dialogue before login and its
+ *			back-end login
+ *
+ * A session's life:
+ *	PX_TLS		handshake (TLS from the first byte)
+ *	PX_LOGIN	protocol dialogue until credentials are complete
+ *	PX_CHECK	auth methods, authorization: LDAP lookups in flight
+ *	PX_BACKEND	authenticated; connecting and logging in to the back end
+ *	PX_RELAY	bytes flow both ways until either side closes
+ * and independently the seed's three states for the unauthenticated
+ * limit: PXA_UNAUTH (connected), PXA_AUTHING (a user name was presented),
+ * PXA_AUTHED (the proxy accepted the user; also counted for the
+ * simultaneous-login limit of the user's group policy).
+ */
+#ifndef SMTPCERTD_PROXY_H
+#define SMTPCERTD_PROXY_H
+
+#include <sys/types.h>
+#include <sys/queue.h>
+
+#include <netdb.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <time.h>
+
+#include "smtp_parse.h"
+
+struct event;
+struct front_gen;
+struct group_policy;
+struct io;
+struct listener;
+struct proxy_profile;
+struct proxy_server;
+
+#define PX_NAME_MAX		256	/* user names, incl. NUL */
+#define PX_PASS_MAX		1024	/* passwords (LDAP_MAX_PASSWORD) */
+#define PX_TAG_MAX		64	/* IMAP tag, incl. NUL */
+#define PX_LINE_MAX		8192	/* client line before login, with EOL */
+#define PX_BE_LINE_MAX		8192	/* back-end line during login */
+#define PX_LITERAL_MAX		1024	/* IMAP literal before login */
+#define PX_ARGS_MAX		3	/* IMAP arguments before login */
+#define PX_CONNECT_TIMEOUT	10	/* s, back-end connect */
+#define PX_BE_TIMEOUT_MAX	30	/* s, back-end reply during login */
+#define PX_RELAY_IDLE_MIN	1800	/* s: IMAP IDLE may last 29 minutes */
+#define PX_CERT_NAME_SEP	' '	/* primary SP secondary: never a
+					 * delimiter (those are punctuation) */
+
+enum px_phase {
+	PX_TLS,
+	PX_LOGIN,
+	PX_CHECK,
+	PX_BACKEND,
+	PX_RELAY
+};
+
+enum px_auth {
+	PXA_UNAUTH,
+	PXA_AUTHING,
+	PXA_AUTHED
+};
+
+/* Why a login was refused: each protocol words its own reply. */
+/* What the deferred check does (s->pfail when not a px_fail). */
+#define PXC_METHODS	-1	/* try the auth methods */
+#define PXC_AUTHORIZE	-2	/* certificate alone (SMTPS): authorize */
+
+enum px_fail {
+	PXF_AUTH,		/* credentials refused */
+	PXF_TEMP,		/* directory or back end unavailable */
+	PXF_LIMIT,		/* simultaneous logins */
+	PXF_REFUSED,		/* not authorized: server, group policy */
+	PXF_BLOCKED,		/* too many failed logins */
+	PXF_BACKEND		/* the back end refused: text is its reply */
+};
+
+struct proxy_session;
+
+struct proxy_proto {
+	const char	*name;		/* "pop3", "imap", "smtp" */
+	size_t		 maxline;	/* client lines before login */
+	void	(*greet)(struct proxy_session *);
+	/* Client input during PX_LOGIN; returns -1 when the session was
+	 * closed.  Raw access (IMAP literals) through io_data(). */
+	int	(*input)(struct proxy_session *);
+	/* Refuse the login in the protocol's words; -1: close after it. */
+	int	(*fail)(struct proxy_session *, enum px_fail, const char *);
+	/* A session being closed for the unauthenticated limit or a
+	 * timeout: one last line. */
+	void	(*bye)(struct proxy_session *, const char *);
+	/* Back end: connected (or TLS up) and expecting its greeting. */
+	void	(*be_start)(struct proxy_session *);
+	/* One back-end line during login; -1 when the session moved on
+	 * (failed, relaying or closed). */
+	int	(*be_line)(struct proxy_session *, char *, size_t);
+};
+
+extern const struct proxy_proto proxy_pop3, proxy_imap, proxy_smtp;
+
+struct proxy_session {
+	TAILQ_ENTRY(proxy_session) entry;	/* oldest first */
+	uint64_t		 id;
+	struct front_gen	*gen;
+	const struct listener	*l;
+	const struct proxy_profile *p;
+	const struct proxy_proto *proto;
+	struct io		*io;		/* client */
+	struct io		*bio;		/* back end */
+	enum px_phase		 phase;
+	enum px_auth		 auth;
+	char			 addr[NI_MAXHOST];
+	unsigned		 port;
+	time_t			 started;
+	time_t			 authed_at;
+	int			 errors;
+	char			 tlsinfo[128];
+
+	/* the certificate's user name, "" if none (see proxy_login.c) */
+	char			 certname[PX_NAME_MAX];
+
+	/* the login being checked */
+	char			 vpnuser[PX_NAME_MAX];
+	char			 mailuser[PX_NAME_MAX];
+	char			 vpnpass[PX_PASS_MAX];
+	char			 mailpass[PX_PASS_MAX];
+	size_t			 vpnpasslen, mailpasslen;
+	const struct proxy_server *server;
+	char			 backend[NI_MAXHOST + 8];
+	int			 midx;		/* next auth method */
+	const char		*method;	/* the one that accepted */
+	int			 tempfail;	/* a method could not answer */
+	uint64_t		 lookup_id;
+	const struct group_policy *gp;
+	struct event		*ev_check;	/* checks start from the loop */
+	int			 pfail;		/* refusal found while parsing,
+						 * or PXC_* */
+	const char		*pfail_text;
+
+	/* protocol state before login */
+	int			 pstate;
+	char			 tag[PX_TAG_MAX];
+	char			 args[PX_ARGS_MAX][PX_LITERAL_MAX + 1];
+	size_t			 arglen[PX_ARGS_MAX];
+	int			 nargs;
+	size_t			 lit_need;	/* IMAP literal bytes owed */
+	char			 verb[32];
+	char			*pending;	/* SMTP: MAIL line to replay */
+
+	/* back end */
+	int			 bstate;
+	int			 be_tls;
+	int			 be_arg;	/* IMAP LOGIN argument sent */
+	struct smtp_reply	*reply;		/* SMTP back end */
+
+	/* accounting */
+	int			 acct_started;
+	uint64_t		 bytes_in;	/* client -> back end */
+	uint64_t		 bytes_out;	/* back end -> client */
+	char			 result[128];
+};
+
+/* proxy_session.c: what the protocol modules call */
+void	proxy_reply(struct proxy_session *, const char *, ...)
+	    __attribute__((format(printf, 2, 3)));
+/* The credentials are complete: split, check, authorize, log in. */
+void	proxy_login(struct proxy_session *, const char *user, size_t ulen,
+	    const char *pass, size_t plen);
+/* SMTPS without AUTH: the certificate alone (profile allows it). */
+int	proxy_login_cert(struct proxy_session *);
+void	proxy_present_user(struct proxy_session *);	/* -> AUTHING */
+void	proxy_login_failed(struct proxy_session *, enum px_fail,
+	    const char *);
+void	proxy_close(struct proxy_session *, const char *why);
+/* An error counts against limit max-errors: -1 when the session ended. */
+int	proxy_error(struct proxy_session *);
+
+/* proxy_backend.c */
+void	proxy_backend_connect(struct proxy_session *);
+/* STARTTLS/STLS accepted by the back end: start TLS, refusing bytes it
+ * sent after its reply.  -1 when the session moved on. */
+int	proxy_backend_starttls(struct proxy_session *);
+/* The back end accepted the login: start relaying. */
+void	proxy_backend_done(struct proxy_session *);
+/* The back-end login failed: drop it, the client may try again. */
+void	proxy_backend_failed(struct proxy_session *, enum px_fail,
+	    const char *);
+void	proxy_backend_close(struct proxy_session *);
+int	proxy_be_printf(struct proxy_session *, const char *, ...)
+	    __attribute__((format(printf, 2, 3)));
+int	proxy_be_write(struct proxy_session *, const void *, size_t);
+/* Relay what is buffered on either side; -1 when the session ended. */
+int	proxy_relay_pump(struct proxy_session *);
+
+/* proxy_login.c */
+struct proxy_split {
+	char		 vpnuser[PX_NAME_MAX];
+	char		 mailuser[PX_NAME_MAX];
+	char		 server[PX_NAME_MAX];	/* "" for the default */
+	char		 vpnpass[PX_PASS_MAX];
+	char		 mailpass[PX_PASS_MAX];
+	size_t		 vpnpasslen, mailpasslen;
+};
+enum proxy_split_err {
+	PXS_OK = 0,
+	PXS_BAD,		/* empty part, too long */
+	PXS_SERVER		/* names a server that is not allowed */
+};
+enum proxy_split_err proxy_split_login(const struct proxy_profile *,
+	    const char *user, size_t ulen, const char *pass, size_t plen,
+	    struct proxy_split *);
+/* The allowed server a user names (default server included), or NULL. */
+const struct proxy_server *proxy_find_server(const struct proxy_profile *,
+	    const char *name);
+const char *proxy_server_name(const struct proxy_server *);
+/* The certificate's user name under the profile's username rule; -1 if
+ * the certificate lacks a field the rule needs. */
+int	proxy_cert_username(const struct proxy_profile *, const uint8_t *pem,
+	    size_t pemlen, char *out, size_t outlen);
+/* A name we may log and pass on: not empty, no control characters, no
+ * leading or trailing space (SPEC 3.4). */
+int	proxy_name_ok(const char *, size_t);
+
+#endif

@@ -1,0 +1,302 @@
+/*
+ * The e-mail proxy's back-end connection (SPEC 6): connect to the server
+ * the login chose (an address: the parent resolved names, resolve.c),
+ * TLS as configured -- implicit from the first byte, or STARTTLS/STLS
+ * when the protocol module asks, with the injection rule of SPEC 3.7:
+ * bytes the back end sent after its "go ahead" are a protocol error --
+ * verifying the certificate against the server's CA bundle (the client
+ * configurations front.c keeps per bundle, shared with the SMTP relays)
+ * and checking it against the CRLs under `crl-check outbound'.
+ *
+ * After the protocol module's login succeeds, bytes are relayed both
+ * ways.  Memory stays bounded: a side whose peer has more than
+ * IO_QUEUE_HIWAT queued is paused until that queue drains to half of it.
+ */
+#include <sys/types.h>
+#include <sys/socket.h>
+
+#include <netinet/in.h>
+#include <arpa/inet.h>
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <event2/event.h>
+#include <tls.h>
+
+#include "compat.h"
+#include "config.h"
+#include "crl_front.h"
+#include "front.h"
+#include "io.h"
+#include "log.h"
+#include "proxy.h"
+
+#define CA_SYSTEM	"@system"	/* the parent's name for it */
+
+static void	be_io(struct io *, int, void *);
+
+static int
+be_timeout_ms(struct proxy_session *s)
+{
+	int64_t	 t = s->l->limits.idle_timeout;
+
+	return (int)(t < PX_BE_TIMEOUT_MAX ? t : PX_BE_TIMEOUT_MAX) * 1000;
+}
+
+void
+proxy_backend_close(struct proxy_session *s)
+{
+	if (s->bio != NULL)
+		io_free(s->bio);
+	s->bio = NULL;
+}
+
+void
+proxy_backend_failed(struct proxy_session *s, enum px_fail why,
+    const char *text)
+{
+	log_info("proxy %012llx: back end %s: %s", (unsigned long long)s->id,
+	    s->backend, text);
+	proxy_backend_close(s);
+	proxy_login_failed(s, why, text);
+}
+
+void
+proxy_backend_connect(struct proxy_session *s)
+{
+	struct sockaddr_storage	 ss;
+	struct sockaddr_in	*sin = (struct sockaddr_in *)&ss;
+	struct sockaddr_in6	*sin6 = (struct sockaddr_in6 *)&ss;
+	socklen_t		 len;
+	uint16_t		 port;
+
+	port = config_proxy_server_port(s->server, s->l->proto);
+	memset(&ss, 0, sizeof(ss));
+	if (inet_pton(AF_INET, s->server->host, &sin->sin_addr) == 1) {
+		sin->sin_family = AF_INET;
+		sin->sin_port = htons(port);
+		len = sizeof(*sin);
+	} else if (inet_pton(AF_INET6, s->server->host, &sin6->sin6_addr) ==
+	    1) {
+		sin6->sin6_family = AF_INET6;
+		sin6->sin6_port = htons(port);
+		len = sizeof(*sin6);
+	} else {
+		/* The parent could not resolve it (resolve.c logged). */
+		proxy_backend_failed(s, PXF_TEMP, "mail server has no address");
+		return;
+	}
+	s->bstate = 0;
+	s->be_tls = 0;
+	s->be_arg = 0;
+	if ((s->bio = io_new(front_base(), -1, be_io, s)) == NULL) {
+		proxy_backend_failed(s, PXF_TEMP, "out of memory");
+		return;
+	}
+	io_set_limits(s->bio, IO_INBUF_MAX, PX_BE_LINE_MAX);
+	if (io_connect(s->bio, (struct sockaddr *)&ss, len,
+	    PX_CONNECT_TIMEOUT * 1000) == -1) {
+		proxy_backend_failed(s, PXF_TEMP, "cannot connect to the mail "
+		    "server");
+		return;
+	}
+}
+
+/* TLS towards the back end; -1 when the session moved on. */
+int
+proxy_backend_starttls(struct proxy_session *s)
+{
+	struct tls_config	*cfg;
+	struct tls		*ctx;
+	ssize_t			 injected;
+
+	if ((cfg = front_client_tlsconf(s->gen, s->server->ca_name)) ==
+	    NULL) {
+		proxy_backend_failed(s, PXF_TEMP, "no CA certificates to "
+		    "verify the mail server with");
+		return -1;
+	}
+	if ((ctx = tls_client()) == NULL) {
+		proxy_backend_failed(s, PXF_TEMP, "cannot start TLS");
+		return -1;
+	}
+	if (tls_configure(ctx, cfg) == -1) {
+		log_warnx("proxy %012llx: %s", (unsigned long long)s->id,
+		    tls_error(ctx));
+		tls_free(ctx);
+		proxy_backend_failed(s, PXF_TEMP, "cannot start TLS");
+		return -1;
+	}
+	injected = io_start_tls_client(s->bio, ctx, proxy_server_name(s->server));
+	if (injected != 0) {
+		proxy_backend_failed(s, PXF_TEMP, injected > 0 ?
+		    "mail server sent data after its STARTTLS reply "
+		    "(injection)" : "cannot start TLS");
+		return -1;
+	}
+	return 0;
+}
+
+int
+proxy_be_printf(struct proxy_session *s, const char *fmt, ...)
+{
+	va_list	 ap;
+	int	 r;
+
+	va_start(ap, fmt);
+	r = io_vprintf(s->bio, fmt, ap);
+	va_end(ap);
+	io_set_timeout(s->bio, be_timeout_ms(s));
+	return r;
+}
+
+int
+proxy_be_write(struct proxy_session *s, const void *buf, size_t len)
+{
+	return io_write(s->bio, buf, len);
+}
+
+void
+proxy_backend_done(struct proxy_session *s)
+{
+	int64_t	 idle = s->l->limits.idle_timeout;
+
+	if (idle < PX_RELAY_IDLE_MIN)
+		idle = PX_RELAY_IDLE_MIN;
+	s->phase = PX_RELAY;
+	explicit_bzero(s->vpnpass, sizeof(s->vpnpass));
+	explicit_bzero(s->mailpass, sizeof(s->mailpass));
+	s->vpnpasslen = s->mailpasslen = 0;
+	log_info("proxy %012llx: logged in to %s%s%s as %s, relaying",
+	    (unsigned long long)s->id, s->backend, s->be_tls ? " over " : "",
+	    s->be_tls ? io_tls_version(s->bio) : "", s->mailuser);
+	io_set_timeout(s->io, (int)idle * 1000);
+	io_set_timeout(s->bio, (int)idle * 1000);
+	io_set_lowat(s->io, IO_QUEUE_HIWAT / 2);
+	io_set_lowat(s->bio, IO_QUEUE_HIWAT / 2);
+	io_resume(s->io);
+	io_resume(s->bio);
+	proxy_relay_pump(s);
+}
+
+/* Move what from has buffered to to; pause from while to is full. */
+static int
+relay_one(struct io *from, struct io *to, uint64_t *count)
+{
+	size_t	 n;
+
+	if ((n = io_datalen(from)) > 0) {
+		if (io_write(to, io_data(from), n) == -1)
+			return -1;
+		*count += n;
+		io_drop(from, n);
+	}
+	if (io_queued(to) > IO_QUEUE_HIWAT)
+		io_pause(from);
+	return 0;
+}
+
+int
+proxy_relay_pump(struct proxy_session *s)
+{
+	if (s->phase != PX_RELAY || s->io == NULL || s->bio == NULL)
+		return 0;
+	if (relay_one(s->io, s->bio, &s->bytes_in) == -1 ||
+	    relay_one(s->bio, s->io, &s->bytes_out) == -1) {
+		proxy_close(s, "relay queue overflow");
+		return -1;
+	}
+	return 0;
+}
+
+static void
+be_lines(struct proxy_session *s)
+{
+	char	*line;
+	size_t	 len;
+
+	for (;;) {
+		if (s->phase != PX_BACKEND || s->bio == NULL)
+			return;
+		if ((line = io_getline(s->bio, &len)) == NULL)
+			break;
+		if (s->proto->be_line(s, line, len) == -1)
+			return;
+	}
+	if (len == IO_TOOLONG)
+		proxy_backend_failed(s, PXF_TEMP, "mail server line too long");
+}
+
+static void
+be_io(struct io *io, int evt, void *arg)
+{
+	struct proxy_session	*s = arg;
+	const uint8_t		*pem;
+	size_t			 len;
+	char			 why[512];
+
+	switch (evt) {
+	case IO_CONNECTED:
+		io_set_timeout(io, be_timeout_ms(s));
+		if (s->server->tls == UPSTREAM_TLS_IMPLICIT) {
+			proxy_backend_starttls(s);
+			return;
+		}
+		s->proto->be_start(s);
+		return;
+	case IO_TLSREADY:
+		if (s->gen->conf->crl_check_outbound) {
+			pem = io_tls_peer_chain_pem(io, &len);
+			if (crl_front_check_chain(pem, len,
+			    s->server->ca_name != NULL ? s->server->ca_name :
+			    CA_SYSTEM, s->gen->conf, s->backend, why,
+			    sizeof(why)) == -1) {
+				proxy_backend_failed(s, PXF_TEMP, "mail "
+				    "server certificate refused");
+				return;
+			}
+		}
+		s->be_tls = 1;
+		io_set_timeout(io, be_timeout_ms(s));
+		s->proto->be_start(s);
+		return;
+	case IO_DATAIN:
+		if (s->phase == PX_RELAY)
+			proxy_relay_pump(s);
+		else
+			be_lines(s);
+		return;
+	case IO_LOWAT:
+		if (s->phase == PX_RELAY)
+			io_resume(s->io);
+		return;
+	case IO_TIMEOUT:
+		if (s->phase == PX_RELAY)
+			proxy_close(s, "mail server idle timeout");
+		else
+			proxy_backend_failed(s, PXF_TEMP, "mail server did "
+			    "not answer in time");
+		return;
+	case IO_DISCONNECTED:
+		if (s->phase == PX_RELAY) {
+			/* What it said last still goes to the client. */
+			if (proxy_relay_pump(s) == 0)
+				proxy_close(s, "mail server closed");
+		} else
+			proxy_backend_failed(s, PXF_TEMP, "mail server closed "
+			    "the connection");
+		return;
+	case IO_ERROR:
+	default:
+		snprintf(why, sizeof(why), "mail server: %s", io_error(io) ?
+		    io_error(io) : "I/O error");
+		if (s->phase == PX_RELAY)
+			proxy_close(s, why);
+		else
+			proxy_backend_failed(s, PXF_TEMP, why);
+		return;
+	}
+}

@@ -1,0 +1,800 @@
+/*
+ * E-mail proxy sessions (see proxy.h for the life of one).
+ *
+ * Authentication (SPEC 6).  The credentials are split by the delimiter
+ * rule (proxy_login.c), the server named must be configured, then the
+ * profile's methods are tried in the configured order until one accepts
+ * the VPN user:
+ *	aaa		LDAP smtp-auth query (search + bind + allowance) with
+ *			the VPN password, through ldapd-helper (lookup.c)
+ *	certificate	the TLS client certificate's user name
+ *			(proxy_login.c) equals the VPN user
+ *	mailhost	the back end decides (its login is the check)
+ *	piggyback	the same VPN user holds a live relayed session from
+ *			the same client address (any password)
+ * A method that cannot answer (LDAP down) does not accept; if none
+ * accepts and one could not answer, the reply is a temporary failure,
+ * else a refusal that counts for the failed-login limiter (authfail.c).
+ * POP3 and IMAP always log in to the back end as the mail user with the
+ * mail password, so the back end has the last word too.
+ *
+ * Authorization: the profile's authorization query gives a group-policy
+ * name, else the default group policy applies; with neither, or with a
+ * name no group-policy has, the login is refused.  The policy's
+ * simultaneous-logins limit counts every authenticated proxy session of
+ * the VPN user, whatever the protocol or listener.
+ *
+ * Unauthenticated-session limit (per proxy profile, the seed's rule): a
+ * new connection that would bring the profile's sessions not yet
+ * authenticated over the limit closes the oldest unauthenticated one,
+ * else the oldest authenticating one; authenticated sessions are never
+ * closed for it.
+ *
+ * Accounting: a "start" record when a user is authenticated and a "stop"
+ * record when that ends (session closed, or the back-end login failed),
+ * each logged and, with an accounting file, sent to the parent
+ * (IMSG_ACCT_RECORD) which appends it as a JSON line.
+ */
+#include <sys/types.h>
+#include <sys/socket.h>
+
+#include <netinet/in.h>
+
+#include <errno.h>
+#include <netdb.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+#include <tls.h>
+
+#include "authfail.h"
+#include "childproc.h"
+#include "compat.h"
+#include "config.h"
+#include "crl_front.h"
+#include "front.h"
+#include "imsg.h"
+#include "io.h"
+#include "log.h"
+#include "lookup.h"
+#include "proto.h"
+#include "proxy.h"
+
+static TAILQ_HEAD(, proxy_session) px_sessions =
+    TAILQ_HEAD_INITIALIZER(px_sessions);
+static uint64_t		 px_next_id;
+static unsigned		 px_count;
+
+static void	px_io(struct io *, int, void *);
+static void	px_read(struct proxy_session *);
+static void	px_free(struct proxy_session *);
+static void	px_auth_next(struct proxy_session *);
+static void	px_authorize(struct proxy_session *);
+static void	px_accept_user(struct proxy_session *);
+static void	px_acct(struct proxy_session *, const char *event);
+static int	px_evict(const struct proxy_profile *);
+static int	px_same_profile(const struct proxy_session *,
+		    const struct proxy_profile *);
+
+void
+proxy_session_init(void)
+{
+	/* Proxy session ids start high so that they never collide with
+	 * SMTP sessions' in logs and `show sessions'. */
+	px_next_id = (1ULL << 40) | ((uint64_t)time(NULL) << 8);
+}
+
+static const char *
+auth_state_name(enum px_auth a)
+{
+	switch (a) {
+	case PXA_UNAUTH:
+		return "unauthenticated";
+	case PXA_AUTHING:
+		return "authenticating";
+	default:
+		return "authenticated";
+	}
+}
+
+void
+proxy_reply(struct proxy_session *s, const char *fmt, ...)
+{
+	va_list	 ap;
+
+	va_start(ap, fmt);
+	io_vprintf(s->io, fmt, ap);
+	va_end(ap);
+}
+
+static void
+px_free(struct proxy_session *s)
+{
+	if (s->lookup_id)
+		lookup_cancel(s->lookup_id);
+	if (s->ev_check != NULL)
+		event_free(s->ev_check);
+	if (s->bio != NULL)
+		io_free(s->bio);
+	free(s->reply);
+	if (s->pending != NULL) {
+		explicit_bzero(s->pending, strlen(s->pending));
+		free(s->pending);
+	}
+	TAILQ_REMOVE(&px_sessions, s, entry);
+	px_count--;
+	front_gen_unref(s->gen);
+	explicit_bzero(s, sizeof(*s));
+	free(s);
+}
+
+static void
+px_log_end(struct proxy_session *s, const char *why)
+{
+	log_info("proxy %012llx: end %s client=%s:%u user=%s method=%s "
+	    "backend=%s in=%llu out=%llu duration=%llds result=\"%s\"",
+	    (unsigned long long)s->id, s->proto->name, s->addr, s->port,
+	    s->vpnuser[0] ? s->vpnuser : "-", s->method ? s->method : "-",
+	    s->backend[0] ? s->backend : "-",
+	    (unsigned long long)s->bytes_in,
+	    (unsigned long long)s->bytes_out,
+	    (long long)(time(NULL) - s->started), why);
+}
+
+/* Flush what is queued to the client and end the session. */
+void
+proxy_close(struct proxy_session *s, const char *why)
+{
+	strlcpy(s->result, why, sizeof(s->result));
+	if (s->acct_started)
+		px_acct(s, "stop");
+	px_log_end(s, why);
+	if (s->io != NULL)
+		io_close(s->io);
+	s->io = NULL;
+	if (s->bio != NULL)
+		io_close(s->bio);
+	s->bio = NULL;
+	px_free(s);
+}
+
+int
+proxy_error(struct proxy_session *s)
+{
+	if (++s->errors >= s->l->limits.max_errors) {
+		s->proto->bye(s, "too many errors");
+		proxy_close(s, "too many errors");
+		return -1;
+	}
+	return 0;
+}
+
+void
+proxy_session_accept(int fd, const struct listener *lst)
+{
+	struct sockaddr_storage	 ss;
+	socklen_t		 len = sizeof(ss);
+	struct proxy_session	*s;
+	char			 serv[NI_MAXSERV];
+
+	if ((s = calloc(1, sizeof(*s))) == NULL) {
+		log_warn("proxy session");
+		close(fd);
+		return;
+	}
+	s->gen = front_gen_ref();
+	s->l = config_find_listener(s->gen->conf, lst->index);
+	if (s->l == NULL || s->l->proxy == NULL ||
+	    s->l->index >= s->gen->nsrv) {
+		front_gen_unref(s->gen);
+		free(s);
+		close(fd);
+		return;
+	}
+	s->p = s->l->proxy;
+	switch (s->l->proto) {
+	case LISTEN_PROXY_POP3S:
+		s->proto = &proxy_pop3;
+		break;
+	case LISTEN_PROXY_IMAP4S:
+		s->proto = &proxy_imap;
+		break;
+	default:
+		s->proto = &proxy_smtp;
+		break;
+	}
+	s->id = px_next_id++;
+	s->started = time(NULL);
+	s->phase = PX_TLS;
+	if (getpeername(fd, (struct sockaddr *)&ss, &len) == -1 ||
+	    getnameinfo((struct sockaddr *)&ss, len, s->addr, sizeof(s->addr),
+	    serv, sizeof(serv), NI_NUMERICHOST | NI_NUMERICSERV) != 0) {
+		strlcpy(s->addr, "unknown", sizeof(s->addr));
+		serv[0] = '\0';
+	}
+	s->port = (unsigned)strtoul(serv, NULL, 10);
+	if ((s->io = io_new(front_base(), fd, px_io, s)) == NULL) {
+		log_warnx("proxy session: out of memory");
+		close(fd);
+		front_gen_unref(s->gen);
+		free(s);
+		return;
+	}
+	/* Evict before counting ourselves: we are the newest. */
+	if (s->p->unauth_limit > 0)
+		px_evict(s->p);
+	TAILQ_INSERT_TAIL(&px_sessions, s, entry);
+	px_count++;
+	io_set_limits(s->io, IO_INBUF_MAX, s->proto->maxline);
+	io_set_timeout(s->io, s->l->limits.idle_timeout * 1000);
+	log_info("proxy %012llx: connect %s client=%s:%u listener=%u "
+	    "profile=%s", (unsigned long long)s->id, s->proto->name, s->addr,
+	    s->port, s->l->index, s->p->name);
+	if (px_count > (unsigned)s->l->limits.max_sessions) {
+		proxy_close(s, "too many sessions");
+		return;
+	}
+	if (io_start_tls_server(s->io, s->gen->srv[s->l->index]) < 0)
+		proxy_close(s, "cannot start TLS");
+}
+
+/* By name: sessions of an older generation count for the same profile. */
+static int
+px_same_profile(const struct proxy_session *s, const struct proxy_profile *p)
+{
+	return s->p == p || strcmp(s->p->name, p->name) == 0;
+}
+
+/*
+ * The seed's rule: the oldest unauthenticated session of the profile
+ * goes, else the oldest authenticating one.  Returns 1 if one went.
+ */
+static int
+px_evict(const struct proxy_profile *p)
+{
+	struct proxy_session	*s, *victim = NULL;
+	int			 n = 0;
+
+	TAILQ_FOREACH(s, &px_sessions, entry)
+		if (px_same_profile(s, p) && s->auth != PXA_AUTHED)
+			n++;
+	if (n < p->unauth_limit)
+		return 0;
+	TAILQ_FOREACH(s, &px_sessions, entry)
+		if (px_same_profile(s, p) && s->auth == PXA_UNAUTH) {
+			victim = s;
+			break;
+		}
+	if (victim == NULL)
+		TAILQ_FOREACH(s, &px_sessions, entry)
+			if (px_same_profile(s, p) &&
+			    s->auth == PXA_AUTHING) {
+				victim = s;
+				break;
+			}
+	if (victim == NULL)
+		return 0;
+	log_warnx("proxy %012llx: unauthenticated-limit %d of proxy %s "
+	    "reached: closing this %s session from %s to make room",
+	    (unsigned long long)victim->id, p->unauth_limit, p->name,
+	    auth_state_name(victim->auth), victim->addr);
+	if (victim->phase != PX_TLS)
+		victim->proto->bye(victim, "too many unauthenticated "
+		    "sessions, closing");
+	proxy_close(victim, "unauthenticated-limit");
+	return 1;
+}
+
+static void
+px_tls_ready(struct proxy_session *s)
+{
+	const uint8_t	*pem;
+	size_t		 pemlen;
+
+	snprintf(s->tlsinfo, sizeof(s->tlsinfo), "%s/%s",
+	    io_tls_version(s->io), io_tls_cipher(s->io));
+	if (io_tls_peer_cert_provided(s->io)) {
+		pem = io_tls_peer_chain_pem(s->io, &pemlen);
+		if (pem == NULL || proxy_cert_username(s->p, pem, pemlen,
+		    s->certname, sizeof(s->certname)) == -1)
+			s->certname[0] = '\0';
+	}
+	log_info("proxy %012llx: tls %s client certificate %s%s%s%s",
+	    (unsigned long long)s->id, s->tlsinfo,
+	    io_tls_peer_cert_provided(s->io) ? "presented" : "none",
+	    s->certname[0] ? " user name \"" : "", s->certname,
+	    s->certname[0] ? "\"" : "");
+	s->phase = PX_LOGIN;
+	s->proto->greet(s);
+}
+
+static void
+px_io(struct io *io, int evt, void *arg)
+{
+	struct proxy_session	*s = arg;
+	char			 why[512];
+
+	switch (evt) {
+	case IO_TLSREADY:
+		/* As smtp_session.c does: crl-check proxy on the chain. */
+		if (crl_front_check_client(s->gen->conf, s->l, io, s->addr,
+		    why, sizeof(why)) == -1) {
+			proxy_close(s, why);
+			return;
+		}
+		px_tls_ready(s);
+		px_read(s);
+		return;
+	case IO_DATAIN:
+		px_read(s);
+		return;
+	case IO_LOWAT:
+		/* The client drained: read the back end again. */
+		if (s->phase == PX_RELAY && s->bio != NULL)
+			io_resume(s->bio);
+		return;
+	case IO_TIMEOUT:
+		if (s->phase == PX_LOGIN)
+			s->proto->bye(s, "idle timeout, closing");
+		proxy_close(s, "idle timeout");
+		return;
+	case IO_DISCONNECTED:
+		proxy_close(s, s->phase == PX_RELAY ? "client closed" :
+		    "client disconnected");
+		return;
+	case IO_ERROR:
+	default:
+		proxy_close(s, io_error(io) ? io_error(io) : "I/O error");
+		return;
+	}
+}
+
+static void
+px_read(struct proxy_session *s)
+{
+	switch (s->phase) {
+	case PX_LOGIN:
+		s->proto->input(s);
+		return;
+	case PX_RELAY:
+		proxy_relay_pump(s);
+		return;
+	default:
+		/* Waiting: what the client sent stays buffered. */
+		io_pause(s->io);
+		return;
+	}
+}
+
+/* The protocol saw a user name: the seed's "authenticating" state. */
+void
+proxy_present_user(struct proxy_session *s)
+{
+	if (s->auth == PXA_UNAUTH)
+		s->auth = PXA_AUTHING;
+}
+
+static void
+px_forget_login(struct proxy_session *s)
+{
+	explicit_bzero(s->vpnpass, sizeof(s->vpnpass));
+	explicit_bzero(s->mailpass, sizeof(s->mailpass));
+	s->vpnpasslen = s->mailpasslen = 0;
+}
+
+/* Back to the login dialogue (PX_LOGIN, unauthenticated). */
+void
+proxy_login_failed(struct proxy_session *s, enum px_fail why,
+    const char *text)
+{
+	if (s->acct_started) {
+		strlcpy(s->result, text, sizeof(s->result));
+		px_acct(s, "stop");
+		s->acct_started = 0;
+	}
+	log_info("proxy %012llx: login user=%s mailuser=%s server=%s "
+	    "refused: %s", (unsigned long long)s->id,
+	    s->vpnuser[0] ? s->vpnuser : "-",
+	    s->mailuser[0] ? s->mailuser : "-",
+	    s->server ? proxy_server_name(s->server) : "-", text);
+	if (why == PXF_AUTH || why == PXF_BACKEND)
+		authfail_record(s->vpnuser[0] ? s->vpnuser : NULL, s->addr,
+		    s->l->limits.auth_failure_window, time(NULL));
+	px_forget_login(s);
+	s->auth = PXA_UNAUTH;
+	s->method = NULL;
+	s->gp = NULL;
+	s->server = NULL;
+	s->backend[0] = '\0';
+	s->phase = PX_LOGIN;
+	if (s->proto->fail(s, why, text) == -1) {
+		proxy_close(s, text);
+		return;
+	}
+	if (proxy_error(s) == -1)
+		return;
+	io_resume(s->io);
+}
+
+/*
+ * Checks start from the event loop, never inside the protocol's input
+ * loop: a refusal may end the session, and the input loop must not find
+ * it gone under its feet.
+ */
+static void
+px_check_cb(evutil_socket_t fd, short ev, void *arg)
+{
+	struct proxy_session	*s = arg;
+
+	switch (s->pfail) {
+	case PXC_METHODS:
+		px_auth_next(s);
+		return;
+	case PXC_AUTHORIZE:
+		px_authorize(s);
+		return;
+	default:
+		proxy_login_failed(s, s->pfail, s->pfail_text);
+		return;
+	}
+}
+
+static void
+px_check_later(struct proxy_session *s, int what, const char *text)
+{
+	struct timeval	 tv = { 0, 0 };
+
+	s->phase = PX_CHECK;
+	io_pause(s->io);
+	s->pfail = what;
+	s->pfail_text = text;
+	if (s->ev_check == NULL && (s->ev_check = evtimer_new(front_base(),
+	    px_check_cb, s)) == NULL)
+		fatal("evtimer_new");
+	evtimer_add(s->ev_check, &tv);
+}
+
+void
+proxy_login(struct proxy_session *s, const char *user, size_t ulen,
+    const char *pass, size_t plen)
+{
+	struct proxy_split	 sp;
+	enum proxy_split_err	 e;
+
+	s->vpnuser[0] = s->mailuser[0] = '\0';
+	s->midx = 0;
+	s->tempfail = 0;
+	s->method = NULL;
+	proxy_present_user(s);
+	/* CR, LF or NUL would end up in the back end's login command. */
+	if (!proxy_name_ok(user, ulen) || plen == 0 || plen >= PX_PASS_MAX ||
+	    memchr(pass, '\r', plen) != NULL ||
+	    memchr(pass, '\n', plen) != NULL ||
+	    memchr(pass, '\0', plen) != NULL) {
+		px_check_later(s, PXF_AUTH, plen == 0 ? "empty password" :
+		    "invalid user name or password");
+		return;
+	}
+	e = proxy_split_login(s->p, user, ulen, pass, plen, &sp);
+	if (e != PXS_OK) {
+		explicit_bzero(&sp, sizeof(sp));
+		px_check_later(s, e == PXS_SERVER ? PXF_REFUSED : PXF_AUTH,
+		    e == PXS_SERVER ? "server not allowed" :
+		    "malformed user name");
+		return;
+	}
+	strlcpy(s->vpnuser, sp.vpnuser, sizeof(s->vpnuser));
+	strlcpy(s->mailuser, sp.mailuser, sizeof(s->mailuser));
+	memcpy(s->vpnpass, sp.vpnpass, sp.vpnpasslen);
+	s->vpnpasslen = sp.vpnpasslen;
+	memcpy(s->mailpass, sp.mailpass, sp.mailpasslen);
+	s->mailpasslen = sp.mailpasslen;
+	s->server = sp.server[0] ? proxy_find_server(s->p, sp.server) :
+	    s->p->default_server;
+	explicit_bzero(&sp, sizeof(sp));
+	if (s->server == NULL) {
+		px_check_later(s, PXF_REFUSED, "server not allowed");
+		return;
+	}
+	if (!proxy_name_ok(s->mailuser, strlen(s->mailuser)) ||
+	    s->mailpasslen == 0) {
+		px_check_later(s, PXF_AUTH, "empty or invalid mail "
+		    "credentials");
+		return;
+	}
+	if (authfail_blocked(s->vpnuser, s->addr,
+	    s->l->limits.max_auth_failures, s->l->limits.auth_failure_window,
+	    time(NULL))) {
+		px_check_later(s, PXF_BLOCKED, "too many failed logins, try "
+		    "again later");
+		return;
+	}
+	px_check_later(s, PXC_METHODS, NULL);
+}
+
+int
+proxy_login_cert(struct proxy_session *s)
+{
+	if (!config_proxy_has_auth(s->p, PROXY_AUTH_CERTIFICATE) ||
+	    s->certname[0] == '\0')
+		return -1;
+	strlcpy(s->vpnuser, s->certname, sizeof(s->vpnuser));
+	strlcpy(s->mailuser, s->certname, sizeof(s->mailuser));
+	s->server = s->p->default_server;
+	s->method = "certificate";
+	proxy_present_user(s);
+	px_check_later(s, PXC_AUTHORIZE, NULL);
+	return 0;
+}
+
+static void
+px_aaa_cb(void *arg, const struct lookup_result *res)
+{
+	struct proxy_session	*s = arg;
+
+	s->lookup_id = 0;
+	log_info("proxy %012llx: aaa user=%s result=%s%s%s",
+	    (unsigned long long)s->id, s->vpnuser,
+	    ldap_result_name(res->result),
+	    res->detail && res->detail[0] ? " detail=" : "",
+	    res->detail ? res->detail : "");
+	if (res->result == LDAP_RES_OK) {
+		s->method = "aaa";
+		px_authorize(s);
+		return;
+	}
+	if (res->result == LDAP_RES_TEMPFAIL)
+		s->tempfail = 1;
+	px_auth_next(s);
+}
+
+static int
+px_piggyback(struct proxy_session *s)
+{
+	struct proxy_session	*o;
+
+	TAILQ_FOREACH(o, &px_sessions, entry)
+		if (o != s && o->phase == PX_RELAY &&
+		    o->auth == PXA_AUTHED &&
+		    strcmp(o->vpnuser, s->vpnuser) == 0 &&
+		    strcmp(o->addr, s->addr) == 0)
+			return 1;
+	return 0;
+}
+
+/* The next configured method, in order, until one accepts. */
+static void
+px_auth_next(struct proxy_session *s)
+{
+	const struct proxy_profile	*p = s->p;
+	enum proxy_auth_method		 m;
+
+	while (s->midx < p->nauth) {
+		m = p->auth[s->midx++];
+		switch (m) {
+		case PROXY_AUTH_AAA:
+			if (s->vpnpasslen == 0 || p->aaa_ldap == NULL ||
+			    p->aaa_query == NULL)
+				continue;
+			s->lookup_id = lookup_auth(p->aaa_ldap->name,
+			    p->aaa_query->name, s->vpnuser, s->vpnpass,
+			    s->vpnpasslen, p->aaa_ldap->timeout, px_aaa_cb, s);
+			return;
+		case PROXY_AUTH_CERTIFICATE:
+			if (s->certname[0] != '\0' &&
+			    strcmp(s->certname, s->vpnuser) == 0) {
+				s->method = "certificate";
+				px_authorize(s);
+				return;
+			}
+			continue;
+		case PROXY_AUTH_MAILHOST:
+			/* The back end's login decides. */
+			s->method = "mailhost";
+			px_authorize(s);
+			return;
+		case PROXY_AUTH_PIGGYBACK:
+			if (px_piggyback(s)) {
+				s->method = "piggyback";
+				px_authorize(s);
+				return;
+			}
+			continue;
+		default:
+			continue;
+		}
+	}
+	if (s->tempfail)
+		proxy_login_failed(s, PXF_TEMP, "authentication temporarily "
+		    "unavailable");
+	else
+		proxy_login_failed(s, PXF_AUTH, "no method accepted the user");
+}
+
+static void
+px_authz_cb(void *arg, const struct lookup_result *res)
+{
+	struct proxy_session	*s = arg;
+	const char		*name = NULL;
+
+	s->lookup_id = 0;
+	log_info("proxy %012llx: authorization user=%s result=%s "
+	    "group-policy=%s", (unsigned long long)s->id, s->vpnuser,
+	    ldap_result_name(res->result),
+	    res->user && res->user[0] ? res->user : "-");
+	switch (res->result) {
+	case LDAP_RES_OK:
+		if (res->user != NULL && res->user[0] != '\0')
+			name = res->user;
+		break;
+	case LDAP_RES_NOTFOUND:
+		break;
+	case LDAP_RES_TEMPFAIL:
+		proxy_login_failed(s, PXF_TEMP, "authorization temporarily "
+		    "unavailable");
+		return;
+	default:
+		proxy_login_failed(s, PXF_REFUSED, "not authorized");
+		return;
+	}
+	if (name != NULL) {
+		if ((s->gp = config_find_group_policy(s->gen->conf, name)) ==
+		    NULL) {
+			log_warnx("proxy %012llx: user %s has group-policy "
+			    "\"%s\", which is not configured: refused",
+			    (unsigned long long)s->id, s->vpnuser, name);
+			proxy_login_failed(s, PXF_REFUSED, "unknown group "
+			    "policy");
+			return;
+		}
+	} else
+		s->gp = s->p->default_gp;
+	px_accept_user(s);
+}
+
+static void
+px_authorize(struct proxy_session *s)
+{
+	const struct proxy_profile	*p = s->p;
+
+	if (p->authz_ldap != NULL && p->authz_query != NULL) {
+		s->lookup_id = lookup_authz(p->authz_ldap->name,
+		    p->authz_query->name, s->vpnuser, p->authz_ldap->timeout,
+		    px_authz_cb, s);
+		return;
+	}
+	s->gp = p->default_gp;
+	px_accept_user(s);
+}
+
+/* Authenticated and authorized: the group policy's limit, then log in
+ * to the back end. */
+static void
+px_accept_user(struct proxy_session *s)
+{
+	struct proxy_session	*o;
+	char			 why[128];
+	int			 n = 0;
+
+	if (s->gp == NULL) {
+		proxy_login_failed(s, PXF_REFUSED, "no group policy");
+		return;
+	}
+	TAILQ_FOREACH(o, &px_sessions, entry)
+		if (o != s && o->auth == PXA_AUTHED &&
+		    strcmp(o->vpnuser, s->vpnuser) == 0)
+			n++;
+	if (n >= s->gp->max_logins) {
+		snprintf(why, sizeof(why), "too many simultaneous logins "
+		    "(limit %d)", s->gp->max_logins);
+		log_warnx("proxy %012llx: user %s already has %d session%s, "
+		    "group-policy %s allows %d", (unsigned long long)s->id,
+		    s->vpnuser, n, n == 1 ? "" : "s", s->gp->name,
+		    s->gp->max_logins);
+		proxy_login_failed(s, PXF_LIMIT, why);
+		return;
+	}
+	s->auth = PXA_AUTHED;
+	s->authed_at = time(NULL);
+	s->phase = PX_BACKEND;
+	snprintf(s->backend, sizeof(s->backend), "%s:%u",
+	    proxy_server_name(s->server),
+	    config_proxy_server_port(s->server, s->l->proto));
+	log_info("proxy %012llx: authenticated user=%s method=%s "
+	    "group-policy=%s mailuser=%s backend=%s",
+	    (unsigned long long)s->id, s->vpnuser, s->method, s->gp->name,
+	    s->mailuser, s->backend);
+	s->result[0] = '\0';
+	s->acct_started = 1;
+	px_acct(s, "start");
+	proxy_backend_connect(s);
+}
+
+/* --- accounting --------------------------------------------------------- */
+
+static void
+px_acct(struct proxy_session *s, const char *event)
+{
+	struct childproc	*cp = front_childproc();
+	struct msgbuild		 m;
+	int			 stop = strcmp(event, "stop") == 0;
+	int64_t			 dur = stop ? (int64_t)(time(NULL) -
+				    s->authed_at) : 0;
+	const char		*result;
+
+	result = s->result[0] ? s->result : stop ? "ok" : "authenticated";
+	log_info("accounting %s proxy=%s session=%012llx protocol=%s "
+	    "user=%s client=%s backend=%s in=%llu out=%llu duration=%llds "
+	    "result=\"%s\"", event, s->p->name, (unsigned long long)s->id,
+	    s->proto->name, s->vpnuser, s->addr, s->backend,
+	    (unsigned long long)s->bytes_in,
+	    (unsigned long long)s->bytes_out, (long long)dur, result);
+	if (s->p->accounting_file == NULL || cp == NULL)
+		return;
+	msg_init(&m);
+	msg_put_str(&m, s->p->name);
+	msg_put_str(&m, event);
+	msg_put_u64(&m, s->id);
+	msg_put_str(&m, s->proto->name);
+	msg_put_str(&m, s->vpnuser);
+	msg_put_str(&m, s->addr);
+	msg_put_str(&m, s->backend);
+	msg_put_u64(&m, s->bytes_in);
+	msg_put_u64(&m, s->bytes_out);
+	msg_put_i64(&m, (int64_t)s->authed_at);
+	msg_put_i64(&m, dur);
+	msg_put_str(&m, result);
+	if (imsgev_send(&cp->parent, &m, IMSG_ACCT_RECORD, 0, 0, -1) == -1)
+		log_warnx("accounting record for session %012llx lost",
+		    (unsigned long long)s->id);
+	msg_free(&m);
+}
+
+/* --- smtpcertctl show sessions ----------------------------------------- */
+
+static const char *
+px_state_name(const struct proxy_session *s)
+{
+	switch (s->phase) {
+	case PX_TLS:
+		return "tls";
+	case PX_RELAY:
+		return "relaying";
+	case PX_BACKEND:
+		return "backend-login";
+	default:
+		return auth_state_name(s->auth);
+	}
+}
+
+void
+proxy_show_sessions(struct childproc *cp, uint64_t reqid)
+{
+	struct proxy_session	*s;
+	struct msgbuild		 m;
+	unsigned		 n = 0;
+
+	msg_init(&m);
+	TAILQ_FOREACH(s, &px_sessions, entry) {
+		if (n++ >= ACCT_MAX_SESSIONS)
+			break;
+		msg_reset(&m);
+		msg_put_u64(&m, s->id);
+		msg_put_str(&m, s->proto->name);
+		msg_put_str(&m, px_state_name(s));
+		msg_put_str(&m, s->vpnuser);
+		msg_put_str(&m, s->addr);
+		msg_put_str(&m, s->backend);
+		msg_put_i64(&m, (int64_t)s->started);
+		msg_put_u64(&m, s->bytes_in);
+		msg_put_u64(&m, s->bytes_out);
+		imsgev_send(&cp->parent, &m, IMSG_CTL_SESSION, 0, reqid, -1);
+	}
+	msg_free(&m);
+	imsgev_compose(&cp->parent, IMSG_CTL_END, 0, reqid, -1, NULL, 0);
+}
