@@ -13,7 +13,7 @@
 #define PROC_PARENT_FD		3
 
 /* Bumped whenever a control message changes shape. */
-#define SMTPCERTD_CTL_VERSION	3
+#define SMTPCERTD_CTL_VERSION	4
 
 enum smtpcertd_proc {
 	PROC_PARENT,
@@ -74,6 +74,7 @@ const char	*proc_name(enum smtpcertd_proc);
 	X(IMSG_OCSP_RES)	/* crld -> front */			\
 	X(IMSG_CTL_SHOW_SESSIONS) /* empty; SESSION..., END */		\
 	X(IMSG_CTL_SESSION)	/* one session row, see below */	\
+	X(IMSG_CTL_LDAP_FLUSH)	/* empty request; OK */			\
 	X(IMSG_TYPE_MAX)
 
 #define IMSG_ENUM_ENTRY(n)	n,

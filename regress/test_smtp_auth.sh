@@ -922,6 +922,17 @@ c.cmd("QUIT", 221)
 	    fail "a wrong password was answered from the cache"
 	[ "$(log_count 'user=bob result=temporary failure')" = 5 ] ||
 	    { grep 'user=bob result=' "$T/smtpcertd.log"; fail "wrong passwords not tempfailed"; }
+	# smtpcertctl ldap flush: the cached answer is gone, so with the
+	# directory still down bob now gets a temporary failure.
+	"$SMTPCERTCTL" -s "$T/ctl.sock" ldap flush | grep -q "LDAP caches flushed" ||
+	    fail "ldap flush not acknowledged"
+	wait_log "$T/smtpcertd.log" "ldapd-helper.*flush" 5 || fail "ldapd-helper did not flush"
+	auth_raw '
+c = session(sys.argv[1])
+c.cmd("AUTH PLAIN " + plain("bob", "bobpw"), 454, "4.7.0")
+c.cmd("QUIT", 221)
+' "$SUB_PORT"
+	up_assert_count 2
 }
 
 if [ $# -gt 0 ]; then

@@ -17,6 +17,7 @@ struct token {
 };
 
 static const struct token t_main[];
+static const struct token t_ldap[];
 static const struct token t_show[];
 static const struct token t_log[];
 static const struct token t_crl[];
@@ -27,6 +28,12 @@ static const struct token t_main[] = {
 	{ "reload",	CTL_RELOAD,		NULL },
 	{ "log",	CTL_NONE,		t_log },
 	{ "crl",	CTL_NONE,		t_crl },
+	{ "ldap",	CTL_NONE,		t_ldap },
+	{ NULL,		CTL_NONE,		NULL }
+};
+
+static const struct token t_ldap[] = {
+	{ "flush",	CTL_LDAP_FLUSH,		NULL },
 	{ NULL,		CTL_NONE,		NULL }
 };
 

@@ -13,6 +13,7 @@ enum ctl_action {
 	CTL_SHOW_CRL,
 	CTL_CRL_UPDATE,
 	CTL_SHOW_SESSIONS,
+	CTL_LDAP_FLUSH,
 };
 
 struct ctl_request {

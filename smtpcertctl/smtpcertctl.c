@@ -41,8 +41,9 @@ usage(void)
 {
 	fprintf(stderr, "usage: smtpcertctl [-j] [-s socket] command "
 	    "[argument ...]\n"
-	    "commands: show status, show crl, reload, log verbose, "
-	    "log brief,\n          crl update [name]\n");
+	    "commands: show status, show crl, show sessions, reload, "
+	    "log verbose,\n          log brief, crl update [name], "
+	    "ldap flush\n");
 	exit(1);
 }
 
@@ -351,6 +352,9 @@ main(int argc, char *argv[])
 		break;
 	case CTL_SHOW_CRL:
 		imsg_compose(&ibuf, IMSG_CTL_SHOW_CRL, 0, 0, -1, NULL, 0);
+		break;
+	case CTL_LDAP_FLUSH:
+		imsg_compose(&ibuf, IMSG_CTL_LDAP_FLUSH, 0, 0, -1, NULL, 0);
 		break;
 	case CTL_SHOW_SESSIONS:
 		imsg_compose(&ibuf, IMSG_CTL_SHOW_SESSIONS, 0, 0, -1, NULL, 0);

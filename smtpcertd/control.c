@@ -376,6 +376,21 @@ control_dispatch(struct imsgev *iev, struct imsg *imsg)
 		/* The front answers; accounting.c relays by our id. */
 		sessions_request(c->id);
 		return;
+	case IMSG_CTL_LDAP_FLUSH:
+		if (imsg->datalen != 0)
+			break;
+		/* Positive and negative answers go; the next lookups ask
+		 * the directory again. */
+		if (proc_child(PROC_LDAPD)->up && imsgev_compose(
+		    &proc_child(PROC_LDAPD)->iev, IMSG_LDAP_FLUSH, 0, 0, -1,
+		    NULL, 0) != -1) {
+			log_info("LDAP caches flushed (control client uid %ld)",
+			    (long)c->uid);
+			control_reply(c, IMSG_CTL_OK, "LDAP caches flushed");
+		} else
+			control_reply(c, IMSG_CTL_FAIL, "ldapd-helper is not "
+			    "running; its caches start empty when it does");
+		return;
 	case IMSG_CTL_LOG_VERBOSE:
 		if (imsg_get_data(imsg, &v, sizeof(v)) == -1 || v > 1)
 			break;
