@@ -760,7 +760,7 @@ print("# AUTH again after %.2fs" % try_until(attempt, 15))
 ' "$SUB_PORT"
 	up_assert_count 1
 	up_msg_json 1 'm["xclient"]["LOGIN"] == "carol"'
-	[ "$(log_count 'ldapd-helper went away, failing 2 lookups')" = 1 ] || fail "not logged"
+	[ "$(log_count 'ldapd-helper went away, failing 2 requests')" = 1 ] || fail "not logged"
 	[ "$(log_count 'result=ok')" = 1 ] || fail "someone got in while the helper was gone"
 }
 

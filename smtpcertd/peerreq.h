@@ -2,7 +2,7 @@
  * Requests from the front to a peer process, keyed by a 64-bit request
  * id, with a deadline, answered by callback exactly once: the shape of
  * lookup.c's pending LDAP lookups, made generic (issue 5 item 7 uses it
- * for OCSP; lookup.c can move onto it).
+ * for OCSP, lookup.c for LDAP).
  *
  * A peer that goes away, does not answer by the deadline, or a table
  * that is full fails the request (imsg NULL, why says which): a lost
