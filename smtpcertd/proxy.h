@@ -145,6 +145,7 @@ struct proxy_session {
 	const char		*method;	/* the one that accepted */
 	int			 tempfail;	/* a method could not answer */
 	uint64_t		 lookup_id;
+	uint64_t		 ocsp_id;	/* waiting for crld */
 	const struct group_policy *gp;
 	struct event		*ev_check;	/* checks start from the loop */
 	int			 pfail;		/* refusal found while parsing,

@@ -57,6 +57,7 @@
 #include "compat.h"
 #include "config.h"
 #include "crl_front.h"
+#include "ocsp_front.h"
 #include "front.h"
 #include "imsg.h"
 #include "io.h"
@@ -117,6 +118,8 @@ px_free(struct proxy_session *s)
 {
 	if (s->lookup_id)
 		lookup_cancel(s->lookup_id);
+	if (s->ocsp_id)
+		ocsp_front_cancel(s->ocsp_id);
 	if (s->ev_check != NULL)
 		event_free(s->ev_check);
 	if (s->bio != NULL)
@@ -314,17 +317,43 @@ px_tls_ready(struct proxy_session *s)
 }
 
 static void
+px_ocsp_cb(void *arg, int refuse, const char *why)
+{
+	struct proxy_session	*s = arg;
+
+	s->ocsp_id = 0;
+	if (refuse) {
+		proxy_close(s, why);
+		return;
+	}
+	px_tls_ready(s);
+	io_resume(s->io);
+}
+
+static void
 px_io(struct io *io, int evt, void *arg)
 {
 	struct proxy_session	*s = arg;
-	char			 why[512];
+	char			 why[512], who[64];
 
 	switch (evt) {
 	case IO_TLSREADY:
-		/* As smtp_session.c does: crl-check proxy on the chain. */
+		/* As smtp_session.c does: crl-check proxy on the chain,
+		 * then OCSP (the session waits for crld, paused). */
 		if (crl_front_check_client(s->gen->conf, s->l, io, s->addr,
 		    why, sizeof(why)) == -1) {
 			proxy_close(s, why);
+			return;
+		}
+		snprintf(who, sizeof(who), "proxy %012llx",
+		    (unsigned long long)s->id);
+		switch (ocsp_front_check_client(s->gen->conf, s->l, io, who,
+		    px_ocsp_cb, s, &s->ocsp_id, why, sizeof(why))) {
+		case -1:
+			proxy_close(s, why);
+			return;
+		case 1:
+			io_pause(io);
 			return;
 		}
 		px_tls_ready(s);
