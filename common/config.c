@@ -103,7 +103,7 @@ setdefault(char **p, const char *v)
 
 const struct config_limit_desc config_limit_descs[] = {
 	{ "idle-timeout", offsetof(struct conf_limits, idle_timeout),
-	    LIMIT_DURATION, 10, 86400 },
+	    LIMIT_DURATION, 1, 86400 },
 	{ "max-message-size", offsetof(struct conf_limits, max_message_size),
 	    LIMIT_SIZE, 1024, 4LL * 1024 * 1024 * 1024 },
 	{ "max-recipients", offsetof(struct conf_limits, max_recipients),

@@ -2,24 +2,38 @@
 # Runs the whole suite: every unit test binary, then every integration
 # test script (regress/test_*.sh).  Each prints "ok - name" / "not ok -
 # name" lines; this script counts them and ends with "N passed, N failed".
+#
+# Integration test files run JOBS at a time (default 3): they spend most
+# of their time waiting on real daemons, not on the CPU, and each uses its
+# own directory, random ports and only the PIDs it started.  A file's
+# output is printed whole when it ends, with its wall time.
+#
+#	TESTS="test_daemon test_crl"	run only these files
+#	JOBS=1				one file at a time
 set -u
 TOP=$(cd "$(dirname "$0")/.." && pwd)
 BUILD=${BUILD:-build}
 case "$BUILD" in /*) ;; *) BUILD="$TOP/$BUILD" ;; esac
 export BUILD
-OUT=$(mktemp /tmp/smtpcertd-run.XXXXXX)
-trap 'rm -f "$OUT"' EXIT
-status=0
+JOBS=${JOBS:-3}
+RUNDIR=$(mktemp -d /tmp/smtpcertd-run.XXXXXX)
+trap 'rm -rf "$RUNDIR"' EXIT
 
+# run_one LABEL CMD...: output to $RUNDIR/LABEL.out, then printed.
 run_one() {
 	local label=$1; shift
-	echo "# $label"
+	local out="$RUNDIR/$label.out" start=$SECONDS rc
 	# Bounded: no single test file may hang the suite.
-	timeout --kill-after=10 600 "$@" 2>&1 | tee -a "$OUT"
-	local rc=${PIPESTATUS[0]}
-	if [ "$rc" -ne 0 ] && ! grep -q "^not ok" "$OUT"; then
-		echo "not ok - $label exited $rc" | tee -a "$OUT"
+	timeout --kill-after=10 600 "$@" >"$out" 2>&1
+	rc=$?
+	if [ "$rc" -ne 0 ] && ! grep -q "^not ok" "$out"; then
+		echo "not ok - $label exited $rc" >>"$out"
 	fi
+	{
+		echo "# $label ($((SECONDS - start))s)"
+		cat "$out"
+	} >"$out.done"
+	cat "$out.done"
 }
 
 for t in "$BUILD"/regress/t_*; do
@@ -27,15 +41,22 @@ for t in "$BUILD"/regress/t_*; do
 	run_one "$(basename "$t")" "$t"
 done
 
+running=0
 for t in "$TOP"/regress/test_*.sh; do
 	[ -f "$t" ] || continue
 	if [ -n "${TESTS:-}" ] && ! echo " $TESTS " | grep -q " $(basename "$t" .sh) "; then
 		continue
 	fi
-	run_one "$(basename "$t")" bash "$t"
+	if [ "$running" -ge "$JOBS" ]; then
+		wait -n
+		running=$((running - 1))
+	fi
+	run_one "$(basename "$t")" bash "$t" &
+	running=$((running + 1))
 done
+wait
 
-passed=$(grep -c '^ok ' "$OUT")
-failed=$(grep -c '^not ok ' "$OUT")
+passed=$(cat "$RUNDIR"/*.done 2>/dev/null | grep -c '^ok ')
+failed=$(cat "$RUNDIR"/*.done 2>/dev/null | grep -c '^not ok ')
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ] && [ "$passed" -gt 0 ]

@@ -209,14 +209,14 @@ test_plain_and_login_with_every_client() {
 	done
 	# Six empty passwords, refused by the front; LDAP saw bob only for
 	# the right and the wrong password (2 x 3 clients x 2 mechanisms).
-	[ "$(log_count 'auth method=(PLAIN|LOGIN) refused before LDAP: empty password')" = 6 ] ||
+	log_count_is 'auth method=(PLAIN|LOGIN) refused before LDAP: empty password' 6 ||
 	    fail "empty passwords not refused before LDAP"
 	[ "$(helper_lines bob)" = 12 ] || fail "helper saw bob $(helper_lines bob) times, want 12"
-	[ "$(log_count 'auth method=(PLAIN|LOGIN) user=bob result=bad credentials')" = 6 ] ||
+	log_count_is 'auth method=(PLAIN|LOGIN) user=bob result=bad credentials' 6 ||
 	    fail "wrong passwords not logged"
-	[ "$(log_count 'auth method=(PLAIN|LOGIN) user=nobody result=not found')" = 6 ] ||
+	log_count_is 'auth method=(PLAIN|LOGIN) user=nobody result=not found' 6 ||
 	    fail "unknown users not logged"
-	[ "$(log_count 'result=ok')" = 6 ] || fail "more than six logins"
+	log_count_is 'result=ok' 6 || fail "more than six logins"
 }
 
 # The seed's allowance (&(uid={u})(|(!(caccn=*))(cacexempt=TRUE)
@@ -255,7 +255,7 @@ for u in ("alice", "erin"):
     c.cmd("QUIT", 221)
 ' "$SUB_PORT"
 	up_assert_count 3
-	[ "$(log_count 'auth method=LOGIN user=(alice|erin) result=disallowed')" = 8 ] ||
+	log_count_is 'auth method=LOGIN user=(alice|erin) result=disallowed' 8 ||
 	    fail "refusals not logged as disallowed"
 	ldap_admin_modify "$T/ldap" >/dev/null <<-EOF
 	dn: uid=alice,$SLAPD_PEOPLE
@@ -344,9 +344,9 @@ c.cmd("QUIT", 221)
 	done
 	# The password never appears in the log, not even in the monitor.
 	! grep -Eq 'alicepw|YWxpY2Vwdw|AGFsaWNlAGFsaWNlcHc' "$T/smtpcertd.log" || fail "password logged"
-	[ "$(log_count 'monitor: user erin authenticated outside the allowance')" = 1 ] ||
+	log_count_is 'monitor: user erin authenticated outside the allowance' 1 ||
 	    fail "erin not monitored"
-	[ "$(log_count "monitor: user bob")" = 0 ] || fail "bob monitored"
+	log_count_is "monitor: user bob" 0 || fail "bob monitored"
 	local bsid
 	bsid=$(sed -n 's/.*session \([0-9a-f]*\): auth method=PLAIN user=bob result=ok.*/\1/p' "$T/smtpcertd.log")
 	[ -n "$bsid" ] && ! grep -q "session $bsid: monitor" "$T/smtpcertd.log" ||
@@ -403,7 +403,7 @@ c.cmd("QUIT", 221)
 	swaks_delivered "$T/sw-cert"
 	up_assert_count 3
 	up_received 3 "authenticated as alice by certificate serial"
-	[ "$(log_count 'result=ok')" = 2 ] || fail "an AUTH succeeded on the no-fallback listener"
+	log_count_is 'result=ok' 2 || fail "an AUTH succeeded on the no-fallback listener"
 }
 
 # AUTH EXTERNAL: a client with a mapped certificate may name its identity
@@ -560,8 +560,8 @@ for (u, p) in (("dave", "davepw"), ("dave", "wrong")):
 	up_assert_count 2
 	up_msg_json 1 'm["xclient"]["LOGIN"] == "bob"'
 	up_msg_json 2 'm["xclient"]["LOGIN"] == "carol"'
-	[ "$(log_count 'result=(bad credentials|not found)')" = 0 ] || fail "an outage was taken for bad credentials"
-	[ "$(log_count 'too many failed attempts')" = 0 ] || fail "outages counted as failed logins"
+	log_count_is 'result=(bad credentials|not found)' 0 || fail "an outage was taken for bad credentials"
+	log_count_is 'too many failed attempts' 0 || fail "outages counted as failed logins"
 }
 
 # slapd stopped and started again on the same port: AUTH tempfails
@@ -670,11 +670,11 @@ c.cmd("QUIT", 221)
 ' "$SUB_PORT"
 	up_assert_count 1
 	up_msg_json 1 'm["xclient"]["LOGIN"] == "bob"'
-	[ "$(log_count 'result=ok')" = 2 ] || fail "a hostile name logged in"
-	[ "$(log_count 'user=(bob|admin) result=ok')" = 2 ] || fail "logins other than the real ones"
+	log_count_is 'result=ok' 2 || fail "a hostile name logged in"
+	log_count_is 'user=(bob|admin) result=ok' 2 || fail "logins other than the real ones"
 	# 13 names with control characters or outer spaces, by LOGIN, and
 	# the 10 of them without NUL by PLAIN: refused before LDAP.
-	[ "$(log_count 'refused before LDAP: invalid user name')" = 23 ] ||
+	log_count_is 'refused before LDAP: invalid user name' 23 ||
 	    fail "$(log_count 'refused before LDAP: invalid user name') names refused before LDAP, want 23"
 	# slapd's view: escaped assertion values only, never a wildcard or
 	# a nested filter made from a user name.
@@ -760,8 +760,8 @@ print("# AUTH again after %.2fs" % try_until(attempt, 15))
 ' "$SUB_PORT"
 	up_assert_count 1
 	up_msg_json 1 'm["xclient"]["LOGIN"] == "carol"'
-	[ "$(log_count 'ldapd-helper went away, failing 2 requests')" = 1 ] || fail "not logged"
-	[ "$(log_count 'result=ok')" = 1 ] || fail "someone got in while the helper was gone"
+	log_count_is 'ldapd-helper went away, failing 2 requests' 1 || fail "not logged"
+	log_count_is 'result=ok' 1 || fail "someone got in while the helper was gone"
 }
 
 # Failed logins limited to 3 per user (across addresses) and per client
@@ -815,12 +815,12 @@ attempt("6", "dave", "davepw", 235, send=True)
 	up_assert_count 2
 	up_msg_json 1 'm["xclient"]["LOGIN"] == "bob" and m["xclient"]["ADDR"] == "127.0.0.5"'
 	up_msg_json 2 'm["xclient"]["LOGIN"] == "dave" and m["xclient"]["ADDR"] == "127.0.0.6"'
-	[ "$(log_count 'auth for bob from 127\.0\.0\.5 refused: too many failed attempts')" = 2 ] ||
+	log_count_is 'auth for bob from 127\.0\.0\.5 refused: too many failed attempts' 2 ||
 	    fail "bob's block not logged"
-	[ "$(log_count 'auth for (dave|erin) from 127\.0\.0\.6 refused: too many failed attempts')" = 2 ] ||
+	log_count_is 'auth for (dave|erin) from 127\.0\.0\.6 refused: too many failed attempts' 2 ||
 	    fail "the address block not logged"
 	# Blocked attempts do not reach LDAP.
-	[ "$(log_count 'user=erin result=')" = 0 ] || fail "a blocked attempt reached LDAP"
+	log_count_is 'user=erin result=' 0 || fail "a blocked attempt reached LDAP"
 }
 
 # sender must match: on the certificate profile (alice by certificate may
@@ -914,13 +914,13 @@ c.cmd("QUIT", 221)
 ' "$SUB_PORT"
 	up_assert_count 2
 	up_msg_json 2 'm["xclient"]["LOGIN"] == "bob"'
-	[ "$(log_count 'ldapd-helper.*user "bob": ok user bob [0-9]+ms cached')" = 1 ] ||
+	log_count_is 'ldapd-helper.*user "bob": ok user bob [0-9]+ms cached' 1 ||
 	    fail "positive answer not from the cache"
-	[ "$(log_count 'ldapd-helper.*user "nobody": not found [0-9]+ms cached')" = 1 ] ||
+	log_count_is 'ldapd-helper.*user "nobody": not found [0-9]+ms cached' 1 ||
 	    fail "negative answer not from the cache"
-	[ "$(log_count 'ldapd-helper.*user "bob": .*cached' )" = 1 ] ||
+	log_count_is 'ldapd-helper.*user "bob": .*cached' 1 ||
 	    fail "a wrong password was answered from the cache"
-	[ "$(log_count 'user=bob result=temporary failure')" = 5 ] ||
+	log_count_is 'user=bob result=temporary failure' 5 ||
 	    { grep 'user=bob result=' "$T/smtpcertd.log"; fail "wrong passwords not tempfailed"; }
 	# smtpcertctl ldap flush: the cached answer is gone, so with the
 	# directory still down bob now gets a temporary failure.

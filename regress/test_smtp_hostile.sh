@@ -251,12 +251,12 @@ assert c.closed(5), "still open after 421"
 	up_assert_count 0 0
 }
 
-# limit idle-timeout 10s (the configuration's smallest value): an idle client (in command state, and one stalled
+# limit idle-timeout 2s: an idle client (in command state, and one stalled
 # in the middle of DATA) gets 421 4.4.2 and is closed; nothing is stored.
 test_idle_client_timed_out() {
 	smtp_env
 	SMTP_POLICY="tls preferred" SMTP_PROFILE=none \
-	    SMTP_GLOBAL="limit idle-timeout 10s" smtp_start
+	    SMTP_GLOBAL="limit idle-timeout 2s" smtp_start
 	smtp_raw '
 port = sys.argv[1]
 a = C(port); a.expect(220); a.ehlo()
@@ -267,11 +267,12 @@ b.cmd("DATA", 354)
 b.send(b"Subject: stalled\r\n\r\nhalf a li")
 t0 = time.time()
 for c in (a, b):
-    c.s.settimeout(16)
+    c.s.settimeout(10)
     c.expect(421, "4.4.2")
     assert c.closed(3), "not closed after 421"
 took = time.time() - t0
-assert 8 < took < 15, took
+# Coarse on purpose: only "it does time out", not how precisely.
+assert 1 < took < 9, took
 ' "$SUB_PORT"
 	[ "$(grep -c 'result="idle timeout"' "$T/smtpcertd.log")" = 2 ] || fail "not logged twice"
 	up_assert_count 0 0.5

@@ -347,6 +347,18 @@ swaks_handshake_refused() {
 # log_count REGEX: lines of the daemon's log matching.
 log_count() { grep -Ec -- "$1" "$T/smtpcertd.log" || :; }
 
+# log_count_is RE N: wait (up to 5 s) until the log has exactly N lines
+# matching RE.  The front logs after it has answered the client, so a
+# loaded machine may show the line a moment after the client is done.
+log_count_is() {
+	local i=0
+	while [ $i -lt 50 ]; do
+		[ "$(log_count "$1")" = "$2" ] && return 0
+		sleep 0.1; i=$((i + 1))
+	done
+	return 1
+}
+
 # up_received N TEXT: msg-N starts with our Received: field (unfolded)
 # and that field contains TEXT.
 up_received() {
