@@ -245,3 +245,31 @@ childproc_peer_compose(struct childproc *cp, int proc, uint32_t type,
 	return imsgev_compose(&cp->peer[proc], type, peerid, reqid, fd, data,
 	    len);
 }
+
+int
+childproc_run(int argc, char *argv[], const struct childproc_ops *ops,
+    void *data)
+{
+	int	 ch, foreground = 0, verbose = 0;
+
+	while ((ch = getopt(argc, argv, "dv")) != -1) {
+		switch (ch) {
+		case 'd':
+			foreground = 1;
+			break;
+		case 'v':
+			verbose++;
+			break;
+		default:
+			fprintf(stderr, "usage: %s [-dv] (started by "
+			    "smtpcertd)\n", proc_name(ops->proc));
+			exit(1);
+		}
+	}
+	if (optind != argc) {
+		fprintf(stderr, "usage: %s [-dv] (started by smtpcertd)\n",
+		    proc_name(ops->proc));
+		exit(1);
+	}
+	return childproc_main(ops, foreground, verbose, data);
+}

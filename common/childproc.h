@@ -54,6 +54,13 @@ struct childproc {
 	void				*data;	/* the process's own state */
 };
 
+/*
+ * main() of a child program (ldapd-helper, crld): takes -d (foreground)
+ * and -v (verbose), the only options the parent passes, then runs
+ * childproc_main().
+ */
+int	childproc_run(int argc, char *argv[], const struct childproc_ops *,
+	    void *data);
 /* Runs the process; returns only to exit. */
 int	childproc_main(const struct childproc_ops *, int foreground,
 	    int verbose, void *data);

@@ -78,7 +78,6 @@ struct crld {
 
 static struct crld	 crld;
 
-static void	usage(void) __attribute__((noreturn));
 static void	crld_fetch_now(struct crl_src *);
 static void	crld_timer_cb(evutil_socket_t, short, void *);
 static void	crld_send_set(void);
@@ -815,29 +814,8 @@ static const struct childproc_ops crld_ops = {
 	.shutdown = crld_shutdown,
 };
 
-static void
-usage(void)
-{
-	fprintf(stderr, "usage: crld [-dv] (started by smtpcertd)\n");
-	exit(1);
-}
-
 int
 main(int argc, char *argv[])
 {
-	int	 ch, foreground = 0, verbose = 0;
-
-	while ((ch = getopt(argc, argv, "dv")) != -1) {
-		switch (ch) {
-		case 'd':
-			foreground = 1;
-			break;
-		case 'v':
-			verbose++;
-			break;
-		default:
-			usage();
-		}
-	}
-	return childproc_main(&crld_ops, foreground, verbose, &crld);
+	return childproc_run(argc, argv, &crld_ops, &crld);
 }

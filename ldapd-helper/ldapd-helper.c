@@ -24,7 +24,6 @@
 #include "proto.h"
 #include "sandbox.h"
 
-static void	usage(void) __attribute__((noreturn));
 static void	ldapd_preinit(struct childproc *);
 static void	ldapd_sandbox(struct childproc *);
 static int	ldapd_config(struct childproc *, struct conf_bundle *,
@@ -163,29 +162,8 @@ static const struct childproc_ops ldapd_ops = {
 	.peer_imsg = ldapd_peer,
 };
 
-static void
-usage(void)
-{
-	fprintf(stderr, "usage: ldapd-helper [-dv] (started by smtpcertd)\n");
-	exit(1);
-}
-
 int
 main(int argc, char *argv[])
 {
-	int	 ch, foreground = 0, verbose = 0;
-
-	while ((ch = getopt(argc, argv, "dv")) != -1) {
-		switch (ch) {
-		case 'd':
-			foreground = 1;
-			break;
-		case 'v':
-			verbose++;
-			break;
-		default:
-			usage();
-		}
-	}
-	return childproc_main(&ldapd_ops, foreground, verbose, NULL);
+	return childproc_run(argc, argv, &ldapd_ops, NULL);
 }
