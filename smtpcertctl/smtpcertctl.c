@@ -167,43 +167,38 @@ show_status(struct imsgbuf *ibuf, int json)
 	}
 }
 
+/*
+ * A reply of rows of one type, then IMSG_CTL_END (0 returned), or
+ * IMSG_CTL_FAIL (printed, 1 returned).  row() decodes one row; a row of
+ * another type, or one not consumed exactly, ends the program.
+ */
 static int
-show_crl(struct imsgbuf *ibuf, int json)
+ctl_read_rows(struct imsgbuf *ibuf, int json, uint32_t type, size_t max,
+    void (*row)(struct msgreader *, void *), void *ctx)
 {
-	struct crl_status	*rows = NULL, *n;
 	struct imsg		 imsg;
 	struct msgreader	 r;
-	size_t			 nrows = 0, i;
+	size_t			 nrows = 0;
 	char			*m;
 
 	for (;;) {
 		ctl_next(ibuf, &imsg);
 		msg_reader(&r, &imsg);
-		switch (imsg.hdr.type) {
-		case IMSG_CTL_CRL_ROW:
-			if (nrows >= CRL_MAX_SOURCES)
-				errx(1, "too many rows in reply");
-			if ((n = reallocarray(rows, nrows + 1,
-			    sizeof(*rows))) == NULL)
-				err(1, NULL);
-			rows = n;
-			crl_status_get(&r, &rows[nrows++]);
-			break;
-		case IMSG_CTL_END:
+		if (imsg.hdr.type == IMSG_CTL_END) {
 			imsg_free(&imsg);
-			output_crl(rows, nrows, json, time(NULL));
-			for (i = 0; i < nrows; i++)
-				crl_status_free(&rows[i]);
-			free(rows);
 			return 0;
-		case IMSG_CTL_FAIL:
+		}
+		if (imsg.hdr.type == IMSG_CTL_FAIL) {
 			m = get_str(&r);
 			output_result(0, m, json);
 			return 1;
-		default:
+		}
+		if (imsg.hdr.type != type)
 			errx(1, "unexpected %s from smtpcertd",
 			    imsg_type_name(imsg.hdr.type));
-		}
+		if (++nrows > max)
+			errx(1, "too many rows in reply");
+		row(&r, ctx);
 		if (msg_end(&r) == -1)
 			errx(1, "malformed %s from smtpcertd",
 			    imsg_type_name(imsg.hdr.type));
@@ -211,62 +206,86 @@ show_crl(struct imsgbuf *ibuf, int json)
 	}
 }
 
+struct crl_rows {
+	struct crl_status	*rows;
+	size_t			 n;
+};
+
+static void
+crl_row(struct msgreader *r, void *arg)
+{
+	struct crl_rows		*c = arg;
+	struct crl_status	*n;
+
+	if ((n = reallocarray(c->rows, c->n + 1, sizeof(*n))) == NULL)
+		err(1, NULL);
+	c->rows = n;
+	crl_status_get(r, &c->rows[c->n++]);
+}
+
+static int
+show_crl(struct imsgbuf *ibuf, int json)
+{
+	struct crl_rows	 c = { NULL, 0 };
+	size_t		 i;
+	int		 rc;
+
+	rc = ctl_read_rows(ibuf, json, IMSG_CTL_CRL_ROW, CRL_MAX_SOURCES,
+	    crl_row, &c);
+	if (rc == 0)
+		output_crl(c.rows, c.n, json, time(NULL));
+	for (i = 0; i < c.n; i++)
+		crl_status_free(&c.rows[i]);
+	free(c.rows);
+	return rc;
+}
+
+struct session_rows {
+	struct st_session	*rows;
+	size_t			 n;
+};
+
+static void
+session_row(struct msgreader *r, void *arg)
+{
+	struct session_rows	*c = arg;
+	struct st_session	*n;
+
+	if ((n = reallocarray(c->rows, c->n + 1, sizeof(*n))) == NULL)
+		err(1, NULL);
+	c->rows = n;
+	n = &c->rows[c->n++];
+	n->id = msg_get_u64(r);
+	n->proto = get_str(r);
+	n->state = get_str(r);
+	n->user = get_str(r);
+	n->client = get_str(r);
+	n->backend = get_str(r);
+	n->started = msg_get_i64(r);
+	n->bytes_in = msg_get_u64(r);
+	n->bytes_out = msg_get_u64(r);
+}
+
 static int
 show_sessions(struct imsgbuf *ibuf, int json)
 {
-	struct st_session	*rows = NULL, *n;
-	struct imsg		 imsg;
-	struct msgreader	 r;
-	size_t			 nrows = 0, i;
-	char			*m;
+	struct session_rows	 c = { NULL, 0 };
+	size_t			 i;
+	int			 rc;
 
-	for (;;) {
-		ctl_next(ibuf, &imsg);
-		msg_reader(&r, &imsg);
-		switch (imsg.hdr.type) {
-		case IMSG_CTL_SESSION:
-			if (nrows >= ACCT_MAX_SESSIONS)
-				errx(1, "too many rows in reply");
-			if ((n = reallocarray(rows, nrows + 1,
-			    sizeof(*rows))) == NULL)
-				err(1, NULL);
-			rows = n;
-			n = &rows[nrows++];
-			n->id = msg_get_u64(&r);
-			n->proto = get_str(&r);
-			n->state = get_str(&r);
-			n->user = get_str(&r);
-			n->client = get_str(&r);
-			n->backend = get_str(&r);
-			n->started = msg_get_i64(&r);
-			n->bytes_in = msg_get_u64(&r);
-			n->bytes_out = msg_get_u64(&r);
-			break;
-		case IMSG_CTL_END:
-			imsg_free(&imsg);
-			output_sessions(rows, nrows, json, time(NULL));
-			for (i = 0; i < nrows; i++) {
-				free(rows[i].proto);
-				free(rows[i].state);
-				free(rows[i].user);
-				free(rows[i].client);
-				free(rows[i].backend);
-			}
-			free(rows);
-			return 0;
-		case IMSG_CTL_FAIL:
-			m = get_str(&r);
-			output_result(0, m, json);
-			return 1;
-		default:
-			errx(1, "unexpected %s from smtpcertd",
-			    imsg_type_name(imsg.hdr.type));
-		}
-		if (msg_end(&r) == -1)
-			errx(1, "malformed %s from smtpcertd",
-			    imsg_type_name(imsg.hdr.type));
-		imsg_free(&imsg);
+	rc = ctl_read_rows(ibuf, json, IMSG_CTL_SESSION, ACCT_MAX_SESSIONS,
+	    session_row, &c);
+	if (rc == 0)
+		output_sessions(c.rows, c.n, json, time(NULL));
+	for (i = 0; i < c.n; i++) {
+		free(c.rows[i].proto);
+		free(c.rows[i].state);
+		free(c.rows[i].user);
+		free(c.rows[i].client);
+		free(c.rows[i].backend);
 	}
+	free(c.rows);
+	return rc;
 }
 
 static int
