@@ -32,226 +32,30 @@
 #                    (for when ldapd-helper is unavailable)
 #   BENCH_KEEP=1     keep the work directory (logs)
 set -u
-TOPDIR=$(cd "$(dirname "$0")/.." && pwd)
-BUILD=${BUILD:-build}
-case "$BUILD" in /*) ;; *) BUILD="$TOPDIR/$BUILD" ;; esac
-export BUILD
-BIN=$BUILD/bench
-for t in smtp_load sink tls_baseline; do
-	[ -x "$BIN/$t" ] || { echo "bench/smtp.sh: $BIN/$t missing (make bench)" >&2; exit 1; }
-done
-
-. "$TOPDIR/regress/lib.sh"
+. "$(dirname "$0")/lib.sh"
 
 N=${BENCH_SESSIONS:-4000}
-C=${BENCH_CONC:-32}
 W=${BENCH_WARMUP:-300}
 NS=${BENCH_STARTTLS:-$((N / 4))}
 K=${BENCH_IDLE:-2000}
-HZ=$(getconf CLK_TCK)
 
-T=$(mktemp -d /tmp/smtpcertd-bench.XXXXXX)
-chmod 0755 "$T"
-IDLE_PID=""
-bench_cleanup() {
-	local p i
-	[ -n "$IDLE_PID" ] && kill "$IDLE_PID" 2>/dev/null
-	if [ -f "$T/pids" ]; then
-		for p in $(cat "$T/pids"); do kill -TERM "$p" 2>/dev/null; done
-		for p in $(cat "$T/pids"); do
-			i=0
-			while kill -0 "$p" 2>/dev/null && [ $i -lt 50 ]; do
-				sleep 0.1; i=$((i + 1))
-			done
-			kill -KILL "$p" 2>/dev/null
-		done
-	fi
-	if [ -n "${BENCH_KEEP:-}" ]; then
-		echo "bench: kept $T"
-	else
-		rm -rf "$T"
-	fi
-}
-trap bench_cleanup EXIT
-trap 'exit 1' INT TERM
+bench_init smtp_load sink tls_baseline
 
-# 2,000 sessions held open need descriptors in smtpcertd (inherited) and
-# in the load generator.
-ulimit -n "$(ulimit -Hn)" 2>/dev/null || ulimit -n 65536 2>/dev/null || :
-
-# --- helpers ---------------------------------------------------------------
-
-# PID and every descendant (children of children included).
-proc_tree() {
-	local p=$1 c
-	echo "$p"
-	for c in $(cat /proc/"$p"/task/*/children 2>/dev/null); do
-		proc_tree "$c"
-	done
-}
-
-# utime+stime in clock ticks of one process (0 if gone).
-proc_ticks() {
-	sed 's/.*) //' "/proc/$1/stat" 2>/dev/null | awk '{ print $12 + $13 }' ||
-	    echo 0
-}
-
-# Total ticks of a process tree, including children it has reaped.
-tree_ticks() {
-	local t=0 p v
-	for p in $(proc_tree "$1"); do
-		v=$(proc_ticks "$p")
-		t=$((t + ${v:-0}))
-	done
-	v=$(sed 's/.*) //' "/proc/$1/stat" 2>/dev/null | awk '{ print $14 + $15 }')
-	echo $((t + ${v:-0}))
-}
-
-rss_kb() {
-	awk '/^VmRSS:/ { print $2 }' "/proc/$1/status" 2>/dev/null
-}
-
-# ticks -> ms per item with two decimals: ms_per TICKS COUNT
-ms_per() {
-	awk -v t="$1" -v n="$2" -v hz="$HZ" \
-	    'BEGIN { if (n > 0) printf "%.2f", t * 1000 / hz / n; else print "-" }'
-}
-
-# "PID NAME TICKS" for every smtpcertd process, named as in show status.
-proc_snapshot() {
-	local pid name
-	: >"$1"
-	for pid in $(proc_tree "$D_PID"); do
-		if [ "$pid" = "$D_PID" ]; then
-			name=parent
-		else
-			name=$(awk -v p="$pid" '$2 == p { print $1; exit }' "$T/status")
-			[ -n "$name" ] || name=$(cat "/proc/$pid/comm" 2>/dev/null)
-		fi
-		echo "$pid ${name:-?} $(proc_ticks "$pid")" >>"$1"
-	done
-}
-
-kv() { awk -v k="$1" '$1 == k { print $2; exit }' "$2"; }
-
-# --- set-up ---------------------------------------------------------------
+# --- set-up (bench/lib.sh) ------------------------------------------------
 
 echo "== smtpcertd benchmark ($(nproc) CPUs, $(uname -r), work dir $T)"
-make_pki "$T/pki" >/dev/null || exit 1
-LDAP_PORT=$(free_port)
-start_slapd "$T/ldap" "$LDAP_PORT" "$T/pki" >/dev/null || exit 1
-seed_ldap "$T/ldap" "$LDAP_PORT" "$T/pki" >/dev/null || exit 1
-SLAPD_PID=$(cat "$T/ldap/slapd.ourpid")
-
-SINK_PORT=$(free_port)
-"$BIN/sink" -p "$SINK_PORT" -P "$T/sink.pid" >"$T/sink.out" 2>&1 &
-track_pid $!
-SINK_PID=$!
-wait_port "$SINK_PORT" 10 || { echo "bench: sink did not start" >&2; exit 1; }
-
+bench_backends
 TLS_PORT=$(free_port)
 STLS_PORT=$(free_port)
-printf 'gwpw\n' >"$T/ldap.pw"
-chmod 600 "$T/ldap.pw"
-mkdir -p "$T/empty"
-MAXS=$((K + 1000))
-if [ -n "${BENCH_NOLDAP:-}" ]; then
-	AUTH=""
-	REQ=""
-	CONFNAME="TLS required + verify client-certificate (no LDAP: BENCH_NOLDAP)"
-else
-	AUTH='auth-profile "cac"'
-	REQ="require smtp-auth"
-	CONFNAME="certificate only: TLS required + verify + require smtp-auth, LDAP lookup"
-fi
-cat >"$T/smtpcertd.conf" <<CONF
-user "_smtpcertd"
-chroot "$T/empty"
-control socket "$T/ctl.sock"
-crl cache "$T/crlcache"
 # No CRL here, like the baseline: CRL costs are bench/crl*'s business.
-crl-check inbound no
-limit max-sessions $MAXS
-
-pki "gw" cert "$T/pki/server.chain.pem" key "$T/pki/server.key"
-ca "clients" file "$T/pki/chain.pem"
-
-ldap "corp" {
-	server "ldap://127.0.0.1:$LDAP_PORT"
-	bind dn "cn=gw,ou=svc,dc=example,dc=test" password-file "$T/ldap.pw"
-	base "ou=people,dc=example,dc=test"
-	certificate query "cac" {
-		filter "(&(objectClass=cacUser)(caccn={cn})(cacserial={sn}))"
-		user-attribute "uid"
-	}
-}
-auth-profile "cac" certificate ldap "corp" query "cac"
-
-policy "CERTONLY" {
-	tls required
-	verify client-certificate
-	$REQ
-}
-
-relay "sink" host "127.0.0.1" port $SINK_PORT tls none
-
-listen on 127.0.0.1 port $TLS_PORT tls pki "gw" ca "clients" \\
-	$AUTH policy "CERTONLY" relay "sink" limit max-sessions $MAXS
-listen on 127.0.0.1 port $STLS_PORT starttls pki "gw" ca "clients" \\
-	$AUTH policy "CERTONLY" relay "sink" limit max-sessions $MAXS
-CONF
-"$SMTPCERTD" -n -f "$T/smtpcertd.conf" >"$T/check.out" 2>&1 ||
-    { cat "$T/check.out" >&2; exit 1; }
-# Normal log level (one line per session event, as in production), to a
-# file: stderr in the foreground costs about what syslog would.
-"$SMTPCERTD" -d -f "$T/smtpcertd.conf" >>"$T/smtpcertd.log" 2>&1 &
-D_PID=$!
-track_pid "$D_PID"
-echo "$D_PID" >"$T/daemon.pid"
-wait_file "$T/ctl.sock" 10 || { tail -n 30 "$T/smtpcertd.log" >&2; exit 1; }
-i=0
-while [ "$(ctl show status 2>/dev/null | awk '$1 ~ /^(front|ldapd-helper|crld)$/ && $3 == "running"' | wc -l)" != 3 ] &&
-    [ $i -lt 100 ]; do
-	sleep 0.1; i=$((i + 1))
-done
-wait_port "$TLS_PORT" 10 || { tail -n 30 "$T/smtpcertd.log" >&2; exit 1; }
-sleep 0.5
-ctl show status >"$T/status" 2>/dev/null
-FRONT_PID=$(awk '$1 == "front" { print $2 }' "$T/status")
-
-LOAD="$BIN/smtp_load -h 127.0.0.1 -C $T/pki/alice.crt -K $T/pki/alice.key -A $T/pki/chain.pem -f alice@example.test -r bob@example.test -s 10240"
+bench_conf "$T/d" $((K + 1000)) no "$TLS_PORT" "$STLS_PORT"
+bench_start "$T/d"
 
 # --- 1. full sessions over implicit TLS -----------------------------------
 
-# run_smtp LABEL OUTFILE SMTP_LOAD-ARGS...: measured run; sets R_* figures
-run_measured() {
-	local out=$1 s0 s1 l0 l1 k0 k1 p0 p1 pid
-	shift
-	s0=$(tree_ticks "$D_PID"); l0=$(proc_ticks "$SLAPD_PID"); k0=$(proc_ticks "$SINK_PID")
-	proc_snapshot "$T/proc0"
-	"$@" >"$out" 2>"$out.err"
-	s1=$(tree_ticks "$D_PID"); l1=$(proc_ticks "$SLAPD_PID"); k1=$(proc_ticks "$SINK_PID")
-	proc_snapshot "$T/proc1"
-	R_OK=$(kv sessions_ok "$out"); R_ERR=$(kv errors "$out")
-	R_RATE=$(kv rate "$out"); R_P50=$(kv p50_ms "$out"); R_P99=$(kv p99_ms "$out")
-	R_CLI=$(kv client_cpu_ms "$out")
-	R_SRV=$((s1 - s0)); R_LDAP=$((l1 - l0)); R_SINK=$((k1 - k0))
-	# per process: name ms/session
-	R_PROCS=$(awk -v hz="$HZ" -v n="${R_OK:-0}" 'NR == FNR { t[$1] = $3; next }
-	    { d = $3 - ($1 in t ? t[$1] : 0);
-	      printf "%s%s %.2f", sep, $2, (n > 0 ? d * 1000 / hz / n : 0); sep = ", " }' \
-	    "$T/proc0" "$T/proc1")
-}
-
 echo "== configuration: $CONFNAME"
 echo "== warm-up: $W sessions"
-$LOAD -m smtp -t tls -p "$TLS_PORT" -n "$W" -c "$C" >"$T/warm.out" 2>&1
-if [ "$(kv sessions_ok "$T/warm.out")" = 0 ] || [ -z "$(kv sessions_ok "$T/warm.out")" ]; then
-	echo "bench: warm-up sessions all failed:" >&2
-	cat "$T/warm.out" >&2
-	tail -n 20 "$T/smtpcertd.log" >&2
-	exit 1
-fi
+bench_warmup "$TLS_PORT" "$W"
 
 echo "== full sessions, implicit TLS: $N sessions, concurrency $C"
 run_measured "$T/smtp.out" $LOAD -m smtp -t tls -p "$TLS_PORT" -n "$N" -c "$C"

@@ -2,7 +2,8 @@
 # The benchmark's tools (bench/*.c) at tiny scale, so they cannot rot:
 # smtp_load runs a few full sessions through smtpcertd to bench/sink with
 # no errors, drives tls_baseline in handshake mode, and holds idle
-# sessions.  No timings are checked: `make bench` is the benchmark.
+# sessions; bench/crl_sessions.sh runs its interleaved rounds with a small
+# CRL.  No timings are checked: `make bench` is the benchmark.
 . "$(dirname "$0")/lib.sh"
 
 BENCH="$BUILD/bench"
@@ -136,7 +137,29 @@ test_tls_baseline_handshakes() {
 	    { cat "$T/baseline.out"; fail "baseline summary"; }
 }
 
+# bench/crl_sessions.sh (with bench/lib.sh) at tiny scale: one 1,000-entry
+# CRL, two rounds of a few sessions, all accepted, every figure printed.
+test_crl_sessions_script() {
+	build_tools
+	BUILD=$BUILD CRL_SESS_SIZES=1000 CRL_SESS_ROUNDS=2 CRL_SESS_SESSIONS=10 \
+	    CRL_SESS_WARMUP=3 BENCH_CONC=4 bash "$TOP/bench/crl_sessions.sh" \
+	    >"$T/crlsess.out" 2>&1 || { cat "$T/crlsess.out"; fail "crl_sessions.sh failed"; }
+	cat "$T/crlsess.out"
+	grep -q 'set of [0-9]* bytes in use in the front' "$T/crlsess.out" ||
+	    fail "set not reported loaded"
+	[ "$(grep -c '^   round [12]:  none [0-9.]*/s .* 1000 [0-9.]*/s' "$T/crlsess.out")" = 2 ] ||
+	    fail "not two rounds of both configurations"
+	awk '/^(none|1000) +[0-9]/ { n++; if ($NF != 0) bad = 1 }
+	    END { exit !(n == 2 && !bad) }' "$T/crlsess.out" ||
+	    fail "table rows missing or errors reported"
+	grep -q '^1000-entry CRL / no CRL, session rate: ' "$T/crlsess.out" ||
+	    fail "no rate ratio"
+	grep -q '^1000-entry revocation set: .*target <= 64 MB: met' "$T/crlsess.out" ||
+	    fail "no set size"
+}
+
 run_test test_smtp_load_through_smtpcertd_to_sink
 run_test test_idle_sessions_are_held
 run_test test_tls_baseline_handshakes
+run_test test_crl_sessions_script
 finish
