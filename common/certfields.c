@@ -13,6 +13,7 @@
  * on the same thread, and a stale error queue there would be misreported
  * against some later, unrelated TLS call.
  */
+#include <limits.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -429,37 +430,110 @@ certfields_from_x509(X509 *x, struct certfields *cf)
 	return -1;
 }
 
-/* Client certificates never carry an encrypted PEM: never prompt. */
+/* Peer chains never carry an encrypted PEM: never prompt. */
 static int
 cf_nopass(char *buf, int size, int rwflag, void *arg)
 {
 	return -1;
 }
 
-int
-certfields_from_pem(const uint8_t *pem, size_t len, struct certfields *cf)
+STACK_OF(X509) *
+certfields_chain_from_pem(const uint8_t *pem, size_t len, int max)
 {
-	BIO	*bio;
-	X509	*x;
-	int	 rv;
+	STACK_OF(X509)	*chain;
+	BIO		*bio;
+	X509		*x;
 
-	memset(cf, 0, sizeof(*cf));
 	if (pem == NULL || len == 0 || len > CERTFIELDS_PEM_MAX)
-		return -1;
+		return NULL;
 	ERR_set_mark();
-	if ((bio = BIO_new_mem_buf(pem, (int)len)) == NULL) {
+	if ((chain = sk_X509_new_null()) == NULL ||
+	    (bio = BIO_new_mem_buf(pem, (int)len)) == NULL) {
+		sk_X509_free(chain);
 		ERR_pop_to_mark();
-		return -1;
+		return NULL;
 	}
-	/* Reads the first PEM block only: the leaf in a libtls chain. */
-	x = PEM_read_bio_X509(bio, NULL, cf_nopass, NULL);
+	/* Up to the first block that is not a certificate (the end). */
+	while ((max <= 0 || sk_X509_num(chain) < max) &&
+	    (x = PEM_read_bio_X509(bio, NULL, cf_nopass, NULL)) != NULL)
+		if (!sk_X509_push(chain, x)) {
+			X509_free(x);
+			break;
+		}
 	BIO_free(bio);
 	ERR_pop_to_mark();
-	if (x == NULL)
-		return -1;
-	rv = certfields_from_x509(x, cf);
-	X509_free(x);
-	return rv;
+	if (sk_X509_num(chain) == 0) {
+		sk_X509_free(chain);
+		return NULL;
+	}
+	return chain;
+}
+
+/*
+ * One DER element at *p (at most end - *p bytes): its whole length,
+ * header included, and *p moved past it.  0 if it does not fit or has
+ * not the wanted tag and class.
+ */
+static long
+cf_der_skip(const unsigned char **p, const unsigned char *end, int tag,
+    int cls)
+{
+	const unsigned char	*start = *p;
+	long			 len;
+	int			 t, c, r;
+
+	if (end <= start)
+		return 0;
+	r = ASN1_get_object(p, &len, &t, &c, end - start);
+	if (r & 0x81 || t != tag || c != cls ||
+	    len > end - *p)
+		return 0;
+	*p += len;
+	return *p - start;
+}
+
+char *
+certfields_subject_from_der(const uint8_t *der, size_t len)
+{
+	const unsigned char	*p = der, *end, *name;
+	X509_NAME		*n;
+	char			*s = NULL;
+	long			 l, nlen;
+	int			 t, c, r;
+
+	if (der == NULL || len == 0 || len > LONG_MAX)
+		return NULL;
+	ERR_set_mark();
+	/* Certificate ::= SEQUENCE { tbsCertificate SEQUENCE { ... */
+	end = der + len;
+	r = ASN1_get_object(&p, &l, &t, &c, end - p);
+	if (r & 0x81 || t != V_ASN1_SEQUENCE || l > end - p)
+		goto done;
+	end = p + l;
+	r = ASN1_get_object(&p, &l, &t, &c, end - p);
+	if (r & 0x81 || t != V_ASN1_SEQUENCE || l > end - p)
+		goto done;
+	end = p + l;
+	/* [0] version (optional), serialNumber, signature, issuer,
+	 * validity, then subject. */
+	name = p;
+	if (cf_der_skip(&name, end, 0, V_ASN1_CONTEXT_SPECIFIC) > 0)
+		p = name;
+	if (cf_der_skip(&p, end, V_ASN1_INTEGER, V_ASN1_UNIVERSAL) == 0 ||
+	    cf_der_skip(&p, end, V_ASN1_SEQUENCE, V_ASN1_UNIVERSAL) == 0 ||
+	    cf_der_skip(&p, end, V_ASN1_SEQUENCE, V_ASN1_UNIVERSAL) == 0 ||
+	    cf_der_skip(&p, end, V_ASN1_SEQUENCE, V_ASN1_UNIVERSAL) == 0)
+		goto done;
+	name = p;
+	if ((nlen = cf_der_skip(&p, end, V_ASN1_SEQUENCE,
+	    V_ASN1_UNIVERSAL)) == 0 ||
+	    (n = d2i_X509_NAME(NULL, &name, nlen)) == NULL)
+		goto done;
+	s = cf_name_string(n, "subject");
+	X509_NAME_free(n);
+ done:
+	ERR_pop_to_mark();
+	return s;
 }
 
 void

@@ -75,14 +75,32 @@ struct certfields {
 };
 
 /*
- * Parse the leaf (first certificate) of a PEM chain as returned by libtls
- * tls_peer_cert_chain_pem().  0, or -1 (not a certificate, input longer
- * than CERTFIELDS_PEM_MAX, out of memory) with *cf zeroed.
+ * Parse a PEM chain as libtls tls_peer_cert_chain_pem() returns it, leaf
+ * first, up to the first block that is not a certificate, or max
+ * certificates (0: no limit; 1: the leaf alone, which is all the
+ * certificate fields need, and decoding each certificate is costly with
+ * OpenSSL 3.0).  The caller frees it with sk_X509_pop_free(chain,
+ * X509_free).  NULL if the input does not start with a certificate, is
+ * longer than CERTFIELDS_PEM_MAX, or memory runs out.  Never prompts for
+ * a passphrase; OpenSSL's error queue is left as it was.  The front
+ * decodes each peer chain once, through io_tls_peer_chain() (io.h).
  */
-int	certfields_from_pem(const uint8_t *pem, size_t len,
-	    struct certfields *cf);
-/* The same from a parsed certificate; takes its own reference. */
+STACK_OF(X509)	*certfields_chain_from_pem(const uint8_t *pem, size_t len,
+		    int max);
+/*
+ * Fill *cf from a certificate (the leaf of a chain); takes its own
+ * reference.  0, or -1 (x NULL, out of memory) with *cf zeroed.
+ */
 int	certfields_from_x509(X509 *x, struct certfields *cf);
+/*
+ * The subject DN (the {dn} format) of a DER certificate, read without
+ * decoding the rest of it: no public key, no extensions, so far cheaper
+ * than d2i_X509() with OpenSSL 3.0.  For logging a certificate already
+ * known by its fingerprint (ldapd-helper's cache hits): it checks
+ * nothing else.  malloc'd, or NULL if the DER is not a certificate or
+ * the subject is unusable.
+ */
+char	*certfields_subject_from_der(const uint8_t *der, size_t len);
 /* Free the values and the reference; *cf is zeroed.  NULL is fine. */
 void	certfields_free(struct certfields *cf);
 

@@ -37,8 +37,10 @@
 #include <unistd.h>
 
 #include <event2/event.h>
+#include <openssl/x509.h>
 #include <tls.h>
 
+#include "certfields.h"
 #include "io.h"
 
 #define IO_CHUNK_SIZE	(4096 - sizeof(struct iochunk))
@@ -106,6 +108,8 @@ struct io {
 
 	struct timeval		 closeby;
 	char			*error;
+	STACK_OF(X509)		*peerchain;	/* io_tls_peer_chain() */
+	int			 peerfull;	/* all of it, not the leaf */
 };
 
 static void	io_dispatch(evutil_socket_t, short, void *);
@@ -132,6 +136,8 @@ static void	io_in_release(struct io *);
 static void	io_in_settle(struct io *);
 static ssize_t	io_tls_prepare(struct io *);
 static void	io_tls_begin(struct io *);
+static STACK_OF(X509) *io_peerchain(struct io *, int);
+static void	io_peerchain_drop(struct io *);
 
 /* Shared by every io; see the comment at the top. */
 static char	io_scratch[IO_INBUF_MAX];
@@ -583,13 +589,54 @@ io_tls_peer_cert_provided(struct io *io)
 	return tls_peer_cert_provided(io->tls);
 }
 
-const uint8_t *
-io_tls_peer_chain_pem(struct io *io, size_t *len)
+/*
+ * libtls hands the chain over only as PEM, and decoding a certificate
+ * with OpenSSL 3.0 is costly (it sets up a public-key decoder for every
+ * one), so the chain is decoded once for all the checks that follow a
+ * handshake.  It is dropped when the event handler unwinds rather than
+ * kept with the io: a decoded certificate is about 6 KB, and an idle
+ * session should not carry it.
+ */
+static STACK_OF(X509) *
+io_peerchain(struct io *io, int full)
 {
-	*len = 0;
-	if (io->tls == NULL || io->state != IO_S_UP)
+	const uint8_t	*pem;
+	size_t		 len;
+
+	if (io->peerchain != NULL && (io->peerfull || !full))
+		return io->peerchain;
+	if (io->tls == NULL || io->state != IO_S_UP ||
+	    !tls_peer_cert_provided(io->tls) ||
+	    (pem = tls_peer_cert_chain_pem(io->tls, &len)) == NULL)
 		return NULL;
-	return tls_peer_cert_chain_pem(io->tls, len);
+	/* libtls' PEM holds the verified chain, CA included. */
+	io_peerchain_drop(io);
+	io->peerchain = certfields_chain_from_pem(pem, len, full ? 0 : 1);
+	io->peerfull = full;
+	return io->peerchain;
+}
+
+struct stack_st_X509 *
+io_tls_peer_chain(struct io *io)
+{
+	return io_peerchain(io, 1);
+}
+
+struct x509_st *
+io_tls_peer_cert(struct io *io)
+{
+	STACK_OF(X509)	*chain;
+
+	if ((chain = io_peerchain(io, 0)) == NULL)
+		return NULL;
+	return sk_X509_value(chain, 0);
+}
+
+static void
+io_peerchain_drop(struct io *io)
+{
+	sk_X509_pop_free(io->peerchain, X509_free);
+	io->peerchain = NULL;
 }
 
 /*
@@ -650,6 +697,7 @@ done:
 		io_destroy(io);
 		return;
 	}
+	io_peerchain_drop(io);
 	io_in_settle(io);
 	io_reload(io);
 }
@@ -1174,6 +1222,7 @@ io_destroy(struct io *io)
 	struct iochunk	*c;
 
 	event_free(io->ev);
+	io_peerchain_drop(io);
 	if (io->tls != NULL)
 		tls_free(io->tls);
 	if (io->fd != -1)

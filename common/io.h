@@ -9,13 +9,14 @@
  * runs unchanged inside the front's seccomp sandbox.  The process must
  * ignore SIGPIPE: libtls writes to the socket with write(2).
  *
- * Memory per connection (x86-64, glibc): struct io (192 bytes) and
+ * Memory per connection (x86-64, glibc): struct io (200 bytes) and
  * libevent's struct event (128 bytes), about 350 bytes with malloc
  * overhead.  Input is read into one shared scratch buffer and only what
  * the owner leaves unconsumed is copied to a private buffer (from
  * IO_INBUF_INIT up to the input bound); output chunks exist only while
  * queued.  Both are freed once drained, so an idle session holds no I/O
- * buffers: the rest is libtls' and OpenSSL's per-connection state.
+ * buffers (nor a decoded peer chain, see io_tls_peer_chain()): the rest
+ * is libtls' and OpenSSL's per-connection state.
  * Measured on Debian 12 (libretls 3.7, OpenSSL 3.0, EC P-256, TLS 1.3),
  * server side, 2000 idle sessions: about 24 KB RSS per session without a
  * client certificate, 30 KB with one (OpenSSL keeps its record buffers
@@ -55,6 +56,8 @@ enum io_event {
 };
 
 struct io;
+struct stack_st_X509;		/* OpenSSL's STACK_OF(X509) */
+struct x509_st;			/* OpenSSL's X509 */
 
 typedef void (*io_callback)(struct io *, int evt, void *arg);
 
@@ -174,6 +177,22 @@ struct tls	*io_tls(struct io *);
 const char	*io_tls_version(struct io *);
 const char	*io_tls_cipher(struct io *);
 int		 io_tls_peer_cert_provided(struct io *);
-const uint8_t	*io_tls_peer_chain_pem(struct io *, size_t *len);
+/*
+ * The peer's certificate chain as libtls verified it, leaf first (its
+ * CA included), as OpenSSL's STACK_OF(X509), decoded on the first call
+ * and shared by every later one, so the checks after a handshake (CRL,
+ * OCSP, certificate fields, proxy user name) decode it once between
+ * them.  io_tls_peer_cert() is its leaf; alone it decodes only the leaf,
+ * for callers that need no more: with OpenSSL 3.0 each certificate
+ * decoded costs about as much as the rest of a handshake's parsing.
+ * NULL on a plaintext io, before the handshake, when the peer sent no
+ * certificate or when it is unreadable.  The io owns them: do not free
+ * or change them, and X509_up_ref() a certificate kept longer.  They are
+ * valid until the io's event handler next returns to the event loop
+ * (so for the whole IO_TLSREADY callback), or io_free(); an idle session
+ * keeps no decoded certificate (one is about 6 KB).
+ */
+struct stack_st_X509 *io_tls_peer_chain(struct io *);
+struct x509_st	*io_tls_peer_cert(struct io *);
 
 #endif

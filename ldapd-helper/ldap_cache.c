@@ -1,11 +1,12 @@
 /*
  * The answer cache of one LDAP profile.
  *
- * Keys are built by the caller: (query kind, query name, expanded filter
- * and certificate fingerprint) for certificates, (query, user name as
- * typed) for smtp-auth.  The profile is implicit: every profile of every
- * generation has its own cache, so a reload starts empty and a changed
- * filter or base can never serve an answer computed under the old one.
+ * Keys are built by the caller: (query kind, query name, certificate
+ * fingerprint) for certificates, known before the certificate is parsed,
+ * (query, user name as typed) for smtp-auth.  The profile is implicit:
+ * every profile of every generation has its own cache, so a reload
+ * starts empty and a changed filter or base can never serve an answer
+ * computed under the old one.
  *
  * Lookups use glibc's tsearch(3), a red-black tree: keys are chosen by
  * clients (user names), so no hash table an attacker could flood.  Size

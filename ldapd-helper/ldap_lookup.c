@@ -153,6 +153,13 @@ lookup_arm(struct lreq *r)
 static const char *
 lookup_who(struct lreq *r, char *buf, size_t len)
 {
+	char	*s;
+
+	/* A cache hit skipped parsing: read just the subject now. */
+	if (r->type == LREQ_CERT && r->cached && r->subject == NULL) {
+		s = certfields_subject_from_der(r->der, r->derlen);
+		r->subject = s != NULL ? s : xstrdup("(no subject)");
+	}
 	if (r->type == LREQ_CERT)
 		return r->subject != NULL ? logstr(r->subject,
 		    strlen(r->subject), buf, len) : "(unparsed)";
@@ -290,10 +297,11 @@ lookup_front_gone(void)
 /* --- cache -------------------------------------------------------------- */
 
 /*
- * Keys: "C", query, expanded filter, SHA-256 of the certificate (the
- * filter need not name every field, and match-certificate depends on
- * the whole DER); "A", query, user name as typed; "Z", query, user name
- * (authorization: no password involved).
+ * Keys: "C", query, SHA-256 of the certificate (the whole DER: the
+ * expanded filter and match-certificate both follow from it and the
+ * query, so the key is known before the certificate is parsed); "A",
+ * query, user name as typed; "Z", query, user name (authorization: no
+ * password involved).
  */
 static int
 lookup_cache_key(struct lreq *r, char **keyp, size_t *lenp)
@@ -302,16 +310,14 @@ lookup_cache_key(struct lreq *r, char **keyp, size_t *lenp)
 	char	*k;
 
 	if (r->type == LREQ_CERT) {
-		if (r->filter == NULL)
+		if (r->der == NULL)
 			return -1;
-		len = 2 + ql + 1 + strlen(r->filter) + 1 + sizeof(r->fp);
+		len = 2 + ql + 1 + sizeof(r->fp);
 		k = xcalloc(1, len);
 		memcpy(k, "C", 2);
 		off = 2;
 		memcpy(k + off, r->qname, ql + 1);
 		off += ql + 1;
-		memcpy(k + off, r->filter, strlen(r->filter) + 1);
-		off += strlen(r->filter) + 1;
 		memcpy(k + off, r->fp, sizeof(r->fp));
 	} else {
 		if (r->uname == NULL)
@@ -624,7 +630,25 @@ lookup_cert_start(struct lreq *r, const void *der, size_t derlen)
 		lookup_finish(r, LDAP_RES_BADREQ, "no such certificate query");
 		return;
 	}
-	x = derlen > 0 ? d2i_X509(NULL, &pp, derlen) : NULL;
+	/*
+	 * The cache first: its key (query, SHA-256 of the DER) needs no
+	 * parsing, and decoding a certificate is the dearest step here
+	 * with OpenSSL 3.0.  A hit is a DER that was parsed and answered
+	 * before, byte for byte; only its subject is read, for the log.
+	 */
+	if (derlen == 0) {
+		lookup_finish(r, LDAP_RES_BADREQ, "not a DER certificate");
+		return;
+	}
+	if (EVP_Digest(der, derlen, r->fp, &fplen, EVP_sha256(), NULL) != 1)
+		fatalx("EVP_Digest");
+	r->der = xcalloc(1, derlen);
+	memcpy(r->der, der, derlen);
+	r->derlen = derlen;
+	if (lookup_cache_hit(r, NULL))
+		return;
+
+	x = d2i_X509(NULL, &pp, derlen);
 	if (x == NULL || pp != (const unsigned char *)der + derlen) {
 		/* Trailing bytes too: one certificate, nothing else. */
 		X509_free(x);
@@ -637,12 +661,7 @@ lookup_cert_start(struct lreq *r, const void *der, size_t derlen)
 		lookup_finish(r, LDAP_RES_BADREQ, "unusable certificate");
 		return;
 	}
-	r->der = xcalloc(1, derlen);
-	memcpy(r->der, der, derlen);
-	r->derlen = derlen;
 	r->subject = xstrdup(cf.dn != NULL ? cf.dn : "(no subject)");
-	if (EVP_Digest(der, derlen, r->fp, &fplen, EVP_sha256(), NULL) != 1)
-		fatalx("EVP_Digest");
 
 	r->filter = xcalloc(1, LDAP_FILTER_MAX);
 	n = certfields_filter_values(&cf, r->q->serial_format ==
@@ -660,8 +679,6 @@ lookup_cert_start(struct lreq *r, const void *der, size_t derlen)
 	log_debug("request %llu: filter %s", (unsigned long long)r->id,
 	    r->filter);
 
-	if (lookup_cache_hit(r, NULL))
-		return;
 	r->step = LSTEP_SEARCH;
 	r->base = r->p->conf->base;
 	r->scope = r->p->conf->scope == CONF_LDAP_SCOPE_BASE ?

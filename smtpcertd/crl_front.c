@@ -52,7 +52,6 @@
 
 #define CA_SYSTEM		"@system"
 #define CRL_FRONT_MAX_DEPTH	8	/* certificates checked per chain */
-#define CRL_FRONT_PEM_MAX	(1024 * 1024)
 
 struct front_ca {
 	char		*name;
@@ -276,30 +275,16 @@ check_one(X509 *x, int depth, const struct smtpcertd_conf *conf,
 }
 
 int
-crl_front_check_chain(const uint8_t *pem, size_t len, const char *ca_name,
+crl_front_check_chain(STACK_OF(X509) *chain, const char *ca_name,
     const struct smtpcertd_conf *conf, const char *who, char *why,
     size_t whylen)
 {
-	STACK_OF(X509)	*chain, *cas;
-	BIO		*bio;
+	STACK_OF(X509)	*cas;
 	X509		*x, *up;
 	time_t		 now = time(NULL);
 	int		 depth, r = 0;
 
-	if (pem == NULL || len == 0 || len > CRL_FRONT_PEM_MAX) {
-		snprintf(why, whylen, "no certificate chain to check");
-		return -1;
-	}
-	if ((chain = sk_X509_new_null()) == NULL ||
-	    (bio = BIO_new_mem_buf(pem, (int)len)) == NULL)
-		fatal(NULL);
-	while ((x = PEM_read_bio_X509(bio, NULL, NULL, NULL)) != NULL)
-		if (!sk_X509_push(chain, x))
-			X509_free(x);
-	BIO_free(bio);
-	ERR_clear_error();
-	if (sk_X509_num(chain) == 0) {
-		sk_X509_free(chain);
+	if (chain == NULL || sk_X509_num(chain) == 0) {
 		snprintf(why, whylen, "unreadable certificate chain");
 		return -1;
 	}
@@ -316,7 +301,6 @@ crl_front_check_chain(const uint8_t *pem, size_t len, const char *ca_name,
 			break;
 		x = up;
 	}
-	sk_X509_pop_free(chain, X509_free);
 	ERR_clear_error();
 	return r;
 }
@@ -326,30 +310,23 @@ crl_front_check_client(const struct smtpcertd_conf *conf,
     const struct listener *l, struct io *io, const char *who, char *why,
     size_t whylen)
 {
-	const uint8_t	*pem;
-	size_t		 len;
-	int		 check;
+	int	 check;
 
 	check = (l->proto == LISTEN_SMTP || l->proto == LISTEN_SMTPS) ?
 	    conf->crl_check_inbound : conf->crl_check_proxy;
 	if (!check || l->ca_name == NULL || !io_tls_peer_cert_provided(io))
 		return 0;
-	pem = io_tls_peer_chain_pem(io, &len);
-	return crl_front_check_chain(pem, len, l->ca_name, conf, who, why,
-	    whylen);
+	return crl_front_check_chain(io_tls_peer_chain(io), l->ca_name, conf,
+	    who, why, whylen);
 }
 
 int
 crl_front_check_upstream(const struct relay *r, struct io *io,
     const char *who, char *why, size_t whylen)
 {
-	const uint8_t	*pem;
-	size_t		 len;
-
 	if (front_conf == NULL || !front_conf->crl_check_outbound)
 		return 0;
-	pem = io_tls_peer_chain_pem(io, &len);
-	return crl_front_check_chain(pem, len, r->ca_name != NULL ?
+	return crl_front_check_chain(io_tls_peer_chain(io), r->ca_name != NULL ?
 	    r->ca_name : CA_SYSTEM, front_conf, who, why, whylen);
 }
 
@@ -360,36 +337,23 @@ crl_front_check_upstream(const struct relay *r, struct io *io,
  * when the leaf is unreadable (*leaf NULL) or has no issuer to be found.
  */
 int
-crl_front_leaf_issuer(const uint8_t *pem, size_t len, const char *ca_name,
+crl_front_leaf_issuer(STACK_OF(X509) *chain, const char *ca_name,
     X509 **leaf, X509 **issuer)
 {
-	STACK_OF(X509)	*chain;
-	BIO		*bio;
-	X509		*x, *up = NULL;
+	X509	*x, *up = NULL;
 
 	*leaf = *issuer = NULL;
-	if (pem == NULL || len == 0 || len > CRL_FRONT_PEM_MAX)
+	if (chain == NULL || sk_X509_num(chain) == 0)
 		return -1;
-	if ((chain = sk_X509_new_null()) == NULL ||
-	    (bio = BIO_new_mem_buf(pem, (int)len)) == NULL)
-		fatal(NULL);
-	while ((x = PEM_read_bio_X509(bio, NULL, NULL, NULL)) != NULL)
-		if (!sk_X509_push(chain, x))
-			X509_free(x);
-	BIO_free(bio);
-	ERR_clear_error();
-	if (sk_X509_num(chain) > 0) {
-		x = sk_X509_value(chain, 0);
-		if (X509_check_issued(x, x) != X509_V_OK)
-			up = find_issuer(x, chain, front_cas_find(ca_name));
-		X509_up_ref(x);
-		*leaf = x;
-		if (up != NULL) {
-			X509_up_ref(up);
-			*issuer = up;
-		}
+	x = sk_X509_value(chain, 0);
+	if (X509_check_issued(x, x) != X509_V_OK)
+		up = find_issuer(x, chain, front_cas_find(ca_name));
+	X509_up_ref(x);
+	*leaf = x;
+	if (up != NULL) {
+		X509_up_ref(up);
+		*issuer = up;
 	}
-	sk_X509_pop_free(chain, X509_free);
 	ERR_clear_error();
 	return *issuer != NULL ? 0 : -1;
 }

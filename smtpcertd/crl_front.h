@@ -11,6 +11,7 @@
 
 struct childproc;
 struct conf_bundle;
+struct stack_st_X509;
 struct x509_st;
 struct imsg;
 struct io;
@@ -25,13 +26,14 @@ void	crl_front_parent_imsg(struct childproc *, struct imsg *);
 void	crl_front_config(struct conf_bundle *);
 
 /*
- * Check every certificate of a peer chain (leaf first, as libtls gives
- * it) except the trust anchor.  ca_name names the bundle the chain was
- * verified with (NULL: the peer's chain only).  Returns 0 to go on
- * (logging loudly when a fail-open policy let a certificate through), -1
- * to refuse, with the reason in why.
+ * Check every certificate of a peer chain except the trust anchor.  The
+ * chain is io_tls_peer_chain()'s, leaf first (struct stack_st_X509 is
+ * OpenSSL's STACK_OF(X509)); NULL or empty is refused.  ca_name names
+ * the bundle the chain was verified with (NULL: the peer's chain only).
+ * Returns 0 to go on (logging loudly when a fail-open policy let a
+ * certificate through), -1 to refuse, with the reason in why.
  */
-int	crl_front_check_chain(const uint8_t *pem, size_t len,
+int	crl_front_check_chain(struct stack_st_X509 *chain,
 	    const char *ca_name, const struct smtpcertd_conf *,
 	    const char *who, char *why, size_t whylen);
 
@@ -50,7 +52,7 @@ int	crl_front_check_upstream(const struct relay *, struct io *,
  * bundle ca_name, then the chain), up-referenced; 0, or -1 if either is
  * missing (*leaf may still be set).  struct x509_st is OpenSSL's X509,
  * named so to keep OpenSSL's headers out of this one. */
-int	crl_front_leaf_issuer(const uint8_t *pem, size_t len,
+int	crl_front_leaf_issuer(struct stack_st_X509 *chain,
 	    const char *ca_name, struct x509_st **leaf,
 	    struct x509_st **issuer);
 

@@ -147,10 +147,8 @@ ocsp_front_check_client(const struct smtpcertd_conf *conf,
 {
 	struct ocsp_pending	*p;
 	struct msgbuild		 m;
-	const uint8_t		*pem;
 	unsigned char		*ld = NULL, *id = NULL;
 	X509			*leaf, *issuer;
-	size_t			 len;
 	char			 what[64];
 	int			 ll, il, r;
 
@@ -158,9 +156,8 @@ ocsp_front_check_client(const struct smtpcertd_conf *conf,
 	if (!conf->ocsp.enabled || l->ca_name == NULL ||
 	    !io_tls_peer_cert_provided(io))
 		return 0;
-	pem = io_tls_peer_chain_pem(io, &len);
-	if (crl_front_leaf_issuer(pem, len, l->ca_name, &leaf, &issuer) ==
-	    -1) {
+	if (crl_front_leaf_issuer(io_tls_peer_chain(io), l->ca_name, &leaf,
+	    &issuer) == -1) {
 		strlcpy(what, leaf == NULL ? "unreadable certificate" :
 		    "its issuer not found", sizeof(what));
 		X509_free(leaf);

@@ -229,9 +229,11 @@ const struct proxy_server *proxy_find_server(const struct proxy_profile *,
 	    const char *name);
 const char *proxy_server_name(const struct proxy_server *);
 /* The certificate's user name under the profile's username rule; -1 if
- * the certificate lacks a field the rule needs. */
-int	proxy_cert_username(const struct proxy_profile *, const uint8_t *pem,
-	    size_t pemlen, char *out, size_t outlen);
+ * the certificate lacks a field the rule needs.  struct x509_st is
+ * OpenSSL's X509 (the leaf of io_tls_peer_chain()). */
+struct x509_st;
+int	proxy_cert_username(const struct proxy_profile *, struct x509_st *leaf,
+	    char *out, size_t outlen);
 /* A name we may log and pass on: not empty, no control characters, no
  * leading or trailing space (SPEC 3.4). */
 int	proxy_name_ok(const char *, size_t);

@@ -234,8 +234,6 @@ static void
 be_io(struct io *io, int evt, void *arg)
 {
 	struct proxy_session	*s = arg;
-	const uint8_t		*pem;
-	size_t			 len;
 	char			 why[512];
 
 	switch (evt) {
@@ -249,8 +247,7 @@ be_io(struct io *io, int evt, void *arg)
 		return;
 	case IO_TLSREADY:
 		if (s->gen->conf->crl_check_outbound) {
-			pem = io_tls_peer_chain_pem(io, &len);
-			if (crl_front_check_chain(pem, len,
+			if (crl_front_check_chain(io_tls_peer_chain(io),
 			    s->server->ca_name != NULL ? s->server->ca_name :
 			    CA_SYSTEM, s->gen->conf, s->backend, why,
 			    sizeof(why)) == -1) {

@@ -171,15 +171,15 @@ proxy_split_login(const struct proxy_profile *p, const char *user,
 }
 
 int
-proxy_cert_username(const struct proxy_profile *p, const uint8_t *pem,
-    size_t pemlen, char *out, size_t outlen)
+proxy_cert_username(const struct proxy_profile *p, X509 *leaf, char *out,
+    size_t outlen)
 {
 	struct certfields	 cf;
 	char			*a = NULL, *b = NULL;
 	int			 r = -1, n;
 
 	out[0] = '\0';
-	if (certfields_from_pem(pem, pemlen, &cf) == -1)
+	if (certfields_from_x509(leaf, &cf) == -1)
 		return -1;
 	if (p->username_dn) {
 		if (cf.dn != NULL && strlen(cf.dn) < outlen) {

@@ -296,14 +296,10 @@ px_evict(const struct proxy_profile *p)
 static void
 px_tls_ready(struct proxy_session *s)
 {
-	const uint8_t	*pem;
-	size_t		 pemlen;
-
 	snprintf(s->tlsinfo, sizeof(s->tlsinfo), "%s/%s",
 	    io_tls_version(s->io), io_tls_cipher(s->io));
 	if (io_tls_peer_cert_provided(s->io)) {
-		pem = io_tls_peer_chain_pem(s->io, &pemlen);
-		if (pem == NULL || proxy_cert_username(s->p, pem, pemlen,
+		if (proxy_cert_username(s->p, io_tls_peer_cert(s->io),
 		    s->certname, sizeof(s->certname)) == -1)
 			s->certname[0] = '\0';
 	}

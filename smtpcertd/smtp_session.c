@@ -438,8 +438,6 @@ session_tls_ready(struct session *s)
 {
 	const struct auth_profile	*ap = s->l->auth_profile;
 	struct certfields		 cf;
-	const uint8_t			*pem;
-	size_t				 pemlen;
 
 	s->tls = 1;
 	snprintf(s->tlsinfo, sizeof(s->tlsinfo), "%s/%s",
@@ -451,8 +449,8 @@ session_tls_ready(struct session *s)
 		s->cert = CERT_NONE;
 		goto done;
 	}
-	pem = io_tls_peer_chain_pem(s->io, &pemlen);
-	if (pem == NULL || certfields_from_pem(pem, pemlen, &cf) == -1) {
+	/* Decoded once for this and the CRL and OCSP checks before it. */
+	if (certfields_from_x509(io_tls_peer_cert(s->io), &cf) == -1) {
 		/* libtls verified it; we cannot read it: fail closed. */
 		log_warnx("session %012llx: cannot parse the client "
 		    "certificate", (unsigned long long)s->id);

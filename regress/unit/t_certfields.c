@@ -42,6 +42,7 @@ static X509	*mk_full(void);
 static X509	*mk_cn(int, const void *, int);
 static char	*pem_of(X509 *);
 static int	 streq(const char *, const char *);
+static int	 from_pem(const uint8_t *, size_t, struct certfields *);
 
 static void	test_all_fields_present(void);
 static void	test_missing_fields_are_null(void);
@@ -56,6 +57,7 @@ static void	test_fingerprint_and_der(void);
 static void	test_upn_must_be_utf8string(void);
 static void	test_dn_field_short_names(void);
 static void	test_from_pem_chain_takes_leaf(void);
+static void	test_subject_from_der(void);
 static void	test_from_pem_garbage_fails(void);
 static void	test_filter_values_expand(void);
 
@@ -95,6 +97,22 @@ add_raw(X509_NAME *n, int nid, int type, const void *v, int len)
  * (a leading '-' makes it negative), optional SAN (consumed), issued by
  * issuer/ikey, or self-signed if issuer is NULL.
  */
+
+/* The front's way: decode the chain, take the fields of its leaf. */
+static int
+from_pem(const uint8_t *pem, size_t len, struct certfields *cf)
+{
+	STACK_OF(X509)	*chain;
+	int		 r;
+
+	if ((chain = certfields_chain_from_pem(pem, len, 1)) == NULL) {
+		memset(cf, 0, sizeof(*cf));
+		return -1;
+	}
+	r = certfields_from_x509(sk_X509_value(chain, 0), cf);
+	sk_X509_pop_free(chain, X509_free);
+	return r;
+}
 static X509 *
 mkcert(X509_NAME *subj, const char *serial, GENERAL_NAMES *san,
     X509 *issuer, EVP_PKEY *ikey)
@@ -520,7 +538,7 @@ test_invalid_utf8_rejects_field(void)
 		}
 		pem = pem_of_der(der, len);
 		if (x == NULL)
-			CHECK(certfields_from_pem((uint8_t *)pem, strlen(pem),
+			CHECK(from_pem((uint8_t *)pem, strlen(pem),
 			    &cf) == -1);
 		free(pem);
 		OPENSSL_free(der);
@@ -696,6 +714,7 @@ static void
 test_from_pem_chain_takes_leaf(void)
 {
 	struct certfields	 cf, want;
+	STACK_OF(X509)		*st;
 	X509			*x = mk_full();
 	char			*leaf = pem_of(x), *ca = pem_of(ca_cert);
 	char			*chain;
@@ -703,7 +722,17 @@ test_from_pem_chain_takes_leaf(void)
 	if (asprintf(&chain, "%s%s", leaf, ca) == -1)
 		fatal("asprintf");
 	CHECK(certfields_from_x509(x, &want) == 0);
-	CHECK(certfields_from_pem((uint8_t *)chain, strlen(chain), &cf) == 0);
+	st = certfields_chain_from_pem((uint8_t *)chain, strlen(chain), 0);
+	CHECK(st != NULL && sk_X509_num(st) == 2 &&
+	    X509_cmp(sk_X509_value(st, 0), x) == 0 &&
+	    X509_cmp(sk_X509_value(st, 1), ca_cert) == 0);
+	sk_X509_pop_free(st, X509_free);
+	/* max 1: the leaf alone. */
+	st = certfields_chain_from_pem((uint8_t *)chain, strlen(chain), 1);
+	CHECK(st != NULL && sk_X509_num(st) == 1 &&
+	    X509_cmp(sk_X509_value(st, 0), x) == 0);
+	sk_X509_pop_free(st, X509_free);
+	CHECK(from_pem((uint8_t *)chain, strlen(chain), &cf) == 0);
 	CHECK(streq(cf.cn, "Alice Example"));
 	CHECK(streq(cf.fp, want.fp));
 	CHECK(streq(cf.issuer, want.issuer));
@@ -712,13 +741,41 @@ test_from_pem_chain_takes_leaf(void)
 	CHECK(cf.x509 != NULL && X509_cmp(cf.x509, x) == 0);
 	/* No trailing NUL needed: the length is what counts. */
 	certfields_free(&cf);
-	CHECK(certfields_from_pem((uint8_t *)leaf, strlen(leaf), &cf) == 0);
+	CHECK(from_pem((uint8_t *)leaf, strlen(leaf), &cf) == 0);
 	CHECK(streq(cf.fp, want.fp));
 	certfields_free(&cf);
 	certfields_free(&want);
 	free(chain);
 	free(leaf);
 	free(ca);
+	X509_free(x);
+}
+
+static void
+test_subject_from_der(void)
+{
+	struct certfields	 cf;
+	unsigned char		*der = NULL;
+	uint8_t			 junk[64];
+	X509			*x = mk_full();
+	char			*s;
+	int			 len, cut;
+
+	CHECK(certfields_from_x509(x, &cf) == 0);
+	len = i2d_X509(x, &der);
+	CHECK(len > 0);
+	s = certfields_subject_from_der(der, (size_t)len);
+	CHECK(s != NULL && cf.dn != NULL && streq(s, cf.dn));
+	free(s);
+	/* Cut anywhere before the subject's end, or not DER: nothing. */
+	for (cut = 0; cut < 64; cut++)
+		CHECK(certfields_subject_from_der(der, (size_t)cut) == NULL);
+	memset(junk, 0x30, sizeof(junk));
+	CHECK(certfields_subject_from_der(junk, sizeof(junk)) == NULL);
+	CHECK(certfields_subject_from_der(NULL, 10) == NULL);
+	CHECK(ERR_peek_error() == 0);
+	certfields_free(&cf);
+	OPENSSL_free(der);
 	X509_free(x);
 }
 
@@ -748,29 +805,29 @@ test_from_pem_garbage_fails(void)
 	ERR_clear_error();
 	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		memset(&cf, 0xa5, sizeof(cf));
-		CHECK(certfields_from_pem((const uint8_t *)bad[i],
+		CHECK(from_pem((const uint8_t *)bad[i],
 		    strlen(bad[i]), &cf) == -1);
 		CHECK(cf.cn == NULL && cf.x509 == NULL && cf.der == NULL);
 		certfields_free(&cf);
 	}
 	for (i = 0; i < sizeof(rnd); i++)
 		rnd[i] = (uint8_t)(i * 131 + 7);
-	CHECK(certfields_from_pem(rnd, sizeof(rnd), &cf) == -1);
-	CHECK(certfields_from_pem(NULL, 10, &cf) == -1);
+	CHECK(from_pem(rnd, sizeof(rnd), &cf) == -1);
+	CHECK(from_pem(NULL, 10, &cf) == -1);
 	CHECK(certfields_from_x509(NULL, &cf) == -1);
 
 	/* A truncated real certificate. */
 	x = mk_full();
 	pem = pem_of(x);
-	CHECK(certfields_from_pem((uint8_t *)pem, strlen(pem) / 2, &cf) == -1);
+	CHECK(from_pem((uint8_t *)pem, strlen(pem) / 2, &cf) == -1);
 	/* A valid certificate followed by padding: the bound still holds. */
 	if ((big = malloc(CERTFIELDS_PEM_MAX + 1)) == NULL)
 		fatal("malloc");
 	memset(big, '\n', CERTFIELDS_PEM_MAX + 1);
 	memcpy(big, pem, strlen(pem));
-	CHECK(certfields_from_pem(big, CERTFIELDS_PEM_MAX, &cf) == 0);
+	CHECK(from_pem(big, CERTFIELDS_PEM_MAX, &cf) == 0);
 	certfields_free(&cf);
-	CHECK(certfields_from_pem(big, CERTFIELDS_PEM_MAX + 1, &cf) == -1);
+	CHECK(from_pem(big, CERTFIELDS_PEM_MAX + 1, &cf) == -1);
 	free(big);
 	free(pem);
 	X509_free(x);
@@ -837,6 +894,7 @@ main(void)
 	RUN(test_upn_must_be_utf8string);
 	RUN(test_dn_field_short_names);
 	RUN(test_from_pem_chain_takes_leaf);
+	RUN(test_subject_from_der);
 	RUN(test_from_pem_garbage_fails);
 	RUN(test_filter_values_expand);
 

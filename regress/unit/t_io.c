@@ -578,8 +578,9 @@ static void
 test_tls_client_certificate(void)
 {
 	struct ep	 cli, srv;
-	const uint8_t	*pem;
-	size_t		 len;
+	STACK_OF(X509)	*chain;
+	X509		*leaf;
+	char		*subj;
 
 	ep_init(&cli, EP_LINES);
 	ep_init(&srv, EP_LINES);
@@ -589,9 +590,22 @@ test_tls_client_certificate(void)
 	LOOP_UNTIL(cli.tlsready && srv.tlsready, WAIT_MS);
 	CHECK(srv.tlsready == 1);
 	CHECK(io_tls_peer_cert_provided(srv.io) == 1);
-	pem = io_tls_peer_chain_pem(srv.io, &len);
-	CHECK(pem != NULL && len > 0);
-	CHECK(pem != NULL && memmem(pem, len, "BEGIN CERTIFICATE", 17));
+	/* The leaf alone first, then the whole chain (libtls adds the
+	 * CA), which from then on gives the leaf too. */
+	leaf = io_tls_peer_cert(srv.io);
+	CHECK(leaf != NULL && io_tls_peer_cert(srv.io) == leaf);
+	subj = leaf != NULL ? X509_NAME_oneline(X509_get_subject_name(leaf),
+	    NULL, 0) : NULL;
+	CHECK(subj != NULL && strstr(subj, "alice") != NULL);
+	OPENSSL_free(subj);
+	chain = io_tls_peer_chain(srv.io);
+	CHECK(chain != NULL && sk_X509_num(chain) == 2);
+	/* Decoded once: later calls share it. */
+	CHECK(io_tls_peer_chain(srv.io) == chain);
+	CHECK(chain != NULL && io_tls_peer_cert(srv.io) ==
+	    sk_X509_value(chain, 0));
+	/* The client side has the server's. */
+	CHECK(io_tls_peer_chain(cli.io) != NULL);
 	CHECK(tls_peer_cert_subject(io_tls(srv.io)) != NULL &&
 	    strstr(tls_peer_cert_subject(io_tls(srv.io)), "alice") != NULL);
 	io_free(cli.io);
