@@ -99,6 +99,40 @@ lreq_new(uint64_t id, enum lreq_type type, char *pname, char *qname)
 	return r;
 }
 
+/*
+ * A new request, unless too many are in flight or no configuration has
+ * arrived yet: then the front gets a temporary failure at once and the
+ * names are freed.
+ */
+static struct lreq *
+lreq_admit(uint64_t id, enum lreq_type type, char *pname, char *qname)
+{
+	if (env->nreqs >= LDAPD_MAX_REQUESTS || env->cur == NULL) {
+		log_warnx("lookup %llu refused: %d lookups in flight",
+		    (unsigned long long)id, env->nreqs);
+		lookup_send(id, type, LDAP_RES_TEMPFAIL, "", "", NULL, 0,
+		    "too many lookups in flight");
+		free(pname);
+		free(qname);
+		return NULL;
+	}
+	return lreq_new(id, type, pname, qname);
+}
+
+/* The configured scope in libldap's terms. */
+static int
+lookup_scope(enum ldap_scope_conf scope)
+{
+	switch (scope) {
+	case CONF_LDAP_SCOPE_BASE:
+		return LDAP_SCOPE_BASE;
+	case CONF_LDAP_SCOPE_ONE:
+		return LDAP_SCOPE_ONELEVEL;
+	default:
+		return LDAP_SCOPE_SUBTREE;
+	}
+}
+
 static void
 lreq_free(struct lreq *r)
 {
@@ -681,9 +715,7 @@ lookup_cert_start(struct lreq *r, const void *der, size_t derlen)
 
 	r->step = LSTEP_SEARCH;
 	r->base = r->p->conf->base;
-	r->scope = r->p->conf->scope == CONF_LDAP_SCOPE_BASE ?
-	    LDAP_SCOPE_BASE : r->p->conf->scope == CONF_LDAP_SCOPE_ONE ?
-	    LDAP_SCOPE_ONELEVEL : LDAP_SCOPE_SUBTREE;
+	r->scope = lookup_scope(r->p->conf->scope);
 	r->attrs[0] = r->q->user_attr;
 	r->attrs[1] = r->p->conf->mail_attr;
 	r->attrs[2] = r->q->match_cert_attr;	/* NULL ends the list */
@@ -707,17 +739,8 @@ lookup_cert(uint64_t id, struct imsg *imsg)
 	der = msg_get_data(&mr, &derlen, LDAP_MAX_CERT);
 	if (msg_end(&mr) == -1)
 		fatalx("malformed IMSG_LDAP_CERT_REQ from front");
-	if (env->nreqs >= LDAPD_MAX_REQUESTS || env->cur == NULL) {
-		log_warnx("certificate lookup %llu refused: %d lookups in "
-		    "flight", (unsigned long long)id, env->nreqs);
-		lookup_send(id, LREQ_CERT, LDAP_RES_TEMPFAIL, "", "", NULL, 0,
-		    "too many lookups in flight");
-		free(pname);
-		free(qname);
-		return;
-	}
-	r = lreq_new(id, LREQ_CERT, pname, qname);
-	lookup_cert_start(r, der, derlen);
+	if ((r = lreq_admit(id, LREQ_CERT, pname, qname)) != NULL)
+		lookup_cert_start(r, der, derlen);
 }
 
 /* --- smtp-auth --------------------------------------------------------- */
@@ -797,9 +820,7 @@ lookup_auth_start(struct lreq *r, const void *u, size_t ulen,
 	}
 	r->step = LSTEP_SEARCH;
 	r->base = r->p->conf->base;
-	r->scope = r->p->conf->scope == CONF_LDAP_SCOPE_BASE ?
-	    LDAP_SCOPE_BASE : r->p->conf->scope == CONF_LDAP_SCOPE_ONE ?
-	    LDAP_SCOPE_ONELEVEL : LDAP_SCOPE_SUBTREE;
+	r->scope = lookup_scope(r->p->conf->scope);
 	r->attrs[0] = r->p->conf->mail_attr;
 	r->attrs[1] = NULL;
 	lookup_arm(r);
@@ -827,17 +848,8 @@ lookup_auth(uint64_t id, struct imsg *imsg)
 	pw = msg_get_data(&mr, &pwlen, IMSG_MAXSIZE_PEER);
 	if (msg_end(&mr) == -1)
 		fatalx("malformed IMSG_LDAP_AUTH_REQ from front");
-	if (env->nreqs >= LDAPD_MAX_REQUESTS || env->cur == NULL) {
-		log_warnx("smtp-auth lookup %llu refused: %d lookups in "
-		    "flight", (unsigned long long)id, env->nreqs);
-		lookup_send(id, LREQ_AUTH, LDAP_RES_TEMPFAIL, "", "", NULL, 0,
-		    "too many lookups in flight");
-		free(pname);
-		free(qname);
-	} else {
-		r = lreq_new(id, LREQ_AUTH, pname, qname);
+	if ((r = lreq_admit(id, LREQ_AUTH, pname, qname)) != NULL)
 		lookup_auth_start(r, u, ulen, pw, pwlen);
-	}
 	/* The message buffer held the password too. */
 	explicit_bzero(imsg->data, imsg->datalen);
 }
@@ -887,9 +899,7 @@ lookup_authz_start(struct lreq *r, const void *u, size_t ulen)
 	}
 	r->step = LSTEP_SEARCH;
 	r->base = r->p->conf->base;
-	r->scope = r->p->conf->scope == CONF_LDAP_SCOPE_BASE ?
-	    LDAP_SCOPE_BASE : r->p->conf->scope == CONF_LDAP_SCOPE_ONE ?
-	    LDAP_SCOPE_ONELEVEL : LDAP_SCOPE_SUBTREE;
+	r->scope = lookup_scope(r->p->conf->scope);
 	/* No attribute configured: the search proves the entry exists. */
 	r->attrs[0] = r->q->group_attr != NULL ? r->q->group_attr :
 	    LDAP_NO_ATTRS;
@@ -913,15 +923,6 @@ lookup_authz(uint64_t id, struct imsg *imsg)
 	u = msg_get_data(&mr, &ulen, IMSG_MAXSIZE_PEER);
 	if (msg_end(&mr) == -1)
 		fatalx("malformed IMSG_LDAP_AUTHZ_REQ from front");
-	if (env->nreqs >= LDAPD_MAX_REQUESTS || env->cur == NULL) {
-		log_warnx("authorization lookup %llu refused: %d lookups in "
-		    "flight", (unsigned long long)id, env->nreqs);
-		lookup_send(id, LREQ_AUTHZ, LDAP_RES_TEMPFAIL, "", "", NULL, 0,
-		    "too many lookups in flight");
-		free(pname);
-		free(qname);
-		return;
-	}
-	r = lreq_new(id, LREQ_AUTHZ, pname, qname);
-	lookup_authz_start(r, u, ulen);
+	if ((r = lreq_admit(id, LREQ_AUTHZ, pname, qname)) != NULL)
+		lookup_authz_start(r, u, ulen);
 }
