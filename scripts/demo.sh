@@ -21,8 +21,18 @@ set -u
 T=$(mktemp -d /tmp/smtpcertd-demo.XXXXXX)
 chmod 0755 "$T"
 demo_cleanup() {
-	[ -f "$T/pids" ] && for p in $(cat "$T/pids"); do kill "$p" 2>/dev/null; done
-	sleep 0.5
+	# Ctrl-C reaches the whole process group, so some of ours may be
+	# gone already: nothing here may stop the clean-up half way.
+	set +e
+	if [ -f "$T/pids" ]; then
+		for p in $(cat "$T/pids"); do kill "$p" 2>/dev/null; done
+		for p in $(cat "$T/pids"); do
+			i=0
+			while kill -0 "$p" 2>/dev/null && [ $i -lt 50 ]; do
+				sleep 0.1; i=$((i + 1))
+			done
+		done
+	fi
 	rm -rf "$T"
 }
 trap demo_cleanup EXIT
