@@ -330,6 +330,7 @@ config_crl_free(struct crl_source *c)
 		return;
 	free(c->name);
 	free(c->ca_name);
+	free(c->tls_ca_name);
 	free(c->url);
 	free(c->secondary);
 	free(c->src.file);
@@ -962,6 +963,10 @@ finish_crl(struct smtpcertd_conf *conf, struct crl_source *c)
 	    (c->ca = config_find_ca(conf, c->ca_name)) == NULL)
 		conf_error(&c->src, "crl \"%s\": unknown ca \"%s\"", c->name,
 		    c->ca_name);
+	if (c->tls_ca_name != NULL &&
+	    (c->tls_ca = config_find_ca(conf, c->tls_ca_name)) == NULL)
+		conf_error(&c->src, "crl \"%s\": unknown tls ca \"%s\"",
+		    c->name, c->tls_ca_name);
 	if (c->url == NULL)
 		conf_error(&c->src, "crl \"%s\": no url", c->name);
 	if ((int)c->type == -1)

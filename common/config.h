@@ -182,6 +182,9 @@ struct crl_source {
 	char		*ca_name;	/* the CA bundle that signs it;
 					   NULL: any configured ca */
 	struct ca	*ca;
+	char		*tls_ca_name;	/* verifies https/ldaps servers;
+					   NULL: the system's CAs */
+	struct ca	*tls_ca;
 	enum crl_type	 type;
 	char		*url;		/* http https file ldap ldaps */
 	char		*secondary;	/* NULL if none */

@@ -778,6 +778,9 @@ crlitems	: /* empty */
 		;
 
 crlopt		: CA name		{ setstr(&cur_crl->ca_name, $2, "ca"); }
+		| TLS CA name		{
+			setstr(&cur_crl->tls_ca_name, $3, "tls ca");
+		}
 		| TYPE PEM		{ SETONCE(cur_crl->type, CRL_TYPE_PEM, "type"); }
 		| TYPE ASN1		{
 			SETONCE(cur_crl->type, CRL_TYPE_ASN1, "type");

@@ -177,6 +177,11 @@ print_crl(FILE *fp, const struct crl_source *c)
 		config_print_string(fp, c->ca_name);
 		fprintf(fp, "\n");
 	}
+	if (c->tls_ca_name != NULL) {
+		fprintf(fp, "\ttls ca ");
+		config_print_string(fp, c->tls_ca_name);
+		fprintf(fp, "\n");
+	}
 	fprintf(fp, "\ttype %s\n\turl ", config_crl_type_name(c->type));
 	config_print_string(fp, c->url);
 	fprintf(fp, "\n");

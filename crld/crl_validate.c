@@ -111,7 +111,8 @@ fmt_time(int64_t t, char *buf, size_t len)
 
 /*
  * ldap:// sources: libcurl prints the entry as text, "DN: ..." then one
- * "\tattribute: value" line per value, binary values in base64.  The
+ * "\tattribute: value" line per value, binary values in base64 after
+ * "::" (as in LDIF).  The
  * first value is the CRL (the URL names the attribute, e.g.
  * ?certificateRevocationList;binary).
  */
@@ -131,6 +132,10 @@ ldap_extract(const unsigned char *body, size_t len, size_t *outlen)
 		if ((v = memchr(p, ':', eol - p)) == NULL)
 			continue;
 		v++;
+		/* "attr:: value" is LDIF's mark of a base64 value, which is
+		 * what libcurl prints for ;binary attributes. */
+		if (v < eol && *v == ':')
+			v++;
 		while (v < eol && *v == ' ')
 			v++;
 		n = eol - v;

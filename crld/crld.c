@@ -62,6 +62,8 @@ struct crl_req {
 struct crl_ca {
 	char			*name;
 	struct crl_cas		 cas;
+	const unsigned char	*pem;	/* the bundle as sent, for curl */
+	size_t			 pemlen;
 };
 
 struct crld {
@@ -122,6 +124,26 @@ crld_cas_for(const struct crl_src *s)
 	return &crld.allcas;
 }
 
+/*
+ * The CAs that verify a source's https or ldaps server: its own "tls ca"
+ * bundle when set (an internal CRL server), else the system's.
+ */
+static const unsigned char *
+crld_tls_cas_for(const struct crl_src *s, size_t *len)
+{
+	size_t	 i;
+
+	if (s->conf->tls_ca_name != NULL)
+		for (i = 0; i < crld.ncas; i++)
+			if (strcmp(crld.cas[i].name, s->conf->tls_ca_name) ==
+			    0) {
+				*len = crld.cas[i].pemlen;
+				return crld.cas[i].pem;
+			}
+	*len = crld.syscalen;
+	return crld.sysca;
+}
+
 static int
 url_is_ldap(const char *url)
 {
@@ -168,6 +190,8 @@ crld_load_cas(struct conf_bundle *b)
 		if ((crld.cas[crld.ncas].name = strdup(ca->name)) == NULL)
 			fatal(NULL);
 		crl_cas_init(&crld.cas[crld.ncas].cas);
+		crld.cas[crld.ncas].pem = blob->a;
+		crld.cas[crld.ncas].pemlen = blob->alen;
 		if (crl_cas_add_pem(&crld.cas[crld.ncas].cas, blob->a,
 		    blob->alen) == -1)
 			log_warnx("ca %s: no certificates", ca->name);
@@ -435,6 +459,9 @@ static void	crld_fetched(void *, int, unsigned char *, size_t,
 static void
 crld_fetch_now(struct crl_src *s)
 {
+	const unsigned char	*cas;
+	size_t			 caslen;
+
 	if (s->fetch != NULL || !s->conf->enabled)
 		return;
 	evtimer_del(s->timer);
@@ -443,8 +470,8 @@ crld_fetch_now(struct crl_src *s)
 	s->last_attempt = time(NULL);
 	snprintf(s->url_used, sizeof(s->url_used), "%s", s->conf->url);
 	log_debug("crl %s: fetching %s", s->name, s->conf->url);
-	s->fetch = crl_fetch_start(s->conf->url, crld.sysca, crld.syscalen,
-	    crld_fetched, s);
+	cas = crld_tls_cas_for(s, &caslen);
+	s->fetch = crl_fetch_start(s->conf->url, cas, caslen, crld_fetched, s);
 }
 
 static void
@@ -459,8 +486,9 @@ crld_fetched(void *arg, int ok, unsigned char *body, size_t len,
 {
 	struct crl_src	*s = arg;
 	struct crl_data	*d = NULL;
+	const unsigned char *cas;
 	unsigned char	*der = NULL;
-	size_t		 derlen;
+	size_t		 derlen, caslen;
 	char		 why[1024], t1[32], t2[32], werr[512];
 	int		 r, changed = 0;
 
@@ -511,8 +539,9 @@ crld_fetched(void *arg, int ok, unsigned char *body, size_t len,
 			    s->conf->secondary);
 			log_info("crl %s: trying the secondary %s", s->name,
 			    s->conf->secondary);
+			cas = crld_tls_cas_for(s, &caslen);
 			s->fetch = crl_fetch_start(s->conf->secondary,
-			    crld.sysca, crld.syscalen, crld_fetched, s);
+			    cas, caslen, crld_fetched, s);
 			return;
 		}
 		if (s->trying_secondary) {

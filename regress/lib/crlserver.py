@@ -4,12 +4,15 @@
 # time by writing one word to DIR/mode: "ok" (serve files, the default),
 # "500" (answer every request with 500), "hang" (accept, never answer),
 # "slow" (send one byte per second).  Writes DIR/server.pid when
-# listening.  Standard library only.
-import argparse, http.server, os, socketserver, time
+# listening.  With --cert and --key it speaks HTTPS.  Standard library
+# only.
+import argparse, http.server, os, socketserver, ssl, time
 
 ap = argparse.ArgumentParser()
 ap.add_argument("--port", type=int, required=True)
 ap.add_argument("--dir", required=True)
+ap.add_argument("--cert")
+ap.add_argument("--key")
 a = ap.parse_args()
 
 def mode():
@@ -39,6 +42,10 @@ class S(socketserver.ThreadingMixIn, http.server.HTTPServer):
     allow_reuse_address = True
 
 srv = S(("127.0.0.1", a.port), H)
+if a.cert:
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.load_cert_chain(a.cert, a.key)
+    srv.socket = ctx.wrap_socket(srv.socket, server_side=True)
 with open(os.path.join(a.dir, "server.pid"), "w") as f:
     f.write("%d\n" % os.getpid())
 srv.serve_forever()

@@ -53,7 +53,8 @@
 #	                  so refusing them is the certificate check's doing
 #	(no entry for the "evil" certificate.)
 # Users may bind (simple bind) and read their own entry; anonymous users
-# may only bind; the rootDSE and subschema are readable by anyone.
+# may only bind; the rootDSE, subschema and ou=pki (CA certificates and
+# CRLs, which tests add themselves) are readable by anyone.
 
 SLAPD_BIN=${SLAPD_BIN:-/usr/sbin/slapd}
 SLAPD_SUFFIX="dc=example,dc=test"
@@ -103,6 +104,8 @@ _slapd_conf() {
 	index caccn eq,sub
 	index cacserial eq
 	# (continuation lines start with spaces: <<- strips the tabs)
+	# Published CA certificates and CRLs (ldap:// CRL sources) are public.
+	access to dn.subtree="ou=pki,$SLAPD_SUFFIX" by * read
 	access to attrs=userPassword
 	    by anonymous auth
 	    by self auth
