@@ -2,7 +2,8 @@
 # CRL downloads over HTTPS and LDAP (SPEC 5): an internal HTTPS server
 # verified by the source's "tls ca", the same server refused without it,
 # and a CRL published in slapd as certificateRevocationList;binary,
-# fetched again after the directory changes.
+# fetched again after the directory changes.  Also "crl-check outbound":
+# the relay's upstream certificate checked against the same CRLs.
 . "$(dirname "$0")/lib.sh"
 . "$REGRESS/lib/crl.sh"
 
@@ -144,9 +145,78 @@ $(root_source)"
 	expect_handshake alice refused
 }
 
+# relay_via_upstream NAME: a recording upstream on $UP_PORT speaking
+# STARTTLS with the server certificate PKI/NAME.crt, and the relay line.
+relay_via_upstream() {
+	UP_PORT=$(free_port)
+	cat "$PKI/$1.crt" "$PKI/inter.pem" >"$T/up.chain.pem"
+	start_upstream "$T/up" "$UP_PORT" --tls-cert "$T/up.chain.pem" \
+	    --tls-key "$PKI/$1.key" --require-tls || return 1
+	CRL_RELAY="relay \"mx\" host \"127.0.0.1\" port $UP_PORT tls required ca \"clients\""
+}
+
+# send_as alice: one message over TLS with alice's certificate; prints
+# swaks' transcript.
+send_as() {
+	timeout 30 swaks --server "127.0.0.1:$PORT" --tls-on-connect \
+	    --tls-cert "$PKI/$1.crt" --tls-key "$PKI/$1.key" \
+	    --from "$1@example.test" --to rcpt@example.test 2>&1
+}
+
+test_outbound_revoked_upstream_never_gets_mail() {
+	local serial
+	crl_env
+	http_start "$T/h1" "$H1"
+	# A second server certificate for the upstream, then revoked.
+	_pki_ext "$T/ext.up" "basicConstraints = critical,CA:FALSE" \
+	    "keyUsage = critical,digitalSignature" \
+	    "extendedKeyUsage = serverAuth" \
+	    "subjectAltName = DNS:localhost,IP:127.0.0.1"
+	_pki_sign "$PKI" inter upstream "/C=US/O=Example Test/CN=localhost" \
+	    "$T/ext.up" -days 30 || fail "issue upstream cert"
+	pki_revoke "$PKI" upstream >/dev/null || fail "revoke"
+	republish
+	CRL_SOURCES="crl \"inter\" {
+	ca \"clients\"
+	url \"http://127.0.0.1:$H1/inter.crl.pem\"
+}
+$(root_source)"
+	relay_via_upstream upstream || return 1
+	crl_conf "crl-check inbound yes outbound yes"
+	crl_start
+	wait_crls
+	send_as alice >"$T/sw" || true
+	cat "$T/sw" >&2
+	grep -q "^<~\* 451 4.4.1" "$T/sw" || fail "no 451 for a revoked upstream"
+	[ "$(upstream_msg_count "$T/up")" = 0 ] || fail "revoked upstream got mail"
+	serial=$(openssl x509 -in "$PKI/upstream.crt" -noout -serial |
+	    sed 's/^serial=//' | tr A-F a-f)
+	grep -q "upstream 127.0.0.1:$UP_PORT: certificate revoked: serial $serial" \
+	    "$T/smtpcertd.log" || fail "no revocation log line for the upstream"
+}
+
+test_outbound_good_upstream_gets_mail() {
+	crl_env
+	http_start "$T/h1" "$H1"
+	CRL_SOURCES="crl \"inter\" {
+	ca \"clients\"
+	url \"http://127.0.0.1:$H1/inter.crl.pem\"
+}
+$(root_source)"
+	relay_via_upstream server || return 1
+	crl_conf "crl-check inbound yes outbound yes"
+	crl_start
+	wait_crls
+	send_as alice >"$T/sw" || fail "swaks failed: $(cat "$T/sw")"
+	grep -q "^<~ *250 2.0.0 Ok: queued" "$T/sw" || { cat "$T/sw"; fail "not delivered"; }
+	upstream_wait_msg "$T/up" 1 || fail "not stored upstream"
+}
+
 crl_init
 run_test test_https_source_verified_by_its_tls_ca
 run_test test_https_source_unknown_server_ca_refused
 run_test test_ldap_source_fetched_and_refetched
 run_test test_ldap_source_missing_attribute_rejected
+run_test test_outbound_revoked_upstream_never_gets_mail
+run_test test_outbound_good_upstream_gets_mail
 finish

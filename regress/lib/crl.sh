@@ -6,7 +6,8 @@
 #	crl_env           per test: $PKI, $T/h1 and $T/h2 served on $H1, $H2,
 #	                  the listener port $PORT
 #	http_start DIR PORT [CERT KEY]   serve DIR (HTTPS with CERT and KEY)
-#	crl_conf [LINES]  write $T/smtpcertd.conf from CRL_SOURCES and CA_FILE
+#	crl_conf [LINES]  write $T/smtpcertd.conf from CRL_SOURCES, CA_FILE,
+#	                  CRL_RELAY
 #	crl_start, wait_crls, handshake NAME, expect_handshake NAME ok|refused,
 #	crl_json NAME EXPR
 
@@ -58,7 +59,8 @@ republish() {
 	cp "$PKI"/crl/* "$T/h2/"
 }
 
-# crl_conf [global lines] -- reads CRL_SOURCES (crl blocks), CA_FILE.
+# crl_conf [global lines] -- reads CRL_SOURCES (crl blocks), CA_FILE and
+# CRL_RELAY (the relay line; default: an unused plain port).
 crl_conf() {
 	cat >"$T/smtpcertd.conf" <<CONF
 user "_smtpcertd"
@@ -73,7 +75,7 @@ ca "clients" file "${CA_FILE:-$PKI/chain.pem}"
 
 $CRL_SOURCES
 
-relay "mx" host "127.0.0.1" port 2525 tls none
+${CRL_RELAY:-relay "mx" host "127.0.0.1" port 2525 tls none}
 policy "p" {
 	tls preferred
 	verify client-certificate
