@@ -4,7 +4,8 @@
 #   make                 build everything into build/
 #   make check           build and run the whole test suite
 #   make check SANITIZE=1  same, with ASan + UBSan, into build-san/
-#   make install PREFIX=/usr DESTDIR=/tmp/root
+#   make install PREFIX=/usr DESTDIR=/tmp/root   (layout: README.md)
+#   make uninstall       the same variables as install
 
 CC	?= cc
 YACC	?= byacc
@@ -15,6 +16,11 @@ MANDIR	?= $(PREFIX)/share/man
 SYSCONFDIR ?= /etc/smtpcertd
 SYSTEMDDIR ?= $(PREFIX)/lib/systemd/system
 RCDIR	?= /etc/init.d
+# Created by `make install' (the defaults of `chroot' and `crl cache' in
+# smtpcertd.conf), and the user the children drop to (`user').
+STATEDIR ?= /var/lib/smtpcertd
+CACHEDIR ?= /var/cache/smtpcertd
+SMTPCERTD_USER ?= _smtpcertd
 DESTDIR	?=
 
 ifeq ($(SANITIZE),1)
@@ -47,6 +53,15 @@ LIBCOMMON := $(O)/libcommon.a
 PROGS	:= smtpcertd ldapd-helper crld smtpcertctl
 BINS	:= $(PROGS:%=$(O)/%)
 
+# The parent finds its helpers at the compiled-in LIBEXECDIR: `make
+# install PREFIX=/usr' after a plain `make' must rebuild what uses the
+# paths, or it would install a smtpcertd looking in /usr/local.
+PATHS	:= LIBEXECDIR=$(LIBEXECDIR) SYSCONFDIR=$(SYSCONFDIR)
+PATHS_STAMP := $(O)/paths.stamp
+ifneq ($(shell cat $(PATHS_STAMP) 2>/dev/null),$(PATHS))
+$(shell mkdir -p $(O) && echo '$(PATHS)' >$(PATHS_STAMP))
+endif
+
 UNIT_SRCS := $(sort $(wildcard regress/unit/t_*.c))
 UNIT_BINS := $(UNIT_SRCS:regress/unit/%.c=$(O)/regress/%)
 # Test drivers run by the integration tests (not by themselves).
@@ -57,6 +72,9 @@ BENCH_SRCS := $(sort $(wildcard bench/*.c))
 BENCH_BINS := $(BENCH_SRCS:bench/%.c=$(O)/bench/%)
 
 all: $(BINS)
+
+# After `all': the first rule in the file is what a plain `make' builds.
+$(O)/obj/smtpcertd/smtpcertd.o: $(PATHS_STAMP)
 
 $(O)/gen/parse.c: common/parse.y
 	@mkdir -p $(dir $@)
@@ -108,26 +126,61 @@ bench: all $(BENCH_BINS)
 # The benchmark's tools alone (regress/test_bench_tools.sh builds these).
 bench-tools: $(BENCH_BINS)
 
+# Installed paths in the man pages, the unit and the rc script.
+INSTALL_SED := sed -e 's|/usr/local/libexec/smtpcertd|$(LIBEXECDIR)|g' \
+	-e 's|/usr/local/sbin|$(SBINDIR)|g' -e 's|/etc/smtpcertd|$(SYSCONFDIR)|g'
+MANPAGES := smtpcertd/smtpcertd.8 smtpcertd/smtpcertd.conf.5 smtpcertctl/smtpcertctl.8
+
+# The layout is documented in README.md ("Installing") and checked by
+# regress/test_install.sh.  As root without DESTDIR it also creates the
+# user and hands it the CRL cache; a package does that in its postinst.
 install: all
-	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(LIBEXECDIR) \
+	install -d -m 0755 $(DESTDIR)$(SBINDIR) $(DESTDIR)$(LIBEXECDIR) \
 		$(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(MANDIR)/man8 \
-		$(DESTDIR)$(SYSCONFDIR)
+		$(DESTDIR)$(SYSCONFDIR) $(DESTDIR)$(SYSTEMDDIR) $(DESTDIR)$(RCDIR) \
+		$(DESTDIR)$(STATEDIR) $(DESTDIR)$(STATEDIR)/empty
+	install -d -m 0700 $(DESTDIR)$(CACHEDIR)
 	install -m 0755 $(O)/smtpcertd $(O)/smtpcertctl $(DESTDIR)$(SBINDIR)/
 	install -m 0755 $(O)/ldapd-helper $(O)/crld $(DESTDIR)$(LIBEXECDIR)/
-	for m in smtpcertd/smtpcertd.8 smtpcertd/smtpcertd.conf.5 smtpcertctl/smtpcertctl.8; do \
-		[ -f $$m ] || continue; \
-		sec=$${m##*.}; install -m 0644 $$m $(DESTDIR)$(MANDIR)/man$$sec/; done
+	for m in $(MANPAGES); do \
+		$(INSTALL_SED) $$m >$(DESTDIR)$(MANDIR)/man$${m##*.}/$${m##*/} && \
+		chmod 0644 $(DESTDIR)$(MANDIR)/man$${m##*.}/$${m##*/} || exit 1; \
+	done
 	install -m 0644 etc/smtpcertd.conf $(DESTDIR)$(SYSCONFDIR)/smtpcertd.conf.example
-	install -d $(DESTDIR)$(SYSTEMDDIR) $(DESTDIR)$(RCDIR)
-	sed -e 's|/usr/local/sbin|$(SBINDIR)|g' -e 's|/etc/smtpcertd|$(SYSCONFDIR)|g' \
-		etc/smtpcertd.service >$(DESTDIR)$(SYSTEMDDIR)/smtpcertd.service
-	sed -e 's|/usr/local/sbin|$(SBINDIR)|g' -e 's|/etc/smtpcertd|$(SYSCONFDIR)|g' \
-		etc/smtpcertd.rc >$(DESTDIR)$(RCDIR)/smtpcertd
+	$(INSTALL_SED) etc/smtpcertd.service >$(DESTDIR)$(SYSTEMDDIR)/smtpcertd.service
+	chmod 0644 $(DESTDIR)$(SYSTEMDDIR)/smtpcertd.service
+	$(INSTALL_SED) etc/smtpcertd.rc >$(DESTDIR)$(RCDIR)/smtpcertd
 	chmod 0755 $(DESTDIR)$(RCDIR)/smtpcertd
+	@if [ -z "$(DESTDIR)" ] && [ "$$(id -u)" -eq 0 ]; then \
+		if ! getent passwd $(SMTPCERTD_USER) >/dev/null; then \
+			echo "creating system user $(SMTPCERTD_USER)"; \
+			useradd --system --user-group --no-create-home \
+			    --home-dir /nonexistent --shell /usr/sbin/nologin \
+			    $(SMTPCERTD_USER) || exit 1; \
+		fi; \
+		chown $(SMTPCERTD_USER):$$(id -gn $(SMTPCERTD_USER)) $(CACHEDIR) || exit 1; \
+	else \
+		echo "not root or DESTDIR set: create the user and hand it the CRL cache with"; \
+		echo "  useradd --system --user-group --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin $(SMTPCERTD_USER)"; \
+		echo "  chown $(SMTPCERTD_USER):$(SMTPCERTD_USER) $(CACHEDIR)"; \
+	fi
+
+# Removes what install put there but the directories that may hold a
+# site's files (configuration, CRL cache, chroot) and the user.
+uninstall:
+	rm -f $(DESTDIR)$(SBINDIR)/smtpcertd $(DESTDIR)$(SBINDIR)/smtpcertctl \
+		$(DESTDIR)$(LIBEXECDIR)/ldapd-helper $(DESTDIR)$(LIBEXECDIR)/crld \
+		$(DESTDIR)$(MANDIR)/man8/smtpcertd.8 \
+		$(DESTDIR)$(MANDIR)/man8/smtpcertctl.8 \
+		$(DESTDIR)$(MANDIR)/man5/smtpcertd.conf.5 \
+		$(DESTDIR)$(SYSCONFDIR)/smtpcertd.conf.example \
+		$(DESTDIR)$(SYSTEMDDIR)/smtpcertd.service \
+		$(DESTDIR)$(RCDIR)/smtpcertd
+	rmdir $(DESTDIR)$(LIBEXECDIR) 2>/dev/null || true
 
 clean:
 	rm -rf build build-san
 
-.PHONY: all check units bench bench-tools install clean
+.PHONY: all check units bench bench-tools install uninstall clean
 
 -include $(shell find $(O) -name '*.d' 2>/dev/null)

@@ -22,12 +22,16 @@
 #include "log.h"
 #include "privdrop.h"
 #include "proto.h"
+#include "stats.h"
 
 static void	childproc_parent_imsg(struct imsgev *, struct imsg *);
 static void	childproc_peer_dispatch(struct imsgev *, struct imsg *);
 static void	childproc_signal(evutil_socket_t, short, void *);
 static void	childproc_new_config(struct childproc *, struct conf_bundle *);
 static void	childproc_peer_socket(struct childproc *, struct imsg *);
+static void	childproc_stats(struct childproc *, struct imsg *);
+static void	childproc_early(struct imsg *);
+static void	childproc_log_mask(struct imsg *);
 
 static void
 childproc_purge_fds(void)
@@ -70,7 +74,7 @@ childproc_main(const struct childproc_ops *ops, int foreground, int verbose,
 		cp.peer[i].ibuf.fd = -1;
 
 	/* The config names our user, chroot and paths: wait for it. */
-	first = confmsg_wait_initial(&cp.parent.ibuf, NULL);
+	first = confmsg_wait_initial(&cp.parent.ibuf, childproc_early);
 	/* Visible to the start-up hooks below; installed for real (with
 	 * the config callback) once the sandbox is up. */
 	cp.conf = first;
@@ -133,7 +137,6 @@ childproc_parent_imsg(struct imsgev *iev, struct imsg *imsg)
 {
 	struct childproc	*cp = iev->data;
 	struct conf_bundle	*done;
-	uint32_t		 v;
 
 	if (imsg == NULL) {
 		/* The parent is gone or spoke nonsense: nothing to serve. */
@@ -154,19 +157,72 @@ childproc_parent_imsg(struct imsgev *iev, struct imsg *imsg)
 	}
 	switch (imsg->hdr.type) {
 	case IMSG_LOG_VERBOSE:
-		if (imsg_get_data(imsg, &v, sizeof(v)) == -1)
-			fatalx("malformed IMSG_LOG_VERBOSE from parent");
-		log_setverbose(v);
-		log_info("log level %s", v ? "verbose" : "brief");
+		childproc_log_mask(imsg);
 		return;
 	case IMSG_PEER_SOCKET:
 		childproc_peer_socket(cp, imsg);
+		return;
+	case IMSG_STATS_REQ:
+		childproc_stats(cp, imsg);
 		return;
 	}
 	if (cp->ops->parent_imsg == NULL)
 		fatalx("unexpected %s from parent",
 		    imsg_type_name(imsg->hdr.type));
 	cp->ops->parent_imsg(cp, imsg);
+}
+
+/*
+ * The trace mask (log.h).  The parent sends it first thing to a child it
+ * starts, before the configuration, so that a restarted child traces
+ * what the others do from its first line; and again on every change.
+ */
+static void
+childproc_log_mask(struct imsg *imsg)
+{
+	char		 names[TRACE_NAMES_MAX];
+	uint32_t	 mask;
+
+	if (imsg_get_data(imsg, &mask, sizeof(mask)) == -1 ||
+	    (mask & ~TRACE_ALL) != 0)
+		fatalx("malformed IMSG_LOG_VERBOSE from parent");
+	if (mask == log_trace_getmask())
+		return;
+	log_trace_setmask(mask);
+	if (mask == 0)
+		log_info("log level brief");
+	else
+		log_info("log level verbose (trace: %s)",
+		    log_trace_format(mask, names, sizeof(names)));
+}
+
+/* Messages the parent may send while we wait for the first config. */
+static void
+childproc_early(struct imsg *imsg)
+{
+	if (imsg->hdr.type != IMSG_LOG_VERBOSE)
+		fatalx("unexpected %s from parent during start-up",
+		    imsg_type_name(imsg->hdr.type));
+	childproc_log_mask(imsg);
+}
+
+/* `show stats': every child answers the same way, with the counters it
+ * owns (stats.h), once its gauges are fresh. */
+static void
+childproc_stats(struct childproc *cp, struct imsg *imsg)
+{
+	struct msgbuild	 m;
+
+	if (imsg->datalen != 0)
+		fatalx("malformed IMSG_STATS_REQ from parent");
+	if (cp->ops->stats != NULL)
+		cp->ops->stats(cp);
+	msg_init(&m);
+	stats_put(&m, cp->ops->proc);
+	if (imsgev_send(&cp->parent, &m, IMSG_STATS, 0, imsg->hdr.reqid, -1)
+	    == -1)
+		log_warn("stats answer to the parent");
+	msg_free(&m);
 }
 
 static void

@@ -39,6 +39,9 @@ struct childproc_ops {
 	void	(*peer_up)(struct childproc *, int proc);
 	/* Clean shutdown hook. */
 	void	(*shutdown)(struct childproc *);
+	/* Before answering `show stats' (childproc.c does the rest): set
+	 * the process's gauges (stats.h).  May be NULL. */
+	void	(*stats)(struct childproc *);
 };
 
 struct childproc {

@@ -13,6 +13,7 @@
 #include "imsg.h"
 #include "imsgev.h"
 #include "log.h"
+#include "proto.h"
 
 static void	imsgev_dispatch(evutil_socket_t, short, void *);
 
@@ -104,6 +105,23 @@ imsgev_send(struct imsgev *iev, struct msgbuild *m, uint32_t type,
 	return r;
 }
 
+/*
+ * Every message any process receives passes here: one trace point,
+ * "control" for smtpcertctl's requests, "imsg" for the processes'.
+ */
+static void
+imsgev_deliver(struct imsgev *iev, struct imsg *imsg)
+{
+	enum trace_subsys	 sub;
+
+	sub = iev->proc == PROC_CONTROL ? TRACE_CONTROL : TRACE_IMSG;
+	log_trace(sub, "from %s: %s, %zu bytes, reqid %llu%s",
+	    proc_name(iev->proc), imsg_type_name(imsg->hdr.type),
+	    imsg->datalen, (unsigned long long)imsg->hdr.reqid,
+	    imsg->fd != -1 ? ", with a descriptor" : "");
+	iev->handler(iev, imsg);
+}
+
 static void
 imsgev_dispatch(evutil_socket_t fd, short events, void *arg)
 {
@@ -128,7 +146,7 @@ imsgev_dispatch(evutil_socket_t fd, short events, void *arg)
 			/* Deliver what was buffered before the EOF. */
 			while (iev->ev != NULL &&
 			    (r = imsg_get(&iev->ibuf, &imsg)) == 1) {
-				iev->handler(iev, &imsg);
+				imsgev_deliver(iev, &imsg);
 				imsg_free(&imsg);
 			}
 			if (iev->ev != NULL)
@@ -158,7 +176,7 @@ imsgev_process(struct imsgev *iev)
 			iev->handler(iev, NULL);
 			return;
 		}
-		iev->handler(iev, &imsg);
+		imsgev_deliver(iev, &imsg);
 		imsg_free(&imsg);
 	}
 	if (iev->ev != NULL)

@@ -42,6 +42,7 @@
 
 #include "certfields.h"
 #include "io.h"
+#include "log.h"
 
 #define IO_CHUNK_SIZE	(4096 - sizeof(struct iochunk))
 #define IO_IOV_MAX	16
@@ -297,6 +298,8 @@ io_start_tls_server(struct io *io, struct tls *server_ctx)
 	}
 	io->tls = cctx;
 	io->hswant = EV_READ;	/* the client speaks first */
+	log_trace(TRACE_TLS, "fd %d: server handshake starts%s", io->fd,
+	    discarded > 0 ? ", plaintext after STARTTLS discarded" : "");
 	io_tls_begin(io);
 	return discarded;
 }
@@ -320,6 +323,8 @@ io_start_tls_client(struct io *io, struct tls *client_ctx,
 		return -1;
 	}
 	io->hswant = EV_WRITE;	/* ClientHello can go at once */
+	log_trace(TRACE_TLS, "fd %d: client handshake with %s starts",
+	    io->fd, servername != NULL ? servername : "(no name)");
 	io_tls_begin(io);
 	return discarded;
 }
@@ -752,9 +757,14 @@ io_handshake(struct io *io)
 	if (r == -1) {
 		e = tls_error(io->tls);
 		io_seterror(io, "TLS handshake: %s", e ? e : "failed");
+		log_trace(TRACE_TLS, "fd %d: %s", io->fd, io->error);
 		io_fail(io);
 		return;
 	}
+	log_trace(TRACE_TLS, "fd %d: handshake done: %s %s, peer "
+	    "certificate %s", io->fd, tls_conn_version(io->tls),
+	    tls_conn_cipher(io->tls), tls_peer_cert_provided(io->tls) ?
+	    "presented" : "none");
 	io->state = IO_S_UP;
 	io->rwant = EV_READ;
 	io->wwant = EV_WRITE;

@@ -14,7 +14,7 @@
 #include "log.h"
 
 static int	 log_foreground = 1;
-static int	 log_verbose;
+uint32_t	 log_trace_mask;
 static char	 log_tag[32] = "smtpcertd";
 static char	*log_cap;
 static size_t	 log_caplen;
@@ -32,7 +32,7 @@ void
 log_init(int foreground, int verbose)
 {
 	log_foreground = foreground;
-	log_verbose = verbose;
+	log_trace_mask = verbose ? TRACE_ALL : 0;
 	if (!log_foreground)
 		openlog("smtpcertd", LOG_PID | LOG_NDELAY, LOG_MAIL);
 	tzset();
@@ -54,13 +54,99 @@ log_procname(void)
 void
 log_setverbose(int verbose)
 {
-	log_verbose = verbose;
+	log_trace_mask = verbose ? TRACE_ALL : 0;
 }
 
 int
 log_getverbose(void)
 {
-	return log_verbose;
+	return log_trace_mask != 0;
+}
+
+/* Indexed by enum trace_subsys; smtpcertctl and the man pages use these. */
+static const char *const trace_names[TRACE_MAX] = {
+	[TRACE_PROC] = "proc",
+	[TRACE_IMSG] = "imsg",
+	[TRACE_CONTROL] = "control",
+	[TRACE_SMTP] = "smtp",
+	[TRACE_TLS] = "tls",
+	[TRACE_UPSTREAM] = "upstream",
+	[TRACE_PROXY] = "proxy",
+	[TRACE_LDAP] = "ldap",
+	[TRACE_CRL] = "crl",
+	[TRACE_OCSP] = "ocsp",
+	[TRACE_ACCEPT] = "accept",
+};
+
+void
+log_trace_setmask(uint32_t mask)
+{
+	log_trace_mask = mask & TRACE_ALL;
+}
+
+uint32_t
+log_trace_getmask(void)
+{
+	return log_trace_mask;
+}
+
+const char *
+log_trace_name(enum trace_subsys sub)
+{
+	if ((unsigned)sub < TRACE_MAX)
+		return trace_names[sub];
+	return "unknown";
+}
+
+int
+log_trace_lookup(const char *name)
+{
+	int	 i;
+
+	for (i = 0; i < TRACE_MAX; i++)
+		if (strcmp(trace_names[i], name) == 0)
+			return i;
+	return -1;
+}
+
+const char *
+log_trace_format(uint32_t mask, char *buf, size_t len)
+{
+	size_t	 off = 0;
+	int	 i, n;
+
+	mask &= TRACE_ALL;
+	if (len == 0)
+		return "";
+	buf[0] = '\0';
+	if (mask == TRACE_ALL)
+		snprintf(buf, len, "all");
+	else if (mask == 0)
+		snprintf(buf, len, "none");
+	else
+		for (i = 0; i < TRACE_MAX && off < len; i++) {
+			if (!(mask & TRACE_BIT(i)))
+				continue;
+			n = snprintf(buf + off, len - off, "%s%s",
+			    off ? " " : "", trace_names[i]);
+			if (n < 0)
+				break;
+			off += n;
+		}
+	return buf;
+}
+
+void
+log_trace_emit(enum trace_subsys sub, const char *fmt, ...)
+{
+	char	 line[4096];
+	va_list	 ap;
+
+	va_start(ap, fmt);
+	vsnprintf(line, sizeof(line), fmt, ap);
+	va_end(ap);
+	/* "trace NAME:" first, so one subsystem greps out of the rest. */
+	logit(LOG_DEBUG, "trace %s: %s", log_trace_name(sub), line);
 }
 
 void
@@ -153,7 +239,8 @@ log_debug(const char *fmt, ...)
 {
 	va_list	 ap;
 
-	if (!log_verbose)
+	/* Process-level debugging: the "proc" subsystem. */
+	if (!log_tracing(TRACE_PROC))
 		return;
 	va_start(ap, fmt);
 	vlog(LOG_DEBUG, fmt, ap);

@@ -13,7 +13,7 @@
 #define PROC_PARENT_FD		3
 
 /* Bumped whenever a control message changes shape. */
-#define SMTPCERTD_CTL_VERSION	4
+#define SMTPCERTD_CTL_VERSION	6	/* 6: show stats, session kill */
 
 enum smtpcertd_proc {
 	PROC_PARENT,
@@ -38,7 +38,7 @@ const char	*proc_name(enum smtpcertd_proc);
 	X(IMSG_CONF_LOADED)	/* child -> parent: u64 generation */	\
 	X(IMSG_PEER_SOCKET)	/* u32 peer proc; fd socketpair end */	\
 	X(IMSG_CHILD_READY)	/* child -> parent: empty */		\
-	X(IMSG_LOG_VERBOSE)	/* u32 verbose */			\
+	X(IMSG_LOG_VERBOSE)	/* u32 trace mask (log.h) */		\
 	/* front <-> ldapd-helper: lookups keyed by reqid */		\
 	X(IMSG_LDAP_CERT_REQ)	/* see struct notes below */		\
 	X(IMSG_LDAP_CERT_RES)						\
@@ -62,7 +62,7 @@ const char	*proc_name(enum smtpcertd_proc);
 	X(IMSG_CTL_STATUS_LISTENER)					\
 	X(IMSG_CTL_STATUS_DAEMON)					\
 	X(IMSG_CTL_RELOAD)	/* empty request */			\
-	X(IMSG_CTL_LOG_VERBOSE)	/* u32 verbose */			\
+	X(IMSG_CTL_LOG_VERBOSE)	/* u32 verbose, u32 subsystems (0 all) */ \
 	X(IMSG_CTL_SHOW_CRL)	/* empty; CRL_ROW..., END */		\
 	X(IMSG_CTL_CRL_ROW)	/* struct crl_status (crl_status.h) */	\
 	X(IMSG_CTL_CRL_UPDATE)	/* str source, "" all; OK or FAIL */	\
@@ -75,6 +75,13 @@ const char	*proc_name(enum smtpcertd_proc);
 	X(IMSG_CTL_SHOW_SESSIONS) /* empty; SESSION..., END */		\
 	X(IMSG_CTL_SESSION)	/* one session row, see below */	\
 	X(IMSG_CTL_LDAP_FLUSH)	/* empty request; OK */			\
+	/* issue 7 item 1: show stats, session kill; see the notes below */ \
+	X(IMSG_STATS_REQ)	/* parent -> child */			\
+	X(IMSG_STATS)		/* child -> parent */			\
+	X(IMSG_CTL_SHOW_STATS)	/* empty; STATS_ROW..., MISSING..., END */ \
+	X(IMSG_CTL_STATS_ROW)	/* str name, u64 value */		\
+	X(IMSG_CTL_STATS_MISSING) /* str process, str reason */		\
+	X(IMSG_CTL_SESSION_KILL) /* u64 session id; OK or FAIL */	\
 	X(IMSG_TYPE_MAX)
 
 #define IMSG_ENUM_ENTRY(n)	n,
@@ -202,5 +209,29 @@ enum ocsp_status {
  */
 #define ACCT_MAX_FIELD		1024	/* any string of a record or row */
 #define ACCT_MAX_SESSIONS	100000	/* rows one answer may hold */
+
+/*
+ * `smtpcertctl show stats' (issue 7 item 1; counters in stats.h).  The
+ * parent asks every running child, with a request id of its own; each
+ * child answers once with all the counters it owns.  The parent waits at
+ * most STATS_TIMEOUT seconds: a child that is down, dies meanwhile or
+ * does not answer in time is reported missing, so the answer is partial
+ * but never late.
+ *
+ * IMSG_STATS_REQ	reqid; empty
+ * IMSG_STATS		same reqid; u32 n, n x (str name, u64 value)
+ * IMSG_CTL_SHOW_STATS	empty
+ * IMSG_CTL_STATS_ROW	str name, u64 value (in the table's order)
+ * IMSG_CTL_STATS_MISSING str process, str reason (its counters are absent)
+ * IMSG_CTL_END		empty
+ *
+ * `smtpcertctl session kill': the parent passes the request to the front
+ * with the control client's id as reqid; the front closes the SMTP or
+ * proxy session (logged with result "killed by smtpcertctl") and answers
+ * OK or FAIL with the same reqid, which the parent relays.
+ *
+ * IMSG_CTL_SESSION_KILL	u64 session id
+ */
+#define STATS_TIMEOUT		5	/* seconds */
 
 #endif

@@ -302,8 +302,9 @@ crl_signer_trusted(X509 *cert, const struct crl_cas *cas, time_t now)
 		X509_STORE_CTX_set_time(ctx, 0, now);
 		ok = X509_verify_cert(ctx) == 1;
 		if (!ok)
-			log_debug("%s: CRL signer does not verify: %s",
-			    __func__, X509_verify_cert_error_string(
+			log_trace(TRACE_CRL, "%s: CRL signer does not "
+			    "verify: %s", __func__,
+			    X509_verify_cert_error_string(
 			    X509_STORE_CTX_get_error(ctx)));
 	}
 	X509_STORE_CTX_free(ctx);

@@ -44,6 +44,7 @@
 #include "log.h"
 #include "proto.h"
 #include "sandbox.h"
+#include "stats.h"
 
 #define CA_SYSTEM	"@system"
 
@@ -86,6 +87,7 @@ static void	crld_timer_cb(evutil_socket_t, short, void *);
 static void	crld_send_set(void);
 static void	crld_send_status(void);
 static void	crld_req_progress(struct crl_src *, int removed);
+static void	crld_stats(struct childproc *);
 
 static void	src_result(struct crl_src *, const char *, ...)
 		    __attribute__((format(printf, 2, 3)));
@@ -270,6 +272,8 @@ crld_schedule_at(struct crl_src *s, time_t when)
 	s->next_fetch = when;
 	tv.tv_sec = when > now ? when - now : 0;
 	tv.tv_usec = 0;
+	log_trace(TRACE_CRL, "crl %s: next fetch in %llds", s->name,
+	    (long long)tv.tv_sec);
 	evtimer_add(s->timer, &tv);
 }
 
@@ -469,7 +473,7 @@ crld_fetch_now(struct crl_src *s)
 	s->first_error[0] = '\0';
 	s->last_attempt = time(NULL);
 	snprintf(s->url_used, sizeof(s->url_used), "%s", s->conf->url);
-	log_debug("crl %s: fetching %s", s->name, s->conf->url);
+	log_trace(TRACE_CRL, "crl %s: fetching %s", s->name, s->conf->url);
 	cas = crld_tls_cas_for(s, &caslen);
 	s->fetch = crl_fetch_start(s->conf->url, cas, caslen, crld_fetched, s);
 }
@@ -493,6 +497,8 @@ crld_fetched(void *arg, int ok, unsigned char *body, size_t len,
 	int		 r, changed = 0;
 
 	s->fetch = NULL;
+	log_trace(TRACE_CRL, "crl %s: download from %s: %s, %zu bytes",
+	    s->name, s->url_used, ok ? "done" : error, len);
 	if (!ok)
 		src_result(s, "download from %s "
 		    "failed: %s", s->url_used, error);
@@ -501,6 +507,9 @@ crld_fetched(void *arg, int ok, unsigned char *body, size_t len,
 		    url_is_ldap(s->url_used), crld_cas_for(s), s->cur,
 		    time(NULL), &d, &der, &derlen, why, sizeof(why));
 		free(body);
+		log_trace(TRACE_CRL, "crl %s: validation: %s", s->name,
+		    r == -1 ? why : r == 0 ? "same CRL as in use" :
+		    "new CRL");
 		if (r == -1) {
 			ok = 0;
 			src_result(s, "CRL from %s "
@@ -513,6 +522,9 @@ crld_fetched(void *arg, int ok, unsigned char *body, size_t len,
 			    s->name, der, derlen, werr, sizeof(werr)) == -1)
 				log_warnx("crl %s: not cached: %s", s->name,
 				    werr);
+			else
+				log_trace(TRACE_CRL, "crl %s: %zu bytes "
+				    "written to the cache", s->name, derlen);
 			free(der);
 			crl_data_free(s->cur);
 			s->cur = d;
@@ -558,6 +570,8 @@ crld_fetched(void *arg, int ok, unsigned char *body, size_t len,
 		s->failures = 0;
 		s->last_success = time(NULL);
 	}
+	/* Here, after a secondary's turn: one count per source update. */
+	stats_inc(ok ? STAT_CRL_FETCH_OK : STAT_CRL_FETCH_FAILED);
 	s->ok = ok;
 	s->attempted = 1;
 	crld_schedule(s);
@@ -837,6 +851,39 @@ crld_shutdown(struct childproc *cp)
 	ocsp_shutdown();
 }
 
+/* `show stats': the state of the sources, as gauges. */
+static void
+crld_stats(struct childproc *cp)
+{
+	struct crl_src	*s, *last = NULL;
+	uint64_t	 n = 0, inuse = 0, failing = 0, stale = 0, entries = 0;
+	time_t		 now = time(NULL);
+
+	TAILQ_FOREACH(s, &crld.srcs, entry) {
+		n++;
+		if (s->cur != NULL) {
+			inuse++;
+			entries += s->cur->nentries;
+			if (s->cur->next_update != 0 &&
+			    s->cur->next_update < now)
+				stale++;
+		}
+		if (s->last_attempt != 0 && !s->ok)
+			failing++;
+		if (s->last_attempt != 0 && (last == NULL ||
+		    s->last_attempt >= last->last_attempt))
+			last = s;
+	}
+	stats_set(STAT_CRL_SOURCES, n);
+	stats_set(STAT_CRL_SOURCES_INUSE, inuse);
+	stats_set(STAT_CRL_SOURCES_FAILING, failing);
+	stats_set(STAT_CRL_SOURCES_STALE, stale);
+	stats_set(STAT_CRL_ENTRIES, entries);
+	stats_set(STAT_CRL_LAST_FETCH, last != NULL ?
+	    (uint64_t)last->last_attempt : 0);
+	stats_set(STAT_CRL_LAST_FETCH_OK, last != NULL && last->ok);
+}
+
 static const struct childproc_ops crld_ops = {
 	.proc = PROC_CRLD,
 	.peers = 1U << PROC_FRONT,
@@ -846,6 +893,7 @@ static const struct childproc_ops crld_ops = {
 	.parent_imsg = crld_parent,
 	.peer_imsg = crld_peer,
 	.shutdown = crld_shutdown,
+	.stats = crld_stats,
 };
 
 int

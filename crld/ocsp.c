@@ -52,6 +52,7 @@
 #include "imsg.h"
 #include "log.h"
 #include "proto.h"
+#include "stats.h"
 
 #define OCSP_CACHE_MAX		8192	/* cached answers */
 #define OCSP_CACHE_BUCKETS	1024
@@ -232,6 +233,10 @@ answer(uint64_t reqid, const struct ocsp_answer *a, int cached)
 {
 	struct msgbuild	 m;
 
+	/* Every request gets exactly one answer, from here. */
+	stats_ocsp_status(a->status);
+	if (cached)
+		stats_inc(STAT_OCSP_CACHE_HIT);
 	msg_init(&m);
 	msg_put_u32(&m, a->status);
 	msg_put_u32(&m, a->reason);
@@ -405,7 +410,7 @@ query_done(void *arg, int ok, unsigned char *body, size_t len,
 	else
 		log_warnx("ocsp: %s: %s%s", q->desc, a.status ==
 		    OCSP_ST_REVOKED ? "REVOKED: " : "", a.detail);
-	log_debug("ocsp: %zu waiting requests answered", n);
+	log_trace(TRACE_OCSP, "ocsp: %zu waiting requests answered", n);
 	TAILQ_REMOVE(&queries, q, entry);
 	nqueries--;
 	query_free(q);
@@ -536,7 +541,8 @@ ocsp_request(struct imsg *imsg)
 		goto out;
 	}
 	if ((ca = cache_get(key, time(NULL))) != NULL) {
-		log_debug("ocsp: %s: %s (cached)", desc, ca->detail);
+		log_trace(TRACE_OCSP, "ocsp: %s: %s (cached)", desc,
+		    ca->detail);
 		answer(reqid, ca, 1);
 		goto out;
 	}
@@ -586,7 +592,7 @@ ocsp_request(struct imsg *imsg)
 		o.maxsize = OCSP_RESP_MAX;
 		o.protocols = "http,https";
 		o.no_redirects = 1;
-		log_debug("ocsp: %s: asking %s", q->desc, q->url);
+		log_trace(TRACE_OCSP, "ocsp: %s: asking %s", q->desc, q->url);
 		q->fetch = crl_fetch_start_opts(q->url, ocsp_sysca,
 		    ocsp_syscalen, &o, query_done, q);
 		OPENSSL_free(der);
@@ -628,6 +634,7 @@ ocsp_front_imsg(struct imsg *imsg)
 	if (imsg->hdr.type != IMSG_OCSP_REQ)
 		fatalx("unexpected %s from the front",
 		    imsg_type_name(imsg->hdr.type));
+	stats_inc(STAT_OCSP_REQUESTS);
 	ocsp_request(imsg);
 }
 

@@ -52,6 +52,7 @@
 
 #include "ldapd.h"
 #include "log.h"
+#include "stats.h"
 
 static struct lconn *conn_open(struct lprofile *, enum lconn_kind);
 static int	conn_pick_server(struct lprofile *, size_t);
@@ -85,6 +86,7 @@ lserver_failed(struct lprofile *p, size_t i, const char *why)
 {
 	struct lserver	*s = &p->servers[i];
 
+	stats_inc(STAT_LDAP_SERVER_FAIL);
 	s->down_until = now_ms() + (uint64_t)s->backoff * 1000;
 	log_warnx("ldap \"%s\": server %s failed: %s; not used for %ds",
 	    p->conf->name, s->url, why, s->backoff);
@@ -141,7 +143,7 @@ conn_try_server(struct lconn *c)
 	struct timeval			 tv;
 	int				 err;
 
-	log_debug("ldap \"%s\": %s connection %llu: trying %s",
+	log_trace(TRACE_LDAP, "ldap \"%s\": %s connection %llu: trying %s",
 	    c->p->conf->name, kind_name[c->kind],
 	    (unsigned long long)c->id, s->url);
 	tv.tv_sec = c->p->conf->connect_timeout;
@@ -264,9 +266,9 @@ conn_connect_cb(evutil_socket_t fd, short events, void *arg)
 	if (getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &err, &len) == -1)
 		err = errno;
 	if (err != 0) {
-		log_debug("ldap \"%s\": connection %llu: connect: %s",
-		    c->p->conf->name, (unsigned long long)c->id,
-		    strerror(err));
+		log_trace(TRACE_LDAP, "ldap \"%s\": connection %llu: "
+		    "connect: %s", c->p->conf->name,
+		    (unsigned long long)c->id, strerror(err));
 		close(c->fd);
 		c->fd = -1;
 		c->lasterr = err;
@@ -397,7 +399,7 @@ conn_ready(struct lconn *c)
 	c->state = LCONN_READY;
 	s->down_until = 0;
 	s->backoff = LDAPD_BACKOFF_MIN;
-	log_debug("ldap \"%s\": %s connection %llu to %s ready",
+	log_trace(TRACE_LDAP, "ldap \"%s\": %s connection %llu to %s ready",
 	    c->p->conf->name, kind_name[c->kind],
 	    (unsigned long long)c->id, s->url);
 	profile_kick(c->p, c->kind);

@@ -49,6 +49,7 @@
 #include "ldapd.h"
 #include "ldap_filter.h"
 #include "log.h"
+#include "stats.h"
 
 #define PWTOKEN_LEN	32
 
@@ -74,6 +75,7 @@ static void	lookup_cache_store(struct lreq *, uint32_t);
 static int	lookup_cache_hit(struct lreq *, const void *);
 static int	value_ok(const struct berval *, size_t);
 static const char *lookup_who(struct lreq *, char *, size_t);
+static void	lookup_trace_filter(struct lreq *);
 
 static int	front_gone_quietly;
 
@@ -116,6 +118,8 @@ lreq_admit(uint64_t id, enum lreq_type type, char *pname, char *qname)
 		free(qname);
 		return NULL;
 	}
+	log_trace(TRACE_LDAP, "request %llu: %s, ldap \"%s\" query \"%s\"",
+	    (unsigned long long)id, lookup_type_name(type), pname, qname);
 	return lreq_new(id, type, pname, qname);
 }
 
@@ -219,7 +223,7 @@ lookup_send(uint64_t id, enum lreq_type type, uint32_t result,
 	msg_put_str(&m, detail);
 	if (childproc_peer_send(env->cp, PROC_FRONT, &m, lookup_res_type(type),
 	    0, id, -1) == -1)
-		log_debug("answer %llu: front not connected",
+		log_trace(TRACE_LDAP, "answer %llu: front not connected",
 		    (unsigned long long)id);
 	msg_free(&m);
 }
@@ -271,6 +275,10 @@ lookup_finish(struct lreq *r, uint32_t result, const char *fmt, ...)
 		detail[0] = '\0';
 	if (!r->cached)
 		lookup_cache_store(r, result);
+	stats_inc(r->type == LREQ_CERT ? STAT_LDAP_REQ_CERT :
+	    r->type == LREQ_AUTH ? STAT_LDAP_REQ_AUTH : STAT_LDAP_REQ_AUTHZ);
+	stats_inc(r->cached ? STAT_LDAP_CACHE_HIT : STAT_LDAP_CACHE_MISS);
+	stats_ldap_result(result);
 
 	user = "";
 	if (result == LDAP_RES_OK || result == LDAP_RES_DISALLOWED)
@@ -382,8 +390,13 @@ lookup_cache_hit(struct lreq *r, const void *token)
 	hit = lcache_get(r->p->cache, key, klen, token,
 	    token != NULL ? PWTOKEN_LEN : 0, &a);
 	free(key);
-	if (!hit)
+	if (!hit) {
+		log_trace(TRACE_LDAP, "request %llu: not in the cache",
+		    (unsigned long long)r->id);
 		return 0;
+	}
+	log_trace(TRACE_LDAP, "request %llu: answered from the cache",
+	    (unsigned long long)r->id);
 	r->cached = 1;
 	if (a.user != NULL && *a.user && r->type != LREQ_AUTH)
 		r->user = xstrdup(a.user);
@@ -528,9 +541,32 @@ lookup_entry(struct lreq *r, LDAP *ld, LDAPMessage *e)
 
 /* --- steps -------------------------------------------------------------- */
 
+/*
+ * The subject or user name goes through logstr(); the expanded filter is
+ * printable ASCII already (RFC 4515 escaping, ldap_filter.c) and is
+ * shown as slapd will see it.
+ */
+static void
+lookup_trace_filter(struct lreq *r)
+{
+	char	 u[LDAPD_LOGSTR_MAX];
+
+	if (!log_tracing(TRACE_LDAP))
+		return;
+	log_trace(TRACE_LDAP, "request %llu: %s \"%s\", filter %s",
+	    (unsigned long long)r->id, r->type == LREQ_CERT ? "subject" :
+	    "user", r->type == LREQ_CERT ? (r->subject != NULL ?
+	    logstr(r->subject, strlen(r->subject), u, sizeof(u)) : "") :
+	    r->uname != NULL ? logstr(r->uname, strlen(r->uname), u,
+	    sizeof(u)) : "", r->filter);
+}
+
 static void
 lookup_search_done(struct lreq *r)
 {
+	log_trace(TRACE_LDAP, "request %llu: search found %d entr%s",
+	    (unsigned long long)r->id, r->nentries,
+	    r->nentries == 1 ? "y" : "ies");
 	if (r->nentries == 0) {
 		lookup_finish(r, LDAP_RES_NOTFOUND, NULL);
 		return;
@@ -582,6 +618,8 @@ lookup_bind_done(struct lreq *r, int rc, const char *why)
 	struct ldap_filter_value	 vals[2];
 	char				 t[LDAP_GENTIME_LEN], err[128];
 
+	log_trace(TRACE_LDAP, "request %llu: bind as the user: %s",
+	    (unsigned long long)r->id, ldap_err2string(rc));
 	if (rc == LDAP_INVALID_CREDENTIALS) {
 		lookup_finish(r, LDAP_RES_BADCRED, NULL);
 		return;
@@ -637,9 +675,13 @@ lookup_op_done(struct lreq *r, int rc, const char *why)
 		}
 		if (r->step == LSTEP_SEARCH)
 			lookup_search_done(r);
-		else
+		else {
+			log_trace(TRACE_LDAP, "request %llu: allowance %s",
+			    (unsigned long long)r->id, r->nentries > 0 ?
+			    "matches" : "does not match");
 			lookup_finish(r, r->nentries > 0 ? LDAP_RES_OK :
 			    LDAP_RES_DISALLOWED, NULL);
+		}
 		return;
 	case LSTEP_BIND:
 		lookup_bind_done(r, rc, why);
@@ -710,8 +752,7 @@ lookup_cert_start(struct lreq *r, const void *der, size_t derlen)
 		return;
 	}
 	certfields_free(&cf);
-	log_debug("request %llu: filter %s", (unsigned long long)r->id,
-	    r->filter);
+	lookup_trace_filter(r);
 
 	r->step = LSTEP_SEARCH;
 	r->base = r->p->conf->base;
@@ -818,6 +859,7 @@ lookup_auth_start(struct lreq *r, const void *u, size_t ulen,
 		lookup_finish(r, LDAP_RES_BADREQ, "%s", err);
 		return;
 	}
+	lookup_trace_filter(r);
 	r->step = LSTEP_SEARCH;
 	r->base = r->p->conf->base;
 	r->scope = lookup_scope(r->p->conf->scope);
@@ -897,6 +939,7 @@ lookup_authz_start(struct lreq *r, const void *u, size_t ulen)
 		lookup_finish(r, LDAP_RES_BADREQ, "%s", err);
 		return;
 	}
+	lookup_trace_filter(r);
 	r->step = LSTEP_SEARCH;
 	r->base = r->p->conf->base;
 	r->scope = lookup_scope(r->p->conf->scope);

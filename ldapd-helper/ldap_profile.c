@@ -167,9 +167,10 @@ lgen_new(struct conf_bundle *b)
 		p->cache = lcache_new(lp->cache_size, lp->cache_ttl,
 		    lp->cache_negative_ttl);
 		TAILQ_INSERT_TAIL(&g->profiles, p, entry);
-		log_debug("ldap \"%s\": %zu server(s), pool %d, timeout %ds, "
-		    "ca %s", lp->name, p->nservers, lp->connections,
-		    lp->timeout, p->ca_path[0] ? p->ca_path : "(missing)");
+		log_trace(TRACE_LDAP, "ldap \"%s\": %zu server(s), pool %d, "
+		    "timeout %ds, ca %s", lp->name, p->nservers,
+		    lp->connections, lp->timeout,
+		    p->ca_path[0] ? p->ca_path : "(missing)");
 	}
 	/* libldap and GnuTLS copy what they need: the blobs with the
 	 * password and CA are wiped now rather than kept for the
@@ -221,7 +222,7 @@ lgen_free_cb(evutil_socket_t fd, short ev, void *arg)
 		TAILQ_REMOVE(&g->profiles, p, entry);
 		lprofile_free(p);
 	}
-	log_debug("configuration generation %llu released",
+	log_trace(TRACE_LDAP, "configuration generation %llu released",
 	    (unsigned long long)g->bundle->gen);
 	conf_bundle_free(g->bundle);
 	free(g);

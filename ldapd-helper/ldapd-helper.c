@@ -23,6 +23,7 @@
 #include "log.h"
 #include "proto.h"
 #include "sandbox.h"
+#include "stats.h"
 
 static void	ldapd_preinit(struct childproc *);
 static void	ldapd_sandbox(struct childproc *);
@@ -30,6 +31,7 @@ static int	ldapd_config(struct childproc *, struct conf_bundle *,
 		    struct conf_bundle *);
 static void	ldapd_parent(struct childproc *, struct imsg *);
 static void	ldapd_peer(struct childproc *, int, struct imsg *);
+static void	ldapd_stats(struct childproc *);
 
 static struct ldapd	 ldapd_env;
 struct ldapd		*env = &ldapd_env;
@@ -62,7 +64,7 @@ ldapd_preinit(struct childproc *cp)
 		fatalx("libldap initialisation failed");
 	if (ldap_get_option(NULL, LDAP_OPT_X_TLS_PACKAGE, &pkg) ==
 	    LDAP_OPT_SUCCESS && pkg != NULL) {
-		log_debug("libldap TLS package %s", pkg);
+		log_trace(TRACE_LDAP, "libldap TLS package %s", pkg);
 		ldap_memfree(pkg);
 	}
 
@@ -129,6 +131,19 @@ ldapd_parent(struct childproc *cp, struct imsg *imsg)
 	fatalx("unexpected %s from parent", imsg_type_name(imsg->hdr.type));
 }
 
+/* `show stats': the one gauge, answers held in the caches. */
+static void
+ldapd_stats(struct childproc *cp)
+{
+	struct lprofile	*p;
+	size_t		 n = 0;
+
+	if (env->cur != NULL)
+		TAILQ_FOREACH(p, &env->cur->profiles, entry)
+			n += lcache_count(p->cache);
+	stats_set(STAT_LDAP_CACHE_ENTRIES, n);
+}
+
 static void
 ldapd_peer(struct childproc *cp, int proc, struct imsg *imsg)
 {
@@ -160,6 +175,7 @@ static const struct childproc_ops ldapd_ops = {
 	.config = ldapd_config,
 	.parent_imsg = ldapd_parent,
 	.peer_imsg = ldapd_peer,
+	.stats = ldapd_stats,
 };
 
 int

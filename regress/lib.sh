@@ -27,9 +27,19 @@ T=""
 
 fail() { echo "FAIL: $*" >&2; return 1; }
 
-# A free TCP port on 127.0.0.1, chosen by the kernel.
+# A free TCP port on 127.0.0.1, chosen by the kernel.  The kernel may
+# hand out a port again once it is closed, so the ports given to this
+# test are remembered in $T/.ports and never given twice.
 free_port() {
-	$PY -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'
+	local p i
+	for i in 1 2 3 4 5 6 7 8 9 10; do
+		p=$($PY -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()')
+		[ -n "${T:-}" ] || break
+		grep -qx "$p" "$T/.ports" 2>/dev/null && continue
+		echo "$p" >>"$T/.ports"
+		break
+	done
+	echo "$p"
 }
 
 # Wait up to $2 seconds (default 10) for a TCP port on 127.0.0.1 to accept.

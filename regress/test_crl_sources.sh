@@ -191,7 +191,7 @@ $(root_source)"
 	[ "$(upstream_msg_count "$T/up")" = 0 ] || fail "revoked upstream got mail"
 	serial=$(openssl x509 -in "$PKI/upstream.crt" -noout -serial |
 	    sed 's/^serial=//' | tr A-F a-f)
-	grep -q "upstream 127.0.0.1:$UP_PORT: certificate revoked: serial $serial" \
+	grep -q "event=upstream-retry .*upstream=127.0.0.1:$UP_PORT reason=\"certificate revoked: serial $serial" \
 	    "$T/smtpcertd.log" || fail "no revocation log line for the upstream"
 }
 

@@ -12,10 +12,8 @@ _swaks() {
 }
 
 test_pki_chain_verifies() {
-	local start n
-	start=$(date +%s)
-	make_pki "$T/pki"
-	[ $(($(date +%s) - start)) -lt 5 ] || fail "make_pki took too long"
+	local n
+	make_pki "$T/pki" || fail "make_pki"
 	cd "$T/pki" || fail "no PKI"
 	for n in alice bob carol dave erin frank twin revoked evil server; do
 		openssl verify -CAfile chain.pem "$n.crt" >/dev/null ||

@@ -168,9 +168,9 @@ test_ctl_commands_documented() {
 	    fail "smtpcertctl.8 has no \".It Cm ...\" entry for:${missing#,}"
 }
 
-# Letters of the getopt() string in $1 (no colons).
+# Letters of the getopt() or getopt_long() string in $1 (no colons).
 getopt_letters() {
-	sed -n 's/.*getopt(argc, argv, "\([^"]*\)").*/\1/p' "$1" | head -n 1 |
+	sed -n 's/.*getopt\(_long\)\{0,1\}(argc, argv, "\([^"]*\)"[,)].*/\2/p' "$1" | head -n 1 |
 	    tr -d ':' | fold -w 1
 }
 

@@ -95,7 +95,7 @@ refused() {
 		grep -q 'Remote host closed connection' "$1" ||
 		    { fail "$1: neither 554 nor closed"; return 1; }
 	fi
-	grep -Eq "end client=.* tls=no cert=none .* result=\"$2" "$T/smtpcertd.log" ||
+	grep -Eq "event=end .* cert=refused .* result=\"$2" "$T/smtpcertd.log" ||
 	    { fail "session end for \"$2\" not logged"; return 1; }
 	! grep -Eq '^<~ +250 2\.0\.0 Ok: queued' "$1" || fail "$1: delivered"
 }

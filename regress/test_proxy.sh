@@ -100,9 +100,9 @@ assert a and all(r["bytes_in"] > 0 and r["bytes_out"] > 0 for r in a), a
 assert any(r["protocol"] == "pop3" and r["user"] == "bob" for r in stops)
 print("accounting ok:", len(recs), "records")
 EOF
-	grep -q 'accounting start proxy=imap-aaa .* user=alice client=127.0.0.1 backend=127.0.0.1:' \
+	grep -Eq 'event=accounting proto=imap client=127\.0\.0\.1:[0-9]+ proxy=imap-aaa acct=start user=alice backend=127\.0\.0\.1:' \
 	    "$T/smtpcertd.log" || fail "no accounting log line"
-	grep -q 'accounting stop proxy=pop-aaa .* user=bob .* result=' \
+	grep -Eq 'event=accounting proto=pop3 .*proxy=pop-aaa acct=stop user=bob .* result=' \
 	    "$T/smtpcertd.log" || fail "no pop3 stop log line"
 	# curl against both, like a mail client would
 	timeout 20 curl -sS --cacert "$PKI/chain.pem" --user alice:alicepw \
@@ -151,7 +151,7 @@ expect_no(lambda: ok(CUID, "alice", "alicepw", "bob"), "AUTHENTICATIONFAILED")
 	! timeout 20 curl -sS --cacert "$PKI/chain.pem" --user alice:alicepw \
 	    "imaps://127.0.0.1:$P_CUID/INBOX" -X 'EXAMINE INBOX' >"$T/c2" 2>&1 ||
 	    fail "no certificate accepted"
-	grep -q 'authenticated user=alice method=certificate' "$T/smtpcertd.log" ||
+	grep -Eq 'event=login .*user=alice method=certificate .*result=ok' "$T/smtpcertd.log" ||
 	    fail "no certificate log line"
 }
 
@@ -179,11 +179,11 @@ print(login(MH, "bob%localhost", "bobpw"))
 e = expect_no(lambda: login(MH, "bob%evil.example", "bobpw"), "AUTHORIZATIONFAILED")
 expect_no(lambda: login(MH, "bob", "wrong"), "AUTHENTICATIONFAILED")
 ' "$P_IMAP" "$P_MH"
-	grep -q 'login user=alice mailuser=- server=- refused: server not allowed\|refused: server not allowed' \
+	grep -Eq 'event=login .*result=unauthorized reason="server not allowed"' \
 	    "$T/smtpcertd.log" || fail "no refusal logged"
-	grep -q 'logged in to localhost:'"$DC_IMAPS_PORT"' over TLS' "$T/smtpcertd.log" ||
+	grep -Eq 'event=backend .*backend=localhost:'"$DC_IMAPS_PORT"' backend-tls=TLSv1' "$T/smtpcertd.log" ||
 	    fail "no implicit TLS back end"
-	grep -q 'logged in to 127.0.0.1:'"$DC_IMAP_PORT"' over TLS' "$T/smtpcertd.log" ||
+	grep -Eq 'event=backend .*backend=127\.0\.0\.1:'"$DC_IMAP_PORT"' backend-tls=TLSv1' "$T/smtpcertd.log" ||
 	    fail "no STARTTLS back end"
 	! grep -q '10.9.9.9' "$T/dc/dovecot.log" || fail "refused server reached"
 }
@@ -211,9 +211,9 @@ a1.logout()
 e = expect_no(lambda: imap(NOGP).login("bob", "bobpw"), "AUTHORIZATIONFAILED")
 assert "no group policy" in e, e
 ' "$P_IMAP" "$P_POP" "$P_NOGP"
-	grep -q 'authenticated user=alice method=aaa group-policy=staff' "$T/smtpcertd.log" ||
+	grep -Eq 'event=login .*user=alice method=aaa group-policy=staff' "$T/smtpcertd.log" ||
 	    fail "staff not applied"
-	grep -q 'authenticated user=bob method=aaa group-policy=users' "$T/smtpcertd.log" ||
+	grep -Eq 'event=login .*user=bob method=aaa group-policy=users' "$T/smtpcertd.log" ||
 	    fail "default group policy not applied"
 }
 
@@ -229,7 +229,7 @@ m = imap(PIG); m.login("bob:mbox1", "anything:mbox1-mail"); m.select("INBOX"); m
 b.logout(); time.sleep(0.3)
 expect_no(lambda: imap(PIG).login("bob:mbox1", "anything:mbox1-mail"), "AUTHENTICATIONFAILED")
 ' "$P_IMAP" "$P_PIGGY"
-	grep -q 'authenticated user=bob method=piggyback' "$T/smtpcertd.log" ||
+	grep -Eq 'event=login .*user=bob method=piggyback' "$T/smtpcertd.log" ||
 	    fail "no piggyback login"
 }
 

@@ -209,14 +209,14 @@ test_plain_and_login_with_every_client() {
 	done
 	# Six empty passwords, refused by the front; LDAP saw bob only for
 	# the right and the wrong password (2 x 3 clients x 2 mechanisms).
-	log_count_is 'auth method=(PLAIN|LOGIN) refused before LDAP: empty password' 6 ||
+	log_count_is 'event=auth .*method=(PLAIN|LOGIN) .*result=refused reason="empty password before LDAP"' 6 ||
 	    fail "empty passwords not refused before LDAP"
 	[ "$(helper_lines bob)" = 12 ] || fail "helper saw bob $(helper_lines bob) times, want 12"
-	log_count_is 'auth method=(PLAIN|LOGIN) user=bob result=bad credentials' 6 ||
+	log_count_is 'event=auth .*method=(PLAIN|LOGIN) user=bob result="bad credentials"' 6 ||
 	    fail "wrong passwords not logged"
-	log_count_is 'auth method=(PLAIN|LOGIN) user=nobody result=not found' 6 ||
+	log_count_is 'event=auth .*method=(PLAIN|LOGIN) user=nobody result="not found"' 6 ||
 	    fail "unknown users not logged"
-	log_count_is 'result=ok' 6 || fail "more than six logins"
+	log_count_is 'event=auth .*result=ok' 6 || fail "more than six logins"
 }
 
 # The seed's allowance (&(uid={u})(|(!(caccn=*))(cacexempt=TRUE)
@@ -255,7 +255,7 @@ for u in ("alice", "erin"):
     c.cmd("QUIT", 221)
 ' "$SUB_PORT"
 	up_assert_count 3
-	log_count_is 'auth method=LOGIN user=(alice|erin) result=disallowed' 8 ||
+	log_count_is 'event=auth .*method=LOGIN user=(alice|erin) result=disallowed' 8 ||
 	    fail "refusals not logged as disallowed"
 	ldap_admin_modify "$T/ldap" >/dev/null <<-EOF
 	dn: uid=alice,$SLAPD_PEOPLE
@@ -325,31 +325,28 @@ c.cmd("QUIT", 221)
 	up_received 2 "authenticated as bob by AUTH PLAIN)"
 	up_received 3 "authenticated as erin by AUTH LOGIN, monitored"
 	local sid
-	sid=$(sed -n 's/.*session \([0-9a-f]*\): monitor: user alice authenticated outside the allowance.*/\1/p' "$T/smtpcertd.log")
+	sid=$(sed -n 's/^front\[[0-9]*\]: session=\([0-9a-f]*\) event=monitor .*user=alice reason="authenticated outside the allowance.*/\1/p' "$T/smtpcertd.log")
 	[ -n "$sid" ] || fail "no monitor line for alice"
-	grep "session $sid: monitor:" "$T/smtpcertd.log" | sed 's/^[^ ]* //' >"$T/mon"
+	grep "session=$sid event=monitor " "$T/smtpcertd.log" | sed 's/^[^ ]* //' >"$T/mon"
 	cat "$T/mon"
 	local re
-	for re in 'monitor: reply 235 ' 'monitor: command NOOP$' 'monitor: reply 250 ' \
-	    'monitor: command MAIL FROM:<alice@example.test>$' \
-	    'monitor: MAIL FROM:<alice@example.test>' \
-	    'monitor: command RCPT TO:<bob@example.test>$' \
-	    'monitor: RCPT TO:<bob@example.test>$' \
-	    'monitor: command RCPT TO:<carol@example.test>$' \
-	    'monitor: RCPT TO:<carol@example.test>$' \
-	    'monitor: command DATA$' 'monitor: (upstream )?reply 354 ' \
-	    'monitor: upstream reply 250 .*queued' \
-	    'monitor: command RSET$' 'monitor: command QUIT$' 'monitor: reply 221 '; do
+	for re in 'reply="235 ' 'command=NOOP$' 'reply="250 ' \
+	    'command="MAIL FROM:<alice@example.test>"$' \
+	    'command="RCPT TO:<bob@example.test>"$' \
+	    'command="RCPT TO:<carol@example.test>"$' \
+	    'command=DATA$' '(upstream-)?reply="354 ' \
+	    'upstream-reply="250 .*queued' \
+	    'command=RSET$' 'command=QUIT$' 'reply="221 '; do
 		grep -Eq -- "$re" "$T/mon" || fail "no monitor line /$re/"
 	done
 	# The password never appears in the log, not even in the monitor.
 	! grep -Eq 'alicepw|YWxpY2Vwdw|AGFsaWNlAGFsaWNlcHc' "$T/smtpcertd.log" || fail "password logged"
-	log_count_is 'monitor: user erin authenticated outside the allowance' 1 ||
+	log_count_is 'event=monitor .*user=erin reason="authenticated outside the allowance' 1 ||
 	    fail "erin not monitored"
-	log_count_is "monitor: user bob" 0 || fail "bob monitored"
+	log_count_is "event=monitor .*user=bob " 0 || fail "bob monitored"
 	local bsid
-	bsid=$(sed -n 's/.*session \([0-9a-f]*\): auth method=PLAIN user=bob result=ok.*/\1/p' "$T/smtpcertd.log")
-	[ -n "$bsid" ] && ! grep -q "session $bsid: monitor" "$T/smtpcertd.log" ||
+	bsid=$(sed -n 's/^front\[[0-9]*\]: session=\([0-9a-f]*\) event=auth .*method=PLAIN user=bob result=ok.*/\1/p' "$T/smtpcertd.log")
+	[ -n "$bsid" ] && ! grep -q "session=$bsid event=monitor" "$T/smtpcertd.log" ||
 	    fail "bob's session has monitor lines"
 }
 
@@ -403,7 +400,7 @@ c.cmd("QUIT", 221)
 	swaks_delivered "$T/sw-cert"
 	up_assert_count 3
 	up_received 3 "authenticated as alice by certificate serial"
-	log_count_is 'result=ok' 2 || fail "an AUTH succeeded on the no-fallback listener"
+	log_count_is 'event=auth .*result=ok' 2 || fail "an AUTH succeeded on the no-fallback listener"
 }
 
 # AUTH EXTERNAL: a client with a mapped certificate may name its identity
@@ -560,7 +557,7 @@ for (u, p) in (("dave", "davepw"), ("dave", "wrong")):
 	up_assert_count 2
 	up_msg_json 1 'm["xclient"]["LOGIN"] == "bob"'
 	up_msg_json 2 'm["xclient"]["LOGIN"] == "carol"'
-	log_count_is 'result=(bad credentials|not found)' 0 || fail "an outage was taken for bad credentials"
+	log_count_is 'result="(bad credentials|not found)"' 0 || fail "an outage was taken for bad credentials"
 	log_count_is 'too many failed attempts' 0 || fail "outages counted as failed logins"
 }
 
@@ -670,12 +667,12 @@ c.cmd("QUIT", 221)
 ' "$SUB_PORT"
 	up_assert_count 1
 	up_msg_json 1 'm["xclient"]["LOGIN"] == "bob"'
-	log_count_is 'result=ok' 2 || fail "a hostile name logged in"
-	log_count_is 'user=(bob|admin) result=ok' 2 || fail "logins other than the real ones"
+	log_count_is 'event=auth .*result=ok' 2 || fail "a hostile name logged in"
+	log_count_is 'event=auth .*user=(bob|admin) result=ok' 2 || fail "logins other than the real ones"
 	# 13 names with control characters or outer spaces, by LOGIN, and
 	# the 10 of them without NUL by PLAIN: refused before LDAP.
-	log_count_is 'refused before LDAP: invalid user name' 23 ||
-	    fail "$(log_count 'refused before LDAP: invalid user name') names refused before LDAP, want 23"
+	log_count_is 'reason="invalid user name before LDAP"' 23 ||
+	    fail "$(log_count 'reason="invalid user name before LDAP"') names refused before LDAP, want 23"
 	# slapd's view: escaped assertion values only, never a wildcard or
 	# a nested filter made from a user name.
 	# (what slapd logged after the premise searches above)
@@ -761,7 +758,7 @@ print("# AUTH again after %.2fs" % try_until(attempt, 15))
 	up_assert_count 1
 	up_msg_json 1 'm["xclient"]["LOGIN"] == "carol"'
 	log_count_is 'ldapd-helper went away, failing 2 requests' 1 || fail "not logged"
-	log_count_is 'result=ok' 1 || fail "someone got in while the helper was gone"
+	log_count_is 'event=auth .*result=ok' 1 || fail "someone got in while the helper was gone"
 }
 
 # Failed logins limited to 3 per user (across addresses) and per client
@@ -815,12 +812,12 @@ attempt("6", "dave", "davepw", 235, send=True)
 	up_assert_count 2
 	up_msg_json 1 'm["xclient"]["LOGIN"] == "bob" and m["xclient"]["ADDR"] == "127.0.0.5"'
 	up_msg_json 2 'm["xclient"]["LOGIN"] == "dave" and m["xclient"]["ADDR"] == "127.0.0.6"'
-	log_count_is 'auth for bob from 127\.0\.0\.5 refused: too many failed attempts' 2 ||
+	log_count_is 'event=auth proto=smtp client=127\.0\.0\.5:[0-9]+ method=PLAIN user=bob result=blocked reason="too many failed attempts"' 2 ||
 	    fail "bob's block not logged"
-	log_count_is 'auth for (dave|erin) from 127\.0\.0\.6 refused: too many failed attempts' 2 ||
+	log_count_is 'event=auth proto=smtp client=127\.0\.0\.6:[0-9]+ method=PLAIN user=(dave|erin) result=blocked reason="too many failed attempts"' 2 ||
 	    fail "the address block not logged"
 	# Blocked attempts do not reach LDAP.
-	log_count_is 'user=erin result=' 0 || fail "a blocked attempt reached LDAP"
+	log_count_is 'event=auth .*user=erin result=[^b]' 0 || fail "a blocked attempt reached LDAP"
 }
 
 # sender must match: on the certificate profile (alice by certificate may
@@ -920,7 +917,7 @@ c.cmd("QUIT", 221)
 	    fail "negative answer not from the cache"
 	log_count_is 'ldapd-helper.*user "bob": .*cached' 1 ||
 	    fail "a wrong password was answered from the cache"
-	log_count_is 'user=bob result=temporary failure' 5 ||
+	log_count_is 'user=bob result="temporary failure"' 5 ||
 	    { grep 'user=bob result=' "$T/smtpcertd.log"; fail "wrong passwords not tempfailed"; }
 	# smtpcertctl ldap flush: the cached answer is gone, so with the
 	# directory still down bob now gets a temporary failure.

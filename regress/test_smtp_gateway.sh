@@ -37,9 +37,9 @@ test_valid_certificate_delivers_with_received_header() {
 		up_msg_json $n 'm["xclient"]["LOGIN"] == "alice" and m["xclient"]["ADDR"] == "127.0.0.1"'
 	done
 	up_msg_json 1 'm["rcpts"] == ["bob@example.test"] and m["mail_from"] == "alice@example.test"'
-	log_count_is "certificate subject=.*UID=alice.* serial=$serial issuer=\"$INTER_DN\" lookup=.* user=alice" 2 ||
+	log_count_is "event=cert .*cert-subject=\"[^\"]*UID=alice[^\"]*\" cert-serial=$serial cert-issuer=\"$INTER_DN\" cert=ok user=alice result=ok" 2 ||
 	    fail "lookup not logged with subject, serial, issuer, user"
-	log_count_is "end client=127\.0\.0\.1:[0-9]+ tls=TLSv1\.[23]/.* cert=ok .*user=alice auth=certificate messages=1" 2 ||
+	log_count_is "event=end proto=smtp client=127\.0\.0\.1:[0-9]+ .* tls=TLSv1\.[23] cipher=[A-Z0-9_-]+ cert=ok .*user=alice method=certificate messages=1 " 2 ||
 	    fail "session end not logged"
 }
 
@@ -52,7 +52,7 @@ test_no_certificate_refused_at_handshake() {
 	smtp_swaks "$T/sw2" --server "127.0.0.1:$SMTPS_PORT" --tlsc \
 	    --from alice@example.test --to bob@example.test
 	swaks_handshake_refused "$T/sw2"
-	log_count_is 'handshake failed.*(did not return a certificate|certificate required)' 2 ||
+	log_count_is 'event=tls-failed .*(did not return a certificate|certificate required)' 2 ||
 	    fail "refusals not logged"
 	[ ! -e "$T/up/conn-1.raw" ] || fail "upstream contacted"
 }
@@ -70,9 +70,9 @@ test_invalid_certificates_refused_at_handshake() {
 	smtp_swaks "$T/sw-s" --server "127.0.0.1:$SMTPS_PORT" --tlsc \
 	    $(swaks_cert expired) --from expired@example.test --to bob@example.test
 	swaks_handshake_refused "$T/sw-s"
-	log_count_is 'handshake failed.*certificate verify failed' 4 ||
+	log_count_is 'event=tls-failed .*certificate verify failed' 4 ||
 	    fail "refusals not logged as verify failures"
-	log_count_is 'lookup=' 0 || fail "an invalid certificate was looked up"
+	log_count_is 'event=cert ' 0 || fail "an invalid certificate was looked up"
 	[ ! -e "$T/up/conn-1.raw" ] || fail "upstream contacted"
 }
 
@@ -89,8 +89,8 @@ c.cmd("AUTH PLAIN AGJvYgBib2Jwdw==", 503)
 c.cmd("MAIL FROM:<bob@example.test>", 530, "5.7.0 Your certificate is not registered for mail")
 c.cmd("QUIT", 221)
 ' "$SUB_PORT"
-	log_count_is 'CN=TESTER\.BOB.* lookup=not found user=-' 1 || fail "lookup not logged"
-	log_count_is 'cert=not-in-ldap .*user=- auth=-' 1 || fail "end not logged"
+	log_count_is 'event=cert .*CN=TESTER\.BOB.* cert=not-in-ldap user=- result="not found"' 1 || fail "lookup not logged"
+	log_count_is 'event=end .*cert=not-in-ldap .*user=- method=-' 1 || fail "end not logged"
 	[ ! -e "$T/up/conn-1.raw" ] || fail "upstream contacted"
 }
 
@@ -102,7 +102,7 @@ test_certificate_two_ldap_matches_530_at_mail() {
 	    --to bob@example.test
 	grep -q '^<~\* *530 5.7.0 Your certificate matches more than one user' "$T/sw" ||
 	    fail "no 530 for the ambiguous certificate"
-	log_count_is 'maps to more than one LDAP entry: refused' 1 || fail "not logged"
+	log_count_is 'event=cert .*cert=ambiguous user=- result=ambiguous .*maps to more than one LDAP entry: refused' 1 || fail "not logged"
 	log_count_is 'user=twin' 0 || fail "mapped to a twin"
 	[ ! -e "$T/up/conn-1.raw" ] || fail "upstream contacted"
 }
@@ -136,7 +136,7 @@ c.ehlo()
 c.cmd("MAIL FROM:<mallory@example.test>", 530, "not registered")
 c.cmd("QUIT", 221)
 ' "$SUB_PORT"
-	log_count_is 'lookup=not found user=-' 1 || fail "lookup result"
+	log_count_is 'event=cert .*user=- result="not found"' 1 || fail "lookup result"
 	log_count_is 'user=mallory' 0 || fail "mapped to mallory"
 	grep -Eiq 'filter="\(caccn=evil\\2a\\29\\28uid=\\2a\\29\\29\\28\|\\28cn=\\2a\\5c,"\+<>;=# x\)"' "$T/ldap/slapd.log" ||
 	    { grep -i 'filter=' "$T/ldap/slapd.log" | tail -n 5; fail "slapd did not get the escaped filter"; }
@@ -331,7 +331,7 @@ test_openssl_s_client_with_certificate() {
 	grep -q "^250-AUTH EXTERNAL" "$T/s2.out" || fail "implicit TLS: not authenticated"
 	up_assert_count 1
 	up_received 1 "authenticated as alice by certificate"
-	log_count_is 'user=alice auth=certificate' 2 || fail "sessions not logged as alice"
+	log_count_is 'event=end .*user=alice method=certificate' 2 || fail "sessions not logged as alice"
 }
 
 run_test test_valid_certificate_delivers_with_received_header

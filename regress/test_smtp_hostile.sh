@@ -79,7 +79,7 @@ for f in glob.glob(sys.argv[1] + "/conn-*.json"):
     j = json.load(open(f))
     assert j["messages"] == [], (f, j)
 ' "$T/up" || fail "upstream connection stored a message"
-	[ "$(grep -c 'upstream transaction dropped without its final dot' "$T/smtpcertd.log")" -ge 13 ] ||
+	[ "$(grep -c 'event=message .*result=invalid reason=".*upstream transaction dropped without its final dot"' "$T/smtpcertd.log")" -ge 13 ] ||
 	    fail "not every refusal logged"
 	front_alive
 }
@@ -135,9 +135,9 @@ for extra, after in ((b"NOOP\r\n", None),
     c.cmd("QUIT", 221)
     c.close()
 ' "$SUB_PORT"
-	[ "$(grep -c 'after STARTTLS: discarded' "$T/smtpcertd.log")" = 2 ] ||
+	[ "$(grep -c 'event=starttls-injection .*reason="pipelined after STARTTLS: discarded' "$T/smtpcertd.log")" = 2 ] ||
 	    fail "log does not say discarded twice"
-	grep -q 'pipelined 6 bytes after STARTTLS' "$T/smtpcertd.log" || fail "NOOP bytes"
+	grep -q 'event=starttls-injection .*bytes=6 ' "$T/smtpcertd.log" || fail "NOOP bytes"
 	up_assert_count 2
 	up_raw_lacks 'injected'
 	up_msg_json 1 'm["mail_from"] == "sender@example.test"'
@@ -327,7 +327,7 @@ if not wait_file(os.environ["T"] + "/up/conn-1.json", 10):
 ' "$SUB_PORT"
 	up_assert_count 0 0.3
 	grep -q '"closed": "eof"' "$T/up/conn-1.json" || fail "upstream conn not dropped"
-	grep -q 'client disconnected during DATA' "$T/smtpcertd.log" || fail "not logged"
+	grep -q 'event=end .*result="client disconnected during DATA"' "$T/smtpcertd.log" || fail "not logged"
 	up_raw_lacks '\r\n\.\r\n'
 	front_alive
 }

@@ -86,8 +86,8 @@ verify client-certificate" SMTP_PROFILE=none smtp_start
 	smtp_swaks "$T/sw4" --tls $(swaks_cert alice) --from a@example.test --to b@example.test
 	swaks_delivered "$T/sw4"
 	up_assert_count 4
-	log_count_is 'client certificate none' 2 || fail "no-certificate sessions"
-	log_count_is 'client certificate presented' 1 || fail "certificate session"
+	log_count_is 'event=tls .*cert=none' 2 || fail "no-certificate sessions"
+	log_count_is 'event=tls .*cert=presented' 1 || fail "certificate session"
 }
 
 # verify + preferred: an invalid certificate (expired, not yet valid,
@@ -104,7 +104,7 @@ verify client-certificate" SMTP_PROFILE=none smtp_start
 		    $(swaks_cert "$c") --from a@example.test --to b@example.test
 		swaks_handshake_refused "$T/sws-$c"
 	done
-	log_count_is 'handshake failed.*certificate verify failed' 6 ||
+	log_count_is 'event=tls-failed .*certificate verify failed' 6 ||
 	    fail "refusals not logged"
 	smtp_raw '
 c = C(sys.argv[1]); c.expect(220); c.ehlo()
@@ -142,7 +142,7 @@ verify client-certificate" SMTP_PROFILE=none smtp_start
 	smtp_swaks "$T/sw4" --tls $(swaks_cert bob) --from a@example.test --to b@example.test
 	swaks_delivered "$T/sw4"
 	up_assert_count 1
-	log_count_is 'handshake failed' 3 || fail "refusals not logged"
+	log_count_is 'event=tls-failed .*handshake failed' 3 || fail "refusals not logged"
 }
 
 # require smtp-auth: MAIL unauthenticated → 530 5.7.0 Authentication

@@ -134,7 +134,7 @@ c.cmd("MAIL FROM:<sender@example.test>", 451, "4.4.1")
 c.cmd("QUIT", 221)
 ' "$SUB_PORT"
 	up_assert_count 0 0
-	grep -q "upstream failed" "$T/smtpcertd.log" || fail "not logged"
+	grep -q "event=upstream-failed " "$T/smtpcertd.log" || fail "not logged"
 }
 
 # Two relay hosts, the first one down: the second one gets the message.
@@ -146,7 +146,7 @@ test_second_relay_host_when_first_down() {
 	smtp_swaks "$T/sw" --from sender@example.test --to rcpt@example.test
 	grep -q "<- *250 2.0.0 Ok: queued as 1" "$T/sw" || fail "not delivered"
 	up_assert_count 1
-	grep -q "127.0.0.1:$dead.*trying the next host" "$T/smtpcertd.log" ||
+	grep -q "event=upstream-retry .*upstream=127.0.0.1:$dead reason=" "$T/smtpcertd.log" ||
 	    fail "failover not logged"
 }
 
@@ -271,7 +271,7 @@ test_relay_starttls_to_upstream_verified() {
 	grep -q "<- *250 2.0.0 Ok: queued as 1" "$T/sw" || fail "not delivered"
 	up_assert_count 1
 	up_msg_json 1 'm["tls"] and m["tls_version"] in ("TLSv1.2", "TLSv1.3") and m["xclient"]["ADDR"] == "127.0.0.1"'
-	grep -q "upstream 127.0.0.1:$UP_PORT tls TLSv1" "$T/smtpcertd.log" || fail "upstream TLS not logged"
+	grep -q "event=upstream .*upstream=127.0.0.1:$UP_PORT upstream-tls=TLSv1" "$T/smtpcertd.log" || fail "upstream TLS not logged"
 }
 
 test_relay_upstream_certificate_not_verified_451() {

@@ -113,6 +113,7 @@ listen on 127.0.0.1 port $SMTPS_PORT tls pki "gw" ca "clients" \\
 CONF
 
 "$SMTPCERTD" -n -f "$T/smtpcertd.conf"
+P=$T/pki
 cat <<TXT
 
 == smtpcertd demo
@@ -123,14 +124,56 @@ cat <<TXT
   configuration          $T/smtpcertd.conf
   control                $SMTPCERTCTL -s $T/ctl.sock show status
 
-Try, in another terminal:
-  swaks --server 127.0.0.1:$SUB_PORT --tls --tls-cert $T/pki/alice.crt \\
-        --tls-key $T/pki/alice.key --from alice@example.test --to bob@example.test
-  swaks --server 127.0.0.1:$SUB_PORT --tls --auth PLAIN --auth-user bob \\
-        --auth-password bobpw --from bob@example.test --to alice@example.test
+Try, in another terminal (each command shows the whole SMTP dialogue;
+"# =>" is what the gateway answers; the gateway's log scrolls here):
+
+# 1. alice logs in with her certificate alone (STARTTLS)
+swaks --server 127.0.0.1:$SUB_PORT --tls --tls-cert $P/alice.crt --tls-key $P/alice.key \\
+      --from alice@example.test --to bob@example.test
+# => 250 2.0.0 Ok: queued (relayed: a new $T/upstream/msg-*.eml)
+
+# 2. carol's certificate over implicit TLS, with curl
+printf 'From: carol@example.test\\r\\nTo: bob@example.test\\r\\nSubject: hello\\r\\n\\r\\nHi from curl.\\r\\n' |
+  curl -v --url smtps://127.0.0.1:$SMTPS_PORT --cacert $P/ca.pem --cert $P/carol.crt \\
+       --key $P/carol.key --mail-from carol@example.test --mail-rcpt bob@example.test -T -
+# => 250 2.0.0 Ok: queued (relayed: a new $T/upstream/msg-*.eml)
+
+# 3. bob has no CAC: the allowance query lets him use SMTP AUTH
+swaks --server 127.0.0.1:$SUB_PORT --tls --auth PLAIN --auth-user bob --auth-password bobpw \\
+      --from bob@example.test --to alice@example.test
+# => 250 2.0.0 Ok: queued (relayed: a new $T/upstream/msg-*.eml)
+
+# 4. dave has a CAC but an emergency exemption until next year: AUTH allowed
+swaks --server 127.0.0.1:$SUB_PORT --tls --auth LOGIN --auth-user dave --auth-password davepw \\
+      --from dave@example.test --to bob@example.test
+# => 250 2.0.0 Ok: queued (relayed: a new $T/upstream/msg-*.eml)
+
+# 5. alice has a CAC: the allowance query refuses her password
+swaks --server 127.0.0.1:$SUB_PORT --tls --auth PLAIN --auth-user alice --auth-password alicepw \\
+      --from alice@example.test --to bob@example.test
+# => 525 5.7.13 Dear user, please use your CAC to send email. (refused, nothing relayed)
+
+# 6. erin's emergency exemption expired 30 days ago: refused the same way
+swaks --server 127.0.0.1:$SUB_PORT --tls --auth PLAIN --auth-user erin --auth-password erinpw \\
+      --from erin@example.test --to bob@example.test
+# => 525 5.7.13 Dear user, please use your CAC to send email. (refused, nothing relayed)
+
+# 7. bob with a wrong password
+swaks --server 127.0.0.1:$SUB_PORT --tls --auth PLAIN --auth-user bob --auth-password wrong \\
+      --from bob@example.test --to alice@example.test
+# => 535 5.7.8 Authentication credentials invalid (refused, nothing relayed)
+
+# 8. no certificate and no AUTH: the policy requires one or the other
+swaks --server 127.0.0.1:$SUB_PORT --tls --from bob@example.test --to alice@example.test
+# => 530 5.7.0 Authentication required (refused, nothing relayed)
+
+# 9. a revoked certificate (in the intermediate's CRL, fetched by crld)
+swaks --server 127.0.0.1:$SUB_PORT --tls --tls-cert $P/revoked.crt --tls-key $P/revoked.key \\
+      --from revoked@example.test --to bob@example.test
+# => refused after the TLS handshake: 554 5.7.1 Client certificate refused, then the
+#    connection closes; swaks may show only the close (nothing relayed; log: certificate revoked)
 
 TXT
-
 if [ -n "${DEMO_CHECK:-}" ]; then
 	"$SMTPCERTD" -d -f "$T/smtpcertd.conf" >"$T/smtpcertd.log" 2>&1 &
 	echo $! >>"$T/pids"

@@ -1,11 +1,14 @@
 /*
  * Text and JSON printers for smtpcertctl.
  */
+#include <err.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
 #include "crl_status.h"
+#include "log.h"
 #include "output.h"
 
 static void
@@ -46,7 +49,7 @@ fmt_age(time_t now, int64_t then, char *buf, size_t len)
 static void
 status_text(const struct status *st, time_t now)
 {
-	char	 age[32];
+	char	 age[32], names[TRACE_NAMES_MAX];
 	int	 i;
 
 	printf("smtpcertd %s, pid %llu, up %s\n", st->d.version,
@@ -57,7 +60,11 @@ status_text(const struct status *st, time_t now)
 	printf("last reload %s ago: %s\n",
 	    fmt_age(now, st->d.last_reload, age, sizeof(age)),
 	    st->d.last_reload_result);
-	printf("logging %s\n\n", st->d.verbose ? "verbose" : "brief");
+	if (st->d.trace == 0)
+		printf("logging brief\n\n");
+	else
+		printf("logging verbose (trace: %s)\n\n", log_trace_format(
+		    st->d.trace, names, sizeof(names)));
 	printf("%-14s %-8s %-11s %-10s %-9s %s\n", "PROCESS", "PID",
 	    "STATE", "UPTIME", "RESTARTS", "CONFIG");
 	for (i = 0; i < st->nprocs; i++) {
@@ -87,7 +94,7 @@ status_text(const struct status *st, time_t now)
 static void
 status_json(const struct status *st, time_t now)
 {
-	int	 i;
+	int	 i, n = 0;
 
 	printf("{\"version\":");
 	json_str(st->d.version);
@@ -99,8 +106,13 @@ status_json(const struct status *st, time_t now)
 	    "\"last_reload_result\":", (unsigned long long)st->d.gen,
 	    (long long)st->d.last_reload);
 	json_str(st->d.last_reload_result);
-	printf(",\"verbose\":%s,\"processes\":[",
-	    st->d.verbose ? "true" : "false");
+	/* "verbose": some subsystem traced; "trace": which ones. */
+	printf(",\"verbose\":%s,\"trace\":[",
+	    st->d.trace ? "true" : "false");
+	for (i = 0; i < TRACE_MAX; i++)
+		if (st->d.trace & TRACE_BIT(i))
+			printf("%s\"%s\"", n++ ? "," : "", log_trace_name(i));
+	printf("],\"processes\":[");
 	for (i = 0; i < st->nprocs; i++) {
 		const struct st_proc	*p = &st->procs[i];
 
@@ -275,11 +287,11 @@ sessions_text(const struct st_session *rows, size_t n, time_t now)
 	const struct st_session	*r;
 	size_t			 i;
 
-	printf("%-14s %-5s %-16s %-24s %-22s %-24s %6s %10s %10s\n", "ID",
+	printf("%-12s %-5s %-16s %-24s %-22s %-24s %6s %10s %10s\n", "ID",
 	    "PROTO", "STATE", "USER", "CLIENT", "BACKEND", "AGE", "IN", "OUT");
 	for (i = 0; i < n; i++) {
 		r = &rows[i];
-		printf("%014llx %-5s %-16s %-24s %-22s %-24s %5llds %10llu "
+		printf("%012llx %-5s %-16s %-24s %-22s %-24s %5llds %10llu "
 		    "%10llu\n", (unsigned long long)r->id, r->proto, r->state,
 		    r->user[0] ? r->user : "-", r->client,
 		    r->backend[0] ? r->backend : "-",
@@ -298,7 +310,7 @@ sessions_json(const struct st_session *rows, size_t n, time_t now)
 	printf("{\"sessions\":[");
 	for (i = 0; i < n; i++) {
 		r = &rows[i];
-		printf("%s{\"id\":\"%014llx\",\"protocol\":", i ? "," : "",
+		printf("%s{\"id\":\"%012llx\",\"protocol\":", i ? "," : "",
 		    (unsigned long long)r->id);
 		json_str(r->proto);
 		printf(",\"state\":");
@@ -326,4 +338,137 @@ output_sessions(const struct st_session *rows, size_t n, int json,
 		sessions_json(rows, n, now);
 	else
 		sessions_text(rows, n, now);
+}
+
+/*
+ * `show stats'.  Text: one "name value" line per counter in the daemon's
+ * order, a blank line between subsystems.  JSON: the dotted names nested
+ * into objects ({"tls":{"handshakes":{"ok":3}}}), built as a tree first
+ * so that the output is valid JSON whatever order the rows came in.
+ */
+struct stats_node {
+	char			*name;		/* one segment */
+	int			 leaf;
+	uint64_t		 value;
+	struct stats_node	*child, *last, *next;
+};
+
+static struct stats_node *
+stats_node_child(struct stats_node *n, const char *seg, size_t len)
+{
+	struct stats_node	*c;
+
+	for (c = n->child; c != NULL; c = c->next)
+		if (strlen(c->name) == len && strncmp(c->name, seg, len) == 0)
+			return c;
+	if ((c = calloc(1, sizeof(*c))) == NULL ||
+	    (c->name = strndup(seg, len)) == NULL)
+		err(1, NULL);
+	if (n->last != NULL)
+		n->last->next = c;
+	else
+		n->child = c;
+	n->last = c;
+	return c;
+}
+
+static void
+stats_node_insert(struct stats_node *root, const char *name, uint64_t v)
+{
+	struct stats_node	*n = root;
+	const char		*p = name;
+	size_t			 len;
+
+	for (;;) {
+		len = strcspn(p, ".");
+		if (len == 0 || n->leaf)
+			errx(1, "malformed counter name \"%s\" from smtpcertd",
+			    name);
+		n = stats_node_child(n, p, len);
+		if (p[len] == '\0')
+			break;
+		p += len + 1;
+	}
+	if (n->leaf || n->child != NULL)
+		errx(1, "counter \"%s\" twice, or also a group, in the reply "
+		    "from smtpcertd", name);
+	n->leaf = 1;
+	n->value = v;
+}
+
+static void
+stats_node_json(const struct stats_node *n)
+{
+	const struct stats_node	*c;
+
+	if (n->leaf) {
+		printf("%llu", (unsigned long long)n->value);
+		return;
+	}
+	putchar('{');
+	for (c = n->child; c != NULL; c = c->next) {
+		json_str(c->name);
+		putchar(':');
+		stats_node_json(c);
+		if (c->next != NULL)
+			putchar(',');
+	}
+	putchar('}');
+}
+
+static void
+stats_node_free(struct stats_node *n)
+{
+	struct stats_node	*c, *next;
+
+	for (c = n->child; c != NULL; c = next) {
+		next = c->next;
+		stats_node_free(c);
+	}
+	free(n->name);
+	free(n);
+}
+
+void
+output_stats(const struct st_stats *st, int json)
+{
+	struct stats_node	*root;
+	size_t			 i, seg, prevseg = 0;
+
+	/* Checked in both formats: a malformed answer is never printed. */
+	if ((root = calloc(1, sizeof(*root))) == NULL)
+		err(1, NULL);
+	for (i = 0; i < st->nrows; i++)
+		stats_node_insert(root, st->rows[i].name, st->rows[i].value);
+	if (json) {
+		printf("{\"partial\":%s,\"missing\":[",
+		    st->nmissing ? "true" : "false");
+		for (i = 0; i < st->nmissing; i++) {
+			printf("%s{\"process\":", i ? "," : "");
+			json_str(st->missing[i].process);
+			printf(",\"reason\":");
+			json_str(st->missing[i].reason);
+			putchar('}');
+		}
+		printf("],\"counters\":");
+		stats_node_json(root);
+		printf("}\n");
+		stats_node_free(root);
+		return;
+	}
+	stats_node_free(root);
+	for (i = 0; i < st->nmissing; i++)
+		printf("partial: no counters from %s (%s)\n",
+		    st->missing[i].process, st->missing[i].reason);
+	if (st->nmissing)
+		putchar('\n');
+	for (i = 0; i < st->nrows; i++) {
+		seg = strcspn(st->rows[i].name, ".");
+		if (i > 0 && (seg != prevseg || strncmp(st->rows[i].name,
+		    st->rows[i - 1].name, seg) != 0))
+			putchar('\n');
+		prevseg = seg;
+		printf("%-40s %llu\n", st->rows[i].name,
+		    (unsigned long long)st->rows[i].value);
+	}
 }

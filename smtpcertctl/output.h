@@ -5,6 +5,7 @@
 #ifndef SMTPCERTCTL_OUTPUT_H
 #define SMTPCERTCTL_OUTPUT_H
 
+#include <stddef.h>
 #include <stdint.h>
 #include <time.h>
 
@@ -18,7 +19,7 @@ struct st_daemon {
 	uint64_t	 gen;
 	int64_t		 last_reload;
 	char		*last_reload_result;
-	uint32_t	 verbose;
+	uint32_t	 trace;		/* trace mask (log.h), 0: brief */
 };
 
 struct st_proc {
@@ -58,6 +59,25 @@ struct st_session {
 	uint64_t	 bytes_out;
 };
 
+/* `show stats': counter rows in the daemon's order, and the processes
+ * that did not answer (the answer is then partial). */
+struct st_counter {
+	char		*name;		/* "tls.handshakes.ok" */
+	uint64_t	 value;
+};
+
+struct st_missing {
+	char		*process;
+	char		*reason;
+};
+
+struct st_stats {
+	struct st_counter	*rows;
+	size_t			 nrows;
+	struct st_missing	*missing;
+	size_t			 nmissing;
+};
+
 struct crl_status;
 
 void	output_status(const struct status *, int json, time_t now);
@@ -65,5 +85,7 @@ void	output_crl(const struct crl_status *, size_t n, int json, time_t now);
 void	output_result(int ok, const char *msg, int json);
 void	output_sessions(const struct st_session *, size_t n, int json,
 	    time_t now);
+/* Exits if the names do not form a tree (a malformed answer). */
+void	output_stats(const struct st_stats *, int json);
 
 #endif

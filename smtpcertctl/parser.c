@@ -5,10 +5,15 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "log.h"
 #include "parser.h"
 
 /* Optional: the table that may follow holds one "argument" token. */
 #define TOK_ARGUMENT	"<name>"
+/* Optional: any number of trace subsystem names (log.h) follow. */
+#define TOK_SUBSYSTEMS	"<subsystem ...>"
+/* Required: a table holding only this takes any one word (session id). */
+#define TOK_ID		"<id>"
 
 struct token {
 	const char		*keyword;
@@ -20,8 +25,11 @@ static const struct token t_main[];
 static const struct token t_ldap[];
 static const struct token t_show[];
 static const struct token t_log[];
+static const struct token t_log_subsys[];
 static const struct token t_crl[];
 static const struct token t_crl_name[];
+static const struct token t_session[];
+static const struct token t_session_id[];
 
 static const struct token t_main[] = {
 	{ "show",	CTL_NONE,		t_show },
@@ -29,6 +37,7 @@ static const struct token t_main[] = {
 	{ "log",	CTL_NONE,		t_log },
 	{ "crl",	CTL_NONE,		t_crl },
 	{ "ldap",	CTL_NONE,		t_ldap },
+	{ "session",	CTL_NONE,		t_session },
 	{ NULL,		CTL_NONE,		NULL }
 };
 
@@ -41,6 +50,18 @@ static const struct token t_show[] = {
 	{ "status",	CTL_SHOW_STATUS,	NULL },
 	{ "crl",	CTL_SHOW_CRL,		NULL },
 	{ "sessions",	CTL_SHOW_SESSIONS,	NULL },
+	{ "stats",	CTL_SHOW_STATS,		NULL },
+	{ NULL,		CTL_NONE,		NULL }
+};
+
+/* "session kill ID", the ID as `show sessions' and the logs print it. */
+static const struct token t_session[] = {
+	{ "kill",	CTL_NONE,		t_session_id },
+	{ NULL,		CTL_NONE,		NULL }
+};
+
+static const struct token t_session_id[] = {
+	{ TOK_ID,	CTL_SESSION_KILL,	NULL },
 	{ NULL,		CTL_NONE,		NULL }
 };
 
@@ -55,11 +76,37 @@ static const struct token t_crl_name[] = {
 	{ NULL,		CTL_NONE,		NULL }
 };
 
+/* "log verbose" alone traces everything, "log brief" nothing; names
+ * add those subsystems to the trace, or take them out. */
 static const struct token t_log[] = {
-	{ "verbose",	CTL_LOG_VERBOSE,	NULL },
-	{ "brief",	CTL_LOG_BRIEF,		NULL },
+	{ "verbose",	CTL_LOG_VERBOSE,	t_log_subsys },
+	{ "brief",	CTL_LOG_BRIEF,		t_log_subsys },
 	{ NULL,		CTL_NONE,		NULL }
 };
+
+static const struct token t_log_subsys[] = {
+	{ TOK_SUBSYSTEMS, CTL_NONE,		NULL },
+	{ NULL,		CTL_NONE,		NULL }
+};
+
+/* Exact names only: a prefix of one would be a guess at the mask. */
+static int
+parse_subsystems(int argc, char *argv[], struct ctl_request *req)
+{
+	int	 i, sub;
+
+	for (i = 0; i < argc; i++) {
+		if ((sub = log_trace_lookup(argv[i])) == -1) {
+			fprintf(stderr, "unknown subsystem: %s\n", argv[i]);
+			fprintf(stderr, "valid subsystems:\n");
+			for (sub = 0; sub < TRACE_MAX; sub++)
+				fprintf(stderr, "  %s\n", log_trace_name(sub));
+			return -1;
+		}
+		req->trace |= TRACE_BIT(sub);
+	}
+	return 0;
+}
 
 static void
 show_valid(const struct token *t)
@@ -83,6 +130,22 @@ parse_args(int argc, char *argv[], struct ctl_request *req)
 			show_valid(table);
 			return -1;
 		}
+		/* A required argument: the word is the value, never a
+		 * keyword prefix. */
+		if (strcmp(table->keyword, TOK_ID) == 0) {
+			if (argv[i][0] == '\0') {
+				fprintf(stderr, "empty argument\n");
+				return -1;
+			}
+			if (i + 1 < argc) {
+				fprintf(stderr, "superfluous argument: %s\n",
+				    argv[i + 1]);
+				return -1;
+			}
+			req->action = table->action;
+			req->arg = argv[i];
+			return 0;
+		}
 		match = NULL;
 		for (t = table; t->keyword != NULL; t++) {
 			/* Unique prefixes are accepted, as in bgpctl. */
@@ -105,6 +168,9 @@ parse_args(int argc, char *argv[], struct ctl_request *req)
 			req->action = match->action;
 			if (i + 1 == argc)
 				return 0;
+			if (strcmp(match->next->keyword, TOK_SUBSYSTEMS) == 0)
+				return parse_subsystems(argc - i - 1,
+				    argv + i + 1, req);
 			if (strcmp(match->next->keyword, TOK_ARGUMENT) != 0 ||
 			    i + 2 < argc) {
 				fprintf(stderr, "superfluous argument: %s\n",

@@ -4,6 +4,8 @@
 #ifndef SMTPCERTCTL_PARSER_H
 #define SMTPCERTCTL_PARSER_H
 
+#include <stdint.h>
+
 enum ctl_action {
 	CTL_NONE,
 	CTL_SHOW_STATUS,
@@ -14,11 +16,15 @@ enum ctl_action {
 	CTL_CRL_UPDATE,
 	CTL_SHOW_SESSIONS,
 	CTL_LDAP_FLUSH,
+	CTL_SHOW_STATS,
+	CTL_SESSION_KILL,
 };
 
 struct ctl_request {
 	enum ctl_action	 action;
-	const char	*arg;		/* optional argument (a name), or NULL */
+	const char	*arg;		/* argument (a name, a session id), or
+					 * NULL */
+	uint32_t	 trace;		/* log: subsystems (log.h), 0 all */
 };
 
 /* Returns 0 and fills req, or -1 after printing what was expected. */

@@ -1,8 +1,10 @@
 /*
  * smtpcertctl: control smtpcertd over its unix socket.
  *
- *	smtpcertctl [-j] [-s socket] show status | show crl | reload |
- *	    log verbose|brief | crl update [name]
+ *	smtpcertctl [-j] [-s socket] show status | show crl |
+ *	    show sessions | show stats | reload | ldap flush |
+ *	    log verbose|brief [subsystem ...] | crl update [name] |
+ *	    session kill id
  *
  * Speaks the versioned control protocol (IMSG_CTL_HELLO first) and gives
  * up after CTL_TIMEOUT seconds of silence, so a wedged daemon never hangs
@@ -14,7 +16,9 @@
 
 #include <err.h>
 #include <errno.h>
+#include <getopt.h>
 #include <poll.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -31,6 +35,11 @@
 #define CTL_SOCKET	"/run/smtpcertd.sock"
 #define CTL_TIMEOUT	30
 #define CTL_STR_MAX	4096
+/* Rows of `show stats' we accept: the table has about a hundred. */
+#define CTL_STATS_MAX	1024
+
+/* Set once the daemon accepted us, for the message when it hangs up. */
+static int	ctl_accepted;
 
 static void	usage(void) __attribute__((noreturn));
 static int	ctl_connect(const char *);
@@ -39,11 +48,11 @@ static int	ctl_next(struct imsgbuf *, struct imsg *);
 static void
 usage(void)
 {
-	fprintf(stderr, "usage: smtpcertctl [-j] [-s socket] command "
+	fprintf(stderr, "usage: smtpcertctl [-j | --json] [-s socket] command "
 	    "[argument ...]\n"
-	    "commands: show status, show crl, show sessions, reload, "
-	    "log verbose,\n          log brief, crl update [name], "
-	    "ldap flush\n");
+	    "commands: show status, show crl, show sessions, show stats, "
+	    "reload,\n          log verbose|brief [subsystem ...], "
+	    "crl update [name],\n          ldap flush, session kill id\n");
 	exit(1);
 }
 
@@ -60,8 +69,25 @@ ctl_connect(const char *path)
 		errx(1, "socket path %s too long", path);
 	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) == -1)
 		err(1, "socket");
-	if (connect(fd, (struct sockaddr *)&sun, sizeof(sun)) == -1)
-		err(1, "connect %s (is smtpcertd running?)", path);
+	if (connect(fd, (struct sockaddr *)&sun, sizeof(sun)) == -1) {
+		/* Say which of the usual two it is, in words. */
+		switch (errno) {
+		case ENOENT:
+		case ENOTDIR:
+			errx(1, "smtpcertd is not running: no control socket "
+			    "%s", path);
+		case ECONNREFUSED:
+			errx(1, "smtpcertd is not running: nothing listens on "
+			    "%s (a socket left by a crash?)", path);
+		case EACCES:
+		case EPERM:
+			errx(1, "permission denied on %s: run smtpcertctl as "
+			    "root or as a member of smtpcertd's control group",
+			    path);
+		default:
+			err(1, "connect %s", path);
+		}
+	}
 	return fd;
 }
 
@@ -88,8 +114,13 @@ ctl_next(struct imsgbuf *ibuf, struct imsg *imsg)
 		if (r == 0)
 			errx(1, "no reply from smtpcertd in %d seconds",
 			    CTL_TIMEOUT);
-		if ((n = imsgbuf_read(ibuf)) == 0)
+		if ((n = imsgbuf_read(ibuf)) == 0 ||
+		    (n == -1 && errno == ECONNRESET)) {
+			if (!ctl_accepted)
+				errx(1, "smtpcertd closed the connection "
+				    "without a reason: see its log");
 			errx(1, "smtpcertd closed the connection");
+		}
 		if (n == -1 && errno != EAGAIN && errno != EINTR)
 			err(1, "read");
 	}
@@ -122,7 +153,7 @@ show_status(struct imsgbuf *ibuf, int json)
 			st.d.gen = msg_get_u64(&r);
 			st.d.last_reload = msg_get_i64(&r);
 			st.d.last_reload_result = get_str(&r);
-			st.d.verbose = msg_get_u32(&r);
+			st.d.trace = msg_get_u32(&r);
 			break;
 		case IMSG_CTL_STATUS_PROC:
 			if (st.nprocs >= STATUS_MAX_ROWS)
@@ -288,6 +319,87 @@ show_sessions(struct imsgbuf *ibuf, int json)
 	return rc;
 }
 
+/*
+ * `show stats': counter rows, then the processes whose counters are
+ * missing (the answer is partial), then the end.  Names are checked only
+ * for shape here; output.c refuses a set that is not a tree.
+ */
+static int
+show_stats(struct imsgbuf *ibuf, int json)
+{
+	struct st_stats		 st;
+	struct imsg		 imsg;
+	struct msgreader	 r;
+	char			*m;
+	size_t			 i;
+
+	memset(&st, 0, sizeof(st));
+	for (;;) {
+		ctl_next(ibuf, &imsg);
+		msg_reader(&r, &imsg);
+		switch (imsg.hdr.type) {
+		case IMSG_CTL_STATS_ROW:
+			if (st.nrows >= CTL_STATS_MAX)
+				errx(1, "too many rows in reply");
+			if ((st.rows = reallocarray(st.rows, st.nrows + 1,
+			    sizeof(*st.rows))) == NULL)
+				err(1, NULL);
+			st.rows[st.nrows].name = get_str(&r);
+			st.rows[st.nrows].value = msg_get_u64(&r);
+			st.nrows++;
+			break;
+		case IMSG_CTL_STATS_MISSING:
+			if (st.nmissing >= CTL_STATS_MAX)
+				errx(1, "too many rows in reply");
+			if ((st.missing = reallocarray(st.missing,
+			    st.nmissing + 1, sizeof(*st.missing))) == NULL)
+				err(1, NULL);
+			st.missing[st.nmissing].process = get_str(&r);
+			st.missing[st.nmissing].reason = get_str(&r);
+			st.nmissing++;
+			break;
+		case IMSG_CTL_END:
+			if (imsg.datalen != 0)
+				errx(1, "malformed IMSG_CTL_END from smtpcertd");
+			imsg_free(&imsg);
+			output_stats(&st, json);
+			for (i = 0; i < st.nrows; i++)
+				free(st.rows[i].name);
+			for (i = 0; i < st.nmissing; i++) {
+				free(st.missing[i].process);
+				free(st.missing[i].reason);
+			}
+			free(st.rows);
+			free(st.missing);
+			return 0;
+		case IMSG_CTL_FAIL:
+			m = get_str(&r);
+			output_result(0, m, json);
+			free(m);
+			return 1;
+		default:
+			errx(1, "unexpected %s from smtpcertd",
+			    imsg_type_name(imsg.hdr.type));
+		}
+		if (msg_end(&r) == -1)
+			errx(1, "malformed %s from smtpcertd",
+			    imsg_type_name(imsg.hdr.type));
+		imsg_free(&imsg);
+	}
+}
+
+/* A session id as `show sessions' and the logs print it: hex. */
+static uint64_t
+parse_session_id(const char *s)
+{
+	size_t	 n = strlen(s);
+
+	if (n == 0 || n > 16 || strspn(s, "0123456789abcdefABCDEF") != n)
+		errx(1, "invalid session id \"%s\": give it in hex, as "
+		    "show sessions prints it", s);
+	return strtoull(s, NULL, 16);
+}
+
 static int
 simple_result(struct imsgbuf *ibuf, int json)
 {
@@ -318,13 +430,18 @@ main(int argc, char *argv[])
 	struct imsgbuf		 ibuf;
 	struct imsg		 imsg;
 	struct msgbuild		 mb;
+	static const struct option longopts[] = {
+		{ "json",	no_argument,	NULL,	'j' },
+		{ NULL,		0,		NULL,	0 }
+	};
 	const char		*sock = CTL_SOCKET;
+	uint64_t		 sid = 0;
 	uint32_t		 v;
 	int			 ch, json = 0, fd;
 
 	if (getenv("SMTPCERTD_SOCKET") != NULL)
 		sock = getenv("SMTPCERTD_SOCKET");
-	while ((ch = getopt(argc, argv, "js:")) != -1) {
+	while ((ch = getopt_long(argc, argv, "js:", longopts, NULL)) != -1) {
 		switch (ch) {
 		case 'j':
 			json = 1;
@@ -340,12 +457,18 @@ main(int argc, char *argv[])
 	argv += optind;
 	if (parse_args(argc, argv, &req) == -1)
 		usage();
+	if (req.action == CTL_SESSION_KILL)
+		sid = parse_session_id(req.arg);
 
+	/* A refused client may find the socket closed under its hello:
+	 * EPIPE, then read the reason the daemon left for it. */
+	signal(SIGPIPE, SIG_IGN);
 	fd = ctl_connect(sock);
 	imsgbuf_init(&ibuf, fd, IMSG_MAXSIZE_CTL);
 	v = SMTPCERTD_CTL_VERSION;
 	imsg_compose(&ibuf, IMSG_CTL_HELLO, 0, 0, -1, &v, sizeof(v));
-	if (imsgbuf_flush(&ibuf) == -1)
+	if (imsgbuf_flush(&ibuf) == -1 && errno != EPIPE &&
+	    errno != ECONNRESET)
 		err(1, "write");
 	ctl_next(&ibuf, &imsg);
 	if (imsg.hdr.type == IMSG_CTL_FAIL) {
@@ -361,6 +484,7 @@ main(int argc, char *argv[])
 	    v != SMTPCERTD_CTL_VERSION)
 		errx(1, "smtpcertd speaks another control protocol version");
 	imsg_free(&imsg);
+	ctl_accepted = 1;
 
 	switch (req.action) {
 	case CTL_SHOW_STATUS:
@@ -378,6 +502,13 @@ main(int argc, char *argv[])
 	case CTL_SHOW_SESSIONS:
 		imsg_compose(&ibuf, IMSG_CTL_SHOW_SESSIONS, 0, 0, -1, NULL, 0);
 		break;
+	case CTL_SHOW_STATS:
+		imsg_compose(&ibuf, IMSG_CTL_SHOW_STATS, 0, 0, -1, NULL, 0);
+		break;
+	case CTL_SESSION_KILL:
+		imsg_compose(&ibuf, IMSG_CTL_SESSION_KILL, 0, 0, -1, &sid,
+		    sizeof(sid));
+		break;
 	case CTL_CRL_UPDATE:
 		msg_init(&mb);
 		msg_put_str(&mb, req.arg != NULL ? req.arg : "");
@@ -387,9 +518,12 @@ main(int argc, char *argv[])
 		break;
 	case CTL_LOG_VERBOSE:
 	case CTL_LOG_BRIEF:
-		v = req.action == CTL_LOG_VERBOSE;
-		imsg_compose(&ibuf, IMSG_CTL_LOG_VERBOSE, 0, 0, -1, &v,
-		    sizeof(v));
+		msg_init(&mb);
+		msg_put_u32(&mb, req.action == CTL_LOG_VERBOSE);
+		msg_put_u32(&mb, req.trace);
+		if (msg_send(&ibuf, &mb, IMSG_CTL_LOG_VERBOSE, 0, 0, -1) == -1)
+			errx(1, "log: cannot build the request");
+		msg_free(&mb);
 		break;
 	default:
 		usage();
@@ -402,5 +536,7 @@ main(int argc, char *argv[])
 		return show_crl(&ibuf, json);
 	if (req.action == CTL_SHOW_SESSIONS)
 		return show_sessions(&ibuf, json);
+	if (req.action == CTL_SHOW_STATS)
+		return show_stats(&ibuf, json);
 	return simple_result(&ibuf, json);
 }

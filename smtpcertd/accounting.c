@@ -13,6 +13,7 @@
  * `show sessions' is answered by the front: the request goes there with
  * the control client's id as reqid, and each row and the end come back
  * with it and are relayed to that client (gone clients are ignored).
+ * `session kill' goes the same way and comes back as OK or FAIL.
  */
 #include <sys/types.h>
 
@@ -220,8 +221,21 @@ sessions_request(uint64_t ctlid)
 		control_send_id(ctlid, IMSG_CTL_END, NULL);
 }
 
-/* A row or the end from the front: checked, then relayed; -1 if
- * malformed. */
+/* `session kill': the front closes the session and answers (below). */
+void
+sessions_kill(uint64_t ctlid, uint64_t session)
+{
+	struct child	*c = proc_child(PROC_FRONT);
+
+	if (c == NULL || !c->up || imsgev_compose(&c->iev,
+	    IMSG_CTL_SESSION_KILL, 0, ctlid, -1, &session,
+	    sizeof(session)) == -1)
+		control_reply_id(ctlid, IMSG_CTL_FAIL, "the front is not "
+		    "running: no session to kill");
+}
+
+/* A row or the end from the front, or its answer to `session kill':
+ * checked, then relayed; -1 if malformed. */
 int
 sessions_front_imsg(struct imsg *imsg)
 {
@@ -237,6 +251,17 @@ sessions_front_imsg(struct imsg *imsg)
 			return -1;
 		control_send_id(imsg->hdr.reqid, IMSG_CTL_END, NULL);
 		return 0;
+	}
+	if (imsg->hdr.type == IMSG_CTL_OK || imsg->hdr.type == IMSG_CTL_FAIL) {
+		/* The front's answer to `session kill'. */
+		msg_reader(&r, imsg);
+		f[0] = msg_get_str(&r, ACCT_MAX_FIELD);
+		if (msg_end(&r) == -1)
+			rc = -1;
+		else
+			control_reply_id(imsg->hdr.reqid, imsg->hdr.type, f[0]);
+		free(f[0]);
+		return rc;
 	}
 	msg_reader(&r, imsg);
 	id = msg_get_u64(&r);

@@ -29,6 +29,7 @@
 #include "log.h"
 #include "proto.h"
 #include "smtpcertd.h"
+#include "stats.h"
 
 #define CONTROL_MAX_CLIENTS	32
 #define CONTROL_BACKLOG		8
@@ -54,6 +55,8 @@ static void	control_accept(evutil_socket_t, short, void *);
 static void	control_dispatch(struct imsgev *, struct imsg *);
 static void	control_drop(struct ctl_client *, const char *);
 static void	control_status(struct ctl_client *);
+static void	control_refuse(int, const char *);
+static int	control_log(struct ctl_client *, struct imsg *);
 
 int
 control_init(const char *path, const char *group)
@@ -206,13 +209,17 @@ control_accept(evutil_socket_t lfd, short ev, void *arg)
 	    !control_in_group(&cred, ctl_gid))) {
 		log_warnx("control: refused connection from uid %ld",
 		    (long)cred.uid);
-		close(fd);
+		stats_inc(STAT_CTL_REFUSED);
+		control_refuse(fd, "permission denied: only root and members "
+		    "of the control group may control smtpcertd");
 		return;
 	}
 	if (ctl_nclients >= CONTROL_MAX_CLIENTS) {
 		log_warnx("control: too many clients, refusing uid %ld",
 		    (long)cred.uid);
-		close(fd);
+		stats_inc(STAT_CTL_REFUSED);
+		control_refuse(fd, "too many control clients at once, try "
+		    "again");
 		return;
 	}
 	if ((c = calloc(1, sizeof(*c))) == NULL) {
@@ -226,6 +233,34 @@ control_accept(evutil_socket_t lfd, short ev, void *arg)
 	    control_dispatch, c);
 	TAILQ_INSERT_TAIL(&ctl_clients, c, entry);
 	ctl_nclients++;
+	stats_inc(STAT_CTL_CONNECTIONS);
+}
+
+/*
+ * Tell a refused client why before closing: one IMSG_CTL_FAIL, written
+ * once without waiting (the socket is new, its buffer empty), which
+ * smtpcertctl prints instead of a bare "connection closed".
+ */
+static void
+control_refuse(int fd, const char *text)
+{
+	struct imsgbuf	 ibuf;
+	struct msgbuild	 m;
+	char		 junk[256];
+
+	/* Linux resets a unix stream closed with unread data, which could
+	 * cost the client our reason: read its hello away first. */
+	if (read(fd, junk, sizeof(junk)) == -1) {
+		/* Nothing sent yet (EAGAIN): nothing to lose. */
+	}
+	imsgbuf_init(&ibuf, fd, IMSG_MAXSIZE_CTL);
+	msg_init(&m);
+	msg_put_str(&m, text);
+	if (msg_send(&ibuf, &m, IMSG_CTL_FAIL, 0, 0, -1) == 0)
+		(void)imsgbuf_write(&ibuf);
+	msg_free(&m);
+	imsgbuf_clear(&ibuf);
+	close(fd);
 }
 
 static void
@@ -315,10 +350,43 @@ control_crl_update(struct ctl_client *c, struct imsg *imsg)
 	free(name);
 }
 
+/*
+ * `log verbose|brief [subsystem ...]`: verbose adds the subsystems to the
+ * trace mask, brief takes them out; none named means all of them.
+ */
+static int
+control_log(struct ctl_client *c, struct imsg *imsg)
+{
+	struct msgreader	 r;
+	uint32_t		 verbose, subs, mask;
+	char			 names[TRACE_NAMES_MAX], text[256];
+
+	msg_reader(&r, imsg);
+	verbose = msg_get_u32(&r);
+	subs = msg_get_u32(&r);
+	if (msg_end(&r) == -1 || verbose > 1 || (subs & ~TRACE_ALL) != 0)
+		return -1;
+	if (subs == 0)
+		subs = TRACE_ALL;
+	mask = log_trace_getmask();
+	mask = verbose ? mask | subs : mask & ~subs;
+	parent_log_trace(mask);
+	log_trace_format(mask, names, sizeof(names));
+	if (mask == 0)
+		snprintf(text, sizeof(text), "logging brief");
+	else
+		snprintf(text, sizeof(text), "logging verbose (trace: %s)",
+		    names);
+	log_info("%s (control client uid %ld)", text, (long)c->uid);
+	control_reply(c, IMSG_CTL_OK, text);
+	return 0;
+}
+
 static void
 control_dispatch(struct imsgev *iev, struct imsg *imsg)
 {
 	struct ctl_client	*c = iev->data;
+	uint64_t		 sid;
 	uint32_t		 v;
 	char			 why[4096];
 
@@ -376,6 +444,19 @@ control_dispatch(struct imsgev *iev, struct imsg *imsg)
 		/* The front answers; accounting.c relays by our id. */
 		sessions_request(c->id);
 		return;
+	case IMSG_CTL_SHOW_STATS:
+		if (imsg->datalen != 0)
+			break;
+		/* The children answer; stats_parent.c gathers. */
+		stats_parent_request(c->id);
+		return;
+	case IMSG_CTL_SESSION_KILL:
+		if (imsg_get_data(imsg, &sid, sizeof(sid)) == -1)
+			break;
+		log_info("session kill %012llx requested by control client "
+		    "(uid %ld)", (unsigned long long)sid, (long)c->uid);
+		sessions_kill(c->id, sid);
+		return;
 	case IMSG_CTL_LDAP_FLUSH:
 		if (imsg->datalen != 0)
 			break;
@@ -392,13 +473,8 @@ control_dispatch(struct imsgev *iev, struct imsg *imsg)
 			    "running; its caches start empty when it does");
 		return;
 	case IMSG_CTL_LOG_VERBOSE:
-		if (imsg_get_data(imsg, &v, sizeof(v)) == -1 || v > 1)
+		if (control_log(c, imsg) == -1)
 			break;
-		parent_log_verbose(v);
-		log_info("log level %s (control client uid %ld)",
-		    v ? "verbose" : "brief", (long)c->uid);
-		control_reply(c, IMSG_CTL_OK, v ? "logging verbose" :
-		    "logging brief");
 		return;
 	}
 	snprintf(why, sizeof(why), "unexpected %s (%zu bytes)",
@@ -437,7 +513,7 @@ control_status(struct ctl_client *c)
 	msg_put_u64(&m, parent->cur->gen);
 	msg_put_i64(&m, (int64_t)parent->last_reload);
 	msg_put_str(&m, parent->last_reload_result);
-	msg_put_u32(&m, log_getverbose() ? 1 : 0);
+	msg_put_u32(&m, log_trace_getmask());
 	imsgev_send(&c->iev, &m, IMSG_CTL_STATUS_DAEMON, 0, 0, -1);
 
 	msg_put_str(&m, proc_name(PROC_PARENT));

@@ -49,6 +49,7 @@
 #include "io.h"
 #include "log.h"
 #include "proto.h"
+#include "stats.h"
 
 #define CA_SYSTEM		"@system"
 #define CRL_FRONT_MAX_DEPTH	8	/* certificates checked per chain */
@@ -316,8 +317,12 @@ crl_front_check_client(const struct smtpcertd_conf *conf,
 	    conf->crl_check_inbound : conf->crl_check_proxy;
 	if (!check || l->ca_name == NULL || !io_tls_peer_cert_provided(io))
 		return 0;
-	return crl_front_check_chain(io_tls_peer_chain(io), l->ca_name, conf,
-	    who, why, whylen);
+	if (crl_front_check_chain(io_tls_peer_chain(io), l->ca_name, conf,
+	    who, why, whylen) == -1) {
+		stats_inc(STAT_REVOKED_CRL);
+		return -1;
+	}
+	return 0;
 }
 
 int

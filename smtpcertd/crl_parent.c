@@ -132,7 +132,7 @@ crlp_set(struct imsg *imsg)
 	crlp.fd = fd;
 	crlp.serial = serial;
 	crlp.size = size;
-	log_debug("revocation set %llu (%llu bytes) from crld",
+	log_trace(TRACE_CRL, "revocation set %llu (%llu bytes) from crld",
 	    (unsigned long long)serial, (unsigned long long)size);
 	crlp_send_front();
 	return 0;

@@ -236,15 +236,9 @@ front_accept(evutil_socket_t lfd, short ev, void *arg)
 			log_warn("accept on listener %u", fl->l->index);
 		return;
 	}
-	switch (fl->l->proto) {
-	case LISTEN_SMTP:
-	case LISTEN_SMTPS:
-		smtp_session_accept(fd, fl->l);
-		break;
-	default:
-		proxy_session_accept(fd, fl->l);
-		break;
-	}
+	/* accept.c: the PROXY header if the listener has one, then the
+	 * session. */
+	accept_connection(fd, fl->l);
 }
 
 static void
@@ -346,14 +340,53 @@ front_peer(struct childproc *cp, int proc, struct imsg *imsg)
 	    proc_name(proc));
 }
 
+/* An answer to a control request the parent passed on (reqid: the
+ * control client's id, for the parent to relay). */
+static void
+front_ctl_reply(struct childproc *cp, uint64_t reqid, uint32_t type,
+    const char *text)
+{
+	struct msgbuild	 m;
+
+	msg_init(&m);
+	msg_put_str(&m, text);
+	imsgev_send(&cp->parent, &m, type, 0, reqid, -1);
+	msg_free(&m);
+}
+
 /* From the parent: the revocation set, and control requests. */
 static void
 front_parent_imsg(struct childproc *cp, struct imsg *imsg)
 {
+	uint64_t	 id;
+	unsigned	 n;
+	char		 text[128];
+
 	if (imsg->hdr.type == IMSG_CTL_SHOW_SESSIONS) {
 		if (imsg->datalen != 0)
 			fatalx("malformed IMSG_CTL_SHOW_SESSIONS from parent");
-		proxy_show_sessions(cp, imsg->hdr.reqid);
+		/* SMTP and proxy sessions, one answer bounded as a whole. */
+		n = smtp_show_sessions(cp, imsg->hdr.reqid, ACCT_MAX_SESSIONS);
+		proxy_show_sessions(cp, imsg->hdr.reqid,
+		    ACCT_MAX_SESSIONS - n);
+		imsgev_compose(&cp->parent, IMSG_CTL_END, 0, imsg->hdr.reqid,
+		    -1, NULL, 0);
+		return;
+	}
+	if (imsg->hdr.type == IMSG_CTL_SESSION_KILL) {
+		if (imsg_get_data(imsg, &id, sizeof(id)) == -1)
+			fatalx("malformed IMSG_CTL_SESSION_KILL from parent");
+		/* One id space as `show sessions' prints it; proxy ids
+		 * are kept apart from SMTP ones (proxy_session_init). */
+		if (smtp_session_kill(id) == 0 || proxy_session_kill(id) == 0) {
+			snprintf(text, sizeof(text), "session %012llx killed",
+			    (unsigned long long)id);
+			front_ctl_reply(cp, imsg->hdr.reqid, IMSG_CTL_OK, text);
+		} else {
+			snprintf(text, sizeof(text), "no such session: %012llx",
+			    (unsigned long long)id);
+			front_ctl_reply(cp, imsg->hdr.reqid, IMSG_CTL_FAIL, text);
+		}
 		return;
 	}
 	crl_front_parent_imsg(cp, imsg);

@@ -5,6 +5,10 @@
 #ifndef SMTPCERTD_FRONT_H
 #define SMTPCERTD_FRONT_H
 
+#include <sys/types.h>
+#include <sys/socket.h>
+
+#include <netdb.h>
 #include <stdint.h>
 
 #include <event2/event.h>
@@ -44,13 +48,39 @@ struct tls_config *front_relay_tlsconf(struct front_gen *,
 struct tls_config *front_client_tlsconf(struct front_gen *, const char *ca);
 struct childproc *front_childproc(void);
 
+/*
+ * accept.c: between accept() and a session.  The client is the socket's
+ * peer, or on a listener with proxy-protocol what the load balancer's
+ * PROXY header says; the session takes the socket and a reference to
+ * the generation (front_gen_ref) that l belongs to.
+ */
+struct front_peer {
+	char		 addr[NI_MAXHOST];	/* numeric */
+	unsigned	 port;
+};
+void	accept_connection(int fd, const struct listener *);
+void	accept_peer_name(const struct sockaddr *, socklen_t,
+	    struct front_peer *);
+
 /* proxy_session.c: the e-mail proxy (SPEC 6) */
-void	proxy_session_accept(int fd, const struct listener *);
+void	proxy_session_accept(int fd, struct front_gen *,
+	    const struct listener *, const struct front_peer *);
 void	proxy_session_init(void);
-void	proxy_show_sessions(struct childproc *, uint64_t reqid);
+/* `show sessions' rows (at most max; returns how many) and `session
+ * kill' (0 closed, -1 no such session), for front.c. */
+unsigned proxy_show_sessions(struct childproc *, uint64_t reqid,
+	    unsigned max);
+int	proxy_session_kill(uint64_t id);
 
 /* smtp_session.c */
-void	smtp_session_accept(int fd, const struct listener *);
+void	smtp_session_accept(int fd, struct front_gen *,
+	    const struct listener *, const struct front_peer *);
 void	smtp_session_init(void);
+unsigned smtp_show_sessions(struct childproc *, uint64_t reqid,
+	    unsigned max);
+int	smtp_session_kill(uint64_t id);
+
+/* The result a killed session logs. */
+#define SESSION_KILLED		"killed by smtpcertctl"
 
 #endif

@@ -34,6 +34,7 @@
 #include "ocsp_front.h"
 #include "peerreq.h"
 #include "proto.h"
+#include "stats.h"
 
 struct ocsp_pending {
 	ocsp_front_cb		 cb;
@@ -84,6 +85,7 @@ no_answer(enum stale_policy stale, const char *who, const char *desc,
 		return 0;
 	}
 	log_warnx("%s: %s; refused (ocsp stale fail-closed)", who, why);
+	stats_inc(STAT_REVOKED_OCSP);
 	return 1;
 }
 
@@ -125,6 +127,7 @@ ocsp_front_answer(void *arg, struct imsg *imsg, const char *fail)
 		    "reason %s", p->desc, crlset_reason_name((int)reason));
 		log_warnx("%s: %s (%s%s)", p->who, why, detail,
 		    cached ? ", cached" : "");
+		stats_inc(STAT_REVOKED_OCSP);
 		refuse = 1;
 		break;
 	default:

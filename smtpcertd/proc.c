@@ -95,7 +95,9 @@ proc_exec(struct child *c, int fd)
 	}
 	if (parent->foreground)
 		argv[argc++] = "-d";
-	if (parent->verbose)
+	/* Tracing everything from the first line; a partial mask follows
+	 * as the first message (proc_start()). */
+	if (log_trace_getmask() == TRACE_ALL)
 		argv[argc++] = "-v";
 	argv[argc] = NULL;
 
@@ -162,6 +164,9 @@ proc_start(struct child *c)
 	    proc_dispatch, c);
 	log_debug("started %s, pid %ld", proc_name(c->proc), (long)pid);
 
+	/* Before the config: the child applies it while starting up. */
+	imsgev_compose(&c->iev, IMSG_LOG_VERBOSE, 0, 0, -1,
+	    &(uint32_t){ log_trace_getmask() }, sizeof(uint32_t));
 	proc_send_config(c);
 	/* A new front gets the current CRL set right after its config. */
 	crl_parent_child_started(c);
@@ -230,6 +235,8 @@ proc_channel_down(struct child *c)
 	c->ready = 0;
 	/* Pending `crl update` requests must not wait forever. */
 	crl_parent_child_down(c);
+	/* Nor `show stats' (stats_parent.c). */
+	stats_parent_child_down(c);
 }
 
 static void
@@ -280,7 +287,14 @@ proc_dispatch(struct imsgev *iev, struct imsg *imsg)
 		break;
 	case IMSG_CTL_SESSION:
 	case IMSG_CTL_END:
+	case IMSG_CTL_OK:	/* `session kill' answers */
+	case IMSG_CTL_FAIL:
 		if (c->proc != PROC_FRONT || sessions_front_imsg(imsg) == -1)
+			goto bad;
+		break;
+	case IMSG_STATS:
+		/* `show stats' (stats_parent.c): any child. */
+		if (stats_parent_child_imsg(c, imsg) == -1)
 			goto bad;
 		break;
 	default:
@@ -429,8 +443,13 @@ proc_stop_all(void)
 		if (c->pid == 0)
 			continue;
 		log_warnx("%s did not exit, killing it", proc_name(c->proc));
-		kill(c->pid, SIGKILL);
-		waitpid(c->pid, &status, 0);
+		/* Without CAP_KILL (a bounding set too narrow) the child
+		 * cannot be killed: waiting for it would hang the stop. */
+		if (kill(c->pid, SIGKILL) == -1)
+			log_warn("kill %s (pid %ld)", proc_name(c->proc),
+			    (long)c->pid);
+		else
+			waitpid(c->pid, &status, 0);
 		c->pid = 0;
 	}
 }

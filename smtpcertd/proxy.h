@@ -128,7 +128,13 @@ struct proxy_session {
 	time_t			 started;
 	time_t			 authed_at;
 	int			 errors;
-	char			 tlsinfo[128];
+	char			 tlsver[32];	/* "TLSv1.3" */
+	char			 cipher[96];
+	/* the client certificate's, for the log; NULL if none */
+	char			*cert_subject;
+	char			*cert_serial;
+	char			*cert_issuer;
+	int			 cert_refused;	/* by the CRL or OCSP check */
 
 	/* the certificate's user name, "" if none (see proxy_login.c) */
 	char			 certname[PX_NAME_MAX];
@@ -187,6 +193,9 @@ void	proxy_present_user(struct proxy_session *);	/* -> AUTHING */
 void	proxy_login_failed(struct proxy_session *, enum px_fail,
 	    const char *);
 void	proxy_close(struct proxy_session *, const char *why);
+/* An event line (kvlog.h) with the fields every proxy line starts with. */
+struct kvlog;
+void	proxy_kv(struct proxy_session *, struct kvlog *, const char *event);
 /* An error counts against limit max-errors: -1 when the session ended. */
 int	proxy_error(struct proxy_session *);
 

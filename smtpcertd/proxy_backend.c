@@ -31,8 +31,10 @@
 #include "crl_front.h"
 #include "front.h"
 #include "io.h"
+#include "kvlog.h"
 #include "log.h"
 #include "proxy.h"
+#include "stats.h"
 
 #define CA_SYSTEM	"@system"	/* the parent's name for it */
 
@@ -58,8 +60,15 @@ void
 proxy_backend_failed(struct proxy_session *s, enum px_fail why,
     const char *text)
 {
-	log_info("proxy %012llx: back end %s: %s", (unsigned long long)s->id,
-	    s->backend, text);
+	struct kvlog	 kv;
+
+	stats_inc(STAT_PROXY_BE_FAIL);
+	proxy_kv(s, &kv, "backend");
+	kvlog_str(&kv, "backend", s->backend);
+	kvlog_str(&kv, "mailuser", s->mailuser);
+	kvlog_str(&kv, "result", "failed");
+	kvlog_str(&kv, "reason", text);
+	kvlog_info(&kv);
 	proxy_backend_close(s);
 	proxy_login_failed(s, why, text);
 }
@@ -92,6 +101,8 @@ proxy_backend_connect(struct proxy_session *s)
 	s->bstate = 0;
 	s->be_tls = 0;
 	s->be_arg = 0;
+	log_trace(TRACE_PROXY, "session=%012llx connecting to backend %s",
+	    (unsigned long long)s->id, s->backend);
 	if ((s->bio = io_new(front_base(), -1, be_io, s)) == NULL) {
 		proxy_backend_failed(s, PXF_TEMP, "out of memory");
 		return;
@@ -124,8 +135,12 @@ proxy_backend_starttls(struct proxy_session *s)
 		return -1;
 	}
 	if (tls_configure(ctx, cfg) == -1) {
-		log_warnx("proxy %012llx: %s", (unsigned long long)s->id,
-		    tls_error(ctx));
+		struct kvlog	 kv;
+
+		proxy_kv(s, &kv, "error");
+		kvlog_str(&kv, "backend", s->backend);
+		kvlog_str(&kv, "reason", tls_error(ctx));
+		kvlog_warn(&kv);
 		tls_free(ctx);
 		proxy_backend_failed(s, PXF_TEMP, "cannot start TLS");
 		return -1;
@@ -162,17 +177,25 @@ proxy_be_write(struct proxy_session *s, const void *buf, size_t len)
 void
 proxy_backend_done(struct proxy_session *s)
 {
-	int64_t	 idle = s->l->limits.idle_timeout;
+	int64_t		 idle = s->l->limits.idle_timeout;
+	struct kvlog	 kv;
 
 	if (idle < PX_RELAY_IDLE_MIN)
 		idle = PX_RELAY_IDLE_MIN;
 	s->phase = PX_RELAY;
+	/* The back end took the login too: now the method succeeded. */
+	stats_auth(stats_auth_method(s->method), SAR_OK);
+	stats_inc(STAT_PROXY_BE_LOGIN);
 	explicit_bzero(s->vpnpass, sizeof(s->vpnpass));
 	explicit_bzero(s->mailpass, sizeof(s->mailpass));
 	s->vpnpasslen = s->mailpasslen = 0;
-	log_info("proxy %012llx: logged in to %s%s%s as %s, relaying",
-	    (unsigned long long)s->id, s->backend, s->be_tls ? " over " : "",
-	    s->be_tls ? io_tls_version(s->bio) : "", s->mailuser);
+	proxy_kv(s, &kv, "backend");
+	kvlog_str(&kv, "backend", s->backend);
+	kvlog_str(&kv, "backend-tls", s->be_tls ? io_tls_version(s->bio) :
+	    "no");
+	kvlog_str(&kv, "mailuser", s->mailuser);
+	kvlog_str(&kv, "result", "ok");
+	kvlog_info(&kv);
 	io_set_timeout(s->io, (int)idle * 1000);
 	io_set_timeout(s->bio, (int)idle * 1000);
 	io_set_lowat(s->io, IO_QUEUE_HIWAT / 2);
@@ -223,6 +246,14 @@ be_lines(struct proxy_session *s)
 			return;
 		if ((line = io_getline(s->bio, &len)) == NULL)
 			break;
+		/* The back end's side only: our side holds the password. */
+		if (log_tracing(TRACE_PROXY)) {
+			char	 q[KVLOG_VALUE_MAX + 8];
+
+			log_trace(TRACE_PROXY, "session=%012llx backend=%s "
+			    "line=%s", (unsigned long long)s->id, s->backend,
+			    kvlog_quote(q, sizeof(q), line, len));
+		}
 		if (s->proto->be_line(s, line, len) == -1)
 			return;
 	}

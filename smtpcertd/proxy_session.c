@@ -53,6 +53,7 @@
 #include <tls.h>
 
 #include "authfail.h"
+#include "certfields.h"
 #include "childproc.h"
 #include "compat.h"
 #include "config.h"
@@ -61,10 +62,12 @@
 #include "front.h"
 #include "imsg.h"
 #include "io.h"
+#include "kvlog.h"
 #include "log.h"
 #include "lookup.h"
 #include "proto.h"
 #include "proxy.h"
+#include "stats.h"
 
 static TAILQ_HEAD(, proxy_session) px_sessions =
     TAILQ_HEAD_INITIALIZER(px_sessions);
@@ -125,6 +128,9 @@ px_free(struct proxy_session *s)
 	if (s->bio != NULL)
 		io_free(s->bio);
 	free(s->reply);
+	free(s->cert_subject);
+	free(s->cert_serial);
+	free(s->cert_issuer);
 	if (s->pending != NULL) {
 		explicit_bzero(s->pending, strlen(s->pending));
 		free(s->pending);
@@ -136,17 +142,44 @@ px_free(struct proxy_session *s)
 	free(s);
 }
 
+/*
+ * The fields every event line of a proxy session starts with: the same
+ * names as the SMTP gateway's (smtp_session.c), with proto the proxied
+ * protocol and proxy the profile.
+ */
+void
+proxy_kv(struct proxy_session *s, struct kvlog *kv, const char *event)
+{
+	kvlog_init(kv, s->id, event);
+	kvlog_str(kv, "proto", s->proto->name);
+	kvlog_addr(kv, "client", s->addr, s->port);
+	kvlog_str(kv, "proxy", s->p->name);
+}
+
 static void
 px_log_end(struct proxy_session *s, const char *why)
 {
-	log_info("proxy %012llx: end %s client=%s:%u user=%s method=%s "
-	    "backend=%s in=%llu out=%llu duration=%llds result=\"%s\"",
-	    (unsigned long long)s->id, s->proto->name, s->addr, s->port,
-	    s->vpnuser[0] ? s->vpnuser : "-", s->method ? s->method : "-",
-	    s->backend[0] ? s->backend : "-",
-	    (unsigned long long)s->bytes_in,
-	    (unsigned long long)s->bytes_out,
-	    (long long)(time(NULL) - s->started), why);
+	struct kvlog	 kv;
+	int		 tls = s->tlsver[0] != '\0';
+
+	proxy_kv(s, &kv, "end");
+	kvlog_u64(&kv, "listener", s->l->index);
+	kvlog_str(&kv, "tls", tls ? s->tlsver : "no");
+	kvlog_str(&kv, "cipher", tls ? s->cipher : NULL);
+	kvlog_str(&kv, "cert", s->cert_refused ? "refused" :
+	    s->cert_subject != NULL ? "presented" : "none");
+	kvlog_str(&kv, "cert-subject", s->cert_subject);
+	kvlog_str(&kv, "cert-serial", s->cert_serial);
+	kvlog_str(&kv, "cert-issuer", s->cert_issuer);
+	kvlog_str(&kv, "user", s->vpnuser[0] ? s->vpnuser : NULL);
+	kvlog_str(&kv, "method", s->method);
+	kvlog_str(&kv, "mailuser", s->mailuser[0] ? s->mailuser : NULL);
+	kvlog_str(&kv, "backend", s->backend[0] ? s->backend : NULL);
+	kvlog_u64(&kv, "bytes-in", s->bytes_in);
+	kvlog_u64(&kv, "bytes-out", s->bytes_out);
+	kvlog_i64(&kv, "duration", (int64_t)(time(NULL) - s->started));
+	kvlog_str(&kv, "result", why);
+	kvlog_info(&kv);
 }
 
 /* Flush what is queued to the client and end the session. */
@@ -177,50 +210,47 @@ proxy_error(struct proxy_session *s)
 	return 0;
 }
 
+/*
+ * From accept.c: the socket, the generation reference it took (l is its
+ * listener) and the client, which on a proxy-protocol listener is what
+ * the load balancer's PROXY header said.
+ */
 void
-proxy_session_accept(int fd, const struct listener *lst)
+proxy_session_accept(int fd, struct front_gen *g, const struct listener *l,
+    const struct front_peer *peer)
 {
-	struct sockaddr_storage	 ss;
-	socklen_t		 len = sizeof(ss);
 	struct proxy_session	*s;
-	char			 serv[NI_MAXSERV];
+	struct kvlog		 kv;
 
-	if ((s = calloc(1, sizeof(*s))) == NULL) {
-		log_warn("proxy session");
+	if (l->proxy == NULL || (s = calloc(1, sizeof(*s))) == NULL) {
+		if (l->proxy != NULL)
+			log_warn("proxy session");
+		front_gen_unref(g);
 		close(fd);
 		return;
 	}
-	s->gen = front_gen_ref();
-	s->l = config_find_listener(s->gen->conf, lst->index);
-	if (s->l == NULL || s->l->proxy == NULL ||
-	    s->l->index >= s->gen->nsrv) {
-		front_gen_unref(s->gen);
-		free(s);
-		close(fd);
-		return;
-	}
+	s->gen = g;
+	s->l = l;
 	s->p = s->l->proxy;
 	switch (s->l->proto) {
 	case LISTEN_PROXY_POP3S:
 		s->proto = &proxy_pop3;
+		stats_inc(STAT_CONN_PROXY_POP3S);
 		break;
 	case LISTEN_PROXY_IMAP4S:
 		s->proto = &proxy_imap;
+		stats_inc(STAT_CONN_PROXY_IMAP4S);
 		break;
 	default:
 		s->proto = &proxy_smtp;
+		stats_inc(STAT_CONN_PROXY_SMTPS);
 		break;
 	}
 	s->id = px_next_id++;
 	s->started = time(NULL);
 	s->phase = PX_TLS;
-	if (getpeername(fd, (struct sockaddr *)&ss, &len) == -1 ||
-	    getnameinfo((struct sockaddr *)&ss, len, s->addr, sizeof(s->addr),
-	    serv, sizeof(serv), NI_NUMERICHOST | NI_NUMERICSERV) != 0) {
-		strlcpy(s->addr, "unknown", sizeof(s->addr));
-		serv[0] = '\0';
-	}
-	s->port = (unsigned)strtoul(serv, NULL, 10);
+	strlcpy(s->addr, peer->addr, sizeof(s->addr));
+	s->port = peer->port;
 	if ((s->io = io_new(front_base(), fd, px_io, s)) == NULL) {
 		log_warnx("proxy session: out of memory");
 		close(fd);
@@ -235,13 +265,16 @@ proxy_session_accept(int fd, const struct listener *lst)
 	px_count++;
 	io_set_limits(s->io, IO_INBUF_MAX, s->proto->maxline);
 	io_set_timeout(s->io, s->l->limits.idle_timeout * 1000);
-	log_info("proxy %012llx: connect %s client=%s:%u listener=%u "
-	    "profile=%s", (unsigned long long)s->id, s->proto->name, s->addr,
-	    s->port, s->l->index, s->p->name);
+	proxy_kv(s, &kv, "connect");
+	kvlog_u64(&kv, "listener", s->l->index);
+	kvlog_info(&kv);
 	if (px_count > (unsigned)s->l->limits.max_sessions) {
+		stats_inc(STAT_CONN_TOOMANY);
 		proxy_close(s, "too many sessions");
 		return;
 	}
+	log_trace(TRACE_TLS, "session=%012llx implicit TLS on fd %d",
+	    (unsigned long long)s->id, io_fd(s->io));
 	if (io_start_tls_server(s->io, s->gen->srv[s->l->index]) < 0)
 		proxy_close(s, "cannot start TLS");
 }
@@ -261,6 +294,7 @@ static int
 px_evict(const struct proxy_profile *p)
 {
 	struct proxy_session	*s, *victim = NULL;
+	struct kvlog		 kv;
 	int			 n = 0;
 
 	TAILQ_FOREACH(s, &px_sessions, entry)
@@ -282,10 +316,11 @@ px_evict(const struct proxy_profile *p)
 			}
 	if (victim == NULL)
 		return 0;
-	log_warnx("proxy %012llx: unauthenticated-limit %d of proxy %s "
-	    "reached: closing this %s session from %s to make room",
-	    (unsigned long long)victim->id, p->unauth_limit, p->name,
-	    auth_state_name(victim->auth), victim->addr);
+	proxy_kv(victim, &kv, "evicted");
+	kvlog_fmt(&kv, "reason", "unauthenticated-limit %d of proxy %s "
+	    "reached: closing this %s session to make room",
+	    p->unauth_limit, p->name, auth_state_name(victim->auth));
+	kvlog_warn(&kv);
 	if (victim->phase != PX_TLS)
 		victim->proto->bye(victim, "too many unauthenticated "
 		    "sessions, closing");
@@ -293,21 +328,49 @@ px_evict(const struct proxy_profile *p)
 	return 1;
 }
 
+/* The handshake failed, or the CRL or OCSP check refused the client's
+ * certificate (the names of smtp_session.c); the end line follows. */
+static void
+px_log_tls_failed(struct proxy_session *s, const char *event,
+    const char *why)
+{
+	struct kvlog	 kv;
+
+	if (strcmp(event, "cert-refused") == 0)
+		s->cert_refused = 1;
+	proxy_kv(s, &kv, event);
+	kvlog_str(&kv, "reason", why);
+	kvlog_info(&kv);
+}
+
 static void
 px_tls_ready(struct proxy_session *s)
 {
-	snprintf(s->tlsinfo, sizeof(s->tlsinfo), "%s/%s",
-	    io_tls_version(s->io), io_tls_cipher(s->io));
+	struct certfields	 cf;
+	struct kvlog		 kv;
+
 	if (io_tls_peer_cert_provided(s->io)) {
 		if (proxy_cert_username(s->p, io_tls_peer_cert(s->io),
 		    s->certname, sizeof(s->certname)) == -1)
 			s->certname[0] = '\0';
+		/* For the log lines (the user name came from these). */
+		if (certfields_from_x509(io_tls_peer_cert(s->io), &cf) == 0) {
+			s->cert_subject = strdup(cf.dn ? cf.dn : "");
+			s->cert_serial = strdup(cf.sn ? cf.sn : "");
+			s->cert_issuer = strdup(cf.issuer ? cf.issuer : "");
+			certfields_free(&cf);
+		}
 	}
-	log_info("proxy %012llx: tls %s client certificate %s%s%s%s",
-	    (unsigned long long)s->id, s->tlsinfo,
-	    io_tls_peer_cert_provided(s->io) ? "presented" : "none",
-	    s->certname[0] ? " user name \"" : "", s->certname,
-	    s->certname[0] ? "\"" : "");
+	proxy_kv(s, &kv, "tls");
+	kvlog_str(&kv, "tls", s->tlsver);
+	kvlog_str(&kv, "cipher", s->cipher);
+	kvlog_str(&kv, "cert", io_tls_peer_cert_provided(s->io) ?
+	    "presented" : "none");
+	kvlog_str(&kv, "cert-subject", s->cert_subject);
+	kvlog_str(&kv, "cert-serial", s->cert_serial);
+	kvlog_str(&kv, "cert-issuer", s->cert_issuer);
+	kvlog_str(&kv, "cert-user", s->certname[0] ? s->certname : NULL);
+	kvlog_info(&kv);
 	s->phase = PX_LOGIN;
 	s->proto->greet(s);
 }
@@ -319,6 +382,7 @@ px_ocsp_cb(void *arg, int refuse, const char *why)
 
 	s->ocsp_id = 0;
 	if (refuse) {
+		px_log_tls_failed(s, "cert-refused", why);
 		proxy_close(s, why);
 		return;
 	}
@@ -334,10 +398,17 @@ px_io(struct io *io, int evt, void *arg)
 
 	switch (evt) {
 	case IO_TLSREADY:
+		stats_inc(STAT_TLS_OK);
+		/* For the log lines, also if the checks below refuse. */
+		snprintf(s->tlsver, sizeof(s->tlsver), "%s",
+		    io_tls_version(io) ? io_tls_version(io) : "?");
+		snprintf(s->cipher, sizeof(s->cipher), "%s",
+		    io_tls_cipher(io) ? io_tls_cipher(io) : "?");
 		/* As smtp_session.c does: crl-check proxy on the chain,
 		 * then OCSP (the session waits for crld, paused). */
 		if (crl_front_check_client(s->gen->conf, s->l, io, s->addr,
 		    why, sizeof(why)) == -1) {
+			px_log_tls_failed(s, "cert-refused", why);
 			proxy_close(s, why);
 			return;
 		}
@@ -346,6 +417,7 @@ px_io(struct io *io, int evt, void *arg)
 		switch (ocsp_front_check_client(s->gen->conf, s->l, io, who,
 		    px_ocsp_cb, s, &s->ocsp_id, why, sizeof(why))) {
 		case -1:
+			px_log_tls_failed(s, "cert-refused", why);
 			proxy_close(s, why);
 			return;
 		case 1:
@@ -363,6 +435,17 @@ px_io(struct io *io, int evt, void *arg)
 		if (s->phase == PX_RELAY && s->bio != NULL)
 			io_resume(s->bio);
 		return;
+	}
+	/* A handshake that did not finish: its own event, then the end. */
+	if (s->phase == PX_TLS && s->ocsp_id == 0)
+		stats_inc(stats_tls_failure(evt == IO_TIMEOUT,
+		    evt == IO_DISCONNECTED, io_error(io)));
+	if (s->phase == PX_TLS && s->ocsp_id == 0)
+		px_log_tls_failed(s, "tls-failed", evt == IO_TIMEOUT ?
+		    "TLS handshake timed out" : evt == IO_DISCONNECTED ?
+		    "client disconnected during the TLS handshake" :
+		    io_error(io) ? io_error(io) : "I/O error");
+	switch (evt) {
 	case IO_TIMEOUT:
 		if (s->phase == PX_LOGIN)
 			s->proto->bye(s, "idle timeout, closing");
@@ -417,16 +500,36 @@ void
 proxy_login_failed(struct proxy_session *s, enum px_fail why,
     const char *text)
 {
+	static const char *const results[] = {
+		[PXF_AUTH] = "refused",
+		[PXF_TEMP] = "tempfail",
+		[PXF_LIMIT] = "limit",
+		[PXF_REFUSED] = "unauthorized",
+		[PXF_BLOCKED] = "blocked",
+		[PXF_BACKEND] = "backend-refused",
+	};
+	struct kvlog	 kv;
+
 	if (s->acct_started) {
 		strlcpy(s->result, text, sizeof(s->result));
 		px_acct(s, "stop");
 		s->acct_started = 0;
 	}
-	log_info("proxy %012llx: login user=%s mailuser=%s server=%s "
-	    "refused: %s", (unsigned long long)s->id,
-	    s->vpnuser[0] ? s->vpnuser : "-",
-	    s->mailuser[0] ? s->mailuser : "-",
-	    s->server ? proxy_server_name(s->server) : "-", text);
+	proxy_kv(s, &kv, "login");
+	kvlog_str(&kv, "user", s->vpnuser[0] ? s->vpnuser : NULL);
+	kvlog_str(&kv, "method", s->method);
+	kvlog_str(&kv, "mailuser", s->mailuser[0] ? s->mailuser : NULL);
+	kvlog_str(&kv, "server", s->server ? proxy_server_name(s->server) :
+	    NULL);
+	kvlog_str(&kv, "result", (unsigned)why < sizeof(results) /
+	    sizeof(results[0]) && results[why] != NULL ? results[why] :
+	    "refused");
+	kvlog_str(&kv, "reason", text);
+	kvlog_info(&kv);
+	/* By the method that took the user, "other" if none did. */
+	stats_auth(stats_auth_method(s->method), why == PXF_TEMP ?
+	    SAR_TEMPFAIL : why == PXF_AUTH || why == PXF_BACKEND ?
+	    SAR_BADCRED : SAR_REFUSED);
 	if (why == PXF_AUTH || why == PXF_BACKEND)
 		authfail_record(s->vpnuser[0] ? s->vpnuser : NULL, s->addr,
 		    s->l->limits.auth_failure_window, time(NULL));
@@ -561,13 +664,16 @@ static void
 px_aaa_cb(void *arg, const struct lookup_result *res)
 {
 	struct proxy_session	*s = arg;
+	struct kvlog		 kv;
 
 	s->lookup_id = 0;
-	log_info("proxy %012llx: aaa user=%s result=%s%s%s",
-	    (unsigned long long)s->id, s->vpnuser,
-	    ldap_result_name(res->result),
-	    res->detail && res->detail[0] ? " detail=" : "",
-	    res->detail ? res->detail : "");
+	proxy_kv(s, &kv, "auth");
+	kvlog_str(&kv, "method", "aaa");
+	kvlog_str(&kv, "user", s->vpnuser);
+	kvlog_str(&kv, "result", ldap_result_name(res->result));
+	if (res->detail != NULL && res->detail[0] != '\0')
+		kvlog_str(&kv, "detail", res->detail);
+	kvlog_info(&kv);
 	if (res->result == LDAP_RES_OK) {
 		s->method = "aaa";
 		px_authorize(s);
@@ -601,6 +707,9 @@ px_auth_next(struct proxy_session *s)
 
 	while (s->midx < p->nauth) {
 		m = p->auth[s->midx++];
+		log_trace(TRACE_PROXY, "session=%012llx trying method %s "
+		    "(%d of %d)", (unsigned long long)s->id,
+		    config_proxy_auth_name(m), s->midx, p->nauth);
 		switch (m) {
 		case PROXY_AUTH_AAA:
 			if (s->vpnpasslen == 0 || p->aaa_ldap == NULL ||
@@ -646,12 +755,15 @@ px_authz_cb(void *arg, const struct lookup_result *res)
 {
 	struct proxy_session	*s = arg;
 	const char		*name = NULL;
+	struct kvlog		 kv;
 
 	s->lookup_id = 0;
-	log_info("proxy %012llx: authorization user=%s result=%s "
-	    "group-policy=%s", (unsigned long long)s->id, s->vpnuser,
-	    ldap_result_name(res->result),
-	    res->user && res->user[0] ? res->user : "-");
+	proxy_kv(s, &kv, "authorization");
+	kvlog_str(&kv, "user", s->vpnuser);
+	kvlog_str(&kv, "result", ldap_result_name(res->result));
+	kvlog_str(&kv, "group-policy", res->user && res->user[0] ?
+	    res->user : NULL);
+	kvlog_info(&kv);
 	switch (res->result) {
 	case LDAP_RES_OK:
 		if (res->user != NULL && res->user[0] != '\0')
@@ -670,9 +782,12 @@ px_authz_cb(void *arg, const struct lookup_result *res)
 	if (name != NULL) {
 		if ((s->gp = config_find_group_policy(s->gen->conf, name)) ==
 		    NULL) {
-			log_warnx("proxy %012llx: user %s has group-policy "
-			    "\"%s\", which is not configured: refused",
-			    (unsigned long long)s->id, s->vpnuser, name);
+			proxy_kv(s, &kv, "authorization");
+			kvlog_str(&kv, "user", s->vpnuser);
+			kvlog_str(&kv, "group-policy", name);
+			kvlog_str(&kv, "result", "unauthorized");
+			kvlog_str(&kv, "reason", "group policy not configured");
+			kvlog_warn(&kv);
 			proxy_login_failed(s, PXF_REFUSED, "unknown group "
 			    "policy");
 			return;
@@ -703,6 +818,7 @@ static void
 px_accept_user(struct proxy_session *s)
 {
 	struct proxy_session	*o;
+	struct kvlog		 kv;
 	char			 why[128];
 	int			 n = 0;
 
@@ -715,12 +831,15 @@ px_accept_user(struct proxy_session *s)
 		    strcmp(o->vpnuser, s->vpnuser) == 0)
 			n++;
 	if (n >= s->gp->max_logins) {
+		/* The client sees this text: the count stays ours. */
 		snprintf(why, sizeof(why), "too many simultaneous logins "
 		    "(limit %d)", s->gp->max_logins);
-		log_warnx("proxy %012llx: user %s already has %d session%s, "
-		    "group-policy %s allows %d", (unsigned long long)s->id,
-		    s->vpnuser, n, n == 1 ? "" : "s", s->gp->name,
-		    s->gp->max_logins);
+		proxy_kv(s, &kv, "login-limit");
+		kvlog_str(&kv, "user", s->vpnuser);
+		kvlog_str(&kv, "group-policy", s->gp->name);
+		kvlog_u64(&kv, "sessions", (uint64_t)n);
+		kvlog_u64(&kv, "limit", (uint64_t)s->gp->max_logins);
+		kvlog_warn(&kv);
 		proxy_login_failed(s, PXF_LIMIT, why);
 		return;
 	}
@@ -730,10 +849,14 @@ px_accept_user(struct proxy_session *s)
 	snprintf(s->backend, sizeof(s->backend), "%s:%u",
 	    proxy_server_name(s->server),
 	    config_proxy_server_port(s->server, s->l->proto));
-	log_info("proxy %012llx: authenticated user=%s method=%s "
-	    "group-policy=%s mailuser=%s backend=%s",
-	    (unsigned long long)s->id, s->vpnuser, s->method, s->gp->name,
-	    s->mailuser, s->backend);
+	proxy_kv(s, &kv, "login");
+	kvlog_str(&kv, "user", s->vpnuser);
+	kvlog_str(&kv, "method", s->method);
+	kvlog_str(&kv, "group-policy", s->gp->name);
+	kvlog_str(&kv, "mailuser", s->mailuser);
+	kvlog_str(&kv, "backend", s->backend);
+	kvlog_str(&kv, "result", "ok");
+	kvlog_info(&kv);
 	s->result[0] = '\0';
 	s->acct_started = 1;
 	px_acct(s, "start");
@@ -747,18 +870,22 @@ px_acct(struct proxy_session *s, const char *event)
 {
 	struct childproc	*cp = front_childproc();
 	struct msgbuild		 m;
+	struct kvlog		 kv;
 	int			 stop = strcmp(event, "stop") == 0;
 	int64_t			 dur = stop ? (int64_t)(time(NULL) -
 				    s->authed_at) : 0;
 	const char		*result;
 
 	result = s->result[0] ? s->result : stop ? "ok" : "authenticated";
-	log_info("accounting %s proxy=%s session=%012llx protocol=%s "
-	    "user=%s client=%s backend=%s in=%llu out=%llu duration=%llds "
-	    "result=\"%s\"", event, s->p->name, (unsigned long long)s->id,
-	    s->proto->name, s->vpnuser, s->addr, s->backend,
-	    (unsigned long long)s->bytes_in,
-	    (unsigned long long)s->bytes_out, (long long)dur, result);
+	proxy_kv(s, &kv, "accounting");
+	kvlog_str(&kv, "acct", event);
+	kvlog_str(&kv, "user", s->vpnuser);
+	kvlog_str(&kv, "backend", s->backend);
+	kvlog_u64(&kv, "bytes-in", s->bytes_in);
+	kvlog_u64(&kv, "bytes-out", s->bytes_out);
+	kvlog_i64(&kv, "duration", dur);
+	kvlog_str(&kv, "result", result);
+	kvlog_info(&kv);
 	if (s->p->accounting_file == NULL || cp == NULL)
 		return;
 	msg_init(&m);
@@ -774,13 +901,15 @@ px_acct(struct proxy_session *s, const char *event)
 	msg_put_i64(&m, (int64_t)s->authed_at);
 	msg_put_i64(&m, dur);
 	msg_put_str(&m, result);
-	if (imsgev_send(&cp->parent, &m, IMSG_ACCT_RECORD, 0, 0, -1) == -1)
-		log_warnx("accounting record for session %012llx lost",
-		    (unsigned long long)s->id);
+	if (imsgev_send(&cp->parent, &m, IMSG_ACCT_RECORD, 0, 0, -1) == -1) {
+		proxy_kv(s, &kv, "error");
+		kvlog_str(&kv, "reason", "accounting record lost");
+		kvlog_warn(&kv);
+	}
 	msg_free(&m);
 }
 
-/* --- smtpcertctl show sessions ----------------------------------------- */
+/* --- smtpcertctl show sessions, session kill ---------------------------- */
 
 static const char *
 px_state_name(const struct proxy_session *s)
@@ -797,8 +926,8 @@ px_state_name(const struct proxy_session *s)
 	}
 }
 
-void
-proxy_show_sessions(struct childproc *cp, uint64_t reqid)
+unsigned
+proxy_show_sessions(struct childproc *cp, uint64_t reqid, unsigned max)
 {
 	struct proxy_session	*s;
 	struct msgbuild		 m;
@@ -806,8 +935,9 @@ proxy_show_sessions(struct childproc *cp, uint64_t reqid)
 
 	msg_init(&m);
 	TAILQ_FOREACH(s, &px_sessions, entry) {
-		if (n++ >= ACCT_MAX_SESSIONS)
+		if (n >= max)
 			break;
+		n++;
 		msg_reset(&m);
 		msg_put_u64(&m, s->id);
 		msg_put_str(&m, s->proto->name);
@@ -821,5 +951,25 @@ proxy_show_sessions(struct childproc *cp, uint64_t reqid)
 		imsgev_send(&cp->parent, &m, IMSG_CTL_SESSION, 0, reqid, -1);
 	}
 	msg_free(&m);
-	imsgev_compose(&cp->parent, IMSG_CTL_END, 0, reqid, -1, NULL, 0);
+	return n;
+}
+
+int
+proxy_session_kill(uint64_t id)
+{
+	struct proxy_session	*s;
+
+	TAILQ_FOREACH(s, &px_sessions, entry)
+		if (s->id == id)
+			break;
+	if (s == NULL)
+		return -1;
+	stats_inc(STAT_CONN_KILLED);
+	/* A last line only while the client talks to us: in the relay it
+	 * would land in the middle of the back end's stream, and during
+	 * the handshake there is no channel for it yet. */
+	if (s->phase != PX_TLS && s->phase != PX_RELAY)
+		s->proto->bye(s, "closed by the administrator");
+	proxy_close(s, SESSION_KILLED);
+	return 0;
 }

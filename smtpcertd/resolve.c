@@ -84,8 +84,8 @@ resolve_relay(struct relay *r)
 			count++;
 		}
 		freeaddrinfo(res);
-		log_debug("relay %s: %s has %d address%s", r->name, h->host,
-		    count, count == 1 ? "" : "es");
+		log_trace(TRACE_UPSTREAM, "relay %s: %s has %d address%s",
+		    r->name, h->host, count, count == 1 ? "" : "es");
 		TAILQ_REMOVE(&r->hosts, h, entry);
 		free(h->host);
 		free(h->tls_name);
@@ -122,7 +122,8 @@ resolve_proxy_server(struct proxy_profile *p, struct proxy_server *s)
 	freeaddrinfo(res);
 	if (error != 0)
 		return;
-	log_debug("proxy %s: server %s is %s", p->name, s->host, addr);
+	log_trace(TRACE_PROXY, "proxy %s: server %s is %s", p->name, s->host,
+	    addr);
 	if (s->tls_name == NULL)
 		s->tls_name = s->host;
 	else

@@ -28,17 +28,21 @@
 
 #include "authfail.h"
 #include "certfields.h"
+#include "childproc.h"
 #include "compat.h"
 #include "config.h"
 #include "crl_front.h"
 #include "data_filter.h"
 #include "front.h"
+#include "imsg.h"
 #include "io.h"
+#include "kvlog.h"
 #include "log.h"
 #include "lookup.h"
 #include "ocsp_front.h"
 #include "proto.h"
 #include "smtp_parse.h"
+#include "stats.h"
 #include "upstream.h"
 
 #define SESSION_NAME_MAX	256
@@ -65,8 +69,10 @@ enum cert_state {
 	CERT_AMBIGUOUS,
 	CERT_MISMATCH,		/* entry's stored certificate differs */
 	CERT_TEMPFAIL,
-	CERT_UNUSED		/* presented, but the profile is not
+	CERT_UNUSED,		/* presented, but the profile is not
 				 * certificate-based */
+	CERT_REFUSED		/* revoked, or no answer under fail-closed
+				 * (CRL, OCSP): the session ends */
 };
 
 enum up_wait {
@@ -81,6 +87,7 @@ enum up_wait {
 
 struct session {
 	uint64_t		 id;
+	TAILQ_ENTRY(session)	 entry;		/* show sessions, kill */
 	struct front_gen	*gen;
 	const struct listener	*l;
 	const struct policy	*pol;
@@ -92,7 +99,8 @@ struct session {
 	int			 greeted;	/* EHLO/HELO seen */
 	int			 esmtp;
 	int			 tls;
-	char			 tlsinfo[128];
+	char			 tlsver[32];	/* "TLSv1.3" */
+	char			 cipher[96];
 	time_t			 started;
 	int			 errors;
 
@@ -131,8 +139,11 @@ struct session {
 	struct dbuf		 dout;
 	unsigned		 msgs;
 	uint64_t		 msgsize;
+	uint64_t		 relayed;	/* bytes of messages the
+						 * upstream took */
 };
 
+static TAILQ_HEAD(, session) sessions = TAILQ_HEAD_INITIALIZER(sessions);
 static uint64_t		 session_next_id;
 static unsigned		 session_count;
 
@@ -147,6 +158,10 @@ static void	session_upstream_cb(void *, int, const struct smtp_reply *,
 static void	session_data_in(struct session *);
 static void	session_tx_reset(struct session *);
 static void	session_forget_mails(struct session *);
+static const char *session_state_name(const struct session *);
+static void	session_kv(struct session *, struct kvlog *, const char *);
+static void	session_log_reply(struct session *, const char *,
+		    const char *);
 
 void
 smtp_session_init(void)
@@ -167,6 +182,7 @@ cert_state_name(enum cert_state c)
 	case CERT_MISMATCH:	return "mismatch";
 	case CERT_TEMPFAIL:	return "tempfail";
 	case CERT_UNUSED:	return "unused";
+	case CERT_REFUSED:	return "refused";
 	}
 	return "?";
 }
@@ -186,13 +202,17 @@ session_reply(struct session *s, int code, const char *enh,
 	vsnprintf(text, sizeof(text), fmt, ap);
 	va_end(ap);
 	if (smtp_reply_format(wire, sizeof(wire), code, enh, text) == -1) {
-		log_warnx("session %012llx: cannot format reply %d %s",
-		    (unsigned long long)s->id, code, text);
+		struct kvlog	 kv;
+
+		/* The text may hold the client's EHLO name: kvlog quotes. */
+		session_kv(s, &kv, "error");
+		kvlog_fmt(&kv, "reason", "cannot format reply %d %s", code,
+		    text);
+		kvlog_warn(&kv);
 		strlcpy(wire, "451 4.3.0 Internal error\r\n", sizeof(wire));
 	}
-	if (s->monitor)
-		log_info("session %012llx: monitor: reply %d %s",
-		    (unsigned long long)s->id, code, text);
+	if (s->monitor || log_tracing(TRACE_SMTP))
+		session_log_reply(s, "reply", wire);
 	io_write(s->io, wire, strlen(wire));
 	if (code >= 500 && code != 554 && code != 552 && code != 550 &&
 	    code != 553)
@@ -211,26 +231,105 @@ session_relay_reply(struct session *s, const struct smtp_reply *r)
 		snprintf(wire, sizeof(wire), "%d %s\r\n", r->code,
 		    r->code < 400 ? "OK" : "Refused by the mail server");
 	}
-	if (s->monitor)
-		log_info("session %012llx: monitor: upstream reply %d %s",
-		    (unsigned long long)s->id, r->code, r->text);
+	if (s->monitor || log_tracing(TRACE_SMTP))
+		session_log_reply(s, "upstream-reply", wire);
 	io_write(s->io, wire, strlen(wire));
+}
+
+/* The fields every event line of a session starts with (kvlog.h). */
+static void
+session_kv(struct session *s, struct kvlog *kv, const char *event)
+{
+	kvlog_init(kv, s->id, event);
+	kvlog_str(kv, "proto", "smtp");
+	kvlog_addr(kv, "client", s->addr, s->port);
+}
+
+/*
+ * A reply as it goes on the wire, in monitor mode (an info line) or when
+ * tracing smtp.  Monitor lines are what the allowance's "monitor" option
+ * promises the site: every command and reply of that session.
+ */
+static void
+session_log_reply(struct session *s, const char *what, const char *wire)
+{
+	struct kvlog	 kv;
+	size_t		 len = strlen(wire);
+
+	/* The CRLF would be escaped: drop it; inner line ends stay. */
+	if (len >= 2 && wire[len - 2] == '\r')
+		len -= 2;
+	if (s->monitor) {
+		session_kv(s, &kv, "monitor");
+		kvlog_mem(&kv, what, wire, len);
+		kvlog_info(&kv);
+	} else {
+		char	 q[KVLOG_VALUE_MAX + 8];
+
+		log_trace(TRACE_SMTP, "session=%012llx %s=%s",
+		    (unsigned long long)s->id, what,
+		    kvlog_quote(q, sizeof(q), wire, len));
+	}
+}
+
+/*
+ * The client's command line, likewise.  An AUTH line shows the
+ * mechanism only, and only one we know: its initial response holds the
+ * password, and a client that put the response first would otherwise
+ * have it logged as the mechanism.
+ */
+static void
+session_log_command(struct session *s, const struct smtp_cmd *cmd,
+    const char *line, size_t len)
+{
+	static const char *const mechs[] = { "PLAIN", "LOGIN", "EXTERNAL" };
+	struct kvlog	 kv;
+	char		 q[KVLOG_VALUE_MAX + 8], buf[64];
+	const char	*sp, *mech = "(other mechanism)";
+	size_t		 i, mlen;
+
+	if (cmd->verb == SMTP_CMD_AUTH) {
+		sp = memchr(cmd->arg, ' ', cmd->arglen);
+		mlen = sp != NULL ? (size_t)(sp - cmd->arg) : cmd->arglen;
+		for (i = 0; i < sizeof(mechs) / sizeof(mechs[0]); i++)
+			if (mlen == strlen(mechs[i]) &&
+			    strncasecmp(cmd->arg, mechs[i], mlen) == 0)
+				mech = mechs[i];
+		snprintf(buf, sizeof(buf), "AUTH %s%s", mech, sp != NULL ?
+		    " (response not logged)" : "");
+		line = buf;
+		len = strlen(buf);
+	}
+	if (s->monitor) {
+		session_kv(s, &kv, "monitor");
+		kvlog_mem(&kv, "command", line, len);
+		kvlog_info(&kv);
+	} else
+		log_trace(TRACE_SMTP, "session=%012llx command=%s",
+		    (unsigned long long)s->id,
+		    kvlog_quote(q, sizeof(q), line, len));
 }
 
 static void
 session_log_end(struct session *s, const char *why)
 {
-	log_info("session %012llx: end client=%s:%u tls=%s cert=%s "
-	    "subject=\"%s\" serial=%s issuer=\"%s\" user=%s auth=%s "
-	    "messages=%u duration=%llds result=\"%s\"",
-	    (unsigned long long)s->id, s->addr, s->port,
-	    s->tls ? s->tlsinfo : "no", cert_state_name(s->cert),
-	    s->cert_subject ? s->cert_subject : "",
-	    s->cert_serial ? s->cert_serial : "-",
-	    s->cert_issuer ? s->cert_issuer : "",
-	    s->authenticated ? s->user : "-",
-	    s->authenticated ? s->method : "-", s->msgs,
-	    (long long)(time(NULL) - s->started), why);
+	struct kvlog	 kv;
+
+	session_kv(s, &kv, "end");
+	kvlog_u64(&kv, "listener", s->l->index);
+	kvlog_str(&kv, "helo", s->helo[0] ? s->helo : NULL);
+	kvlog_str(&kv, "tls", s->tlsver[0] ? s->tlsver : "no");
+	kvlog_str(&kv, "cipher", s->tlsver[0] ? s->cipher : NULL);
+	kvlog_str(&kv, "cert", cert_state_name(s->cert));
+	kvlog_str(&kv, "cert-subject", s->cert_subject);
+	kvlog_str(&kv, "cert-serial", s->cert_serial);
+	kvlog_str(&kv, "cert-issuer", s->cert_issuer);
+	kvlog_str(&kv, "user", s->authenticated ? s->user : NULL);
+	kvlog_str(&kv, "method", s->authenticated ? s->method : NULL);
+	kvlog_u64(&kv, "messages", s->msgs);
+	kvlog_i64(&kv, "duration", (int64_t)(time(NULL) - s->started));
+	kvlog_str(&kv, "result", why);
+	kvlog_info(&kv);
 }
 
 static void
@@ -249,6 +348,7 @@ session_free(struct session *s)
 	free(s->cert_issuer);
 	session_forget_mails(s);
 	front_gen_unref(s->gen);
+	TAILQ_REMOVE(&sessions, s, entry);
 	session_count--;
 	explicit_bzero(s, sizeof(*s));
 	free(s);
@@ -286,39 +386,35 @@ session_greet(struct session *s)
 	    s->gen->conf->hostname);
 }
 
+/*
+ * From accept.c: the socket, the generation reference it took (l is its
+ * listener) and the client, which on a proxy-protocol listener is what
+ * the load balancer's PROXY header said.
+ */
 void
-smtp_session_accept(int fd, const struct listener *l)
+smtp_session_accept(int fd, struct front_gen *g, const struct listener *l,
+    const struct front_peer *peer)
 {
-	struct sockaddr_storage	 ss;
-	socklen_t		 len = sizeof(ss);
 	struct session		*s;
-	char			 serv[NI_MAXSERV];
+	struct kvlog		 kv;
 
 	if ((s = calloc(1, sizeof(*s))) == NULL) {
 		log_warn("session");
+		front_gen_unref(g);
 		close(fd);
 		return;
 	}
-	s->gen = front_gen_ref();
-	/* The listener of the generation we hold, by index. */
-	s->l = config_find_listener(s->gen->conf, l->index);
-	if (s->l == NULL || s->l->index >= s->gen->nsrv) {
-		front_gen_unref(s->gen);
-		free(s);
-		close(fd);
-		return;
-	}
+	s->gen = g;
+	s->l = l;
 	s->pol = s->l->policy;
 	s->id = session_next_id++;
 	s->started = time(NULL);
+	TAILQ_INSERT_TAIL(&sessions, s, entry);
 	session_count++;
-	if (getpeername(fd, (struct sockaddr *)&ss, &len) == -1 ||
-	    getnameinfo((struct sockaddr *)&ss, len, s->addr, sizeof(s->addr),
-	    serv, sizeof(serv), NI_NUMERICHOST | NI_NUMERICSERV) != 0) {
-		strlcpy(s->addr, "unknown", sizeof(s->addr));
-		serv[0] = '\0';
-	}
-	s->port = (unsigned)strtoul(serv, NULL, 10);
+	stats_inc(s->l->proto == LISTEN_SMTPS ? STAT_CONN_SMTPS :
+	    STAT_CONN_SMTP);
+	strlcpy(s->addr, peer->addr, sizeof(s->addr));
+	s->port = peer->port;
 	if (data_filter_init(&s->df, s->l->limits.max_line_length + 2,
 	    (uint64_t)s->l->limits.max_message_size) == -1 ||
 	    (s->io = io_new(front_base(), fd, session_io, s)) == NULL) {
@@ -330,9 +426,11 @@ smtp_session_accept(int fd, const struct listener *l)
 	dbuf_init(&s->dout);
 	io_set_limits(s->io, IO_INBUF_MAX, AUTH_LINE_MAX);
 	io_set_timeout(s->io, s->l->limits.idle_timeout * 1000);
-	log_info("session %012llx: connect client=%s:%u listener=%u",
-	    (unsigned long long)s->id, s->addr, s->port, s->l->index);
+	session_kv(s, &kv, "connect");
+	kvlog_u64(&kv, "listener", s->l->index);
+	kvlog_info(&kv);
 	if (session_count > (unsigned)s->l->limits.max_sessions) {
+		stats_inc(STAT_CONN_TOOMANY);
 		session_reply(s, 421, "4.7.0", "%s Too many sessions, try "
 		    "again later", s->gen->conf->hostname);
 		session_close(s, "too many sessions");
@@ -340,6 +438,9 @@ smtp_session_accept(int fd, const struct listener *l)
 	}
 	if (s->l->tls == LISTEN_TLS_IMPLICIT) {
 		s->state = S_TLS_HANDSHAKE;
+		/* Ties io.c's "fd N" trace lines to the session. */
+		log_trace(TRACE_TLS, "session=%012llx implicit TLS on fd %d",
+		    (unsigned long long)s->id, io_fd(s->io));
 		if (io_start_tls_server(s->io, s->gen->srv[s->l->index]) < 0)
 			session_abort(s, "cannot start TLS");
 		return;
@@ -388,6 +489,7 @@ static void
 session_cert_cb(void *arg, const struct lookup_result *res)
 {
 	struct session	*s = arg;
+	struct kvlog	 kv;
 
 	s->lookup_id = 0;
 	switch (res->result) {
@@ -404,10 +506,6 @@ session_cert_cb(void *arg, const struct lookup_result *res)
 		break;
 	case LDAP_RES_AMBIGUOUS:
 		s->cert = CERT_AMBIGUOUS;
-		log_warnx("session %012llx: certificate subject=\"%s\" "
-		    "serial=%s maps to more than one LDAP entry: refused",
-		    (unsigned long long)s->id, s->cert_subject,
-		    s->cert_serial);
 		break;
 	case LDAP_RES_MISMATCH:
 		s->cert = CERT_MISMATCH;
@@ -416,13 +514,24 @@ session_cert_cb(void *arg, const struct lookup_result *res)
 		s->cert = CERT_TEMPFAIL;
 		break;
 	}
-	log_info("session %012llx: certificate subject=\"%s\" serial=%s "
-	    "issuer=\"%s\" lookup=%s user=%s%s%s",
-	    (unsigned long long)s->id, s->cert_subject, s->cert_serial,
-	    s->cert_issuer, ldap_result_name(res->result),
-	    s->authenticated ? s->user : "-",
-	    res->detail && res->detail[0] ? " detail=" : "",
-	    res->detail ? res->detail : "");
+	stats_auth(SAM_CERTIFICATE, s->cert == CERT_OK ? SAR_OK :
+	    s->cert == CERT_TEMPFAIL ? SAR_TEMPFAIL : SAR_BADCRED);
+	session_kv(s, &kv, "cert");
+	kvlog_str(&kv, "cert-subject", s->cert_subject);
+	kvlog_str(&kv, "cert-serial", s->cert_serial);
+	kvlog_str(&kv, "cert-issuer", s->cert_issuer);
+	kvlog_str(&kv, "cert", cert_state_name(s->cert));
+	kvlog_str(&kv, "user", s->authenticated ? s->user : NULL);
+	kvlog_str(&kv, "result", ldap_result_name(res->result));
+	if (res->detail != NULL && res->detail[0] != '\0')
+		kvlog_str(&kv, "detail", res->detail);
+	/* One certificate, two people: the directory needs fixing. */
+	if (s->cert == CERT_AMBIGUOUS) {
+		kvlog_str(&kv, "reason", "certificate maps to more than "
+		    "one LDAP entry: refused");
+		kvlog_warn(&kv);
+	} else
+		kvlog_info(&kv);
 	if (s->state == S_CERT_LOOKUP) {
 		if (!s->greeting_sent)
 			session_greet(s);
@@ -438,13 +547,15 @@ session_tls_ready(struct session *s)
 {
 	const struct auth_profile	*ap = s->l->auth_profile;
 	struct certfields		 cf;
+	struct kvlog			 kv;
 
 	s->tls = 1;
-	snprintf(s->tlsinfo, sizeof(s->tlsinfo), "%s/%s",
-	    io_tls_version(s->io), io_tls_cipher(s->io));
-	log_info("session %012llx: tls %s client certificate %s",
-	    (unsigned long long)s->id, s->tlsinfo,
-	    io_tls_peer_cert_provided(s->io) ? "presented" : "none");
+	session_kv(s, &kv, "tls");
+	kvlog_str(&kv, "tls", s->tlsver);
+	kvlog_str(&kv, "cipher", s->cipher);
+	kvlog_str(&kv, "cert", io_tls_peer_cert_provided(s->io) ?
+	    "presented" : "none");
+	kvlog_info(&kv);
 	if (!io_tls_peer_cert_provided(s->io)) {
 		s->cert = CERT_NONE;
 		goto done;
@@ -452,9 +563,12 @@ session_tls_ready(struct session *s)
 	/* Decoded once for this and the CRL and OCSP checks before it. */
 	if (certfields_from_x509(io_tls_peer_cert(s->io), &cf) == -1) {
 		/* libtls verified it; we cannot read it: fail closed. */
-		log_warnx("session %012llx: cannot parse the client "
-		    "certificate", (unsigned long long)s->id);
+		session_kv(s, &kv, "error");
+		kvlog_str(&kv, "reason", "cannot parse the client "
+		    "certificate");
+		kvlog_warn(&kv);
 		s->cert = CERT_TEMPFAIL;
+		stats_auth(SAM_CERTIFICATE, SAR_TEMPFAIL);
 		goto done;
 	}
 	s->cert_subject = strdup(cf.dn ? cf.dn : "");
@@ -479,6 +593,23 @@ done:
 		s->state = S_CMD;
 }
 
+/*
+ * The handshake failed (event tls-failed), or it succeeded but the
+ * client's certificate was refused by the CRL or OCSP check (event
+ * cert-refused); the end line follows.
+ */
+static void
+session_log_tls_failed(struct session *s, const char *event, const char *why)
+{
+	struct kvlog	 kv;
+
+	if (strcmp(event, "cert-refused") == 0)
+		s->cert = CERT_REFUSED;
+	session_kv(s, &kv, event);
+	kvlog_str(&kv, "reason", why);
+	kvlog_info(&kv);
+}
+
 /* Issue 5 item 7: crld's OCSP answer (ocsp_front.c), the session paused
  * since the handshake: refuse like a revoked CRL entry, or go on. */
 static void
@@ -488,6 +619,7 @@ session_ocsp_cb(void *arg, int refuse, const char *why)
 
 	s->ocsp_id = 0;
 	if (refuse) {
+		session_log_tls_failed(s, "cert-refused", why);
 		session_reply(s, 554, "5.7.1", "Client certificate refused: "
 		    "%s", why);
 		session_close(s, why);
@@ -506,6 +638,12 @@ session_io(struct io *io, int evt, void *arg)
 
 	switch (evt) {
 	case IO_TLSREADY:
+		stats_inc(STAT_TLS_OK);
+		/* For the log lines, also if the checks below refuse. */
+		snprintf(s->tlsver, sizeof(s->tlsver), "%s",
+		    io_tls_version(io) ? io_tls_version(io) : "?");
+		snprintf(s->cipher, sizeof(s->cipher), "%s",
+		    io_tls_cipher(io) ? io_tls_cipher(io) : "?");
 		/* Issue 5, CRL check (crl_front.c): a revoked chain, or one
 		 * without a fresh CRL under fail-closed, ends the session
 		 * right after the handshake.  Here rather than in
@@ -513,6 +651,7 @@ session_io(struct io *io, int evt, void *arg)
 		 * below would still use it. */
 		if (crl_front_check_client(s->gen->conf, s->l, io, s->addr,
 		    crlwhy, sizeof(crlwhy)) == -1) {
+			session_log_tls_failed(s, "cert-refused", crlwhy);
 			session_reply(s, 554, "5.7.1", "Client certificate "
 			    "refused: %s", crlwhy);
 			session_close(s, crlwhy);
@@ -526,6 +665,7 @@ session_io(struct io *io, int evt, void *arg)
 		switch (ocsp_front_check_client(s->gen->conf, s->l, io, who,
 		    session_ocsp_cb, s, &s->ocsp_id, crlwhy, sizeof(crlwhy))) {
 		case -1:
+			session_log_tls_failed(s, "cert-refused", crlwhy);
 			session_reply(s, 554, "5.7.1", "Client certificate "
 			    "refused: %s", crlwhy);
 			session_close(s, crlwhy);
@@ -544,6 +684,17 @@ session_io(struct io *io, int evt, void *arg)
 		return;
 	case IO_LOWAT:
 		return;
+	}
+	/* A handshake that did not finish: its own event, then the end. */
+	if (s->state == S_TLS_HANDSHAKE && s->ocsp_id == 0)
+		stats_inc(stats_tls_failure(evt == IO_TIMEOUT,
+		    evt == IO_DISCONNECTED, io_error(io)));
+	if (s->state == S_TLS_HANDSHAKE && s->ocsp_id == 0)
+		session_log_tls_failed(s, "tls-failed", evt == IO_TIMEOUT ?
+		    "TLS handshake timed out" : evt == IO_DISCONNECTED ?
+		    "client disconnected during the TLS handshake" :
+		    io_error(io) ? io_error(io) : "I/O error");
+	switch (evt) {
 	case IO_TIMEOUT:
 		if (s->state == S_CMD || s->state == S_DATA ||
 		    s->state == S_AUTH_PLAIN || s->state == S_AUTH_LOGIN_USER ||
@@ -737,15 +888,22 @@ session_starttls(struct session *s, size_t arglen)
 	s->esmtp = 0;
 	s->helo[0] = '\0';
 	s->state = S_TLS_HANDSHAKE;
+	log_trace(TRACE_TLS, "session=%012llx STARTTLS on fd %d",
+	    (unsigned long long)s->id, io_fd(s->io));
 	dropped = io_start_tls_server(s->io, s->gen->srv[s->l->index]);
 	if (dropped < 0) {
 		session_abort(s, "cannot start TLS");
 		return;
 	}
-	if (dropped > 0)
-		log_warnx("session %012llx: client %s pipelined %zd bytes "
-		    "after STARTTLS: discarded (CVE-2011-0411)",
-		    (unsigned long long)s->id, s->addr, dropped);
+	if (dropped > 0) {
+		struct kvlog	 kv;
+
+		session_kv(s, &kv, "starttls-injection");
+		kvlog_i64(&kv, "bytes", (int64_t)dropped);
+		kvlog_str(&kv, "reason", "pipelined after STARTTLS: "
+		    "discarded (CVE-2011-0411)");
+		kvlog_warn(&kv);
+	}
 }
 
 /* The smtp-auth profile this session may use, or NULL. */
@@ -786,14 +944,26 @@ session_auth_cb(void *arg, const struct lookup_result *res)
 {
 	struct session			*s = arg;
 	const struct auth_profile	*ap = session_auth_profile(s);
+	struct kvlog			 kv;
 
 	s->lookup_id = 0;
-	log_info("session %012llx: auth method=%s user=%s result=%s%s%s",
-	    (unsigned long long)s->id, s->method, s->auth_user,
-	    ldap_result_name(res->result),
-	    res->detail && res->detail[0] ? " detail=" : "",
-	    res->detail ? res->detail : "");
+	session_kv(s, &kv, "auth");
+	kvlog_str(&kv, "method", s->method);
+	kvlog_str(&kv, "user", s->auth_user);
+	kvlog_str(&kv, "result", ldap_result_name(res->result));
+	if (res->detail != NULL && res->detail[0] != '\0')
+		kvlog_str(&kv, "detail", res->detail);
+	if (res->result == LDAP_RES_DISALLOWED && ap != NULL &&
+	    ap->disallowed == DISALLOWED_MONITOR)
+		kvlog_str(&kv, "monitor", "yes");
+	kvlog_info(&kv);
 	s->state = S_CMD;
+	/* Monitor mode lets the user in: that is a success. */
+	stats_auth(stats_auth_method(s->method), res->result == LDAP_RES_OK ||
+	    (res->result == LDAP_RES_DISALLOWED && ap != NULL &&
+	    ap->disallowed == DISALLOWED_MONITOR) ? SAR_OK :
+	    res->result == LDAP_RES_DISALLOWED ? SAR_REFUSED :
+	    res->result == LDAP_RES_TEMPFAIL ? SAR_TEMPFAIL : SAR_BADCRED);
 	switch (res->result) {
 	case LDAP_RES_OK:
 		s->authenticated = 1;
@@ -811,10 +981,11 @@ session_auth_cb(void *arg, const struct lookup_result *res)
 			strlcpy(s->user, s->auth_user, sizeof(s->user));
 			session_keep_identity(s, ap, res);
 			session_upstream_release(s);
-			log_info("session %012llx: monitor: user %s "
-			    "authenticated outside the allowance, every "
-			    "command is logged", (unsigned long long)s->id,
-			    s->user);
+			session_kv(s, &kv, "monitor");
+			kvlog_str(&kv, "user", s->user);
+			kvlog_str(&kv, "reason", "authenticated outside the "
+			    "allowance, every command is logged");
+			kvlog_info(&kv);
 			session_reply(s, 235, "2.7.0",
 			    "Authentication successful");
 		} else if (ap != NULL) {
@@ -853,6 +1024,7 @@ session_auth_check(struct session *s, const char *user, size_t ulen,
     const char *pass, size_t plen)
 {
 	const struct auth_profile *ap = session_auth_profile(s);
+	struct kvlog		 kv;
 
 	if (ap == NULL) {
 		session_reply(s, 503, "5.5.1", "AUTH not available");
@@ -862,11 +1034,20 @@ session_auth_check(struct session *s, const char *user, size_t ulen,
 	if (!auth_user_ok(user, ulen) || plen == 0 ||
 	    plen > LDAP_MAX_PASSWORD) {
 		snprintf(s->auth_user, sizeof(s->auth_user), "(invalid)");
+		stats_auth(stats_auth_method(s->method), SAR_BADCRED);
 		authfail_record(NULL, s->addr,
 		    s->l->limits.auth_failure_window, time(NULL));
-		log_info("session %012llx: auth method=%s refused before "
-		    "LDAP: %s", (unsigned long long)s->id, s->method,
-		    plen == 0 ? "empty password" : "invalid user name");
+		/* A name LDAP would never see is not logged either. */
+		session_kv(s, &kv, "auth");
+		kvlog_str(&kv, "method", s->method);
+		if (auth_user_ok(user, ulen))
+			kvlog_mem(&kv, "user", user, ulen);
+		else
+			kvlog_str(&kv, "user", NULL);
+		kvlog_str(&kv, "result", "refused");
+		kvlog_str(&kv, "reason", plen == 0 ? "empty password before "
+		    "LDAP" : "invalid user name before LDAP");
+		kvlog_info(&kv);
 		session_reply(s, 535, "5.7.8",
 		    "Authentication credentials invalid");
 		s->state = S_CMD;
@@ -877,9 +1058,13 @@ session_auth_check(struct session *s, const char *user, size_t ulen,
 	if (authfail_blocked(s->auth_user, s->addr,
 	    s->l->limits.max_auth_failures, s->l->limits.auth_failure_window,
 	    time(NULL))) {
-		log_warnx("session %012llx: auth for %s from %s refused: too "
-		    "many failed attempts", (unsigned long long)s->id,
-		    s->auth_user, s->addr);
+		stats_auth(stats_auth_method(s->method), SAR_REFUSED);
+		session_kv(s, &kv, "auth");
+		kvlog_str(&kv, "method", s->method);
+		kvlog_str(&kv, "user", s->auth_user);
+		kvlog_str(&kv, "result", "blocked");
+		kvlog_str(&kv, "reason", "too many failed attempts");
+		kvlog_warn(&kv);
 		session_reply(s, 454, "4.7.0", "Too many failed "
 		    "authentication attempts; try again in a few minutes");
 		s->state = S_CMD;
@@ -1013,6 +1198,7 @@ session_auth(struct session *s, const char *arg, size_t len)
 		/* RFC 4422 appendix A: the certificate is the identity; an
 		 * authorization id, if given, must be that same user. */
 		if (s->cert != CERT_OK) {
+			stats_auth(SAM_EXTERNAL, SAR_BADCRED);
 			session_reply(s, 535, "5.7.8", "No certificate "
 			    "identity to use with EXTERNAL");
 			return;
@@ -1028,6 +1214,7 @@ session_auth(struct session *s, const char *arg, size_t len)
 			id[n] = '\0';
 			/* (the id is not echoed: it may hold CR LF) */
 			if (n != strlen(id) || strcmp(id, s->user) != 0) {
+				stats_auth(SAM_EXTERNAL, SAR_BADCRED);
 				session_reply(s, 535, "5.7.8", "Your "
 				    "certificate does not belong to the "
 				    "identity given");
@@ -1037,6 +1224,7 @@ session_auth(struct session *s, const char *arg, size_t len)
 		/* Test fix: s->method stays "certificate" (Received: and
 		 * the log name the certificate, which is the identity). */
 		s->external_done = 1;
+		stats_auth(SAM_EXTERNAL, SAR_OK);
 		session_reply(s, 235, "2.7.0", "Authentication successful");
 		return;
 	}
@@ -1087,14 +1275,19 @@ static void
 session_upstream_lost(struct session *s, const char *why)
 {
 	enum up_wait	 w = s->wait;
+	struct kvlog	 kv;
 
+	stats_inc(STAT_RELAY_UP_FAIL);
+	session_kv(s, &kv, "upstream-failed");
+	kvlog_str(&kv, "upstream", s->up != NULL ? upstream_peer(s->up) :
+	    NULL);
+	kvlog_str(&kv, "reason", why ? why : "?");
+	kvlog_info(&kv);
 	if (s->up != NULL) {
 		upstream_abort(s->up);
 		s->up = NULL;
 	}
 	s->wait = W_NONE;
-	log_info("session %012llx: upstream failed: %s",
-	    (unsigned long long)s->id, why ? why : "?");
 	if (s->state == S_DATA) {
 		/* Keep reading to the end of data, then say 451.  Reading
 		 * may be paused because the upstream was not keeping up:
@@ -1215,9 +1408,13 @@ session_mail(struct session *s, const char *arg, size_t len)
 	if (s->authenticated && s->auth_ap != NULL &&
 	    s->auth_ap->sender_must_match &&
 	    !session_sender_owned(s, path.addr)) {
-		log_info("session %012llx: MAIL FROM:<%s> refused: not an "
-		    "address of %s", (unsigned long long)s->id, path.addr,
-		    s->user);
+		struct kvlog	 kv;
+
+		session_kv(s, &kv, "sender-refused");
+		kvlog_str(&kv, "user", s->user);
+		kvlog_str(&kv, "from", path.addr);
+		kvlog_str(&kv, "reason", "not an address of the user");
+		kvlog_info(&kv);
 		session_reply(s, 553, "5.7.1", "Sender address <%s> is not "
 		    "yours: use one of the addresses of %s", path.addr,
 		    s->user);
@@ -1238,9 +1435,6 @@ session_mail(struct session *s, const char *arg, size_t len)
 	if (path.smtputf8)
 		n += snprintf(s->mailparams + n, sizeof(s->mailparams) - n,
 		    "%sSMTPUTF8", n ? " " : "");
-	if (s->monitor)
-		log_info("session %012llx: monitor: MAIL FROM:<%s> %s",
-		    (unsigned long long)s->id, s->mailfrom, s->mailparams);
 
 	session_wait(s, S_UPSTREAM);
 	if (s->up != NULL) {
@@ -1255,6 +1449,7 @@ session_mail(struct session *s, const char *arg, size_t len)
 	p.client_port = s->port;
 	p.client_helo = s->helo;
 	p.login = s->authenticated ? s->user : NULL;
+	p.session = s->id;
 	s->wait = W_CONNECT;
 	if ((s->up = upstream_open(front_base(), &p, session_upstream_cb, s))
 	    == NULL)
@@ -1287,9 +1482,6 @@ session_rcpt(struct session *s, const char *arg, size_t len)
 		return;
 	}
 	s->rcpt_tried++;
-	if (s->monitor)
-		log_info("session %012llx: monitor: RCPT TO:<%s>",
-		    (unsigned long long)s->id, path.addr);
 	session_wait(s, S_UPSTREAM);
 	s->wait = W_RCPT;
 	if (upstream_command(s->up, "RCPT TO:<%s>%s%s", path.addr,
@@ -1361,17 +1553,20 @@ session_received(struct session *s)
 		how[0] = '\0';
 	gmtime_r(&now, &tm);
 	strftime(date, sizeof(date), "%a, %d %b %Y %H:%M:%S +0000", &tm);
-	snprintf(hdr, sizeof(hdr), "Received: from %s (%s [%s])\r\n"
+	/* An IPv6 client is an RFC 5321 address literal: [IPv6:...]. */
+	snprintf(hdr, sizeof(hdr), "Received: from %s (%s [%s%s])\r\n"
 	    "\tby %s (smtpcertd) with %s%s%s id %012llx.%u%s;\r\n\t%s\r\n",
-	    helo, helo, s->addr, s->gen->conf->hostname,
+	    helo, helo, strchr(s->addr, ':') ? "IPv6:" : "", s->addr,
+	    s->gen->conf->hostname,
 	    s->esmtp ? "ESMTP" : "SMTP", s->tls ? "S" : "",
 	    s->authenticated ? "A" : "", (unsigned long long)s->id,
 	    s->msgs, how, date);
 	if (data_filter_prepend(&s->df, &s->dout, hdr, strlen(hdr)) == -1) {
 		/* A very long DN: keep the essentials. */
-		snprintf(hdr, sizeof(hdr), "Received: from [%s]\r\n\tby %s "
+		snprintf(hdr, sizeof(hdr), "Received: from [%s%s]\r\n\tby %s "
 		    "(smtpcertd) id %012llx.%u (authenticated as %s);\r\n"
-		    "\t%s\r\n", s->addr, s->gen->conf->hostname,
+		    "\t%s\r\n", strchr(s->addr, ':') ? "IPv6:" : "", s->addr,
+		    s->gen->conf->hostname,
 		    (unsigned long long)s->id, s->msgs, user, date);
 		data_filter_prepend(&s->df, &s->dout, hdr, strlen(hdr));
 	}
@@ -1391,14 +1586,23 @@ session_data_end(struct session *s, int event)
 {
 	int		 code;
 	const char	*enh, *text;
+	struct kvlog	 kv;
 
 	if (event == DF_END_ERROR) {
+		stats_inc(STAT_RELAY_MALFORMED);
 		data_filter_reply(s->df.error, &code, &enh, &text);
-		log_warnx("session %012llx: message refused: %s at line "
-		    "%llu; upstream transaction dropped without its final dot",
-		    (unsigned long long)s->id,
+		session_kv(s, &kv, "message");
+		kvlog_str(&kv, "from", s->mailfrom);
+		kvlog_u64(&kv, "rcpts", s->nrcpt);
+		kvlog_str(&kv, "user", s->authenticated ? s->user : NULL);
+		kvlog_str(&kv, "upstream", s->up != NULL ?
+		    upstream_peer(s->up) : NULL);
+		kvlog_str(&kv, "result", "invalid");
+		kvlog_fmt(&kv, "reason", "%s at line %llu; upstream "
+		    "transaction dropped without its final dot",
 		    data_filter_strerror(s->df.error),
 		    (unsigned long long)s->df.errline);
+		kvlog_warn(&kv);
 		/* The only way to end DATA without a dot is to hang up. */
 		if (s->up != NULL) {
 			upstream_abort(s->up);
@@ -1410,6 +1614,13 @@ session_data_end(struct session *s, int event)
 		return;
 	}
 	if (s->up_failed || s->up == NULL) {
+		session_kv(s, &kv, "message");
+		kvlog_str(&kv, "from", s->mailfrom);
+		kvlog_u64(&kv, "rcpts", s->nrcpt);
+		kvlog_str(&kv, "user", s->authenticated ? s->user : NULL);
+		kvlog_str(&kv, "result", "tempfail");
+		kvlog_str(&kv, "reason", "upstream lost during DATA");
+		kvlog_info(&kv);
 		session_tx_reset(s);
 		s->state = S_CMD;
 		session_reply(s, 451, "4.4.1", "Mail server temporarily "
@@ -1458,6 +1669,7 @@ session_upstream_cb(void *arg, int event, const struct smtp_reply *r,
 {
 	struct session	*s = arg;
 	enum up_wait	 w = s->wait;
+	struct kvlog	 kv;
 
 	if (event == UPSTREAM_FAILED) {
 		session_upstream_lost(s, why);
@@ -1465,15 +1677,32 @@ session_upstream_cb(void *arg, int event, const struct smtp_reply *r,
 	}
 	if (event == UPSTREAM_READY) {
 		if (w == W_CONNECT) {
-			log_info("session %012llx: upstream %s%s%s",
-			    (unsigned long long)s->id, upstream_peer(s->up),
-			    upstream_tls_info(s->up)[0] ? " tls " : "",
-			    upstream_tls_info(s->up));
+			stats_inc(STAT_RELAY_UP_CONNECT);
+			session_kv(s, &kv, "upstream");
+			kvlog_str(&kv, "upstream", upstream_peer(s->up));
+			kvlog_str(&kv, "upstream-tls",
+			    upstream_tls_version(s->up));
+			kvlog_str(&kv, "upstream-cipher",
+			    upstream_tls_cipher(s->up));
+			kvlog_info(&kv);
 			session_send_mail(s);
 		}
 		return;
 	}
 	s->wait = W_NONE;
+	/* The upstream refused part of a transaction: one line each. */
+	if ((w == W_MAIL || w == W_RCPT || w == W_DATA) && r->code >= 400) {
+		session_kv(s, &kv, "upstream-reply");
+		kvlog_str(&kv, "command", w == W_MAIL ? "MAIL" : w == W_RCPT ?
+		    "RCPT" : "DATA");
+		kvlog_str(&kv, "upstream", upstream_peer(s->up));
+		kvlog_fmt(&kv, "upstream-reply", "%d%s%s %s", r->code,
+		    r->enh[0] ? " " : "", r->enh,
+		    r->nlines ? smtp_reply_line(r, 0, NULL) : "");
+		kvlog_str(&kv, "result", r->code / 100 == 4 ? "tempfail" :
+		    "rejected");
+		kvlog_info(&kv);
+	}
 	switch (w) {
 	case W_MAIL:
 		if (r->code / 100 == 2)
@@ -1500,14 +1729,24 @@ session_upstream_cb(void *arg, int event, const struct smtp_reply *r,
 		break;
 	case W_DOT:
 		/* The client's 250 only ever follows the upstream's. */
-		log_info("session %012llx: message from=<%s> rcpts=%zu "
-		    "size=%llu user=%s upstream=%s reply=\"%d %s\"",
-		    (unsigned long long)s->id, s->mailfrom, s->nrcpt,
-		    (unsigned long long)s->msgsize,
-		    s->authenticated ? s->user : "-", upstream_peer(s->up),
-		    r->code, r->nlines ? smtp_reply_line(r, 0, NULL) : "");
-		if (r->code / 100 == 2)
+		session_kv(s, &kv, "message");
+		kvlog_str(&kv, "from", s->mailfrom);
+		kvlog_u64(&kv, "rcpts", s->nrcpt);
+		kvlog_u64(&kv, "size", s->msgsize);
+		kvlog_str(&kv, "user", s->authenticated ? s->user : NULL);
+		kvlog_str(&kv, "upstream", upstream_peer(s->up));
+		kvlog_fmt(&kv, "upstream-reply", "%d%s%s %s", r->code,
+		    r->enh[0] ? " " : "", r->enh,
+		    r->nlines ? smtp_reply_line(r, 0, NULL) : "");
+		kvlog_str(&kv, "result", r->code / 100 == 2 ? "ok" :
+		    r->code / 100 == 4 ? "tempfail" : "rejected");
+		kvlog_info(&kv);
+		if (r->code / 100 == 2) {
 			s->msgs++;
+			s->relayed += s->msgsize;
+			stats_inc(STAT_RELAY_ACCEPTED);
+		} else
+			stats_inc(STAT_RELAY_REFUSED);
 		session_tx_reset(s);
 		session_relay_reply(s, r);
 		break;
@@ -1532,9 +1771,8 @@ session_command(struct session *s, char *line, size_t len)
 		return 0;
 	}
 	smtp_cmd_parse(line, len, &cmd);
-	if (s->monitor && cmd.verb != SMTP_CMD_AUTH)
-		log_info("session %012llx: monitor: command %.*s",
-		    (unsigned long long)s->id, (int)len, line);
+	if (s->monitor || log_tracing(TRACE_SMTP))
+		session_log_command(s, &cmd, line, len);
 	switch (cmd.verb) {
 	case SMTP_CMD_EHLO:
 		session_ehlo(s, cmd.arg, cmd.arglen, 1);
@@ -1602,5 +1840,92 @@ session_command(struct session *s, char *line, size_t len)
 		session_reply(s, 500, "5.5.2", "Command unrecognized");
 		break;
 	}
+	return 0;
+}
+
+/* --- smtpcertctl show sessions, session kill ---------------------------- */
+
+static const char *
+session_state_name(const struct session *s)
+{
+	switch (s->state) {
+	case S_TLS_HANDSHAKE:
+		return "tls";
+	case S_CERT_LOOKUP:
+	case S_AUTH_LOOKUP:
+		return "ldap-lookup";
+	case S_AUTH_PLAIN:
+	case S_AUTH_LOGIN_USER:
+	case S_AUTH_LOGIN_PASS:
+		return "auth";
+	case S_UPSTREAM:
+		return "upstream";
+	case S_DATA:
+	case S_DOT:
+		return "data";
+	default:
+		return s->in_tx ? "transaction" : s->authenticated ?
+		    "authenticated" : "command";
+	}
+}
+
+/* `show sessions' rows, as proxy_show_sessions() sends them; "in" is
+ * the message bytes relayed, an SMTP session has nothing else to count. */
+unsigned
+smtp_show_sessions(struct childproc *cp, uint64_t reqid, unsigned max)
+{
+	struct session	*s;
+	struct msgbuild	 m;
+	unsigned	 n = 0;
+
+	msg_init(&m);
+	TAILQ_FOREACH(s, &sessions, entry) {
+		if (n >= max)
+			break;
+		n++;
+		msg_reset(&m);
+		msg_put_u64(&m, s->id);
+		msg_put_str(&m, config_listener_proto_name(s->l));
+		msg_put_str(&m, session_state_name(s));
+		msg_put_str(&m, s->authenticated ? s->user : "");
+		msg_put_str(&m, s->addr);
+		msg_put_str(&m, s->up != NULL ? upstream_peer(s->up) : "");
+		msg_put_i64(&m, (int64_t)s->started);
+		msg_put_u64(&m, s->relayed);
+		msg_put_u64(&m, 0);
+		imsgev_send(&cp->parent, &m, IMSG_CTL_SESSION, 0, reqid, -1);
+	}
+	msg_free(&m);
+	return n;
+}
+
+/*
+ * `session kill': 421 and a clean close (flush, TLS close_notify).  Not
+ * during a handshake, where no reply can go; and a message on its way
+ * loses its upstream connection without the final dot, so the upstream
+ * never delivers what the client will not hear was accepted.
+ */
+int
+smtp_session_kill(uint64_t id)
+{
+	struct session	*s;
+
+	TAILQ_FOREACH(s, &sessions, entry)
+		if (s->id == id)
+			break;
+	if (s == NULL)
+		return -1;
+	stats_inc(STAT_CONN_KILLED);
+	if (s->state == S_TLS_HANDSHAKE && s->ocsp_id == 0) {
+		session_abort(s, SESSION_KILLED);
+		return 0;
+	}
+	if ((s->state == S_DATA || s->state == S_DOT) && s->up != NULL) {
+		upstream_abort(s->up);
+		s->up = NULL;
+	}
+	session_reply(s, 421, "4.3.2", "%s Session closed by the "
+	    "administrator", s->gen->conf->hostname);
+	session_close(s, SESSION_KILLED);
 	return 0;
 }

@@ -36,6 +36,7 @@ static void	usage(void) __attribute__((noreturn));
 static void	parent_signal(evutil_socket_t, short, void *);
 static struct conf_bundle *parent_load(const char *, char *, size_t);
 static int	parent_prepare_dirs(struct smtpcertd_conf *);
+static int	parent_daemonize(void);
 
 static void
 usage(void)
@@ -54,6 +55,7 @@ main(int argc, char *argv[])
 	const char		*pidfile = NULL, *title = NULL;
 	char			 exe[PATH_MAX], why[4096];
 	int			 ch, foreground = 0, verbose = 0, noaction = 0;
+	int			 readyfd = -1;
 	ssize_t			 n;
 	FILE			*fp;
 
@@ -118,7 +120,6 @@ main(int argc, char *argv[])
 		err(1, NULL);
 	parent->conffile = conffile;
 	parent->foreground = foreground;
-	parent->verbose = verbose;
 	parent->started = time(NULL);
 	if ((n = readlink("/proc/self/exe", exe, sizeof(exe) - 1)) == -1)
 		err(1, "readlink /proc/self/exe");
@@ -135,19 +136,13 @@ main(int argc, char *argv[])
 		exit(1);
 
 	if (!foreground) {
-		if (daemon(0, 0) == -1)
+		if ((readyfd = parent_daemonize()) == -1)
 			err(1, "daemon");
 		if (pidfile == NULL)
 			pidfile = SMTPCERTD_PID;
 	}
 	log_init(foreground, verbose);
 	log_procinit("parent");
-	if (pidfile != NULL) {
-		if ((fp = fopen(pidfile, "w")) == NULL)
-			fatal("%s", pidfile);
-		fprintf(fp, "%ld\n", (long)getpid());
-		fclose(fp);
-	}
 
 	signal(SIGPIPE, SIG_IGN);
 	if ((parent->base = event_base_new()) == NULL)
@@ -176,6 +171,19 @@ main(int argc, char *argv[])
 	control_listen();
 	log_info("smtpcertd %s started, configuration %s", SMTPCERTD_VERSION,
 	    conffile);
+	/* Only now: a PID file names a daemon that is up. */
+	if (pidfile != NULL) {
+		if ((fp = fopen(pidfile, "w")) == NULL)
+			fatal("%s", pidfile);
+		fprintf(fp, "%ld\n", (long)getpid());
+		fclose(fp);
+	}
+	if (readyfd != -1) {
+		/* Listening, PID file written: the starting process may go. */
+		if (write(readyfd, "1", 1) != 1)
+			log_warn("readiness pipe");
+		close(readyfd);
+	}
 
 	event_base_dispatch(parent->base);
 
@@ -211,6 +219,53 @@ parent_signal(evutil_socket_t sig, short event, void *arg)
 		proc_reap();
 		break;
 	}
+}
+
+/*
+ * daemon(3), but the process that was started exits only when the daemon
+ * is ready -- listening sockets bound, control socket open, PID file
+ * written -- with 0, or with 1 if the daemon died before.  So an rc
+ * script or systemd (Type=forking, PIDFile=) sees a start that failed
+ * fail, and finds the PID file in place as soon as the start returns.
+ * Returns the pipe end to write one byte to when ready.
+ */
+static int
+parent_daemonize(void)
+{
+	int	 fds[2], fd;
+	char	 c;
+	ssize_t	 n;
+
+	if (pipe2(fds, O_CLOEXEC) == -1)
+		return -1;
+	switch (fork()) {
+	case -1:
+		return -1;
+	case 0:
+		break;
+	default:
+		close(fds[1]);
+		do
+			n = read(fds[0], &c, 1);
+		while (n == -1 && errno == EINTR);
+		if (n != 1) {
+			fprintf(stderr, "smtpcertd: the daemon exited during "
+			    "start-up (see the system log)\n");
+			_exit(1);
+		}
+		_exit(0);
+	}
+	close(fds[0]);
+	if (setsid() == -1 || chdir("/") == -1)
+		return -1;
+	if ((fd = open("/dev/null", O_RDWR)) != -1) {
+		dup2(fd, STDIN_FILENO);
+		dup2(fd, STDOUT_FILENO);
+		dup2(fd, STDERR_FILENO);
+		if (fd > STDERR_FILENO)
+			close(fd);
+	}
+	return fds[1];
 }
 
 /*
@@ -346,9 +401,9 @@ parent_shutdown(void)
 }
 
 void
-parent_log_verbose(int v)
+parent_log_trace(uint32_t mask)
 {
-	parent->verbose = v;
-	log_setverbose(v);
-	proc_broadcast(IMSG_LOG_VERBOSE, &(uint32_t){ v }, sizeof(uint32_t));
+	log_trace_setmask(mask);
+	mask = log_trace_getmask();
+	proc_broadcast(IMSG_LOG_VERBOSE, &mask, sizeof(mask));
 }

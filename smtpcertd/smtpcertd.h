@@ -51,7 +51,6 @@ struct parent {
 	char			*self_exe;	/* to re-exec the front */
 	const char		*libexec;	/* ldapd-helper, crld */
 	int			 foreground;
-	int			 verbose;
 	time_t			 started;
 	int			 shutting_down;
 
@@ -68,7 +67,8 @@ extern struct parent	*parent;
 /* smtpcertd.c */
 int	parent_reload(char *why, size_t whylen);
 void	parent_shutdown(void);
-void	parent_log_verbose(int);
+/* The trace mask (log.h) here and in every child, now and restarted. */
+void	parent_log_trace(uint32_t);
 
 /* proc.c */
 void	proc_init(void);
@@ -108,6 +108,14 @@ void	crl_parent_show(struct imsgev *);
 int	accounting_front_imsg(struct imsg *);
 void	sessions_request(uint64_t ctlid);
 int	sessions_front_imsg(struct imsg *);
+
+/* stats_parent.c: `show stats', counters gathered from the children */
+void	stats_parent_request(uint64_t ctlid);
+int	stats_parent_child_imsg(struct child *, struct imsg *);
+void	stats_parent_child_down(struct child *);
+
+/* accounting.c: `session kill', passed to the front */
+void	sessions_kill(uint64_t ctlid, uint64_t session);
 
 /* load.c */
 int	load_files(struct conf_bundle *);

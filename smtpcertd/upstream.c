@@ -23,6 +23,7 @@
 #include "config.h"
 #include "crl_front.h"
 #include "io.h"
+#include "kvlog.h"
 #include "log.h"
 #include "smtp_parse.h"
 #include "upstream.h"
@@ -51,7 +52,8 @@ struct upstream {
 	int				 tls_done;
 	int				 xclient_done;
 	char				 peer[128];
-	char				 tlsinfo[128];
+	char				 tlsver[32];
+	char				 cipher[96];
 	char				 ehlo[SMTP_REPLY_TEXT_MAX];
 	upstream_cb			 cb;
 	void				*arg;
@@ -68,7 +70,10 @@ up_fail(struct upstream *u, const char *why)
 	upstream_cb	 cb = u->cb;
 	void		*arg = u->arg;
 
-	log_info("upstream %s: %s", u->peer[0] ? u->peer : "-", why);
+	/* The owner logs the failure as its session's event. */
+	log_trace(TRACE_UPSTREAM, "session=%012llx upstream=%s failed: %s",
+	    (unsigned long long)u->p.session, u->peer[0] ? u->peer : "-",
+	    why);
 	if (u->io != NULL) {
 		io_free(u->io);
 		u->io = NULL;
@@ -142,7 +147,12 @@ up_connect(struct upstream *u)
 static void
 up_next_host(struct upstream *u, const char *why)
 {
-	log_info("upstream %s: %s, trying the next host", u->peer, why);
+	struct kvlog	 kv;
+
+	kvlog_init(&kv, u->p.session, "upstream-retry");
+	kvlog_str(&kv, "upstream", u->peer);
+	kvlog_str(&kv, "reason", why);
+	kvlog_info(&kv);
 	if (u->io != NULL) {
 		io_free(u->io);
 		u->io = NULL;
@@ -171,7 +181,12 @@ up_start_tls(struct upstream *u)
 	if ((ctx = tls_client()) == NULL)
 		return -1;
 	if (tls_configure(ctx, u->p.tlsconf) == -1) {
-		log_warnx("upstream %s: %s", u->peer, tls_error(ctx));
+		struct kvlog	 kv;
+
+		kvlog_init(&kv, u->p.session, "error");
+		kvlog_str(&kv, "upstream", u->peer);
+		kvlog_str(&kv, "reason", tls_error(ctx));
+		kvlog_warn(&kv);
 		tls_free(ctx);
 		return -1;
 	}
@@ -182,6 +197,12 @@ up_start_tls(struct upstream *u)
 static void
 up_send(struct upstream *u, const char *line)
 {
+	char	 q[KVLOG_VALUE_MAX + 8];
+
+	/* Our commands: names and addresses, never message text. */
+	log_trace(TRACE_UPSTREAM, "session=%012llx upstream=%s command=%s",
+	    (unsigned long long)u->p.session, u->peer,
+	    kvlog_quote(q, sizeof(q), line, strlen(line)));
 	smtp_reply_init(&u->reply);
 	io_printf(u->io, "%s\r\n", line);
 	io_set_timeout(u->io, u->p.relay->timeout * 1000);
@@ -260,8 +281,9 @@ up_ready(struct upstream *u)
 {
 	u->state = UP_READY;
 	io_set_timeout(u->io, 0);
-	log_debug("upstream %s ready%s%s", u->peer, u->tls_done ? ", " : "",
-	    u->tlsinfo);
+	log_trace(TRACE_UPSTREAM, "session=%012llx upstream=%s ready%s%s",
+	    (unsigned long long)u->p.session, u->peer,
+	    u->tls_done ? " tls=" : "", u->tls_done ? u->tlsver : "");
 	if (u->cb != NULL)
 		u->cb(u->arg, UPSTREAM_READY, NULL, NULL);
 }
@@ -369,6 +391,15 @@ up_read(struct upstream *u)
 			up_fail(u, smtp_reply_strerror(u->reply.error));
 			return;
 		case SMTP_REPLY_DONE:
+			if (log_tracing(TRACE_UPSTREAM)) {
+				char	 q[KVLOG_VALUE_MAX + 8];
+
+				log_trace(TRACE_UPSTREAM, "session=%012llx "
+				    "upstream=%s reply=%d text=%s",
+				    (unsigned long long)u->p.session, u->peer,
+				    u->reply.code, kvlog_quote(q, sizeof(q),
+				    u->reply.text, u->reply.textlen));
+			}
 			up_reply_done(u);
 			/* u may be freed (QUIT) or failed */
 			return;
@@ -414,8 +445,10 @@ up_io(struct io *io, int evt, void *arg)
 			return;
 		}
 		u->tls_done = 1;
-		snprintf(u->tlsinfo, sizeof(u->tlsinfo), "%s %s",
-		    io_tls_version(io), io_tls_cipher(io));
+		snprintf(u->tlsver, sizeof(u->tlsver), "%s",
+		    io_tls_version(io) ? io_tls_version(io) : "?");
+		snprintf(u->cipher, sizeof(u->cipher), "%s",
+		    io_tls_cipher(io) ? io_tls_cipher(io) : "?");
 		if (u->p.relay->tls == UPSTREAM_TLS_IMPLICIT) {
 			u->state = UP_GREETING;
 			smtp_reply_init(&u->reply);
@@ -549,9 +582,15 @@ upstream_peer(struct upstream *u)
 }
 
 const char *
-upstream_tls_info(struct upstream *u)
+upstream_tls_version(struct upstream *u)
 {
-	return u->tlsinfo;
+	return u->tls_done ? u->tlsver : NULL;
+}
+
+const char *
+upstream_tls_cipher(struct upstream *u)
+{
+	return u->tls_done ? u->cipher : NULL;
 }
 
 void

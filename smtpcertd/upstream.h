@@ -37,6 +37,7 @@ struct upstream_params {
 	unsigned		 client_port;
 	const char		*client_helo;
 	const char		*login;		/* NULL: not authenticated */
+	uint64_t		 session;	/* the owner's, for log lines */
 };
 
 struct upstream;
@@ -55,7 +56,9 @@ void	upstream_expect_reply(struct upstream *);
 /* The upstream's EHLO offers (valid once READY). */
 int	upstream_has(struct upstream *, const char *keyword);
 const char *upstream_peer(struct upstream *);	/* "host:port" */
-const char *upstream_tls_info(struct upstream *); /* "" or "TLSv1.3 ..." */
+/* "TLSv1.3" and its cipher, or NULL without TLS. */
+const char *upstream_tls_version(struct upstream *);
+const char *upstream_tls_cipher(struct upstream *);
 /* Politely (QUIT) or not at all: the owner gets no more events.  After
  * UPSTREAM_FAILED the owner must still call upstream_abort() to free. */
 void	upstream_quit(struct upstream *);

@@ -1,0 +1,208 @@
+/*
+ * The parent's side of `smtpcertctl show stats' (counters in stats.h,
+ * messages in proto.h).
+ *
+ * A request asks every child that is up and ready for its counters, with
+ * a request id of our own, and waits at most STATS_TIMEOUT seconds.  A
+ * child that is down, dies meanwhile (proc.c tells us) or stays silent
+ * is reported missing with the reason, and the answer goes out with what
+ * the others said: a wedged child makes the answer partial, never late.
+ * The rows leave in the table's order whatever order the children
+ * answered in, so the output is stable.
+ *
+ * Every row a child sends is checked against the table (stats_get()): a
+ * name that is unknown or owned by another process is a malformed
+ * message, and the child is killed like for any other.
+ */
+#include <sys/types.h>
+#include <sys/queue.h>
+
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <event2/event.h>
+
+#include "imsg.h"
+#include "imsgev.h"
+#include "log.h"
+#include "proto.h"
+#include "smtpcertd.h"
+#include "stats.h"
+
+/* Requests waiting at once; each costs one timer and ~1 KB. */
+#define STATS_MAX_PENDING	32
+
+struct stats_req {
+	TAILQ_ENTRY(stats_req)	 entry;
+	uint64_t		 id;		/* towards the children */
+	uint64_t		 ctlid;		/* the control client */
+	unsigned		 waiting;	/* 1 << proc */
+	unsigned		 have;		/* 1 << proc: counters in */
+	const char		*missing[PROC_MAX]; /* why not (static) */
+	uint64_t		 values[STAT_MAX];
+	struct event		*timer;
+};
+
+static TAILQ_HEAD(, stats_req) stats_reqs =
+    TAILQ_HEAD_INITIALIZER(stats_reqs);
+static int		 stats_npending;
+static uint64_t		 stats_next_id;
+
+static void	stats_finish(struct stats_req *);
+static void	stats_timeout(evutil_socket_t, short, void *);
+
+/* The children asked, in the order their missing rows are listed. */
+static const enum smtpcertd_proc stats_children[] = {
+	PROC_FRONT, PROC_LDAPD, PROC_CRLD
+};
+
+void
+stats_parent_request(uint64_t ctlid)
+{
+	struct stats_req	*q;
+	struct child		*c;
+	struct timeval		 tv = { STATS_TIMEOUT, 0 };
+	size_t			 i;
+	int			 id;
+
+	if (stats_npending >= STATS_MAX_PENDING) {
+		control_reply_id(ctlid, IMSG_CTL_FAIL, "too many show stats "
+		    "requests at once, try again");
+		return;
+	}
+	if ((q = calloc(1, sizeof(*q))) == NULL) {
+		log_warn("show stats");
+		control_reply_id(ctlid, IMSG_CTL_FAIL, "out of memory");
+		return;
+	}
+	q->id = ++stats_next_id;
+	q->ctlid = ctlid;
+	for (id = 0; id < STAT_MAX; id++)
+		if (stats_owner(id) == PROC_PARENT)
+			q->values[id] = stats_value(id);
+	q->have = 1U << PROC_PARENT;
+	for (i = 0; i < sizeof(stats_children) / sizeof(stats_children[0]);
+	    i++) {
+		c = proc_child(stats_children[i]);
+		/* Not before IMSG_CHILD_READY: a child still reading its
+		 * first configuration takes no other message. */
+		if (c == NULL || !c->up || !c->ready)
+			q->missing[stats_children[i]] = c != NULL &&
+			    c->pid != 0 ? "starting" : "not running";
+		else if (imsgev_compose(&c->iev, IMSG_STATS_REQ, 0, q->id, -1,
+		    NULL, 0) == -1)
+			q->missing[stats_children[i]] = "cannot be reached";
+		else
+			q->waiting |= 1U << stats_children[i];
+	}
+	TAILQ_INSERT_TAIL(&stats_reqs, q, entry);
+	stats_npending++;
+	if (q->waiting == 0) {
+		stats_finish(q);
+		return;
+	}
+	if ((q->timer = evtimer_new(parent->base, stats_timeout, q)) == NULL)
+		fatal("evtimer_new");
+	evtimer_add(q->timer, &tv);
+}
+
+/* Rows in the table's order, then who is missing, then the end. */
+static void
+stats_finish(struct stats_req *q)
+{
+	struct msgbuild	 m;
+	int		 id, p;
+
+	msg_init(&m);
+	for (id = 0; id < STAT_MAX; id++) {
+		if (!(q->have & (1U << stats_owner(id))))
+			continue;
+		/* control_send_id() resets the builder only when the
+		 * client is still there. */
+		msg_reset(&m);
+		msg_put_str(&m, stats_name(id));
+		msg_put_u64(&m, q->values[id]);
+		control_send_id(q->ctlid, IMSG_CTL_STATS_ROW, &m);
+	}
+	for (p = 0; p < PROC_MAX; p++) {
+		if (q->missing[p] == NULL)
+			continue;
+		msg_reset(&m);
+		msg_put_str(&m, proc_name(p));
+		msg_put_str(&m, q->missing[p]);
+		control_send_id(q->ctlid, IMSG_CTL_STATS_MISSING, &m);
+	}
+	msg_free(&m);
+	control_send_id(q->ctlid, IMSG_CTL_END, NULL);
+	if (q->timer != NULL)
+		event_free(q->timer);
+	TAILQ_REMOVE(&stats_reqs, q, entry);
+	stats_npending--;
+	free(q);
+}
+
+static void
+stats_timeout(evutil_socket_t fd, short ev, void *arg)
+{
+	struct stats_req	*q = arg;
+	int			 p;
+
+	for (p = 0; p < PROC_MAX; p++)
+		if (q->waiting & (1U << p)) {
+			q->missing[p] = "no answer in time";
+			log_warnx("show stats: no answer from %s within %d "
+			    "seconds", proc_name(p), STATS_TIMEOUT);
+		}
+	q->waiting = 0;
+	stats_finish(q);
+}
+
+/* IMSG_STATS from a child; -1 if malformed. */
+int
+stats_parent_child_imsg(struct child *c, struct imsg *imsg)
+{
+	struct stats_req	*q;
+	struct msgreader	 r;
+	uint64_t		 values[STAT_MAX];
+	unsigned		 bit = 1U << c->proc;
+	int			 id;
+
+	memset(values, 0, sizeof(values));
+	msg_reader(&r, imsg);
+	if (stats_get(&r, c->proc, values) == -1)
+		return -1;
+	TAILQ_FOREACH(q, &stats_reqs, entry)
+		if (q->id == imsg->hdr.reqid)
+			break;
+	/* Late (the request timed out), or from a child restarted since
+	 * it was asked: nobody waits for it. */
+	if (q == NULL || !(q->waiting & bit))
+		return 0;
+	for (id = 0; id < STAT_MAX; id++)
+		if (stats_owner(id) == c->proc)
+			q->values[id] = values[id];
+	q->waiting &= ~bit;
+	q->have |= bit;
+	if (q->waiting == 0)
+		stats_finish(q);
+	return 0;
+}
+
+/* A child's channel is gone: do not wait for it. */
+void
+stats_parent_child_down(struct child *c)
+{
+	struct stats_req	*q, *next;
+	unsigned		 bit = 1U << c->proc;
+
+	for (q = TAILQ_FIRST(&stats_reqs); q != NULL; q = next) {
+		next = TAILQ_NEXT(q, entry);
+		if (!(q->waiting & bit))
+			continue;
+		q->waiting &= ~bit;
+		q->missing[c->proc] = "exited before answering";
+		if (q->waiting == 0)
+			stats_finish(q);
+	}
+}
