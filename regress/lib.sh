@@ -27,19 +27,45 @@ T=""
 
 fail() { echo "FAIL: $*" >&2; return 1; }
 
-# A free TCP port on 127.0.0.1, chosen by the kernel.  The kernel may
-# hand out a port again once it is closed, so the ports given to this
-# test are remembered in $T/.ports and never given twice.
+# A free TCP port on 127.0.0.1.  Ports come from 20000-32767, below the
+# kernel's ephemeral range (32768-60999 on Linux), so that no client
+# connection of a test running alongside can hold one as its source port;
+# a port that cannot be bound now is skipped.  Inside a test, the port is
+# also claimed (mkdir $PORT_CLAIMS/PORT is atomic) until the test ends,
+# so test files running in parallel never get the same one.
+PORT_CLAIMS=/tmp/smtpcertd-ports
+mkdir -p "$PORT_CLAIMS" 2>/dev/null
+# Claims left by a killed run expire after two hours.
+find "$PORT_CLAIMS" -mindepth 1 -maxdepth 1 -mmin +120 -exec rmdir {} + 2>/dev/null
+
+_port_bindable() {
+	$PY -c 'import socket, sys
+s = socket.socket()
+try:
+    s.bind(("127.0.0.1", int(sys.argv[1])))
+except OSError:
+    sys.exit(1)' "$1"
+}
+
 free_port() {
 	local p i
-	for i in 1 2 3 4 5 6 7 8 9 10; do
-		p=$($PY -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()')
-		[ -n "${T:-}" ] || break
-		grep -qx "$p" "$T/.ports" 2>/dev/null && continue
-		echo "$p" >>"$T/.ports"
-		break
+	for i in $(seq 1 100); do
+		p=$((20000 + (RANDOM * 32768 + RANDOM) % 12768))
+		if [ -n "${T:-}" ]; then
+			mkdir "$PORT_CLAIMS/$p" 2>/dev/null || continue
+			echo "$p" >>"$T/.ports"
+		fi
+		_port_bindable "$p" && { echo "$p"; return 0; }
 	done
-	echo "$p"
+	echo "free_port: no free port found" >&2
+	return 1
+}
+
+# Give back the ports this test claimed.
+_release_ports() {
+	local p
+	[ -f "$T/.ports" ] || return 0
+	while read -r p; do rmdir "$PORT_CLAIMS/$p" 2>/dev/null; done <"$T/.ports"
 }
 
 # Wait up to $2 seconds (default 10) for a TCP port on 127.0.0.1 to accept.
@@ -104,6 +130,7 @@ run_test() {
 	if [ -f "$T/pids" ]; then
 		_T_PIDS=$(cat "$T/pids"); _cleanup_pids
 	fi
+	_release_ports
 	# A sanitizer report in any log of the test fails it, even if the
 	# behaviour looked right.
 	if [ $rc -eq 0 ] && grep -lE "ERROR: (Address|Leak)Sanitizer|runtime error:" \
