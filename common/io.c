@@ -1,6 +1,17 @@
 /*
- * Buffered connection I/O on libevent and libtls.  See io.h for the
- * contract; this comment is about how it works.
+ * Buffered connection I/O on libevent, with TLS from libssl (server side)
+ * or libtls (client side).  See io.h for the contract; this comment is
+ * about how it works.
+ *
+ * Why two TLS libraries.  Server sessions are the front's clients, by
+ * the thousand and mostly idle: they run on libssl directly
+ * (tlsserver.c) so that an idle one holds no record buffers
+ * (SSL_MODE_RELEASE_BUFFERS) and the checks after the handshake use the
+ * certificate the handshake decoded.  Client sessions (relays, proxy back
+ * ends) are few and short, and libtls' server name and certificate
+ * checks there are exactly what they need, so they stay on libtls.
+ * Below the io_tls_*() helpers the difference ends: both report
+ * TLS_WANT_POLLIN / TLS_WANT_POLLOUT and errors worded alike.
  *
  * One persistent libevent event per io carries the socket and the
  * timeout.  Its flags are recomputed by io_reload() after every change
@@ -30,6 +41,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -37,11 +49,15 @@
 #include <unistd.h>
 
 #include <event2/event.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
 #include <openssl/x509.h>
 #include <tls.h>
 
 #include "certfields.h"
+#include "compat.h"
 #include "io.h"
+#include "tlsserver.h"
 
 #define IO_CHUNK_SIZE	(4096 - sizeof(struct iochunk))
 #define IO_IOV_MAX	16
@@ -89,7 +105,8 @@ struct io {
 	int			 armedtmo;	/* timeout ev was added with */
 	struct event_base	*base;
 	struct event		*ev;
-	struct tls		*tls;
+	struct tls		*tls;		/* client side (libtls) */
+	SSL			*ssl;		/* server side (libssl) */
 	io_callback		 cb;
 	void			*arg;
 
@@ -138,6 +155,12 @@ static ssize_t	io_tls_prepare(struct io *);
 static void	io_tls_begin(struct io *);
 static STACK_OF(X509) *io_peerchain(struct io *, int);
 static void	io_peerchain_drop(struct io *);
+static int	io_is_tls(struct io *);
+static int	io_tls_shake(struct io *);
+static ssize_t	io_tls_recv(struct io *, void *, size_t);
+static ssize_t	io_tls_send(struct io *, const void *, size_t);
+static int	io_tls_shutdown(struct io *);
+static int	io_ssl_result(struct io *, int, const char *);
 
 /* Shared by every io; see the comment at the top. */
 static char	io_scratch[IO_INBUF_MAX];
@@ -199,7 +222,7 @@ io_close(struct io *io)
 	io->cb = NULL;
 	io->arg = NULL;
 	if (io->state != IO_S_UP || io->flags & IO_F_FREE ||
-	    (io->queued == 0 && io->tls == NULL)) {
+	    (io->queued == 0 && !io_is_tls(io))) {
 		io_free(io);
 		return;
 	}
@@ -281,21 +304,20 @@ io_connect(struct io *io, const struct sockaddr *sa, socklen_t salen,
 }
 
 ssize_t
-io_start_tls_server(struct io *io, struct tls *server_ctx)
+io_start_tls_server(struct io *io, struct tlsserver *server_ctx)
 {
-	struct tls	*cctx = NULL;
 	ssize_t		 discarded;
 
 	if ((discarded = io_tls_prepare(io)) == -1)
 		return -1;
-	if (tls_accept_socket(server_ctx, &cctx, io->fd) == -1) {
-		io_seterror(io, "TLS accept: %s", tls_error(server_ctx) ?
-		    tls_error(server_ctx) : "failed");
+	ERR_clear_error();
+	if ((io->ssl = tlsserver_accept(server_ctx, io->fd)) == NULL) {
+		io_seterror(io, "TLS accept: %s", strerror(ENOMEM));
+		ERR_clear_error();
 		io->state = IO_S_FAILED;
 		io_reload(io);
 		return -1;
 	}
-	io->tls = cctx;
 	io->hswant = EV_READ;	/* the client speaks first */
 	io_tls_begin(io);
 	return discarded;
@@ -334,7 +356,7 @@ io_tls_prepare(struct io *io)
 {
 	size_t	 discarded;
 
-	if (io->state != IO_S_UP || io->tls != NULL || io->fd == -1) {
+	if (io->state != IO_S_UP || io_is_tls(io) || io->fd == -1) {
 		io_seterror(io, "cannot start TLS in this state");
 		errno = EINVAL;
 		return -1;
@@ -565,37 +587,52 @@ io_tls(struct io *io)
 	return io->tls;
 }
 
+struct ssl_st *
+io_ssl(struct io *io)
+{
+	return io->ssl;
+}
+
 const char *
 io_tls_version(struct io *io)
 {
-	if (io->tls == NULL || io->state != IO_S_UP)
+	if (!io_is_tls(io) || io->state != IO_S_UP)
 		return NULL;
+	if (io->ssl != NULL)
+		return SSL_get_version(io->ssl);
 	return tls_conn_version(io->tls);
 }
 
 const char *
 io_tls_cipher(struct io *io)
 {
-	if (io->tls == NULL || io->state != IO_S_UP)
+	if (!io_is_tls(io) || io->state != IO_S_UP)
 		return NULL;
+	if (io->ssl != NULL)
+		return SSL_CIPHER_get_name(SSL_get_current_cipher(io->ssl));
 	return tls_conn_cipher(io->tls);
 }
 
 int
 io_tls_peer_cert_provided(struct io *io)
 {
-	if (io->tls == NULL || io->state != IO_S_UP)
+	if (!io_is_tls(io) || io->state != IO_S_UP)
 		return 0;
+	if (io->ssl != NULL)
+		return SSL_get0_peer_certificate(io->ssl) != NULL;
 	return tls_peer_cert_provided(io->tls);
 }
 
 /*
- * libtls hands the chain over only as PEM, and decoding a certificate
- * with OpenSSL 3.0 is costly (it sets up a public-key decoder for every
- * one), so the chain is decoded once for all the checks that follow a
- * handshake.  It is dropped when the event handler unwinds rather than
- * kept with the io: a decoded certificate is about 6 KB, and an idle
- * session should not carry it.
+ * Server side: the handshake decoded and verified the chain; OpenSSL
+ * keeps it with the connection, leaf first, trust anchor last.
+ *
+ * Client side: libtls hands the chain over only as PEM, and decoding a
+ * certificate with OpenSSL 3.0 is costly (it sets up a public-key
+ * decoder for every one), so the chain is decoded once for all the
+ * checks that follow a handshake.  It is dropped when the event handler
+ * unwinds rather than kept with the io: a decoded certificate is about
+ * 6 KB.
  */
 static STACK_OF(X509) *
 io_peerchain(struct io *io, int full)
@@ -603,13 +640,19 @@ io_peerchain(struct io *io, int full)
 	const uint8_t	*pem;
 	size_t		 len;
 
+	if (io->ssl != NULL) {
+		if (io->state != IO_S_UP ||
+		    SSL_get0_peer_certificate(io->ssl) == NULL)
+			return NULL;
+		return SSL_get0_verified_chain(io->ssl);
+	}
 	if (io->peerchain != NULL && (io->peerfull || !full))
 		return io->peerchain;
 	if (io->tls == NULL || io->state != IO_S_UP ||
 	    !tls_peer_cert_provided(io->tls) ||
 	    (pem = tls_peer_cert_chain_pem(io->tls, &len)) == NULL)
 		return NULL;
-	/* libtls' PEM holds the verified chain, CA included. */
+	/* libtls' PEM holds the peer's certificate and the chain it sent. */
 	io_peerchain_drop(io);
 	io->peerchain = certfields_chain_from_pem(pem, len, full ? 0 : 1);
 	io->peerfull = full;
@@ -627,6 +670,9 @@ io_tls_peer_cert(struct io *io)
 {
 	STACK_OF(X509)	*chain;
 
+	if (io->ssl != NULL)
+		return io->state == IO_S_UP ?
+		    SSL_get0_peer_certificate(io->ssl) : NULL;
 	if ((chain = io_peerchain(io, 0)) == NULL)
 		return NULL;
 	return sk_X509_value(chain, 0);
@@ -637,6 +683,147 @@ io_peerchain_drop(struct io *io)
 {
 	sk_X509_pop_free(io->peerchain, X509_free);
 	io->peerchain = NULL;
+}
+
+static int
+io_is_tls(struct io *io)
+{
+	return io->tls != NULL || io->ssl != NULL;
+}
+
+/*
+ * One step of TLS on either library: >= 0 done (bytes for recv and
+ * send; 0 from recv is a close_notify), TLS_WANT_POLLIN or
+ * TLS_WANT_POLLOUT to wait, -1 failed with io->error set to
+ * "<what> failed: <reason>" as libtls words it.
+ */
+static int
+io_tls_shake(struct io *io)
+{
+	const char	*e;
+	int		 r;
+
+	if (io->ssl != NULL) {
+		ERR_clear_error();
+		if ((r = SSL_do_handshake(io->ssl)) == 1)
+			return 0;
+		if ((r = io_ssl_result(io, r, "handshake")) == 0) {
+			/* A close_notify instead of a handshake. */
+			io_seterror(io, "handshake failed: unexpected EOF");
+			r = -1;
+		}
+		return r;
+	}
+	if ((r = tls_handshake(io->tls)) == -1) {
+		e = tls_error(io->tls);
+		io_seterror(io, "%s", e ? e : "handshake failed");
+	}
+	return r;
+}
+
+static ssize_t
+io_tls_recv(struct io *io, void *buf, size_t len)
+{
+	const char	*e;
+	ssize_t		 n;
+	int		 r;
+
+	if (io->ssl != NULL) {
+		if (len > INT_MAX)
+			len = INT_MAX;
+		ERR_clear_error();
+		if ((r = SSL_read(io->ssl, buf, (int)len)) > 0)
+			return r;
+		return io_ssl_result(io, r, "read");
+	}
+	if ((n = tls_read(io->tls, buf, len)) == -1) {
+		e = tls_error(io->tls);
+		io_seterror(io, "%s", e ? e : "read failed");
+	}
+	return n;
+}
+
+static ssize_t
+io_tls_send(struct io *io, const void *buf, size_t len)
+{
+	const char	*e;
+	ssize_t		 n;
+	int		 r;
+
+	if (io->ssl != NULL) {
+		if (len > INT_MAX)
+			len = INT_MAX;
+		ERR_clear_error();
+		if ((r = SSL_write(io->ssl, buf, (int)len)) > 0)
+			return r;
+		if ((r = io_ssl_result(io, r, "write")) == 0) {
+			io_seterror(io, "write failed: connection closed");
+			r = -1;
+		}
+		return r;
+	}
+	if ((n = tls_write(io->tls, buf, len)) == -1) {
+		e = tls_error(io->tls);
+		io_seterror(io, "%s", e ? e : "write failed");
+	}
+	return n;
+}
+
+/* Our close_notify only; we do not wait for the peer's.  0 when done. */
+static int
+io_tls_shutdown(struct io *io)
+{
+	int	 r;
+
+	if (io->ssl != NULL) {
+		ERR_clear_error();
+		if ((r = SSL_shutdown(io->ssl)) >= 0)
+			return 0;
+		r = io_ssl_result(io, r, "shutdown");
+		return r == TLS_WANT_POLLIN || r == TLS_WANT_POLLOUT ? r : 0;
+	}
+	r = tls_close(io->tls);
+	return r == TLS_WANT_POLLIN || r == TLS_WANT_POLLOUT ? r : 0;
+}
+
+/*
+ * What a failed SSL_*() call means, in libtls' terms and words, so the
+ * logs read the same whichever side failed ("handshake failed:
+ * error:0A000086:SSL routines::certificate verify failed").
+ */
+static int
+io_ssl_result(struct io *io, int ret, const char *what)
+{
+	char		 e[256];
+	unsigned long	 code;
+	int		 err, saved = errno;
+
+	err = SSL_get_error(io->ssl, ret);
+	switch (err) {
+	case SSL_ERROR_WANT_READ:
+		return TLS_WANT_POLLIN;
+	case SSL_ERROR_WANT_WRITE:
+		return TLS_WANT_POLLOUT;
+	case SSL_ERROR_ZERO_RETURN:
+		return 0;
+	case SSL_ERROR_SYSCALL:
+	case SSL_ERROR_SSL:
+		if ((code = ERR_peek_error()) != 0)
+			ERR_error_string_n(code, e, sizeof(e));
+		else if (err == SSL_ERROR_SYSCALL && ret == -1)
+			strlcpy(e, strerror(saved), sizeof(e));
+		else if (err == SSL_ERROR_SYSCALL)
+			strlcpy(e, "unexpected EOF", sizeof(e));
+		else
+			strlcpy(e, "unknown error", sizeof(e));
+		io_seterror(io, "%s failed: %s", what, e);
+		break;
+	default:
+		io_seterror(io, "%s failed (%d)", what, err);
+		break;
+	}
+	ERR_clear_error();
+	return -1;
 }
 
 /*
@@ -724,7 +911,6 @@ io_connected(struct io *io)
 static void
 io_handshake(struct io *io)
 {
-	const char	*e;
 	size_t		 before;
 	int		 r;
 
@@ -740,7 +926,7 @@ io_handshake(struct io *io)
 		io->state = IO_S_HANDSHAKE;
 	}
 
-	r = tls_handshake(io->tls);
+	r = io_tls_shake(io);
 	if (r == TLS_WANT_POLLIN) {
 		io->hswant = EV_READ;
 		return;
@@ -750,8 +936,7 @@ io_handshake(struct io *io)
 		return;
 	}
 	if (r == -1) {
-		e = tls_error(io->tls);
-		io_seterror(io, "TLS handshake: %s", e ? e : "failed");
+		io_seterror(io, "TLS handshake: %s", io->error);
 		io_fail(io);
 		return;
 	}
@@ -824,14 +1009,13 @@ io_closing(struct io *io)
 		}
 		if (io->queued)
 			return;
-		if (io->tls == NULL) {
+		if (!io_is_tls(io)) {
 			io_free(io);
 			return;
 		}
 		io->state = IO_S_SHUTDOWN;
 	}
-	/* Only our close_notify; we do not wait for the peer's. */
-	r = tls_close(io->tls);
+	r = io_tls_shutdown(io);
 	if (r == TLS_WANT_POLLIN)
 		io->hswant = EV_READ;
 	else if (r == TLS_WANT_POLLOUT)
@@ -843,7 +1027,7 @@ io_closing(struct io *io)
 static int
 io_flush(struct io *io)
 {
-	if (io->tls != NULL)
+	if (io_is_tls(io))
 		return io_flush_tls(io);
 	return io_flush_plain(io, io->queued);
 }
@@ -888,11 +1072,10 @@ static int
 io_flush_tls(struct io *io)
 {
 	struct iochunk	*c;
-	const char	*e;
 	ssize_t		 n;
 
 	while ((c = io->qhead) != NULL) {
-		n = tls_write(io->tls, c->data + c->rpos, c->wpos - c->rpos);
+		n = io_tls_send(io, c->data + c->rpos, c->wpos - c->rpos);
 		if (n == TLS_WANT_POLLIN) {
 			io->wwant = EV_READ;
 			return 0;
@@ -902,8 +1085,7 @@ io_flush_tls(struct io *io)
 			return 0;
 		}
 		if (n == -1) {
-			e = tls_error(io->tls);
-			io_seterror(io, "TLS write: %s", e ? e : "failed");
+			io_seterror(io, "TLS write: %s", io->error);
 			return -1;
 		}
 		io->wwant = EV_WRITE;
@@ -964,7 +1146,6 @@ io_reserve(struct io *io, size_t len)
 static ssize_t
 io_fill(struct io *io)
 {
-	const char	*e;
 	size_t		 room;
 	ssize_t		 n, total = 0;
 
@@ -975,8 +1156,8 @@ io_fill(struct io *io)
 			io->flags |= IO_F_FULL;
 			break;
 		}
-		if (io->tls != NULL) {
-			n = tls_read(io->tls, io->ibuf + io->iend, room);
+		if (io_is_tls(io)) {
+			n = io_tls_recv(io, io->ibuf + io->iend, room);
 			if (n == TLS_WANT_POLLIN) {
 				io->rwant = EV_READ;
 				break;
@@ -998,8 +1179,7 @@ io_fill(struct io *io)
 				    "close_notify");
 				n = 0;
 			} else if (n == -1) {
-				e = tls_error(io->tls);
-				io_seterror(io, "TLS read: %s", e ? e : "failed");
+				io_seterror(io, "TLS read: %s", io->error);
 				return -1;
 			}
 		} else {
@@ -1024,7 +1204,7 @@ io_fill(struct io *io)
 		 * at most a record per call and may hold more, so keep
 		 * reading it until it asks to wait.
 		 */
-		if (io->tls == NULL && (size_t)n < room)
+		if (!io_is_tls(io) && (size_t)n < room)
 			break;
 	}
 	return total;
@@ -1225,6 +1405,7 @@ io_destroy(struct io *io)
 	io_peerchain_drop(io);
 	if (io->tls != NULL)
 		tls_free(io->tls);
+	SSL_free(io->ssl);
 	if (io->fd != -1)
 		close(io->fd);
 	io_in_release(io);

@@ -13,8 +13,8 @@ struct conf_bundle;
 struct listener;
 struct relay;
 struct smtpcertd_conf;
-struct tls;
 struct tls_config;
+struct tlsserver;
 
 /*
  * A configuration generation as the front uses it.  Sessions hold a
@@ -25,7 +25,7 @@ struct front_gen {
 	int			 refcnt;
 	struct conf_bundle	*b;
 	struct smtpcertd_conf	*conf;
-	struct tls		**srv;		/* by listener index */
+	struct tlsserver	**srv;		/* by listener index */
 	size_t			 nsrv;
 	/* Client TLS configurations towards relays and proxy back ends,
 	 * one per CA bundle (a tls_config only differs by its CAs). */
