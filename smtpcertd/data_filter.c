@@ -97,17 +97,19 @@ data_filter_init(struct data_filter *df, size_t max_line, uint64_t max_size)
 	memset(df, 0, sizeof(*df));
 	if (max_line < DF_LINE_MAX_MIN)
 		max_line = DF_LINE_MAX_MIN;
-	if ((df->line = malloc(max_line)) == NULL)
-		return -1;
 	df->max_line = max_line;
 	df->max_size = max_size;
 	data_filter_reset(df);
 	return 0;
 }
 
+/* The line buffer lives only while a message is read: an idle session
+ * (most of them) holds none. */
 void
 data_filter_reset(struct data_filter *df)
 {
+	free(df->line);
+	df->line = NULL;
 	df->linelen = 0;
 	df->cr = 0;
 	df->match = DF_EOD_START;
@@ -214,6 +216,9 @@ data_filter_feed(struct data_filter *df, const char *in, size_t len,
 		*event = df->error != DF_ERR_NONE ? DF_END_ERROR : DF_END;
 		return 0;
 	}
+	if (df->line == NULL && df->state == DF_S_DATA &&
+	    (df->line = malloc(df->max_line)) == NULL)
+		df_fail(df, DF_ERR_NOMEM);
 	df->fed = 1;
 	for (i = 0; i < len; i++) {
 		df_match(df, (unsigned char)in[i]);

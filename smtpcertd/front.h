@@ -9,6 +9,13 @@
 
 #include <event2/event.h>
 
+/*
+ * A client's numeric address as getnameinfo(NI_NUMERICHOST) writes it:
+ * INET6_ADDRSTRLEN, "%" and an interface name, with room to spare.  Not
+ * NI_MAXHOST (1025): every idle session carries one.
+ */
+#define FRONT_ADDR_MAX		64
+
 struct conf_bundle;
 struct listener;
 struct relay;

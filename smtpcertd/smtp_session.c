@@ -86,7 +86,7 @@ struct session {
 	const struct policy	*pol;
 	struct io		*io;
 	enum sess_state		 state;
-	char			 addr[NI_MAXHOST];
+	char			 addr[FRONT_ADDR_MAX];
 	unsigned		 port;
 	char			 helo[SESSION_NAME_MAX];
 	int			 greeted;	/* EHLO/HELO seen */
@@ -115,7 +115,7 @@ struct session {
 	/* The profile that authenticated the user, and the user's
 	 * addresses from LDAP, for "sender must match". */
 	const struct auth_profile *auth_ap;
-	char			*mails[LDAP_MAX_MAILS];
+	char			**mails;	/* as many as LDAP gave */
 	size_t			 nmails;
 
 	/* transaction */
@@ -354,6 +354,8 @@ session_forget_mails(struct session *s)
 
 	for (i = 0; i < s->nmails; i++)
 		free(s->mails[i]);
+	free(s->mails);
+	s->mails = NULL;
 	s->nmails = 0;
 	s->auth_ap = NULL;
 }
@@ -363,11 +365,15 @@ static void
 session_keep_identity(struct session *s, const struct auth_profile *ap,
     const struct lookup_result *res)
 {
-	size_t	 i;
+	size_t	 i, n;
 
 	session_forget_mails(s);
 	s->auth_ap = ap;
-	for (i = 0; i < res->nmails && i < LDAP_MAX_MAILS; i++)
+	/* Sized to the answer: an idle session should carry no more. */
+	n = res->nmails < LDAP_MAX_MAILS ? res->nmails : LDAP_MAX_MAILS;
+	if (n == 0 || (s->mails = calloc(n, sizeof(*s->mails))) == NULL)
+		return;
+	for (i = 0; i < n; i++)
 		if (res->mails[i] != NULL &&
 		    (s->mails[s->nmails] = strdup(res->mails[i])) != NULL)
 			s->nmails++;
@@ -1079,7 +1085,8 @@ session_tx_reset(struct session *s)
 	s->rcpt_tried = 0;
 	s->up_failed = 0;
 	data_filter_reset(&s->df);
-	dbuf_drain(&s->dout, s->dout.len);
+	/* Not just emptied: a session idle after a message keeps none. */
+	dbuf_free(&s->dout);
 }
 
 /* The upstream is gone: the client hears 451, the next MAIL reconnects. */
