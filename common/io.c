@@ -15,8 +15,8 @@
  *
  * One persistent libevent event per io carries the socket and the
  * timeout.  Its flags are recomputed by io_reload() after every change
- * from the state, the buffers and what libtls last asked for: a TLS read
- * can need the socket writable and a TLS write can need it readable
+ * from the state, the buffers and what the TLS library last asked for: a
+ * TLS read can need the socket writable and a TLS write can need it readable
  * (TLS_WANT_POLLOUT / TLS_WANT_POLLIN), so the read and the write side
  * each remember the event that unblocks them (rwant, wwant) and the
  * handler retries each side when its event fires.  A retried tls_write()
@@ -82,6 +82,7 @@ enum io_state {
 #define IO_F_ERRPEND	0x0040	/* IO_ERROR to report from the loop */
 #define IO_F_FREE	0x0080	/* release when the handler unwinds */
 #define IO_F_SCRATCH	0x0100	/* ibuf is io_scratch */
+#define IO_F_LOWATPEND	0x0200	/* IO_LOWAT to report from the loop */
 
 struct iochunk {
 	struct iochunk	*next;
@@ -140,6 +141,7 @@ static void	io_connected(struct io *);
 static void	io_handshake(struct io *);
 static void	io_updown(struct io *, short, int, int);
 static void	io_closing(struct io *);
+static void	io_flush_early(struct io *);
 static int	io_flush(struct io *);
 static int	io_flush_plain(struct io *, size_t);
 static int	io_flush_tls(struct io *);
@@ -373,7 +375,7 @@ io_tls_begin(struct io *io)
 	/*
 	 * Output queued so far (the "220 Ready to start TLS") still goes out
 	 * in plaintext; reading waits for the handshake, so the peer's
-	 * ClientHello stays in the socket for libtls.
+	 * ClientHello stays in the socket for the TLS library.
 	 */
 	io->plainleft = io->queued;
 	io->state = io->plainleft ? IO_S_TLSWAIT : IO_S_HANDSHAKE;
@@ -471,7 +473,7 @@ io_resume(struct io *io)
 		return;
 	io->flags &= ~IO_F_PAUSED;
 	/*
-	 * libtls may hold decrypted bytes the socket no longer signals, and
+	 * The TLS library may hold decrypted bytes the socket no longer signals, and
 	 * input may have been left buffered while paused: look again from
 	 * the event loop.
 	 */
@@ -835,6 +837,7 @@ static void
 io_dispatch(evutil_socket_t fd, short ev, void *arg)
 {
 	struct io	*io = arg;
+	size_t		 queued = io->queued;
 	int		 retry, redeliver;
 
 	io->busy++;
@@ -846,6 +849,11 @@ io_dispatch(evutil_socket_t fd, short ev, void *arg)
 		io->flags &= ~IO_F_ERRPEND;
 		io_notify(io, IO_ERROR);
 		goto done;
+	}
+	if (io->flags & IO_F_LOWATPEND) {
+		io->flags &= ~IO_F_LOWATPEND;
+		if (io->state == IO_S_UP && !io_notify(io, IO_LOWAT))
+			goto done;
 	}
 
 	switch (io->state) {
@@ -884,6 +892,8 @@ done:
 		io_destroy(io);
 		return;
 	}
+	if (io->queued > queued)
+		io_flush_early(io);
 	io_peerchain_drop(io);
 	io_in_settle(io);
 	io_reload(io);
@@ -989,6 +999,32 @@ io_updown(struct io *io, short ev, int force, int redeliver)
 	}
 	if (eof)
 		io_notify(io, IO_DISCONNECTED);
+}
+
+/*
+ * Output the owner queued while handling an event (a reply, a relayed
+ * command) goes out before the handler returns rather than after another
+ * trip through the event loop, which would also cost two epoll_ctl()
+ * calls to watch for and then forget writability: the socket nearly
+ * always has room.  What does not fit waits for the socket as before.
+ * Errors and the low-water mark are reported from the loop, as callbacks
+ * may not run here.
+ */
+static void
+io_flush_early(struct io *io)
+{
+	size_t	 before = io->queued;
+
+	if (io->state != IO_S_UP || io->wwant != EV_WRITE ||
+	    io->flags & IO_F_ERRPEND)
+		return;
+	if (io_flush(io) == -1) {
+		io->state = IO_S_FAILED;
+		io->flags |= IO_F_ERRPEND;
+		return;
+	}
+	if (before > io->lowat && io->queued <= io->lowat)
+		io->flags |= IO_F_LOWATPEND;
 }
 
 static void
@@ -1169,8 +1205,8 @@ io_fill(struct io *io)
 			if (n == -1 && io_tls_eof(io)) {
 				/*
 				 * The peer closed TCP without a close_notify.
-				 * libretls over OpenSSL 3 calls that an error
-				 * where LibreSSL's libtls reports EOF.  Mail
+				 * OpenSSL 3 (and libretls over it) calls that
+				 * an error where LibreSSL reports EOF.  Mail
 				 * clients do it all the time and every
 				 * protocol here frames its own end, so it is
 				 * a disconnect; the note stays for the log.
@@ -1200,7 +1236,7 @@ io_fill(struct io *io)
 		io->iend += n;
 		total += n;
 		/*
-		 * A short plaintext read emptied the socket.  libtls returns
+		 * A short plaintext read emptied the socket.  TLS returns
 		 * at most a record per call and may hold more, so keep
 		 * reading it until it asks to wait.
 		 */
@@ -1271,7 +1307,7 @@ io_in_consume(struct io *io, size_t n)
 	if (io->ipos == io->iend)
 		io->ipos = io->iend = 0;
 	if (io->flags & IO_F_FULL && io->iend - io->ipos < io->imax) {
-		/* libtls may hold more than the socket shows: read again. */
+		/* The TLS library may hold more than the socket shows: read again. */
 		io->flags &= ~IO_F_FULL;
 		io->flags |= IO_F_RETRY;
 		io_reload(io);
@@ -1392,7 +1428,8 @@ io_reload(struct io *io)
 		} else if (want)
 			event_add(io->ev, NULL);
 	}
-	if (io->flags & (IO_F_ERRPEND | IO_F_RETRY | IO_F_REDELIVER))
+	if (io->flags & (IO_F_ERRPEND | IO_F_RETRY | IO_F_REDELIVER |
+	    IO_F_LOWATPEND))
 		event_active(io->ev, 0, 0);
 }
 

@@ -1,9 +1,10 @@
 /*
  * Buffered, event-driven connection I/O for the front: one struct io per
  * client or upstream socket, plaintext or TLS (server side on libssl,
- * client side on libtls: see io.c), driven by libevent.  The owner gets events through one callback and
- * reads lines or raw bytes from a bounded input buffer; writes are queued
- * and flushed when the socket is writable.
+ * client side on libtls: see io.c), driven by libevent.  The owner gets
+ * events through one callback and reads lines or raw bytes from a
+ * bounded input buffer; writes are queued and flushed when the socket is
+ * writable.
  *
  * Nothing here blocks, opens files, resolves names or starts threads, so it
  * runs unchanged inside the front's seccomp sandbox.  The process must

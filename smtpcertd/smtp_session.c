@@ -455,9 +455,11 @@ session_tls_ready(struct session *s)
 		s->cert = CERT_NONE;
 		goto done;
 	}
-	/* Decoded once for this and the CRL and OCSP checks before it. */
-	if (certfields_from_x509(io_tls_peer_cert(s->io), &cf) == -1) {
-		/* libtls verified it; we cannot read it: fail closed. */
+	/* As the handshake decoded it, for this and the CRL and OCSP
+	 * checks before it. */
+	if (certfields_ident(io_tls_peer_cert(s->io), &cf) == -1) {
+		/* The handshake verified it; we cannot read it: fail
+		 * closed. */
 		log_warnx("session %012llx: cannot parse the client "
 		    "certificate", (unsigned long long)s->id);
 		s->cert = CERT_TEMPFAIL;
