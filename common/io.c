@@ -83,6 +83,9 @@ enum io_state {
 #define IO_F_FREE	0x0080	/* release when the handler unwinds */
 #define IO_F_SCRATCH	0x0100	/* ibuf is io_scratch */
 #define IO_F_LOWATPEND	0x0200	/* IO_LOWAT to report from the loop */
+#define IO_F_FLUSHPEND	0x0400	/* try writing from the loop */
+#define IO_F_WBLOCKED	0x0800	/* the last write left output queued */
+#define IO_F_PAUSEHIT	0x1000	/* read event fired while paused */
 
 struct iochunk {
 	struct iochunk	*next;
@@ -471,13 +474,19 @@ io_resume(struct io *io)
 {
 	if (!(io->flags & IO_F_PAUSED))
 		return;
-	io->flags &= ~IO_F_PAUSED;
+	io->flags &= ~(IO_F_PAUSED | IO_F_PAUSEHIT);
 	/*
-	 * The TLS library may hold decrypted bytes the socket no longer signals, and
-	 * input may have been left buffered while paused: look again from
-	 * the event loop.
+	 * Input left buffered while paused is delivered again from the
+	 * event loop, and so are bytes a TLS library holds that the socket
+	 * no longer signals (libssl says whether it has any; libtls does
+	 * not).  Anything else the socket signals: the read event stayed
+	 * armed through the pause, or is armed again now.
 	 */
-	io->flags |= IO_F_RETRY | IO_F_REDELIVER;
+	io->flags |= IO_F_REDELIVER;
+	if (io->tls != NULL || (io->ssl != NULL && SSL_has_pending(io->ssl)))
+		io->flags |= IO_F_RETRY;
+	/* Waiting on the peer again: its idle time starts now. */
+	io->armedtmo = -1;
 	io_reload(io);
 }
 
@@ -843,7 +852,9 @@ io_dispatch(evutil_socket_t fd, short ev, void *arg)
 	io->busy++;
 	retry = io->flags & IO_F_RETRY;
 	redeliver = io->flags & IO_F_REDELIVER;
-	io->flags &= ~(IO_F_RETRY | IO_F_REDELIVER);
+	if (io->flags & IO_F_FLUSHPEND)
+		ev |= EV_WRITE;
+	io->flags &= ~(IO_F_RETRY | IO_F_REDELIVER | IO_F_FLUSHPEND);
 
 	if (io->flags & IO_F_ERRPEND) {
 		io->flags &= ~IO_F_ERRPEND;
@@ -873,7 +884,9 @@ io_dispatch(evutil_socket_t fd, short ev, void *arg)
 			io_handshake(io);
 		break;
 	case IO_S_UP:
-		if (ev & EV_TIMEOUT) {
+		if (ev & EV_TIMEOUT && io->flags & IO_F_PAUSED)
+			io->flags |= IO_F_PAUSEHIT;	/* not waiting on it */
+		else if (ev & EV_TIMEOUT) {
 			io_seterror(io, "idle timeout");
 			io_notify(io, IO_TIMEOUT);
 		} else
@@ -982,8 +995,12 @@ io_updown(struct io *io, short ev, int force, int redeliver)
 		}
 	}
 
-	if (io->flags & (IO_F_PAUSED | IO_F_EOF))
+	if (io->flags & (IO_F_PAUSED | IO_F_EOF)) {
+		/* Input while paused: now the read event goes (io_reload()). */
+		if (io->flags & IO_F_PAUSED && ev & io->rwant)
+			io->flags |= IO_F_PAUSEHIT;
 		return;
+	}
 	n = 0;
 	eof = 0;
 	if (force || ev & io->rwant) {
@@ -1063,9 +1080,18 @@ io_closing(struct io *io)
 static int
 io_flush(struct io *io)
 {
+	int	 r;
+
 	if (io_is_tls(io))
-		return io_flush_tls(io);
-	return io_flush_plain(io, io->queued);
+		r = io_flush_tls(io);
+	else
+		r = io_flush_plain(io, io->queued);
+	/* From now on the socket says when to try again (io_reload()). */
+	if (io->queued)
+		io->flags |= IO_F_WBLOCKED;
+	else
+		io->flags &= ~IO_F_WBLOCKED;
+	return r;
 }
 
 static int
@@ -1385,13 +1411,31 @@ io_reload(struct io *io)
 		break;
 	case IO_S_UP:
 		/*
-		 * No read while paused, at EOF or full: the timer then
-		 * stops too, as we are not waiting on the peer.
+		 * No read at EOF or full: the timer then stops too, as we
+		 * are not waiting on the peer.  Paused, the read event
+		 * stays as it is (timer included, but its expiry is
+		 * ignored) until it fires: most pauses (a lookup, an
+		 * upstream's reply) end first, and dropping and re-adding
+		 * it costs two epoll_ctl() calls.
 		 */
-		if (!(io->flags & (IO_F_PAUSED | IO_F_EOF)) &&
-		    io->iend - io->ipos < io->imax)
+		if (io->flags & IO_F_EOF || io->iend - io->ipos >= io->imax)
+			;
+		else if (!(io->flags & IO_F_PAUSED))
 			want |= io->rwant;
-		if (io->queued)
+		else if (!(io->flags & IO_F_PAUSEHIT) &&
+		    (io->events & io->rwant)) {
+			want |= io->rwant;
+			tmo = io->armedtmo;
+		}
+		/*
+		 * Output: tried from the loop first, as the socket nearly
+		 * always has room; the socket is watched only once a write
+		 * left something queued.
+		 */
+		if (io->queued && io->wwant == EV_WRITE &&
+		    !(io->flags & IO_F_WBLOCKED))
+			io->flags |= IO_F_FLUSHPEND;
+		else if (io->queued)
 			want |= io->wwant;
 		break;
 	case IO_S_FLUSH:
@@ -1410,7 +1454,16 @@ io_reload(struct io *io)
 	if (want == 0)
 		tmo = 0;
 
-	if (want != io->events || tmo != io->armedtmo) {
+	if (want != 0 && want == io->events && tmo != io->armedtmo) {
+		/* The timer alone: libevent leaves epoll alone for this. */
+		io->armedtmo = tmo;
+		if (tmo > 0) {
+			tv.tv_sec = tmo / 1000;
+			tv.tv_usec = (tmo % 1000) * 1000;
+			event_add(io->ev, &tv);
+		} else
+			event_remove_timer(io->ev);
+	} else if (want != io->events || tmo != io->armedtmo) {
 		/*
 		 * event_assign() also clears the persistent timeout, so an
 		 * unarmed event activated by hand below is not re-added by
@@ -1429,7 +1482,7 @@ io_reload(struct io *io)
 			event_add(io->ev, NULL);
 	}
 	if (io->flags & (IO_F_ERRPEND | IO_F_RETRY | IO_F_REDELIVER |
-	    IO_F_LOWATPEND))
+	    IO_F_LOWATPEND | IO_F_FLUSHPEND))
 		event_active(io->ev, 0, 0);
 }
 

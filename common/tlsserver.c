@@ -13,8 +13,9 @@
  * OpenSSL's queue ("certificate verify failed", "peer did not return a
  * certificate"), which is what the logs show.
  *
- * Three deliberate differences:
+ * Deliberate differences:
  *  - SSL_MODE_RELEASE_BUFFERS, the reason for all this.
+ *  - Read-ahead: fewer system calls; nothing else changes.
  *  - No TLS 1.3 session tickets: libtls lets OpenSSL send two per
  *    handshake although, with the cache off, none can ever be used;
  *    each costs a session copy and a key derivation.
@@ -205,6 +206,10 @@ tlsserver_new(const uint8_t *cert, size_t certlen, const uint8_t *key,
 	SSL_CTX_clear_mode(ctx, SSL_MODE_AUTO_RETRY);
 	SSL_CTX_set_mode(ctx, SSL_MODE_ENABLE_PARTIAL_WRITE |
 	    SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER | SSL_MODE_RELEASE_BUFFERS);
+	/* One read(2) for what the socket holds instead of two per record
+	 * (header, then body); io.c reads until libssl wants more, and asks
+	 * SSL_has_pending() before sleeping on a paused session. */
+	SSL_CTX_set_read_ahead(ctx, 1);
 
 	if (tlsserver_keypair(ctx, cert, certlen, key, keylen, err,
 	    errlen) == -1)

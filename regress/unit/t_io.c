@@ -150,6 +150,7 @@ static void	test_connect_refused(void);
 static void	test_connect_timeout(void);
 static void	test_idle_timeout(void);
 static void	test_close_flushes(void);
+static void	test_pause_holds_input_and_timer(void);
 static void	test_free_inside_callbacks(void);
 
 #define LOOP_UNTIL(cond, ms) do {					\
@@ -967,6 +968,44 @@ test_idle_timeout(void)
 	io_free(ep.io);
 }
 
+/*
+ * While paused nothing is read and no idle timeout is reported, however
+ * long the pause; input that came meanwhile is delivered on resume, and
+ * the peer's idle time counts from the resume.
+ */
+static void
+test_pause_holds_input_and_timer(void)
+{
+	struct ep	 ep;
+	int		 fd;
+
+	fd = sock_pair(&ep, EP_LINES);
+	io_set_timeout(ep.io, 300);
+	CHECK(write(fd, "a\n", 2) == 2);
+	LOOP_UNTIL(ep.nlines == 1, WAIT_MS);
+	io_pause(ep.io);
+	CHECK(write(fd, "b\n", 2) == 2);
+	loop_ms(500);
+	CHECK(ep.nlines == 1 && ep.timeout == 0);
+	io_resume(ep.io);
+	LOOP_UNTIL(ep.nlines == 2, WAIT_MS);
+	CHECK(ep.nlines == 2 && strcmp(ep.lines[1], "b") == 0);
+	loop_ms(100);
+	CHECK(ep.timeout == 0);
+	LOOP_UNTIL(ep.timeout, WAIT_MS);
+	CHECK(ep.timeout == 1);
+	/* A pause that ends before any input: reading simply goes on. */
+	io_set_timeout(ep.io, 0);
+	io_pause(ep.io);
+	loop_ms(20);
+	io_resume(ep.io);
+	CHECK(write(fd, "c\n", 2) == 2);
+	LOOP_UNTIL(ep.nlines == 3, WAIT_MS);
+	CHECK(ep.nlines == 3 && strcmp(ep.lines[2], "c") == 0);
+	close(fd);
+	io_free(ep.io);
+}
+
 static void
 test_close_flushes(void)
 {
@@ -1316,6 +1355,7 @@ main(void)
 	RUN(test_connect_refused);
 	RUN(test_connect_timeout);
 	RUN(test_idle_timeout);
+	RUN(test_pause_holds_input_and_timer);
 	RUN(test_close_flushes);
 	RUN(test_free_inside_callbacks);
 
