@@ -368,8 +368,8 @@ test_ident_subset_equals_full(void)
 	CHECK(id.cn == NULL && id.e == NULL && id.upn == NULL &&
 	    id.uid == NULL && id.o == NULL && id.ou == NULL && id.fp == NULL);
 	CHECK(id.x509 == x);
-	CHECK(certfields_ident(NULL, &id) == -1 && id.der == NULL);
 	certfields_free(&id);
+	CHECK(certfields_ident(NULL, &id) == -1 && id.der == NULL);
 	certfields_free(&full);
 	X509_free(x);
 }
