@@ -1263,10 +1263,15 @@ io_fill(struct io *io)
 		total += n;
 		/*
 		 * A short plaintext read emptied the socket.  TLS returns
-		 * at most a record per call and may hold more, so keep
-		 * reading it until it asks to wait.
+		 * at most a record per call and may hold more: libtls is
+		 * read until it asks to wait.  libssl, reading ahead, took
+		 * what the socket had and says whether it holds more; if
+		 * not, the socket signals anything newer, and one more
+		 * call would only fail with EAGAIN (and, with released
+		 * buffers, allocate and free a record buffer for it).
 		 */
-		if (!io_is_tls(io) && (size_t)n < room)
+		if ((size_t)n < room && (!io_is_tls(io) ||
+		    (io->ssl != NULL && !SSL_has_pending(io->ssl))))
 			break;
 	}
 	return total;
