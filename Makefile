@@ -43,6 +43,11 @@ CFLAGS	+= -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Wshadow \
 	   -DLIBEXECDIR=\"$(LIBEXECDIR)\" -DSYSCONFDIR=\"$(SYSCONFDIR)\"
 LDFLAGS	+= $(SANFLAGS)
 LDLIBS	+= $(PKG_LIBS)
+# libssl directly (it is under libtls anyway) only where the front's
+# server-side TLS is: smtpcertd (common/io.c, common/tlsserver.c), the
+# unit tests, test tools and benchmarks.  See README "Dependencies".
+SSL_LIBS := $(shell pkg-config --libs libssl 2>/dev/null)
+smtpcertd_LIBS := $(SSL_LIBS)
 
 # The config grammar lives in common/ because every process parses the
 # normalised config text the parent sends it (see common/config.h).
@@ -96,24 +101,22 @@ define prog_rule
 $(1)_SRCS := $$(sort $$(wildcard $(1)/*.c))
 $(1)_OBJS := $$($(1)_SRCS:%.c=$(O)/obj/%.o)
 $(O)/$(1): $$($(1)_OBJS) $(LIBCOMMON)
-	$(CC) $(LDFLAGS) -o $$@ $$($(1)_OBJS) $(LIBCOMMON) $(LDLIBS)
+	$(CC) $(LDFLAGS) -o $$@ $$($(1)_OBJS) $(LIBCOMMON) $$($(1)_LIBS) $(LDLIBS)
 endef
 $(foreach p,$(PROGS),$(eval $(call prog_rule,$(p))))
 
 $(O)/regress/%: regress/unit/%.c $(LIBCOMMON)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -o $@ $< $(LIBCOMMON) $(LDFLAGS) $(LDLIBS)
+	$(CC) $(CFLAGS) -o $@ $< $(LIBCOMMON) $(LDFLAGS) $(SSL_LIBS) $(LDLIBS)
 
 # bench/smtp_load drives OpenSSL directly (one shared SSL_CTX) as well.
-BENCH_LIBS := $(shell pkg-config --libs libssl 2>/dev/null)
-
 $(O)/bench/%: bench/%.c $(LIBCOMMON)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -o $@ $< $(LIBCOMMON) $(LDFLAGS) $(LDLIBS) $(BENCH_LIBS)
+	$(CC) $(CFLAGS) -o $@ $< $(LIBCOMMON) $(LDFLAGS) $(SSL_LIBS) $(LDLIBS)
 
 $(O)/regress-tools/%: regress/tools/%.c $(LIBCOMMON)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -o $@ $< $(LIBCOMMON) $(LDFLAGS) $(LDLIBS)
+	$(CC) $(CFLAGS) -o $@ $< $(LIBCOMMON) $(LDFLAGS) $(SSL_LIBS) $(LDLIBS)
 
 units: $(UNIT_BINS) $(TOOL_BINS)
 

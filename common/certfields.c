@@ -9,7 +9,7 @@
  * callers free() without caring which allocator libcrypto used.
  *
  * libcrypto errors raised while we probe a certificate are popped before
- * returning (ERR_set_mark/ERR_pop_to_mark): the front process runs libtls
+ * returning (ERR_set_mark/ERR_pop_to_mark): the front process runs TLS
  * on the same thread, and a stale error queue there would be misreported
  * against some later, unrelated TLS call.
  */
@@ -94,6 +94,7 @@ static char	*cf_name_string(const X509_NAME *, const char *);
 static char	*cf_hex(const unsigned char *, size_t, const char *);
 static int	 cf_serial(X509 *, struct certfields *);
 static void	 cf_san(X509 *, struct certfields *, int);
+static int	 cf_der(X509 *, struct certfields *);
 static int	 cf_der_fp(X509 *, struct certfields *);
 static int	 cf_nopass(char *, int, int, void *);
 static const struct cf_dnfield *cf_dnfield_find(const char *);
@@ -368,11 +369,9 @@ cf_san(X509 *x, struct certfields *cf, int want_email)
 }
 
 static int
-cf_der_fp(X509 *x, struct certfields *cf)
+cf_der(X509 *x, struct certfields *cf)
 {
-	unsigned char	 md[EVP_MAX_MD_SIZE];
 	unsigned char	*p;
-	unsigned int	 mdlen;
 	int		 len;
 
 	if ((len = i2d_X509(x, NULL)) <= 0)
@@ -385,6 +384,17 @@ cf_der_fp(X509 *x, struct certfields *cf)
 	if (i2d_X509(x, &p) != len)
 		return -1;
 	cf->derlen = (size_t)len;
+	return 0;
+}
+
+static int
+cf_der_fp(X509 *x, struct certfields *cf)
+{
+	unsigned char	 md[EVP_MAX_MD_SIZE];
+	unsigned int	 mdlen;
+
+	if (cf_der(x, cf) == -1)
+		return -1;
 	if (!X509_digest(x, EVP_sha256(), md, &mdlen))
 		return -1;
 	if ((cf->fp = cf_hex(md, mdlen, "")) == NULL)
@@ -421,6 +431,29 @@ certfields_from_x509(X509 *x, struct certfields *cf)
 	    &has_email);
 	cf_san(x, cf, !has_email);
 	cf->dn = cf_name_string(subj, "subject");
+	cf->issuer = cf_name_string(X509_get_issuer_name(x), "issuer");
+	ERR_pop_to_mark();
+	return 0;
+ fail:
+	ERR_pop_to_mark();
+	certfields_free(cf);
+	return -1;
+}
+
+int
+certfields_ident(X509 *x, struct certfields *cf)
+{
+	memset(cf, 0, sizeof(*cf));
+	if (x == NULL)
+		return -1;
+	ERR_set_mark();
+	if (!X509_up_ref(x))
+		goto fail;
+	cf->x509 = x;
+	if (cf_der(x, cf) == -1)
+		goto fail;
+	(void)cf_serial(x, cf);
+	cf->dn = cf_name_string(X509_get_subject_name(x), "subject");
 	cf->issuer = cf_name_string(X509_get_issuer_name(x), "issuer");
 	ERR_pop_to_mark();
 	return 0;

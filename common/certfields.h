@@ -83,7 +83,8 @@ struct certfields {
  * X509_free).  NULL if the input does not start with a certificate, is
  * longer than CERTFIELDS_PEM_MAX, or memory runs out.  Never prompts for
  * a passphrase; OpenSSL's error queue is left as it was.  The front
- * decodes each peer chain once, through io_tls_peer_chain() (io.h).
+ * needs it for the peer chains of its client-side (libtls) connections,
+ * decoded once each through io_tls_peer_chain() (io.h).
  */
 STACK_OF(X509)	*certfields_chain_from_pem(const uint8_t *pem, size_t len,
 		    int max);
@@ -92,6 +93,13 @@ STACK_OF(X509)	*certfields_chain_from_pem(const uint8_t *pem, size_t len,
  * reference.  0, or -1 (x NULL, out of memory) with *cf zeroed.
  */
 int	certfields_from_x509(X509 *x, struct certfields *cf);
+/*
+ * The same for what names a certificate in a log and in a lookup request
+ * only: dn, issuer, sn, sn_dec and the DER; the other fields stay NULL.
+ * The front's work after each handshake: the lookup's placeholders are
+ * filled by ldapd-helper from the DER.
+ */
+int	certfields_ident(X509 *x, struct certfields *cf);
 /*
  * The subject DN (the {dn} format) of a DER certificate, read without
  * decoding the rest of it: no public key, no extensions, so far cheaper

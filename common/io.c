@@ -1,11 +1,22 @@
 /*
- * Buffered connection I/O on libevent and libtls.  See io.h for the
- * contract; this comment is about how it works.
+ * Buffered connection I/O on libevent, with TLS from libssl (server side)
+ * or libtls (client side).  See io.h for the contract; this comment is
+ * about how it works.
+ *
+ * Why two TLS libraries.  Server sessions are the front's clients, by
+ * the thousand and mostly idle: they run on libssl directly
+ * (tlsserver.c) so that an idle one holds no record buffers
+ * (SSL_MODE_RELEASE_BUFFERS) and the checks after the handshake use the
+ * certificate the handshake decoded.  Client sessions (relays, proxy back
+ * ends) are few and short, and libtls' server name and certificate
+ * checks there are exactly what they need, so they stay on libtls.
+ * Below the io_tls_*() helpers the difference ends: both report
+ * TLS_WANT_POLLIN / TLS_WANT_POLLOUT and errors worded alike.
  *
  * One persistent libevent event per io carries the socket and the
  * timeout.  Its flags are recomputed by io_reload() after every change
- * from the state, the buffers and what libtls last asked for: a TLS read
- * can need the socket writable and a TLS write can need it readable
+ * from the state, the buffers and what the TLS library last asked for: a
+ * TLS read can need the socket writable and a TLS write can need it readable
  * (TLS_WANT_POLLOUT / TLS_WANT_POLLIN), so the read and the write side
  * each remember the event that unblocks them (rwant, wwant) and the
  * handler retries each side when its event fires.  A retried tls_write()
@@ -30,6 +41,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -37,12 +49,16 @@
 #include <unistd.h>
 
 #include <event2/event.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
 #include <openssl/x509.h>
 #include <tls.h>
 
 #include "certfields.h"
+#include "compat.h"
 #include "io.h"
 #include "log.h"
+#include "tlsserver.h"
 
 #define IO_CHUNK_SIZE	(4096 - sizeof(struct iochunk))
 #define IO_IOV_MAX	16
@@ -67,6 +83,10 @@ enum io_state {
 #define IO_F_ERRPEND	0x0040	/* IO_ERROR to report from the loop */
 #define IO_F_FREE	0x0080	/* release when the handler unwinds */
 #define IO_F_SCRATCH	0x0100	/* ibuf is io_scratch */
+#define IO_F_LOWATPEND	0x0200	/* IO_LOWAT to report from the loop */
+#define IO_F_FLUSHPEND	0x0400	/* try writing from the loop */
+#define IO_F_WBLOCKED	0x0800	/* the last write left output queued */
+#define IO_F_PAUSEHIT	0x1000	/* read event fired while paused */
 
 struct iochunk {
 	struct iochunk	*next;
@@ -90,7 +110,8 @@ struct io {
 	int			 armedtmo;	/* timeout ev was added with */
 	struct event_base	*base;
 	struct event		*ev;
-	struct tls		*tls;
+	struct tls		*tls;		/* client side (libtls) */
+	SSL			*ssl;		/* server side (libssl) */
 	io_callback		 cb;
 	void			*arg;
 
@@ -124,6 +145,7 @@ static void	io_connected(struct io *);
 static void	io_handshake(struct io *);
 static void	io_updown(struct io *, short, int, int);
 static void	io_closing(struct io *);
+static void	io_flush_early(struct io *);
 static int	io_flush(struct io *);
 static int	io_flush_plain(struct io *, size_t);
 static int	io_flush_tls(struct io *);
@@ -139,6 +161,12 @@ static ssize_t	io_tls_prepare(struct io *);
 static void	io_tls_begin(struct io *);
 static STACK_OF(X509) *io_peerchain(struct io *, int);
 static void	io_peerchain_drop(struct io *);
+static int	io_is_tls(struct io *);
+static int	io_tls_shake(struct io *);
+static ssize_t	io_tls_recv(struct io *, void *, size_t);
+static ssize_t	io_tls_send(struct io *, const void *, size_t);
+static int	io_tls_shutdown(struct io *);
+static int	io_ssl_result(struct io *, int, const char *);
 
 /* Shared by every io; see the comment at the top. */
 static char	io_scratch[IO_INBUF_MAX];
@@ -200,7 +228,7 @@ io_close(struct io *io)
 	io->cb = NULL;
 	io->arg = NULL;
 	if (io->state != IO_S_UP || io->flags & IO_F_FREE ||
-	    (io->queued == 0 && io->tls == NULL)) {
+	    (io->queued == 0 && !io_is_tls(io))) {
 		io_free(io);
 		return;
 	}
@@ -282,21 +310,20 @@ io_connect(struct io *io, const struct sockaddr *sa, socklen_t salen,
 }
 
 ssize_t
-io_start_tls_server(struct io *io, struct tls *server_ctx)
+io_start_tls_server(struct io *io, struct tlsserver *server_ctx)
 {
-	struct tls	*cctx = NULL;
 	ssize_t		 discarded;
 
 	if ((discarded = io_tls_prepare(io)) == -1)
 		return -1;
-	if (tls_accept_socket(server_ctx, &cctx, io->fd) == -1) {
-		io_seterror(io, "TLS accept: %s", tls_error(server_ctx) ?
-		    tls_error(server_ctx) : "failed");
+	ERR_clear_error();
+	if ((io->ssl = tlsserver_accept(server_ctx, io->fd)) == NULL) {
+		io_seterror(io, "TLS accept: %s", strerror(ENOMEM));
+		ERR_clear_error();
 		io->state = IO_S_FAILED;
 		io_reload(io);
 		return -1;
 	}
-	io->tls = cctx;
 	io->hswant = EV_READ;	/* the client speaks first */
 	log_trace(TRACE_TLS, "fd %d: server handshake starts%s", io->fd,
 	    discarded > 0 ? ", plaintext after STARTTLS discarded" : "");
@@ -339,7 +366,7 @@ io_tls_prepare(struct io *io)
 {
 	size_t	 discarded;
 
-	if (io->state != IO_S_UP || io->tls != NULL || io->fd == -1) {
+	if (io->state != IO_S_UP || io_is_tls(io) || io->fd == -1) {
 		io_seterror(io, "cannot start TLS in this state");
 		errno = EINVAL;
 		return -1;
@@ -356,7 +383,7 @@ io_tls_begin(struct io *io)
 	/*
 	 * Output queued so far (the "220 Ready to start TLS") still goes out
 	 * in plaintext; reading waits for the handshake, so the peer's
-	 * ClientHello stays in the socket for libtls.
+	 * ClientHello stays in the socket for the TLS library.
 	 */
 	io->plainleft = io->queued;
 	io->state = io->plainleft ? IO_S_TLSWAIT : IO_S_HANDSHAKE;
@@ -452,13 +479,19 @@ io_resume(struct io *io)
 {
 	if (!(io->flags & IO_F_PAUSED))
 		return;
-	io->flags &= ~IO_F_PAUSED;
+	io->flags &= ~(IO_F_PAUSED | IO_F_PAUSEHIT);
 	/*
-	 * libtls may hold decrypted bytes the socket no longer signals, and
-	 * input may have been left buffered while paused: look again from
-	 * the event loop.
+	 * Input left buffered while paused is delivered again from the
+	 * event loop, and so are bytes a TLS library holds that the socket
+	 * no longer signals (libssl says whether it has any; libtls does
+	 * not).  Anything else the socket signals: the read event stayed
+	 * armed through the pause, or is armed again now.
 	 */
-	io->flags |= IO_F_RETRY | IO_F_REDELIVER;
+	io->flags |= IO_F_REDELIVER;
+	if (io->tls != NULL || (io->ssl != NULL && SSL_has_pending(io->ssl)))
+		io->flags |= IO_F_RETRY;
+	/* Waiting on the peer again: its idle time starts now. */
+	io->armedtmo = -1;
 	io_reload(io);
 }
 
@@ -570,37 +603,52 @@ io_tls(struct io *io)
 	return io->tls;
 }
 
+struct ssl_st *
+io_ssl(struct io *io)
+{
+	return io->ssl;
+}
+
 const char *
 io_tls_version(struct io *io)
 {
-	if (io->tls == NULL || io->state != IO_S_UP)
+	if (!io_is_tls(io) || io->state != IO_S_UP)
 		return NULL;
+	if (io->ssl != NULL)
+		return SSL_get_version(io->ssl);
 	return tls_conn_version(io->tls);
 }
 
 const char *
 io_tls_cipher(struct io *io)
 {
-	if (io->tls == NULL || io->state != IO_S_UP)
+	if (!io_is_tls(io) || io->state != IO_S_UP)
 		return NULL;
+	if (io->ssl != NULL)
+		return SSL_CIPHER_get_name(SSL_get_current_cipher(io->ssl));
 	return tls_conn_cipher(io->tls);
 }
 
 int
 io_tls_peer_cert_provided(struct io *io)
 {
-	if (io->tls == NULL || io->state != IO_S_UP)
+	if (!io_is_tls(io) || io->state != IO_S_UP)
 		return 0;
+	if (io->ssl != NULL)
+		return SSL_get0_peer_certificate(io->ssl) != NULL;
 	return tls_peer_cert_provided(io->tls);
 }
 
 /*
- * libtls hands the chain over only as PEM, and decoding a certificate
- * with OpenSSL 3.0 is costly (it sets up a public-key decoder for every
- * one), so the chain is decoded once for all the checks that follow a
- * handshake.  It is dropped when the event handler unwinds rather than
- * kept with the io: a decoded certificate is about 6 KB, and an idle
- * session should not carry it.
+ * Server side: the handshake decoded and verified the chain; OpenSSL
+ * keeps it with the connection, leaf first, trust anchor last.
+ *
+ * Client side: libtls hands the chain over only as PEM, and decoding a
+ * certificate with OpenSSL 3.0 is costly (it sets up a public-key
+ * decoder for every one), so the chain is decoded once for all the
+ * checks that follow a handshake.  It is dropped when the event handler
+ * unwinds rather than kept with the io: a decoded certificate is about
+ * 6 KB.
  */
 static STACK_OF(X509) *
 io_peerchain(struct io *io, int full)
@@ -608,13 +656,19 @@ io_peerchain(struct io *io, int full)
 	const uint8_t	*pem;
 	size_t		 len;
 
+	if (io->ssl != NULL) {
+		if (io->state != IO_S_UP ||
+		    SSL_get0_peer_certificate(io->ssl) == NULL)
+			return NULL;
+		return SSL_get0_verified_chain(io->ssl);
+	}
 	if (io->peerchain != NULL && (io->peerfull || !full))
 		return io->peerchain;
 	if (io->tls == NULL || io->state != IO_S_UP ||
 	    !tls_peer_cert_provided(io->tls) ||
 	    (pem = tls_peer_cert_chain_pem(io->tls, &len)) == NULL)
 		return NULL;
-	/* libtls' PEM holds the verified chain, CA included. */
+	/* libtls' PEM holds the peer's certificate and the chain it sent. */
 	io_peerchain_drop(io);
 	io->peerchain = certfields_chain_from_pem(pem, len, full ? 0 : 1);
 	io->peerfull = full;
@@ -632,6 +686,9 @@ io_tls_peer_cert(struct io *io)
 {
 	STACK_OF(X509)	*chain;
 
+	if (io->ssl != NULL)
+		return io->state == IO_S_UP ?
+		    SSL_get0_peer_certificate(io->ssl) : NULL;
 	if ((chain = io_peerchain(io, 0)) == NULL)
 		return NULL;
 	return sk_X509_value(chain, 0);
@@ -644,6 +701,147 @@ io_peerchain_drop(struct io *io)
 	io->peerchain = NULL;
 }
 
+static int
+io_is_tls(struct io *io)
+{
+	return io->tls != NULL || io->ssl != NULL;
+}
+
+/*
+ * One step of TLS on either library: >= 0 done (bytes for recv and
+ * send; 0 from recv is a close_notify), TLS_WANT_POLLIN or
+ * TLS_WANT_POLLOUT to wait, -1 failed with io->error set to
+ * "<what> failed: <reason>" as libtls words it.
+ */
+static int
+io_tls_shake(struct io *io)
+{
+	const char	*e;
+	int		 r;
+
+	if (io->ssl != NULL) {
+		ERR_clear_error();
+		if ((r = SSL_do_handshake(io->ssl)) == 1)
+			return 0;
+		if ((r = io_ssl_result(io, r, "handshake")) == 0) {
+			/* A close_notify instead of a handshake. */
+			io_seterror(io, "handshake failed: unexpected EOF");
+			r = -1;
+		}
+		return r;
+	}
+	if ((r = tls_handshake(io->tls)) == -1) {
+		e = tls_error(io->tls);
+		io_seterror(io, "%s", e ? e : "handshake failed");
+	}
+	return r;
+}
+
+static ssize_t
+io_tls_recv(struct io *io, void *buf, size_t len)
+{
+	const char	*e;
+	ssize_t		 n;
+	int		 r;
+
+	if (io->ssl != NULL) {
+		if (len > INT_MAX)
+			len = INT_MAX;
+		ERR_clear_error();
+		if ((r = SSL_read(io->ssl, buf, (int)len)) > 0)
+			return r;
+		return io_ssl_result(io, r, "read");
+	}
+	if ((n = tls_read(io->tls, buf, len)) == -1) {
+		e = tls_error(io->tls);
+		io_seterror(io, "%s", e ? e : "read failed");
+	}
+	return n;
+}
+
+static ssize_t
+io_tls_send(struct io *io, const void *buf, size_t len)
+{
+	const char	*e;
+	ssize_t		 n;
+	int		 r;
+
+	if (io->ssl != NULL) {
+		if (len > INT_MAX)
+			len = INT_MAX;
+		ERR_clear_error();
+		if ((r = SSL_write(io->ssl, buf, (int)len)) > 0)
+			return r;
+		if ((r = io_ssl_result(io, r, "write")) == 0) {
+			io_seterror(io, "write failed: connection closed");
+			r = -1;
+		}
+		return r;
+	}
+	if ((n = tls_write(io->tls, buf, len)) == -1) {
+		e = tls_error(io->tls);
+		io_seterror(io, "%s", e ? e : "write failed");
+	}
+	return n;
+}
+
+/* Our close_notify only; we do not wait for the peer's.  0 when done. */
+static int
+io_tls_shutdown(struct io *io)
+{
+	int	 r;
+
+	if (io->ssl != NULL) {
+		ERR_clear_error();
+		if ((r = SSL_shutdown(io->ssl)) >= 0)
+			return 0;
+		r = io_ssl_result(io, r, "shutdown");
+		return r == TLS_WANT_POLLIN || r == TLS_WANT_POLLOUT ? r : 0;
+	}
+	r = tls_close(io->tls);
+	return r == TLS_WANT_POLLIN || r == TLS_WANT_POLLOUT ? r : 0;
+}
+
+/*
+ * What a failed SSL_*() call means, in libtls' terms and words, so the
+ * logs read the same whichever side failed ("handshake failed:
+ * error:0A000086:SSL routines::certificate verify failed").
+ */
+static int
+io_ssl_result(struct io *io, int ret, const char *what)
+{
+	char		 e[256];
+	unsigned long	 code;
+	int		 err, saved = errno;
+
+	err = SSL_get_error(io->ssl, ret);
+	switch (err) {
+	case SSL_ERROR_WANT_READ:
+		return TLS_WANT_POLLIN;
+	case SSL_ERROR_WANT_WRITE:
+		return TLS_WANT_POLLOUT;
+	case SSL_ERROR_ZERO_RETURN:
+		return 0;
+	case SSL_ERROR_SYSCALL:
+	case SSL_ERROR_SSL:
+		if ((code = ERR_peek_error()) != 0)
+			ERR_error_string_n(code, e, sizeof(e));
+		else if (err == SSL_ERROR_SYSCALL && ret == -1)
+			strlcpy(e, strerror(saved), sizeof(e));
+		else if (err == SSL_ERROR_SYSCALL)
+			strlcpy(e, "unexpected EOF", sizeof(e));
+		else
+			strlcpy(e, "unknown error", sizeof(e));
+		io_seterror(io, "%s failed: %s", what, e);
+		break;
+	default:
+		io_seterror(io, "%s failed (%d)", what, err);
+		break;
+	}
+	ERR_clear_error();
+	return -1;
+}
+
 /*
  * The event handler.  Callbacks run only from here, with io->busy set so
  * that io_free() from inside one only marks the io; after every callback
@@ -653,17 +851,25 @@ static void
 io_dispatch(evutil_socket_t fd, short ev, void *arg)
 {
 	struct io	*io = arg;
+	size_t		 queued = io->queued;
 	int		 retry, redeliver;
 
 	io->busy++;
 	retry = io->flags & IO_F_RETRY;
 	redeliver = io->flags & IO_F_REDELIVER;
-	io->flags &= ~(IO_F_RETRY | IO_F_REDELIVER);
+	if (io->flags & IO_F_FLUSHPEND)
+		ev |= EV_WRITE;
+	io->flags &= ~(IO_F_RETRY | IO_F_REDELIVER | IO_F_FLUSHPEND);
 
 	if (io->flags & IO_F_ERRPEND) {
 		io->flags &= ~IO_F_ERRPEND;
 		io_notify(io, IO_ERROR);
 		goto done;
+	}
+	if (io->flags & IO_F_LOWATPEND) {
+		io->flags &= ~IO_F_LOWATPEND;
+		if (io->state == IO_S_UP && !io_notify(io, IO_LOWAT))
+			goto done;
 	}
 
 	switch (io->state) {
@@ -683,7 +889,9 @@ io_dispatch(evutil_socket_t fd, short ev, void *arg)
 			io_handshake(io);
 		break;
 	case IO_S_UP:
-		if (ev & EV_TIMEOUT) {
+		if (ev & EV_TIMEOUT && io->flags & IO_F_PAUSED)
+			io->flags |= IO_F_PAUSEHIT;	/* not waiting on it */
+		else if (ev & EV_TIMEOUT) {
 			io_seterror(io, "idle timeout");
 			io_notify(io, IO_TIMEOUT);
 		} else
@@ -702,6 +910,8 @@ done:
 		io_destroy(io);
 		return;
 	}
+	if (io->queued > queued)
+		io_flush_early(io);
 	io_peerchain_drop(io);
 	io_in_settle(io);
 	io_reload(io);
@@ -729,7 +939,6 @@ io_connected(struct io *io)
 static void
 io_handshake(struct io *io)
 {
-	const char	*e;
 	size_t		 before;
 	int		 r;
 
@@ -745,7 +954,7 @@ io_handshake(struct io *io)
 		io->state = IO_S_HANDSHAKE;
 	}
 
-	r = tls_handshake(io->tls);
+	r = io_tls_shake(io);
 	if (r == TLS_WANT_POLLIN) {
 		io->hswant = EV_READ;
 		return;
@@ -755,16 +964,14 @@ io_handshake(struct io *io)
 		return;
 	}
 	if (r == -1) {
-		e = tls_error(io->tls);
-		io_seterror(io, "TLS handshake: %s", e ? e : "failed");
+		io_seterror(io, "TLS handshake: %s", io->error);
 		log_trace(TRACE_TLS, "fd %d: %s", io->fd, io->error);
 		io_fail(io);
 		return;
 	}
 	log_trace(TRACE_TLS, "fd %d: handshake done: %s %s, peer "
-	    "certificate %s", io->fd, tls_conn_version(io->tls),
-	    tls_conn_cipher(io->tls), tls_peer_cert_provided(io->tls) ?
-	    "presented" : "none");
+	    "certificate %s", io->fd, io_tls_version(io), io_tls_cipher(io),
+	    io_tls_peer_cert_provided(io) ? "presented" : "none");
 	io->state = IO_S_UP;
 	io->rwant = EV_READ;
 	io->wwant = EV_WRITE;
@@ -797,8 +1004,12 @@ io_updown(struct io *io, short ev, int force, int redeliver)
 		}
 	}
 
-	if (io->flags & (IO_F_PAUSED | IO_F_EOF))
+	if (io->flags & (IO_F_PAUSED | IO_F_EOF)) {
+		/* Input while paused: now the read event goes (io_reload()). */
+		if (io->flags & IO_F_PAUSED && ev & io->rwant)
+			io->flags |= IO_F_PAUSEHIT;
 		return;
+	}
 	n = 0;
 	eof = 0;
 	if (force || ev & io->rwant) {
@@ -814,6 +1025,32 @@ io_updown(struct io *io, short ev, int force, int redeliver)
 	}
 	if (eof)
 		io_notify(io, IO_DISCONNECTED);
+}
+
+/*
+ * Output the owner queued while handling an event (a reply, a relayed
+ * command) goes out before the handler returns rather than after another
+ * trip through the event loop, which would also cost two epoll_ctl()
+ * calls to watch for and then forget writability: the socket nearly
+ * always has room.  What does not fit waits for the socket as before.
+ * Errors and the low-water mark are reported from the loop, as callbacks
+ * may not run here.
+ */
+static void
+io_flush_early(struct io *io)
+{
+	size_t	 before = io->queued;
+
+	if (io->state != IO_S_UP || io->wwant != EV_WRITE ||
+	    io->flags & IO_F_ERRPEND)
+		return;
+	if (io_flush(io) == -1) {
+		io->state = IO_S_FAILED;
+		io->flags |= IO_F_ERRPEND;
+		return;
+	}
+	if (before > io->lowat && io->queued <= io->lowat)
+		io->flags |= IO_F_LOWATPEND;
 }
 
 static void
@@ -834,14 +1071,13 @@ io_closing(struct io *io)
 		}
 		if (io->queued)
 			return;
-		if (io->tls == NULL) {
+		if (!io_is_tls(io)) {
 			io_free(io);
 			return;
 		}
 		io->state = IO_S_SHUTDOWN;
 	}
-	/* Only our close_notify; we do not wait for the peer's. */
-	r = tls_close(io->tls);
+	r = io_tls_shutdown(io);
 	if (r == TLS_WANT_POLLIN)
 		io->hswant = EV_READ;
 	else if (r == TLS_WANT_POLLOUT)
@@ -853,9 +1089,18 @@ io_closing(struct io *io)
 static int
 io_flush(struct io *io)
 {
-	if (io->tls != NULL)
-		return io_flush_tls(io);
-	return io_flush_plain(io, io->queued);
+	int	 r;
+
+	if (io_is_tls(io))
+		r = io_flush_tls(io);
+	else
+		r = io_flush_plain(io, io->queued);
+	/* From now on the socket says when to try again (io_reload()). */
+	if (io->queued)
+		io->flags |= IO_F_WBLOCKED;
+	else
+		io->flags &= ~IO_F_WBLOCKED;
+	return r;
 }
 
 static int
@@ -898,11 +1143,10 @@ static int
 io_flush_tls(struct io *io)
 {
 	struct iochunk	*c;
-	const char	*e;
 	ssize_t		 n;
 
 	while ((c = io->qhead) != NULL) {
-		n = tls_write(io->tls, c->data + c->rpos, c->wpos - c->rpos);
+		n = io_tls_send(io, c->data + c->rpos, c->wpos - c->rpos);
 		if (n == TLS_WANT_POLLIN) {
 			io->wwant = EV_READ;
 			return 0;
@@ -912,8 +1156,7 @@ io_flush_tls(struct io *io)
 			return 0;
 		}
 		if (n == -1) {
-			e = tls_error(io->tls);
-			io_seterror(io, "TLS write: %s", e ? e : "failed");
+			io_seterror(io, "TLS write: %s", io->error);
 			return -1;
 		}
 		io->wwant = EV_WRITE;
@@ -974,7 +1217,6 @@ io_reserve(struct io *io, size_t len)
 static ssize_t
 io_fill(struct io *io)
 {
-	const char	*e;
 	size_t		 room;
 	ssize_t		 n, total = 0;
 
@@ -985,8 +1227,8 @@ io_fill(struct io *io)
 			io->flags |= IO_F_FULL;
 			break;
 		}
-		if (io->tls != NULL) {
-			n = tls_read(io->tls, io->ibuf + io->iend, room);
+		if (io_is_tls(io)) {
+			n = io_tls_recv(io, io->ibuf + io->iend, room);
 			if (n == TLS_WANT_POLLIN) {
 				io->rwant = EV_READ;
 				break;
@@ -998,8 +1240,8 @@ io_fill(struct io *io)
 			if (n == -1 && io_tls_eof(io)) {
 				/*
 				 * The peer closed TCP without a close_notify.
-				 * libretls over OpenSSL 3 calls that an error
-				 * where LibreSSL's libtls reports EOF.  Mail
+				 * OpenSSL 3 (and libretls over it) calls that
+				 * an error where LibreSSL reports EOF.  Mail
 				 * clients do it all the time and every
 				 * protocol here frames its own end, so it is
 				 * a disconnect; the note stays for the log.
@@ -1008,8 +1250,7 @@ io_fill(struct io *io)
 				    "close_notify");
 				n = 0;
 			} else if (n == -1) {
-				e = tls_error(io->tls);
-				io_seterror(io, "TLS read: %s", e ? e : "failed");
+				io_seterror(io, "TLS read: %s", io->error);
 				return -1;
 			}
 		} else {
@@ -1030,11 +1271,16 @@ io_fill(struct io *io)
 		io->iend += n;
 		total += n;
 		/*
-		 * A short plaintext read emptied the socket.  libtls returns
-		 * at most a record per call and may hold more, so keep
-		 * reading it until it asks to wait.
+		 * A short plaintext read emptied the socket.  TLS returns
+		 * at most a record per call and may hold more: libtls is
+		 * read until it asks to wait.  libssl, reading ahead, took
+		 * what the socket had and says whether it holds more; if
+		 * not, the socket signals anything newer, and one more
+		 * call would only fail with EAGAIN (and, with released
+		 * buffers, allocate and free a record buffer for it).
 		 */
-		if (io->tls == NULL && (size_t)n < room)
+		if ((size_t)n < room && (!io_is_tls(io) ||
+		    (io->ssl != NULL && !SSL_has_pending(io->ssl))))
 			break;
 	}
 	return total;
@@ -1101,7 +1347,7 @@ io_in_consume(struct io *io, size_t n)
 	if (io->ipos == io->iend)
 		io->ipos = io->iend = 0;
 	if (io->flags & IO_F_FULL && io->iend - io->ipos < io->imax) {
-		/* libtls may hold more than the socket shows: read again. */
+		/* The TLS library may hold more than the socket shows: read again. */
 		io->flags &= ~IO_F_FULL;
 		io->flags |= IO_F_RETRY;
 		io_reload(io);
@@ -1179,13 +1425,31 @@ io_reload(struct io *io)
 		break;
 	case IO_S_UP:
 		/*
-		 * No read while paused, at EOF or full: the timer then
-		 * stops too, as we are not waiting on the peer.
+		 * No read at EOF or full: the timer then stops too, as we
+		 * are not waiting on the peer.  Paused, the read event
+		 * stays as it is (timer included, but its expiry is
+		 * ignored) until it fires: most pauses (a lookup, an
+		 * upstream's reply) end first, and dropping and re-adding
+		 * it costs two epoll_ctl() calls.
 		 */
-		if (!(io->flags & (IO_F_PAUSED | IO_F_EOF)) &&
-		    io->iend - io->ipos < io->imax)
+		if (io->flags & IO_F_EOF || io->iend - io->ipos >= io->imax)
+			;
+		else if (!(io->flags & IO_F_PAUSED))
 			want |= io->rwant;
-		if (io->queued)
+		else if (!(io->flags & IO_F_PAUSEHIT) &&
+		    (io->events & io->rwant)) {
+			want |= io->rwant;
+			tmo = io->armedtmo;
+		}
+		/*
+		 * Output: tried from the loop first, as the socket nearly
+		 * always has room; the socket is watched only once a write
+		 * left something queued.
+		 */
+		if (io->queued && io->wwant == EV_WRITE &&
+		    !(io->flags & IO_F_WBLOCKED))
+			io->flags |= IO_F_FLUSHPEND;
+		else if (io->queued)
 			want |= io->wwant;
 		break;
 	case IO_S_FLUSH:
@@ -1204,7 +1468,16 @@ io_reload(struct io *io)
 	if (want == 0)
 		tmo = 0;
 
-	if (want != io->events || tmo != io->armedtmo) {
+	if (want != 0 && want == io->events && tmo != io->armedtmo) {
+		/* The timer alone: libevent leaves epoll alone for this. */
+		io->armedtmo = tmo;
+		if (tmo > 0) {
+			tv.tv_sec = tmo / 1000;
+			tv.tv_usec = (tmo % 1000) * 1000;
+			event_add(io->ev, &tv);
+		} else
+			event_remove_timer(io->ev);
+	} else if (want != io->events || tmo != io->armedtmo) {
 		/*
 		 * event_assign() also clears the persistent timeout, so an
 		 * unarmed event activated by hand below is not re-added by
@@ -1222,7 +1495,8 @@ io_reload(struct io *io)
 		} else if (want)
 			event_add(io->ev, NULL);
 	}
-	if (io->flags & (IO_F_ERRPEND | IO_F_RETRY | IO_F_REDELIVER))
+	if (io->flags & (IO_F_ERRPEND | IO_F_RETRY | IO_F_REDELIVER |
+	    IO_F_LOWATPEND | IO_F_FLUSHPEND))
 		event_active(io->ev, 0, 0);
 }
 
@@ -1235,6 +1509,7 @@ io_destroy(struct io *io)
 	io_peerchain_drop(io);
 	if (io->tls != NULL)
 		tls_free(io->tls);
+	SSL_free(io->ssl);
 	if (io->fd != -1)
 		close(io->fd);
 	io_in_release(io);

@@ -1,13 +1,14 @@
 /*
  * Buffered, event-driven connection I/O for the front: one struct io per
- * client or upstream socket, plaintext or TLS (libtls), server or client
- * side, driven by libevent.  The owner gets events through one callback and
- * reads lines or raw bytes from a bounded input buffer; writes are queued
- * and flushed when the socket is writable.
+ * client or upstream socket, plaintext or TLS (server side on libssl,
+ * client side on libtls: see io.c), driven by libevent.  The owner gets
+ * events through one callback and reads lines or raw bytes from a
+ * bounded input buffer; writes are queued and flushed when the socket is
+ * writable.
  *
  * Nothing here blocks, opens files, resolves names or starts threads, so it
  * runs unchanged inside the front's seccomp sandbox.  The process must
- * ignore SIGPIPE: libtls writes to the socket with write(2).
+ * ignore SIGPIPE: libssl and libtls write to the socket with write(2).
  *
  * Memory per connection (x86-64, glibc): struct io (200 bytes) and
  * libevent's struct event (128 bytes), about 350 bytes with malloc
@@ -15,12 +16,11 @@
  * the owner leaves unconsumed is copied to a private buffer (from
  * IO_INBUF_INIT up to the input bound); output chunks exist only while
  * queued.  Both are freed once drained, so an idle session holds no I/O
- * buffers (nor a decoded peer chain, see io_tls_peer_chain()): the rest
- * is libtls' and OpenSSL's per-connection state.
- * Measured on Debian 12 (libretls 3.7, OpenSSL 3.0, EC P-256, TLS 1.3),
- * server side, 2000 idle sessions: about 24 KB RSS per session without a
- * client certificate, 30 KB with one (OpenSSL keeps its record buffers
- * allocated; libtls gives no way to release them).
+ * buffers: the rest is OpenSSL's per-connection state.  Server sessions
+ * run with SSL_MODE_RELEASE_BUFFERS, so an idle one holds no TLS record
+ * buffer either, only the connection's keys and the client's decoded
+ * certificates; client sessions (libtls) keep OpenSSL's two ~17 KB
+ * record buffers while they live.
  *
  * Re-entrancy: the callback may call io_free() or io_close() on its own io
  * (or on any other io); the release is deferred until the io's event
@@ -56,6 +56,8 @@ enum io_event {
 };
 
 struct io;
+struct tlsserver;		/* tlsserver.h */
+struct ssl_st;			/* OpenSSL's SSL */
 struct stack_st_X509;		/* OpenSSL's STACK_OF(X509) */
 struct x509_st;			/* OpenSSL's X509 */
 
@@ -119,11 +121,12 @@ int		 io_connect(struct io *, const struct sockaddr *, socklen_t,
  * (the "220 ready" reply); reading stops until the handshake, whose end
  * is IO_TLSREADY.  Returns -1 with io_error() set on failure.
  *
- * server_ctx is the listener's configured tls_server() context and stays
- * the caller's.  client_ctx is a configured tls_client() context that the
- * io owns from this call on, whatever it returns.
+ * server_ctx is the listener's context (tlsserver.h) and stays the
+ * caller's; the connection keeps its own reference to it.  client_ctx is
+ * a configured tls_client() context that the io owns from this call on,
+ * whatever it returns.
  */
-ssize_t		 io_start_tls_server(struct io *, struct tls *server_ctx);
+ssize_t		 io_start_tls_server(struct io *, struct tlsserver *server_ctx);
 ssize_t		 io_start_tls_client(struct io *, struct tls *client_ctx,
 		    const char *servername);
 
@@ -172,25 +175,37 @@ int		 io_fd(struct io *);
 /* Last error, for the log; NULL if none.  Valid while the io lives. */
 const char	*io_error(struct io *);
 
-/* TLS session details for the log; NULL / 0 on a plaintext io. */
+/*
+ * The library's connection, for tests and diagnostics: io_tls() on the
+ * client side (libtls), io_ssl() on the server side (libssl); NULL
+ * otherwise.
+ */
 struct tls	*io_tls(struct io *);
+struct ssl_st	*io_ssl(struct io *);
+/* TLS session details for the log; NULL / 0 on a plaintext io. */
 const char	*io_tls_version(struct io *);
 const char	*io_tls_cipher(struct io *);
 int		 io_tls_peer_cert_provided(struct io *);
 /*
- * The peer's certificate chain as libtls verified it, leaf first (its
- * CA included), as OpenSSL's STACK_OF(X509), decoded on the first call
- * and shared by every later one, so the checks after a handshake (CRL,
- * OCSP, certificate fields, proxy user name) decode it once between
- * them.  io_tls_peer_cert() is its leaf; alone it decodes only the leaf,
- * for callers that need no more: with OpenSSL 3.0 each certificate
- * decoded costs about as much as the rest of a handshake's parsing.
+ * The peer's certificate chain, leaf first, as OpenSSL's STACK_OF(X509),
+ * for the checks after a handshake (CRL, OCSP, certificate fields, proxy
+ * user name).  io_tls_peer_cert() is its leaf.
+ *
+ * Server side: the chain the handshake verified against the listener's
+ * CAs, trust anchor included, exactly as the handshake decoded it: no
+ * decoding here at all.
+ * Client side: what the peer sent (libtls hands it over as PEM),
+ * decoded on the first call and shared by every later one; alone,
+ * io_tls_peer_cert() decodes only the leaf, for callers that need no
+ * more: with OpenSSL 3.0 each certificate decoded costs about as much as
+ * the rest of a handshake's parsing.  It is not kept once the handler
+ * returns to the event loop (a decoded certificate is about 6 KB).
+ *
  * NULL on a plaintext io, before the handshake, when the peer sent no
  * certificate or when it is unreadable.  The io owns them: do not free
  * or change them, and X509_up_ref() a certificate kept longer.  They are
  * valid until the io's event handler next returns to the event loop
- * (so for the whole IO_TLSREADY callback), or io_free(); an idle session
- * keeps no decoded certificate (one is about 6 KB).
+ * (so for the whole IO_TLSREADY callback), or io_free().
  */
 struct stack_st_X509 *io_tls_peer_chain(struct io *);
 struct x509_st	*io_tls_peer_cert(struct io *);

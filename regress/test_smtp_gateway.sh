@@ -334,6 +334,39 @@ test_openssl_s_client_with_certificate() {
 	log_count_is 'event=end .*user=alice method=certificate' 2 || fail "sessions not logged as alice"
 }
 
+# The certificate the front takes from the handshake is the one the client
+# presented: its fingerprint, subject and issuer as `openssl x509` prints
+# them are what the certificate query matches (ldapd-helper reads them
+# from the DER the front sends) and what the front logs.
+test_certificate_fields_match_openssl() {
+	smtp_env
+	local fp dn issuer serial
+	fp=$(pki_fp "$PKI" alice)
+	dn=$(openssl x509 -in "$PKI/alice.crt" -noout -subject -nameopt RFC2253 | sed 's/^subject=//')
+	issuer=$(openssl x509 -in "$PKI/alice.crt" -noout -issuer -nameopt RFC2253 | sed 's/^issuer=//')
+	serial=$(pki_serial "$PKI" alice)
+	[ -n "$fp" ] && [ -n "$dn" ] && [ -n "$issuer" ] || fail "premise: openssl x509"
+	ldap_admin_modify "$T/ldap" >/dev/null <<-EOF
+	dn: uid=alice,$SLAPD_PEOPLE
+	changetype: modify
+	add: description
+	description: fp $fp
+	description: dn $dn
+	description: issuer $issuer
+	EOF
+	SMTP_POLICY=$SMTP_POLICY_CERT_ONLY SMTP_PROFILE=cert-only \
+	    SMTP_CERT_FILTER="(&(objectClass=cacUser)(description=fp {fp})(description=dn {dn})(description=issuer {issuer})(cacserial={sn}))" \
+	    smtp_start
+	smtp_swaks "$T/sw1" --tls $(swaks_cert alice) \
+	    --from alice@example.test --to bob@example.test
+	swaks_delivered "$T/sw1"
+	smtp_swaks "$T/sw2" --server "127.0.0.1:$SMTPS_PORT" --tlsc \
+	    $(swaks_cert alice) --from alice@example.test --to bob@example.test
+	swaks_delivered "$T/sw2"
+	[ "$(grep -F " event=cert " "$T/smtpcertd.log" |
+	    grep -cF "cert-subject=\"$dn\" cert-serial=$serial cert-issuer=\"$issuer\" cert=ok user=alice")" = 2 ] || fail "front did not log openssl's subject, serial and issuer"
+}
+
 run_test test_valid_certificate_delivers_with_received_header
 run_test test_no_certificate_refused_at_handshake
 run_test test_invalid_certificates_refused_at_handshake
@@ -346,4 +379,5 @@ run_test test_seed_mixed_certificate_and_auth
 run_test test_auth_after_message_reaches_upstream_as_user
 run_test test_curl_smtps_with_certificate
 run_test test_openssl_s_client_with_certificate
+run_test test_certificate_fields_match_openssl
 finish

@@ -10,9 +10,9 @@
  * into the set, so the swap is a plain assignment and the old mapping is
  * unmapped at once.
  *
- * The check after a handshake walks the verified path: libtls has already
- * verified the chain against the listener's CA bundle (so no signature is
- * checked here), and we look up every certificate except the trust
+ * The check after a handshake walks the verified path: the handshake has
+ * already verified the chain against the listener's CA bundle (so no
+ * signature is checked here), and we look up every certificate except the trust
  * anchor -- the leaf and each intermediate (X509_V_FLAG_CRL_CHECK_ALL
  * semantics).  An intermediate the client did not send is found in the
  * listener's CA bundle by X509_check_issued() (names, key identifiers,

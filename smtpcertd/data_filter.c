@@ -34,6 +34,7 @@ static const char	df_eod[] = "\r\n.\r\n";
 
 static void	df_match(struct data_filter *, unsigned char);
 static void	df_fail(struct data_filter *, int);
+static size_t	df_text_run(struct data_filter *, const char *, size_t);
 static void	df_emit(struct data_filter *, struct dbuf *);
 static void	df_data_byte(struct data_filter *, unsigned char,
 		    struct dbuf *);
@@ -97,17 +98,19 @@ data_filter_init(struct data_filter *df, size_t max_line, uint64_t max_size)
 	memset(df, 0, sizeof(*df));
 	if (max_line < DF_LINE_MAX_MIN)
 		max_line = DF_LINE_MAX_MIN;
-	if ((df->line = malloc(max_line)) == NULL)
-		return -1;
 	df->max_line = max_line;
 	df->max_size = max_size;
 	data_filter_reset(df);
 	return 0;
 }
 
+/* The line buffer lives only while a message is read: an idle session
+ * (most of them) holds none. */
 void
 data_filter_reset(struct data_filter *df)
 {
+	free(df->line);
+	df->line = NULL;
 	df->linelen = 0;
 	df->cr = 0;
 	df->match = DF_EOD_START;
@@ -204,18 +207,52 @@ df_data_byte(struct data_filter *df, unsigned char c, struct dbuf *out)
 	df->line[df->linelen++] = (char)c;
 }
 
+/*
+ * Ordinary octets (not CR, LF or NUL) while no end-of-data match is under
+ * way and no CR awaits its LF: they leave the matcher at 0 and only
+ * extend the line, so they are taken in bulk up to the line's room.  The
+ * octet that would overflow, and every CR, LF and NUL, go byte by byte.
+ * Returns the number taken.
+ */
+static size_t
+df_text_run(struct data_filter *df, const char *in, size_t len)
+{
+	size_t	 n = 0, room;
+
+	if (df->match != 0 || df->cr)
+		return 0;
+	while (n < len && in[n] != '\r' && in[n] != '\n' && in[n] != '\0')
+		n++;
+	if (df->state != DF_S_DATA)
+		return n;
+	/* linelen <= max_line - 2 here (df_data_byte()'s bound). */
+	room = df->max_line - 2 - df->linelen;
+	if (n > room)
+		n = room;
+	memcpy(df->line + df->linelen, in, n);
+	df->linelen += n;
+	return n;
+}
+
 size_t
 data_filter_feed(struct data_filter *df, const char *in, size_t len,
     struct dbuf *out, int *event)
 {
-	size_t	 i;
+	size_t	 i, n;
 
 	if (df->state == DF_S_DONE) {
 		*event = df->error != DF_ERR_NONE ? DF_END_ERROR : DF_END;
 		return 0;
 	}
+	if (df->line == NULL && df->state == DF_S_DATA &&
+	    (df->line = malloc(df->max_line)) == NULL)
+		df_fail(df, DF_ERR_NOMEM);
 	df->fed = 1;
 	for (i = 0; i < len; i++) {
+		if ((n = df_text_run(df, in + i, len - i)) > 0) {
+			i += n - 1;
+			continue;
+		}
 		df_match(df, (unsigned char)in[i]);
 		if (df->match == DF_EOD_LEN) {
 			df->state = DF_S_DONE;

@@ -101,8 +101,9 @@ struct data_filter {
 };
 
 /*
- * max_line is clamped to at least DF_LINE_MAX_MIN.  Allocates the line
- * buffer: 0, or -1 on memory shortage.
+ * max_line is clamped to at least DF_LINE_MAX_MIN.  The line buffer is
+ * allocated by the first feed of a message and freed by the reset after
+ * it (no memory: DF_ERR_NOMEM).  Returns 0 (-1 is kept for callers).
  */
 int	data_filter_init(struct data_filter *, size_t max_line,
 	    uint64_t max_size);

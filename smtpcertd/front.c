@@ -1,13 +1,15 @@
 /*
  * The front process: unprivileged, chrooted to an empty directory,
  * sandboxed.  It owns the listening sockets the parent passes down and
- * speaks the mail protocols over libtls on one libevent loop; it never
+ * speaks the mail protocols over TLS on one libevent loop; it never
  * reads a file, resolves a name or blocks.
  *
  * Each configuration generation gets its own TLS contexts, built from the
- * certificates and keys the parent sent as memory; the key copies are
- * wiped as soon as libtls has them.  Sessions keep the generation they
- * started with; new sessions take the newest.
+ * certificates and keys the parent sent as memory: libssl server contexts
+ * for the listeners (common/tlsserver.c), libtls client configurations
+ * towards relays and back ends.  The key copies are wiped as soon as the
+ * contexts hold the keys.  Sessions keep the generation they started
+ * with; new sessions take the newest.
  */
 #include <sys/types.h>
 #include <sys/socket.h>
@@ -32,6 +34,7 @@
 #include "proto.h"
 #include "sandbox.h"
 #include "smtpcertd.h"
+#include "tlsserver.h"
 
 /* The parent's name for the system CA bundle blob. */
 #define CA_SYSTEM	"@system"
@@ -69,8 +72,7 @@ front_gen_free(struct front_gen *g)
 	size_t	 i;
 
 	for (i = 0; i < g->nsrv; i++)
-		if (g->srv[i] != NULL)
-			tls_free(g->srv[i]);
+		tlsserver_free(g->srv[i]);
 	for (i = 0; i < g->nclient; i++) {
 		if (g->clientcfg[i] != NULL)
 			tls_config_free(g->clientcfg[i]);
@@ -120,15 +122,17 @@ front_relay_tlsconf(struct front_gen *g, const struct relay *r)
 	return cfg;
 }
 
-/* A listener's server context: our key pair, the CAs we accept client
- * certificates from, and whether to ask for one. */
-static struct tls *
+/*
+ * A listener's server context: our key pair, the CAs we accept client
+ * certificates from, and whether to ask for one (SPEC 3.2).
+ */
+static struct tlsserver *
 front_server_ctx(struct conf_bundle *b, const struct listener *l)
 {
 	const struct conf_blob	*pki, *ca = NULL;
-	struct tls_config	*cfg;
-	struct tls		*ctx = NULL;
-	int			 verify = 0, required = 0;
+	struct tlsserver	*ts;
+	enum tlsserver_verify	 verify = TLSSERVER_VERIFY_NONE;
+	char			 err[512];
 
 	if ((pki = conf_bundle_blob(b, IMSG_CONF_PKI, l->pki_name)) == NULL) {
 		log_warnx("listener %u: no key pair %s", l->index,
@@ -140,45 +144,24 @@ front_server_ctx(struct conf_bundle *b, const struct listener *l)
 		log_warnx("listener %u: no ca %s", l->index, l->ca_name);
 		return NULL;
 	}
-	if (l->policy != NULL && l->policy->verify_client_cert) {
-		verify = 1;
+	if (ca != NULL && l->policy != NULL &&
+	    l->policy->verify_client_cert) {
 		/* TLS required + verify: a valid certificate is the ticket
 		 * in, so the handshake itself demands one. */
-		required = l->policy->tls == POLICY_TLS_REQUIRED;
+		verify = l->policy->tls == POLICY_TLS_REQUIRED ?
+		    TLSSERVER_VERIFY_REQUIRED : TLSSERVER_VERIFY_OPTIONAL;
 	}
 	/* An e-mail proxy asks for a certificate only when it may name the
 	 * user; a client without one can still use the other methods. */
-	if (l->proxy != NULL &&
-	    config_proxy_has_auth(l->proxy, PROXY_AUTH_CERTIFICATE))
-		verify = 1;
-	if ((cfg = tls_config_new()) == NULL)
-		fatal("tls_config_new");
-	if (tls_config_set_keypair_mem(cfg, pki->a, pki->alen, pki->b,
-	    pki->blen) == -1) {
-		log_warnx("listener %u: %s", l->index, tls_config_error(cfg));
-		goto done;
-	}
-	if (ca != NULL && tls_config_set_ca_mem(cfg, ca->a, ca->alen) == -1) {
-		log_warnx("listener %u: %s", l->index, tls_config_error(cfg));
-		goto done;
-	}
-	if (verify && ca != NULL) {
-		if (required)
-			tls_config_verify_client(cfg);
-		else
-			tls_config_verify_client_optional(cfg);
-	}
-	if ((ctx = tls_server()) == NULL)
-		fatal("tls_server");
-	if (tls_configure(ctx, cfg) == -1) {
-		log_warnx("listener %u: %s", l->index, tls_error(ctx));
-		tls_free(ctx);
-		ctx = NULL;
-	}
-done:
-	tls_config_clear_keys(cfg);
-	tls_config_free(cfg);
-	return ctx;
+	if (ca != NULL && l->proxy != NULL &&
+	    config_proxy_has_auth(l->proxy, PROXY_AUTH_CERTIFICATE) &&
+	    verify == TLSSERVER_VERIFY_NONE)
+		verify = TLSSERVER_VERIFY_OPTIONAL;
+	if ((ts = tlsserver_new(pki->a, pki->alen, pki->b, pki->blen,
+	    ca != NULL ? ca->a : NULL, ca != NULL ? ca->alen : 0, verify, err,
+	    sizeof(err))) == NULL)
+		log_warnx("listener %u: %s", l->index, err);
+	return ts;
 }
 
 /*
@@ -284,7 +267,7 @@ front_config(struct childproc *cp, struct conf_bundle *nb,
 		if (l->index < g->nsrv)
 			g->srv[l->index] = front_server_ctx(nb, l);
 	front_client_cfgs(g, nb);
-	/* libtls holds the keys now; our copies go. */
+	/* The server contexts hold the keys now; our copies go. */
 	conf_bundle_wipe(nb, IMSG_CONF_PKI);
 	/* CA certificates to find intermediates for revocation checks. */
 	crl_front_config(nb);
@@ -395,7 +378,8 @@ front_parent_imsg(struct childproc *cp, struct imsg *imsg)
 static void
 front_preinit(struct childproc *cp)
 {
-	/* libtls loads OpenSSL's configuration: do it while files can
+	/* libtls (and so OpenSSL, which the server contexts use
+	 * directly) loads OpenSSL's configuration: do it while files can
 	 * still be read. */
 	if (tls_init() == -1)
 		fatalx("tls_init");

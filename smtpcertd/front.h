@@ -13,12 +13,19 @@
 
 #include <event2/event.h>
 
+/*
+ * A client's numeric address as getnameinfo(NI_NUMERICHOST) writes it:
+ * INET6_ADDRSTRLEN, "%" and an interface name, with room to spare.  Not
+ * NI_MAXHOST (1025): every idle session carries one.
+ */
+#define FRONT_ADDR_MAX		64
+
 struct conf_bundle;
 struct listener;
 struct relay;
 struct smtpcertd_conf;
-struct tls;
 struct tls_config;
+struct tlsserver;
 
 /*
  * A configuration generation as the front uses it.  Sessions hold a
@@ -29,7 +36,7 @@ struct front_gen {
 	int			 refcnt;
 	struct conf_bundle	*b;
 	struct smtpcertd_conf	*conf;
-	struct tls		**srv;		/* by listener index */
+	struct tlsserver	**srv;		/* by listener index */
 	size_t			 nsrv;
 	/* Client TLS configurations towards relays and proxy back ends,
 	 * one per CA bundle (a tls_config only differs by its CAs). */

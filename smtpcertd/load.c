@@ -15,13 +15,12 @@
 #include <string.h>
 #include <unistd.h>
 
-#include <tls.h>
-
 #include "config.h"
 #include "confmsg.h"
 #include "log.h"
 #include "proto.h"
 #include "smtpcertd.h"
+#include "tlsserver.h"
 
 /*
  * Read a whole file into a NUL-terminated buffer.  secret: the file must
@@ -94,25 +93,17 @@ static int
 check_keypair(const struct pki *pki, const unsigned char *c, size_t clen,
     const unsigned char *k, size_t klen)
 {
-	struct tls_config	*cfg;
-	struct tls		*ctx;
-	int			 r = 0;
+	struct tlsserver	*ts;
+	char			 err[512];
 
-	if ((cfg = tls_config_new()) == NULL || (ctx = tls_server()) == NULL)
-		fatalx("libtls initialisation");
-	if (tls_config_set_keypair_mem(cfg, c, clen, k, klen) == -1) {
+	if ((ts = tlsserver_new(c, clen, k, klen, NULL, 0,
+	    TLSSERVER_VERIFY_NONE, err, sizeof(err))) == NULL) {
 		log_warnx("%s:%d: pki %s: %s", pki->src.file, pki->src.line,
-		    pki->name, tls_config_error(cfg));
-		r = -1;
-	} else if (tls_configure(ctx, cfg) == -1) {
-		log_warnx("%s:%d: pki %s: %s", pki->src.file, pki->src.line,
-		    pki->name, tls_error(ctx));
-		r = -1;
+		    pki->name, err);
+		return -1;
 	}
-	tls_config_clear_keys(cfg);
-	tls_config_free(cfg);
-	tls_free(ctx);
-	return r;
+	tlsserver_free(ts);
+	return 0;
 }
 
 /* A password file holds one line; the newline is not part of it. */

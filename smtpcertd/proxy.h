@@ -38,6 +38,7 @@
 #include <stdint.h>
 #include <time.h>
 
+#include "front.h"
 #include "smtp_parse.h"
 
 struct event;
@@ -123,7 +124,7 @@ struct proxy_session {
 	struct io		*bio;		/* back end */
 	enum px_phase		 phase;
 	enum px_auth		 auth;
-	char			 addr[NI_MAXHOST];
+	char			 addr[FRONT_ADDR_MAX];
 	unsigned		 port;
 	time_t			 started;
 	time_t			 authed_at;

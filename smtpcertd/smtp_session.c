@@ -93,7 +93,7 @@ struct session {
 	const struct policy	*pol;
 	struct io		*io;
 	enum sess_state		 state;
-	char			 addr[NI_MAXHOST];
+	char			 addr[FRONT_ADDR_MAX];
 	unsigned		 port;
 	char			 helo[SESSION_NAME_MAX];
 	int			 greeted;	/* EHLO/HELO seen */
@@ -123,7 +123,7 @@ struct session {
 	/* The profile that authenticated the user, and the user's
 	 * addresses from LDAP, for "sender must match". */
 	const struct auth_profile *auth_ap;
-	char			*mails[LDAP_MAX_MAILS];
+	char			**mails;	/* as many as LDAP gave */
 	size_t			 nmails;
 
 	/* transaction */
@@ -455,6 +455,8 @@ session_forget_mails(struct session *s)
 
 	for (i = 0; i < s->nmails; i++)
 		free(s->mails[i]);
+	free(s->mails);
+	s->mails = NULL;
 	s->nmails = 0;
 	s->auth_ap = NULL;
 }
@@ -464,11 +466,15 @@ static void
 session_keep_identity(struct session *s, const struct auth_profile *ap,
     const struct lookup_result *res)
 {
-	size_t	 i;
+	size_t	 i, n;
 
 	session_forget_mails(s);
 	s->auth_ap = ap;
-	for (i = 0; i < res->nmails && i < LDAP_MAX_MAILS; i++)
+	/* Sized to the answer: an idle session should carry no more. */
+	n = res->nmails < LDAP_MAX_MAILS ? res->nmails : LDAP_MAX_MAILS;
+	if (n == 0 || (s->mails = calloc(n, sizeof(*s->mails))) == NULL)
+		return;
+	for (i = 0; i < n; i++)
 		if (res->mails[i] != NULL &&
 		    (s->mails[s->nmails] = strdup(res->mails[i])) != NULL)
 			s->nmails++;
@@ -560,9 +566,11 @@ session_tls_ready(struct session *s)
 		s->cert = CERT_NONE;
 		goto done;
 	}
-	/* Decoded once for this and the CRL and OCSP checks before it. */
-	if (certfields_from_x509(io_tls_peer_cert(s->io), &cf) == -1) {
-		/* libtls verified it; we cannot read it: fail closed. */
+	/* As the handshake decoded it, for this and the CRL and OCSP
+	 * checks before it. */
+	if (certfields_ident(io_tls_peer_cert(s->io), &cf) == -1) {
+		/* The handshake verified it; we cannot read it: fail
+		 * closed. */
 		session_kv(s, &kv, "error");
 		kvlog_str(&kv, "reason", "cannot parse the client "
 		    "certificate");
@@ -1267,7 +1275,8 @@ session_tx_reset(struct session *s)
 	s->rcpt_tried = 0;
 	s->up_failed = 0;
 	data_filter_reset(&s->df);
-	dbuf_drain(&s->dout, s->dout.len);
+	/* Not just emptied: a session idle after a message keeps none. */
+	dbuf_free(&s->dout);
 }
 
 /* The upstream is gone: the client hears 451, the next MAIL reconnects. */

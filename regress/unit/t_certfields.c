@@ -46,6 +46,7 @@ static int	 from_pem(const uint8_t *, size_t, struct certfields *);
 
 static void	test_all_fields_present(void);
 static void	test_missing_fields_are_null(void);
+static void	test_ident_subset_equals_full(void);
 static void	test_email_subject_before_san(void);
 static void	test_filter_specials_kept_raw(void);
 static void	test_utf8_cn_from_utf8_and_bmp(void);
@@ -346,6 +347,30 @@ test_all_fields_present(void)
 	CHECK(cf.cn == NULL && cf.x509 == NULL && cf.der == NULL);
 	certfields_free(&cf);	/* twice is harmless */
 	certfields_free(NULL);
+	X509_free(x);
+}
+
+/* certfields_ident(): the front's subset, value for value the same. */
+static void
+test_ident_subset_equals_full(void)
+{
+	struct certfields	 full, id;
+	X509			*x = mk_full();
+
+	CHECK(certfields_from_x509(x, &full) == 0);
+	CHECK(certfields_ident(x, &id) == 0);
+	CHECK(streq(id.dn, full.dn));
+	CHECK(streq(id.issuer, full.issuer));
+	CHECK(streq(id.sn, full.sn));
+	CHECK(streq(id.sn_dec, full.sn_dec));
+	CHECK(id.derlen == full.derlen && id.der != NULL &&
+	    memcmp(id.der, full.der, full.derlen) == 0);
+	CHECK(id.cn == NULL && id.e == NULL && id.upn == NULL &&
+	    id.uid == NULL && id.o == NULL && id.ou == NULL && id.fp == NULL);
+	CHECK(id.x509 == x);
+	certfields_free(&id);
+	CHECK(certfields_ident(NULL, &id) == -1 && id.der == NULL);
+	certfields_free(&full);
 	X509_free(x);
 }
 
@@ -883,6 +908,7 @@ main(void)
 
 	RUN(test_all_fields_present);
 	RUN(test_missing_fields_are_null);
+	RUN(test_ident_subset_equals_full);
 	RUN(test_email_subject_before_san);
 	RUN(test_filter_specials_kept_raw);
 	RUN(test_utf8_cn_from_utf8_and_bmp);
