@@ -71,6 +71,7 @@ enum io_state {
 	IO_S_HANDSHAKE,
 	IO_S_FLUSH,		/* io_close(): draining the queue */
 	IO_S_SHUTDOWN,		/* io_close(): tls_close() */
+	IO_S_LINGER,		/* io_close(): draining input until EOF */
 	IO_S_FAILED		/* error reported, or about to be */
 };
 
@@ -145,6 +146,7 @@ static void	io_connected(struct io *);
 static void	io_handshake(struct io *);
 static void	io_updown(struct io *, short, int, int);
 static void	io_closing(struct io *);
+static void	io_linger(struct io *);
 static void	io_flush_early(struct io *);
 static int	io_flush(struct io *);
 static int	io_flush_plain(struct io *, size_t);
@@ -227,8 +229,7 @@ io_close(struct io *io)
 		return;
 	io->cb = NULL;
 	io->arg = NULL;
-	if (io->state != IO_S_UP || io->flags & IO_F_FREE ||
-	    (io->queued == 0 && !io_is_tls(io))) {
+	if (io->state != IO_S_UP || io->flags & IO_F_FREE) {
 		io_free(io);
 		return;
 	}
@@ -240,8 +241,38 @@ io_close(struct io *io)
 	tv.tv_sec = IO_CLOSE_TIMEOUT / 1000;
 	tv.tv_usec = (IO_CLOSE_TIMEOUT % 1000) * 1000;
 	timeradd(&io->closeby, &tv, &io->closeby);
+	if (io->queued == 0 && !io_is_tls(io)) {
+		io_linger(io);
+		return;
+	}
 	io->state = IO_S_FLUSH;
 	io->hswant = EV_WRITE;
+	io_reload(io);
+}
+
+/*
+ * The last step of io_close(): our side is shut down, and what the peer
+ * still sends is read and dropped until it closes, so that close() does
+ * not answer unread input with a reset that could destroy the reply we
+ * just sent.  Skipped when the peer has closed already.
+ */
+static void
+io_linger(struct io *io)
+{
+	struct timeval	 now, tv;
+
+	if (io->fd == -1 || io->flags & IO_F_EOF ||
+	    shutdown(io->fd, SHUT_WR) == -1) {
+		io_free(io);
+		return;
+	}
+	event_base_gettimeofday_cached(io->base, &now);
+	tv.tv_sec = IO_LINGER_TIMEOUT / 1000;
+	tv.tv_usec = (IO_LINGER_TIMEOUT % 1000) * 1000;
+	timeradd(&now, &tv, &now);
+	if (timercmp(&now, &io->closeby, <))
+		io->closeby = now;
+	io->state = IO_S_LINGER;
 	io_reload(io);
 }
 
@@ -899,6 +930,7 @@ io_dispatch(evutil_socket_t fd, short ev, void *arg)
 		break;
 	case IO_S_FLUSH:
 	case IO_S_SHUTDOWN:
+	case IO_S_LINGER:
 		io_closing(io);
 		break;
 	default:
@@ -1057,10 +1089,26 @@ static void
 io_closing(struct io *io)
 {
 	struct timeval	 now;
-	int		 r;
+	char		 drop[1024];
+	ssize_t		 n;
+	int		 r, i;
 
 	event_base_gettimeofday_cached(io->base, &now);
 	if (!timercmp(&now, &io->closeby, <)) {
+		io_free(io);
+		return;
+	}
+	if (io->state == IO_S_LINGER) {
+		/* Bounded per wakeup: a flooding peer meets the deadline. */
+		for (i = 0; i < 16; i++) {
+			if ((n = read(io->fd, drop, sizeof(drop))) > 0)
+				continue;
+			if (n == -1 && (errno == EAGAIN || errno == EINTR))
+				return;
+			break;
+		}
+		if (i == 16)
+			return;
 		io_free(io);
 		return;
 	}
@@ -1072,7 +1120,7 @@ io_closing(struct io *io)
 		if (io->queued)
 			return;
 		if (!io_is_tls(io)) {
-			io_free(io);
+			io_linger(io);
 			return;
 		}
 		io->state = IO_S_SHUTDOWN;
@@ -1083,7 +1131,7 @@ io_closing(struct io *io)
 	else if (r == TLS_WANT_POLLOUT)
 		io->hswant = EV_WRITE;
 	else
-		io_free(io);
+		io_linger(io);	/* close_notify sent, or it failed */
 }
 
 static int
@@ -1459,6 +1507,10 @@ io_reload(struct io *io)
 	case IO_S_SHUTDOWN:
 		want = io->hswant;
 		tmo = IO_CLOSE_TIMEOUT;
+		break;
+	case IO_S_LINGER:
+		want = EV_READ;
+		tmo = IO_LINGER_TIMEOUT;
 		break;
 	default:
 		break;

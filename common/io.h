@@ -73,6 +73,7 @@ typedef void (*io_callback)(struct io *, int evt, void *arg);
 #define IO_QUEUE_MAX	(1024 * 1024)	/* io_write() refuses beyond this */
 #define IO_PRINTF_MAX	8192		/* longest io_printf() result */
 #define IO_CLOSE_TIMEOUT 5000		/* ms io_close() spends flushing */
+#define IO_LINGER_TIMEOUT 2000		/* ms of it spent draining input */
 
 /* io_getline() sets *len to this when the line exceeds the limit. */
 #define IO_TOOLONG	SIZE_MAX
@@ -86,9 +87,13 @@ struct io	*io_new(struct event_base *, int fd, io_callback, void *arg);
 /* Tear down at once: no flush, no close_notify, no more callbacks. */
 void		 io_free(struct io *);
 /*
- * Graceful close: flush what is queued, send a TLS close_notify, then
- * free.  Best effort and bounded by IO_CLOSE_TIMEOUT; the owner is
- * detached at once (no more callbacks) and must not touch the io again.
+ * Graceful close: flush what is queued, send a TLS close_notify, shut
+ * down our side and drain what the peer still sends until it closes
+ * (at most IO_LINGER_TIMEOUT), then free.  The drain matters: closing
+ * a socket with unread input sends a reset, which can destroy our last
+ * reply (a 554 or 421) before the client reads it.  Best effort and
+ * bounded by IO_CLOSE_TIMEOUT; the owner is detached at once (no more
+ * callbacks) and must not touch the io again.
  */
 void		 io_close(struct io *);
 

@@ -1029,6 +1029,49 @@ test_close_flushes(void)
 	close(fd);
 }
 
+/*
+ * A refused client that already sent its next command: our reply must
+ * reach it even though that command was never read.  Over TCP, closing
+ * with unread input sends a reset that destroys data the client has not
+ * read yet; io_close() drains instead.
+ */
+static void
+test_close_with_unread_input_keeps_reply(void)
+{
+	struct sockaddr_in	 sin;
+	struct ep		 ep;
+	char			 buf[64], junk[8192];
+	size_t			 got = 0;
+	ssize_t			 n;
+	int			 lfd, cfd, sfd;
+
+	lfd = listen_lo(&sin);
+	cfd = socket(AF_INET, SOCK_STREAM, 0);
+	CHECK(cfd != -1 && connect(cfd, (struct sockaddr *)&sin,
+	    sizeof(sin)) == 0);
+	CHECK((sfd = accept(lfd, NULL, NULL)) != -1);
+	close(lfd);
+	ep_init(&ep, EP_LINES);
+	ep.io = io_new(base, sfd, ep_cb, &ep);
+	io_pause(ep.io);			/* nothing more is read */
+	memset(junk, 'x', sizeof(junk));
+	CHECK(write(cfd, junk, sizeof(junk)) == (ssize_t)sizeof(junk));
+	loop_ms(50);				/* the input is waiting */
+	CHECK(io_printf(ep.io, "554 5.7.1 refused\r\n") == 0);
+	io_close(ep.io);
+	ep.io = NULL;
+	loop_ms(100);				/* flushed, shut down */
+	/* The client reads only now, after the close: the reply is there,
+	 * then EOF, not ECONNRESET. */
+	while (got < 19 && (n = read(cfd, buf + got, sizeof(buf) - got)) > 0)
+		got += n;
+	CHECK(got == 19 && memcmp(buf, "554 5.7.1 refused\r\n", 19) == 0);
+	CHECK(shutdown(cfd, SHUT_WR) == 0);
+	loop_ms(100);				/* the drain sees our EOF */
+	CHECK(read(cfd, buf, sizeof(buf)) == 0);
+	close(cfd);
+}
+
 static void
 free_peer(struct ep *ep, int evt)
 {
@@ -1357,6 +1400,7 @@ main(void)
 	RUN(test_idle_timeout);
 	RUN(test_pause_holds_input_and_timer);
 	RUN(test_close_flushes);
+	RUN(test_close_with_unread_input_keeps_reply);
 	RUN(test_free_inside_callbacks);
 
 	tlsserver_free(srvctx);
