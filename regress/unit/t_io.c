@@ -146,6 +146,7 @@ static void	test_starttls_upstream_junk_reported(void);
 static void	test_tls_untrusted_server_fails(void);
 static void	test_tls_server_idle_releases_buffers(void);
 static void	test_tls_client_verify_failures_reported(void);
+static void	test_tls_server_context_settings(void);
 static void	test_connect_refused(void);
 static void	test_connect_timeout(void);
 static void	test_idle_timeout(void);
@@ -718,6 +719,34 @@ cli_starttls_othercert(struct ep *ep, int evt)
 		ep->discarded = io_start_tls_client(ep->io,
 		    tls_client_ctx_cert(pki.ca, pki.othercert, pki.otherkey),
 		    "localhost");
+}
+
+/*
+ * The listener context is libtls' server context plus what tlsserver.c
+ * says it adds: TLS 1.2 at least, the server's cipher order, no session
+ * resumption and no tickets, no renegotiation, released buffers, read
+ * ahead, client certificates requested at depth 6.
+ */
+static void
+test_tls_server_context_settings(void)
+{
+	SSL_CTX		*ctx = tlsserver_ctx(srvctx);
+	uint64_t	 opts = SSL_CTX_get_options(ctx);
+	long		 mode = SSL_CTX_get_mode(ctx);
+
+	CHECK(SSL_CTX_get_min_proto_version(ctx) == TLS1_2_VERSION);
+	CHECK(opts & SSL_OP_CIPHER_SERVER_PREFERENCE);
+	CHECK(opts & SSL_OP_NO_TICKET);
+	CHECK(opts & SSL_OP_NO_RENEGOTIATION);
+	CHECK(SSL_CTX_get_num_tickets(ctx) == 0);
+	CHECK(SSL_CTX_get_session_cache_mode(ctx) == SSL_SESS_CACHE_OFF);
+	CHECK(mode & SSL_MODE_RELEASE_BUFFERS);
+	CHECK(mode & SSL_MODE_ENABLE_PARTIAL_WRITE);
+	CHECK(mode & SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+	CHECK(!(mode & SSL_MODE_AUTO_RETRY));
+	CHECK(SSL_CTX_get_read_ahead(ctx) == 1);
+	CHECK(SSL_CTX_get_verify_mode(ctx) == SSL_VERIFY_PEER);
+	CHECK(SSL_CTX_get_verify_depth(ctx) == TLSSERVER_VERIFY_DEPTH);
 }
 
 /* One handshake against server; the server's outcome in *srv. */
@@ -1395,6 +1424,7 @@ main(void)
 	RUN(test_tls_untrusted_server_fails);
 	RUN(test_tls_server_idle_releases_buffers);
 	RUN(test_tls_client_verify_failures_reported);
+	RUN(test_tls_server_context_settings);
 	RUN(test_connect_refused);
 	RUN(test_connect_timeout);
 	RUN(test_idle_timeout);
