@@ -171,7 +171,7 @@ swaks --server 127.0.0.1:$SUB_PORT --tls --from bob@example.test --to alice@exam
 swaks --server 127.0.0.1:$SUB_PORT --tls --tls-cert $P/revoked.crt --tls-key $P/revoked.key \\
       --from revoked@example.test --to bob@example.test
 # => refused after the TLS handshake: 554 5.7.1 Client certificate refused, then the
-#    connection closes; swaks may show only the close (nothing relayed; log: certificate revoked)
+#    connection closes (nothing relayed; log: certificate revoked)
 
 TXT
 if [ -n "${DEMO_CHECK:-}" ]; then
