@@ -660,6 +660,16 @@ io_tls_cipher(struct io *io)
 	return tls_conn_cipher(io->tls);
 }
 
+void
+io_tls_names(struct io *io, char *ver, size_t verlen, char *cipher,
+    size_t cipherlen)
+{
+	const char	*v = io_tls_version(io), *c = io_tls_cipher(io);
+
+	snprintf(ver, verlen, "%s", v != NULL ? v : "?");
+	snprintf(cipher, cipherlen, "%s", c != NULL ? c : "?");
+}
+
 int
 io_tls_peer_cert_provided(struct io *io)
 {

@@ -190,6 +190,9 @@ struct ssl_st	*io_ssl(struct io *);
 /* TLS session details for the log; NULL / 0 on a plaintext io. */
 const char	*io_tls_version(struct io *);
 const char	*io_tls_cipher(struct io *);
+/* Both, copied for log lines that outlive the io; "?" when unknown. */
+void		 io_tls_names(struct io *, char *ver, size_t verlen,
+		    char *cipher, size_t cipherlen);
 int		 io_tls_peer_cert_provided(struct io *);
 /*
  * The peer's certificate chain, leaf first, as OpenSSL's STACK_OF(X509),

@@ -400,10 +400,8 @@ px_io(struct io *io, int evt, void *arg)
 	case IO_TLSREADY:
 		stats_inc(STAT_TLS_OK);
 		/* For the log lines, also if the checks below refuse. */
-		snprintf(s->tlsver, sizeof(s->tlsver), "%s",
-		    io_tls_version(io) ? io_tls_version(io) : "?");
-		snprintf(s->cipher, sizeof(s->cipher), "%s",
-		    io_tls_cipher(io) ? io_tls_cipher(io) : "?");
+		io_tls_names(io, s->tlsver, sizeof(s->tlsver), s->cipher,
+		    sizeof(s->cipher));
 		/* As smtp_session.c does: crl-check proxy on the chain,
 		 * then OCSP (the session waits for crld, paused). */
 		if (crl_front_check_client(s->gen->conf, s->l, io, s->addr,

@@ -648,10 +648,8 @@ session_io(struct io *io, int evt, void *arg)
 	case IO_TLSREADY:
 		stats_inc(STAT_TLS_OK);
 		/* For the log lines, also if the checks below refuse. */
-		snprintf(s->tlsver, sizeof(s->tlsver), "%s",
-		    io_tls_version(io) ? io_tls_version(io) : "?");
-		snprintf(s->cipher, sizeof(s->cipher), "%s",
-		    io_tls_cipher(io) ? io_tls_cipher(io) : "?");
+		io_tls_names(io, s->tlsver, sizeof(s->tlsver), s->cipher,
+		    sizeof(s->cipher));
 		/* Issue 5, CRL check (crl_front.c): a revoked chain, or one
 		 * without a fresh CRL under fail-closed, ends the session
 		 * right after the handshake.  Here rather than in

@@ -445,10 +445,8 @@ up_io(struct io *io, int evt, void *arg)
 			return;
 		}
 		u->tls_done = 1;
-		snprintf(u->tlsver, sizeof(u->tlsver), "%s",
-		    io_tls_version(io) ? io_tls_version(io) : "?");
-		snprintf(u->cipher, sizeof(u->cipher), "%s",
-		    io_tls_cipher(io) ? io_tls_cipher(io) : "?");
+		io_tls_names(io, u->tlsver, sizeof(u->tlsver), u->cipher,
+		    sizeof(u->cipher));
 		if (u->p.relay->tls == UPSTREAM_TLS_IMPLICIT) {
 			u->state = UP_GREETING;
 			smtp_reply_init(&u->reply);
