@@ -42,6 +42,7 @@
 #include "crlset.h"
 #include "imsg.h"
 #include "log.h"
+#include "pkeydecode.h"
 #include "proto.h"
 #include "sandbox.h"
 #include "stats.h"
@@ -816,6 +817,9 @@ crld_preinit(struct childproc *cp)
 		fatalx("curl_global_init");
 	crl_fetch_init(cp->base);
 	ocsp_init(cp);		/* issue 5 item 7 */
+	/* OCSP responses and CRL servers bring certificates to parse
+	 * (pkeydecode.h). */
+	pkeydecode_init();
 }
 
 static void

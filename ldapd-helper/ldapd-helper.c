@@ -22,6 +22,7 @@
 #include "ldapd.h"
 #include "log.h"
 #include "proto.h"
+#include "pkeydecode.h"
 #include "sandbox.h"
 #include "stats.h"
 
@@ -78,6 +79,9 @@ ldapd_preinit(struct childproc *cp)
 
 	if (RAND_bytes(env->pwkey, sizeof(env->pwkey)) != 1)
 		fatalx("RAND_bytes");
+	/* A certificate query not in the cache parses the certificate:
+	 * decode its key the direct way (pkeydecode.h). */
+	pkeydecode_init();
 }
 
 static void

@@ -29,6 +29,7 @@
 #include "crl_front.h"
 #include "front.h"
 #include "log.h"
+#include "pkeydecode.h"
 #include "lookup.h"
 #include "ocsp_front.h"
 #include "proto.h"
@@ -383,6 +384,9 @@ front_preinit(struct childproc *cp)
 	 * still be read. */
 	if (tls_init() == -1)
 		fatalx("tls_init");
+	/* Before any certificate is parsed: the keys of client chains
+	 * are decoded the direct way (pkeydecode.h). */
+	pkeydecode_init();
 }
 
 static void
