@@ -12,12 +12,29 @@ _swaks() {
 }
 
 test_pki_chain_verifies() {
-	local n
+	local n c
 	make_pki "$T/pki" || fail "make_pki"
 	cd "$T/pki" || fail "no PKI"
-	for n in alice bob carol dave erin frank twin revoked evil server; do
+	for n in alice bob carol dave erin frank twin revoked evil randy server; do
 		openssl verify -CAfile chain.pem "$n.crt" >/dev/null ||
 		    fail "$n does not verify"
+	done
+	# randy alone has an RSA 2048 key (signed with ECDSA by the EC
+	# intermediate); everything else stays EC P-256.
+	openssl x509 -in randy.crt -noout -text >"$T/randy.txt"
+	grep -q "Public Key Algorithm: rsaEncryption" "$T/randy.txt" &&
+	    grep -q "Public-Key: (2048 bit)" "$T/randy.txt" &&
+	    grep -q "Signature Algorithm: ecdsa-with-SHA256" "$T/randy.txt" ||
+	    fail "randy is not an RSA 2048 key signed with ECDSA"
+	openssl pkey -in randy.key -noout -text | grep -q "Private-Key: (2048 bit" ||
+	    fail "randy.key is not RSA 2048"
+	[ -s randy.der ] && [ "$(grep -c BEGIN randy.chain.pem)" = 2 ] ||
+	    fail "randy.der / randy.chain.pem"
+	for n in alice bob evil server inter; do
+		[ -f "$n.crt" ] && c=$n.crt || c=$n.pem
+		openssl x509 -in "$c" -noout -text |
+		    grep -q "Public Key Algorithm: id-ecPublicKey" ||
+		    fail "$n is not EC"
 	done
 	for n in expired notyet wrongca; do
 		if openssl verify -CAfile chain.pem "$n.crt" >/dev/null 2>&1; then
@@ -106,6 +123,12 @@ test_slapd_starts_and_finds_alice() {
 	ldap_gw_search "$T/ldap" "(uid=alice)" "userCertificate;binary" |
 	    sed -n 's/^userCertificate;binary:: //p' | base64 -d >"$T/a.der"
 	cmp "$T/a.der" "$T/pki/alice.der" || fail "userCertificate"
+	# randy (the RSA certificate): a plain CAC user with his own
+	ldap_gw_search "$T/ldap" \
+	    "(&(caccn=$(pki_cn "$T/pki" randy))(cacserial=$(pki_serial "$T/pki" randy)))" \
+	    "userCertificate;binary" | sed -n 's/^userCertificate;binary:: //p' |
+	    base64 -d >"$T/r.der"
+	cmp "$T/r.der" "$T/pki/randy.der" || fail "randy's userCertificate"
 	# ambiguous, exempt, emergency windows
 	[ "$(ldap_gw_search "$T/ldap" "(caccn=$(pki_cn "$T/pki" twin))" dn |
 	    grep -c '^dn:')" = 2 ] || fail "twins"

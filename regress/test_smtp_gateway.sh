@@ -367,6 +367,203 @@ test_certificate_fields_match_openssl() {
 	    grep -cF "cert-subject=\"$dn\" cert-serial=$serial cert-issuer=\"$issuer\" cert=ok user=alice")" = 2 ] || fail "front did not log openssl's subject, serial and issuer"
 }
 
+# randy's certificate carries an RSA 2048 key (all the other test
+# certificates are EC P-256), signed by the EC intermediate: his keys go
+# through the front's RSA key decoding (common/pkeydecode.c) and his
+# CertificateVerify through RSA signature verification.
+#
+# rsa_mail OUT CERT KEY [s_client options...]: one message from randy to
+# bob over STARTTLS with openssl s_client, CERT and KEY as the client's;
+# -msg dumps the handshake messages into OUT.  Never fails: the caller
+# checks OUT.
+rsa_mail() {
+	local out=$1 cert=$2 key=$3
+	shift 3
+	printf 'EHLO sclient.example.test\nMAIL FROM:<randy@example.test>\nRCPT TO:<bob@example.test>\nDATA\nSubject: rsa client\n\nhello\n.\nQUIT\n' |
+	    timeout -k 2 30 openssl s_client -starttls smtp \
+	    -connect "127.0.0.1:$SUB_PORT" -cert "$cert" -key "$key" \
+	    -CAfile "$PKI/chain.pem" -verify_return_error -crlf -ign_eof \
+	    -nocommands -msg "$@" >"$out" 2>&1 || :
+	echo "--- s_client $* ($out)"
+	grep -v '^    ' "$out"
+}
+
+# rsa_delivered OUT: that s_client session was authenticated by the
+# certificate and its message accepted.
+rsa_delivered() {
+	grep -q "^250-AUTH EXTERNAL" "$1" || fail "$1: not authenticated by the certificate"
+	grep -q "^250 2.0.0 Ok: queued as " "$1" || fail "$1: not delivered"
+	grep -q "^221 " "$1" || fail "$1: no 221"
+}
+
+# rsa_cv_sigalg OUT: the SignatureScheme (4 hex digits) of the
+# CertificateVerify the client sent in that s_client session, from -msg.
+rsa_cv_sigalg() {
+	awk '/^>>> .*, CertificateVerify$/ { getline; print $5 $6; exit }' "$1"
+}
+
+# rsa_received N: msg-N was randy's, authenticated by his certificate.
+rsa_received() {
+	up_received "$1" "authenticated as randy by certificate serial $(pki_serial "$PKI" randy) issuer $INTER_DN"
+	up_msg_json "$1" 'm["xclient"]["LOGIN"] == "randy" and m["mail_from"] == "randy@example.test"'
+}
+
+# TLS 1.3 with randy's RSA certificate: the client signs with RSA-PSS
+# (rsa_pss_rsae_*, the only RSA signatures TLS 1.3 has), the front
+# verifies it, looks randy up and the message is delivered as his; swaks
+# on the implicit-TLS listener too.
+test_rsa_certificate_tls13_delivers() {
+	cert_only_start
+	local serial; serial=$(pki_serial "$PKI" randy)
+	openssl x509 -in "$PKI/randy.crt" -noout -text |
+	    grep -q "Public Key Algorithm: rsaEncryption" || fail "premise: randy's key is not RSA"
+	rsa_mail "$T/s13" "$PKI/randy.crt" "$PKI/randy.key" -tls1_3
+	grep -q "^New, TLSv1.3, " "$T/s13" || fail "not TLS 1.3"
+	rsa_delivered "$T/s13"
+	case $(rsa_cv_sigalg "$T/s13") in
+	0804|0805|0806) ;;
+	*) fail "CertificateVerify not signed with rsa_pss_rsae: $(rsa_cv_sigalg "$T/s13")" ;;
+	esac
+	smtp_swaks "$T/sw" --server "127.0.0.1:$SMTPS_PORT" --tlsc \
+	    --tls-protocol tlsv1_3 $(swaks_cert randy) \
+	    --from randy@example.test --to bob@example.test
+	grep -q "TLSv1.3" "$T/sw" || fail "swaks: not TLS 1.3"
+	swaks_delivered "$T/sw"
+	up_assert_count 2
+	rsa_received 1
+	rsa_received 2
+	log_count_is "event=cert .*cert-subject=\"[^\"]*CN=TESTER\.RANDY[^\"]*\" cert-serial=$serial cert-issuer=\"$INTER_DN\" cert=ok user=randy result=ok" 2 ||
+	    fail "lookup not logged as cert=ok user=randy"
+	log_count_is "event=end .* tls=TLSv1\.3 cipher=[A-Z0-9_-]+ cert=ok .*user=randy method=certificate messages=1 " 2 ||
+	    fail "sessions not logged as randy over TLS 1.3"
+	log_count_is 'event=tls-failed' 0 || fail "a handshake failed"
+}
+
+# TLS 1.2, the client made to sign its CertificateVerify with PKCS#1
+# v1.5 (rsa_pkcs1_sha256).  -client_sigalgs limits what the client signs
+# with; -sigalgs (what the client accepts from the server) must keep
+# ECDSA, as the server's own certificate is EC.
+test_rsa_certificate_tls12_pkcs1_delivers() {
+	cert_only_start
+	rsa_mail "$T/s12" "$PKI/randy.crt" "$PKI/randy.key" -tls1_2 \
+	    -sigalgs "RSA+SHA256:ECDSA+SHA256" -client_sigalgs "RSA+SHA256"
+	grep -q "^New, TLSv1.2, " "$T/s12" || fail "not TLS 1.2"
+	rsa_delivered "$T/s12"
+	[ "$(rsa_cv_sigalg "$T/s12")" = 0401 ] ||
+	    fail "CertificateVerify not rsa_pkcs1_sha256: $(rsa_cv_sigalg "$T/s12")"
+	up_assert_count 1
+	rsa_received 1
+	log_count_is "event=cert .*cert=ok user=randy result=ok" 1 || fail "lookup not logged"
+	log_count_is "event=end .* tls=TLSv1\.2 cipher=[A-Z0-9_-]+ cert=ok .*user=randy method=certificate messages=1 " 1 ||
+	    fail "session not logged as randy over TLS 1.2"
+}
+
+# TLS 1.2 with an RSA-PSS CertificateVerify (rsa_pss_rsae_sha256) from
+# the rsaEncryption key.
+test_rsa_certificate_tls12_pss_delivers() {
+	cert_only_start
+	rsa_mail "$T/s12" "$PKI/randy.crt" "$PKI/randy.key" -tls1_2 \
+	    -sigalgs "RSA-PSS+SHA256:ECDSA+SHA256" -client_sigalgs "RSA-PSS+SHA256"
+	grep -q "^New, TLSv1.2, " "$T/s12" || fail "not TLS 1.2"
+	rsa_delivered "$T/s12"
+	[ "$(rsa_cv_sigalg "$T/s12")" = 0804 ] ||
+	    fail "CertificateVerify not rsa_pss_rsae_sha256: $(rsa_cv_sigalg "$T/s12")"
+	up_assert_count 1
+	rsa_received 1
+	log_count_is "event=cert .*cert=ok user=randy result=ok" 1 || fail "lookup not logged"
+	log_count_is "event=end .* tls=TLSv1\.2 cipher=[A-Z0-9_-]+ cert=ok .*user=randy method=certificate messages=1 " 1 ||
+	    fail "session not logged as randy over TLS 1.2"
+}
+
+# rsa_forged_key PKI OUT: an RSA private key that signs with the private
+# exponent and primes of a freshly generated key (openssl genpkey) but
+# carries randy's public modulus and exponent.  TLS stacks refuse to pair
+# a certificate with a key whose public half differs, so this is how a
+# client "holding" randy's certificate without his key gets it onto the
+# wire: its CertificateVerify is made with the other key's secrets.
+rsa_forged_key() {
+	local pki=$1 out=$2
+	openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 \
+	    -out "$out.other" 2>/dev/null || fail "genpkey"
+	openssl rsa -in "$out.other" -traditional -outform DER \
+	    -out "$out.other.der" 2>/dev/null || fail "openssl rsa"
+	$PY - "$out.other.der" "$(openssl x509 -in "$pki/randy.crt" -noout -modulus |
+	    sed 's/^Modulus=//')" "$out.der" <<-'EOF' || fail "forging the key"
+	import sys
+	def tlv(d, i):
+	    t, n = d[i], d[i + 1]
+	    i += 2
+	    if n & 0x80:
+	        k = n & 0x7f
+	        n = int.from_bytes(d[i:i + k], "big")
+	        i += k
+	    return t, d[i:i + n], i + n
+	def der(t, v):
+	    n = len(v)
+	    if n < 0x80:
+	        return bytes([t, n]) + v
+	    b = n.to_bytes((n.bit_length() + 7) // 8, "big")
+	    return bytes([t, 0x80 | len(b)]) + b + v
+	def integer(x):
+	    return der(0x02, x.to_bytes(x.bit_length() // 8 + 1, "big"))
+	d = open(sys.argv[1], "rb").read()
+	t, body, _ = tlv(d, 0)
+	assert t == 0x30
+	ints, i = [], 0
+	while i < len(body):
+	    t, v, i = tlv(body, i)
+	    assert t == 0x02
+	    ints.append(int.from_bytes(v, "big"))
+	assert len(ints) == 9 and ints[0] == 0, ints[:1]
+	n = int(sys.argv[2], 16)
+	assert n != ints[1]
+	# version, n (randy's), e, then the other key's d p q dp dq qinv
+	ints[1] = n
+	open(sys.argv[3], "wb").write(der(0x30, b"".join(integer(x) for x in ints)))
+	EOF
+	openssl rsa -inform DER -in "$out.der" -out "$out" 2>/dev/null ||
+	    fail "openssl rsa (forged key)"
+	# Its public half is randy's, so clients accept the pair.
+	openssl x509 -in "$pki/randy.crt" -noout -pubkey >"$out.want.pub"
+	openssl rsa -in "$out" -pubout -out "$out.pub" 2>/dev/null
+	cmp -s "$out.pub" "$out.want.pub" || fail "premise: forged key's public half"
+}
+
+# randy's certificate with another RSA private key, over TLS 1.3 and TLS
+# 1.2: the CertificateVerify does not verify, the handshake fails, nobody
+# is looked up, nothing reaches the upstream; and the daemon goes on
+# serving (randy with his real key, right after).
+test_rsa_certificate_forged_key_refused() {
+	cert_only_start
+	rsa_forged_key "$PKI" "$T/forged.key"
+	rsa_mail "$T/f13" "$PKI/randy.crt" "$T/forged.key" -tls1_3
+	rsa_mail "$T/f12" "$PKI/randy.crt" "$T/forged.key" -tls1_2 \
+	    -sigalgs "RSA+SHA256:ECDSA+SHA256" -client_sigalgs "RSA+SHA256"
+	local f
+	for f in f13 f12; do
+		grep -q "^>>> .*, CertificateVerify$" "$T/$f" ||
+		    fail "$f: the client sent no CertificateVerify"
+		grep -q "^<<< .*Alert .*fatal decrypt_error" "$T/$f" ||
+		    fail "$f: the server did not refuse the signature"
+		# (s_client prints the last line of the plaintext EHLO reply)
+		! grep -Eq '^(250-|354 |221 )|Ok: queued' "$T/$f" ||
+		    fail "$f: the server answered over TLS"
+	done
+	# The front's RSA verification rejected the signature: a PSS one
+	# (TLS 1.3) and a PKCS#1 v1.5 one (TLS 1.2).
+	log_count_is 'event=tls-failed .*reason="TLS handshake: handshake failed: .*rsa routines' 2 ||
+	    { grep 'event=tls-failed' "$T/smtpcertd.log"; fail "forged handshakes not logged as failed RSA verifications"; }
+	log_count_is 'event=cert ' 0 || fail "a forged certificate was looked up"
+	log_count_is 'user=randy' 0 || fail "mapped to randy"
+	up_assert_count 0
+	[ ! -e "$T/up/conn-1.raw" ] || fail "upstream contacted"
+	rsa_mail "$T/good" "$PKI/randy.crt" "$PKI/randy.key"
+	rsa_delivered "$T/good"
+	up_assert_count 1
+	rsa_received 1
+	log_count_is "event=cert .*cert=ok user=randy result=ok" 1 || fail "lookup not logged"
+}
+
 run_test test_valid_certificate_delivers_with_received_header
 run_test test_no_certificate_refused_at_handshake
 run_test test_invalid_certificates_refused_at_handshake
@@ -380,4 +577,8 @@ run_test test_auth_after_message_reaches_upstream_as_user
 run_test test_curl_smtps_with_certificate
 run_test test_openssl_s_client_with_certificate
 run_test test_certificate_fields_match_openssl
+run_test test_rsa_certificate_tls13_delivers
+run_test test_rsa_certificate_tls12_pkcs1_delivers
+run_test test_rsa_certificate_tls12_pss_delivers
+run_test test_rsa_certificate_forged_key_refused
 finish

@@ -1,5 +1,6 @@
 # Throwaway test PKI, generated with openssl at test time (sourced by
-# regress/lib.sh).  EC P-256 keys, about one second for the whole set.
+# regress/lib.sh).  EC P-256 keys (randy's alone is RSA 2048), about one
+# second for the whole set.
 #
 #	make_pki DIR            create the PKI below DIR (DIR may exist)
 #	pki_revoke DIR NAME [REASON]
@@ -37,6 +38,8 @@
 #	             (SAN email:bob@example.test only)
 #	    carol dave erin frank twin
 #	             valid, like bob (LDAP users, see slapd.sh)
+#	    randy    valid, like bob, but an RSA 2048 key (rsaEncryption)
+#	             in a certificate the EC intermediate signs with ECDSA
 #	    revoked  valid dates, revoked (keyCompromise) in the inter CRLs
 #	    expired  notBefore 400 days ago, notAfter yesterday
 #	    notyet   notBefore in 30 days
@@ -60,7 +63,10 @@
 # resolution, so two pki_revoke calls in the same second give CRLs with the
 # same thisUpdate but a higher CRL number.
 
-PKI_CLIENTS="alice bob carol dave erin frank twin revoked expired notyet wrongca evil"
+# New names go at the end: a client's CN embeds its position here.
+PKI_CLIENTS="alice bob carol dave erin frank twin revoked expired notyet wrongca evil randy"
+# Clients whose key is RSA 2048 rather than EC P-256.
+PKI_RSA_CLIENTS="randy"
 PKI_EVIL_CN='evil*)(uid=*))(|(cn=*\,"+<>;=# x'
 
 # $1 = offset for date(1), e.g. "-2 days": UTCTime for openssl ca.
@@ -120,13 +126,21 @@ _pki_ca_conf() {
 }
 
 # _pki_sign DIR CA NAME SUBJ EXTFILE [openssl ca args...]
-# Key DIR/NAME.key, certificate DIR/NAME.crt signed by CA (db/CA).
+# Key DIR/NAME.key, certificate DIR/NAME.crt signed by CA (db/CA).  The
+# key is EC P-256, or RSA 2048 with PKI_KEYTYPE=rsa (set for the call, or
+# a local of the caller's).
 _pki_sign() {
-	local dir=$1 ca=$2 name=$3 subj=$4 ext=$5 serial
+	local dir=$1 ca=$2 name=$3 subj=$4 ext=$5 serial keyopts
 	shift 5
+	case ${PKI_KEYTYPE:-ec} in
+	ec)	keyopts="-newkey ec -pkeyopt ec_paramgen_curve:P-256" ;;
+	rsa)	keyopts="-newkey rsa -pkeyopt rsa_keygen_bits:2048" ;;
+	*)	echo "pki: unknown PKI_KEYTYPE $PKI_KEYTYPE" >&2; return 1 ;;
+	esac
 	serial=$(_pki_new_serial)
 	echo "$serial" >"$dir/db/$ca/serial"
-	openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
+	# shellcheck disable=SC2086
+	openssl req -new $keyopts -nodes \
 	    -keyout "$dir/$name.key" -subj "$subj" -utf8 \
 	    -config "$dir/db/$ca/ca.cnf" -out "$dir/db/$name.csr" 2>/dev/null ||
 	    { echo "pki: req $name failed" >&2; return 1; }
@@ -184,7 +198,9 @@ _pki_self_ca() {
 }
 
 make_pki() {
-	local dir=$1 name subj san cn up i=0 e
+	# PKI_KEYTYPE is local: _pki_sign sees it (dynamic scope), the
+	# caller's environment does not choose any key type here.
+	local dir=$1 name subj san cn up i=0 e PKI_KEYTYPE=ec
 	mkdir -p "$dir/db" "$dir/crl" || return 1
 	: >"$dir/serials"
 	: >"$dir/cns"
@@ -256,6 +272,8 @@ make_pki() {
 		    "subjectKeyIdentifier = hash" \
 		    "authorityKeyIdentifier = keyid:always" \
 		    "subjectAltName = $san"
+		PKI_KEYTYPE=ec
+		case " $PKI_RSA_CLIENTS " in *" $name "*) PKI_KEYTYPE=rsa ;; esac
 		case $name in
 		expired)
 			_pki_sign "$dir" inter "$name" "$subj" "$e.$name" \

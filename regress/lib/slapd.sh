@@ -49,6 +49,8 @@
 #	                  certificate that does not match the one in LDAP)
 #	twin1    twin     twin1 and twin2 have the same caccn AND cacserial
 #	twin2    twin     (ambiguous mapping)
+#	randy    randy    none (a plain CAC user whose certificate has an
+#	                  RSA 2048 key, see pki.sh)
 #	revoked, expired, notyet, wrongca: CAC users for those certificates,
 #	                  so refusing them is the certificate check's doing
 #	(no entry for the "evil" certificate.)
@@ -282,6 +284,8 @@ seed_ldap() {
 	    "$(_slapd_b64der "$pki" twin)" || return 1
 	_slapd_user "$ldif" twin2 twin "$pki" 10008 \
 	    "$(_slapd_b64der "$pki" twin)" || return 1
+	_slapd_user "$ldif" randy randy "$pki" 10009 \
+	    "$(_slapd_b64der "$pki" randy)" || return 1
 	n=10010
 	for name in revoked expired notyet wrongca; do
 		n=$((n + 1))
