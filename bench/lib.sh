@@ -149,7 +149,17 @@ bench_backends() {
 	printf 'gwpw\n' >"$T/ldap.pw"
 	chmod 600 "$T/ldap.pw"
 	mkdir -p "$T/empty"
-	LOAD="$BIN/smtp_load -h 127.0.0.1 -C $T/pki/alice.crt -K $T/pki/alice.key -A $T/pki/chain.pem -f alice@example.test -r bob@example.test -s 10240"
+	# BENCH_USER: whose certificate the load presents (alice: EC P-256;
+	# randy: RSA 2048, like most smart cards).
+	BUSER=${BENCH_USER:-alice}
+	[ -f "$T/pki/$BUSER.crt" ] || { echo "bench: no certificate for $BUSER" >&2; exit 1; }
+	# "EC P-256" / "RSA 2048" for the report
+	BKEY=$(openssl x509 -in "$T/pki/$BUSER.crt" -noout -text |
+	    awk '/Public Key Algorithm: id-ecPublicKey/ { t = "EC" }
+	         /Public Key Algorithm: rsaEncryption/ { t = "RSA" }
+	         /NIST CURVE:/ { c = $3 } /Public-Key: \(/ { b = substr($2, 2) }
+	         END { print t " " (t == "EC" ? c : b) }')
+	LOAD="$BIN/smtp_load -h 127.0.0.1 -C $T/pki/$BUSER.crt -K $T/pki/$BUSER.key -A $T/pki/chain.pem -f $BUSER@example.test -r bob@example.test -s 10240"
 }
 
 bench_conf() {

@@ -28,6 +28,8 @@
 #   BENCH_WARMUP     unmeasured sessions first     [300]
 #   BENCH_STARTTLS   STARTTLS sessions (0: skip)   [BENCH_SESSIONS / 4]
 #   BENCH_IDLE       idle sessions for RSS (0: skip) [2000]
+#   BENCH_USER       client certificate: alice (EC P-256) or randy
+#                    (RSA 2048)                    [alice]
 #   BENCH_NOLDAP=1   policy without require smtp-auth and no auth-profile
 #                    (for when ldapd-helper is unavailable)
 #   BENCH_KEEP=1     keep the work directory (logs)
@@ -126,7 +128,8 @@ RATIO=$(awk -v a="$S_MS" -v b="$B_MS" 'BEGIN { if (b > 0) printf "%.2f", a / b; 
 
 cat <<EOF
 
-smtpcertd benchmark — $(date -u +%Y-%m-%d) $(nproc) CPUs, loopback, EC P-256, TLS 1.3
+smtpcertd benchmark — $(date -u +%Y-%m-%d) $(nproc) CPUs, loopback, TLS 1.3, server key EC P-256
+client certificate: $BUSER, $BKEY
 configuration: $CONFNAME
                                         sessions  errors   sess/s   p50 ms   p99 ms  server CPU ms/session
 full session, implicit TLS, 10 KB msg   $(printf '%8s %7s %8s %8s %8s  %s' "$S_OK" "$S_ERR" "$S_RATE" "$S_P50" "$S_P99" "$S_MS")

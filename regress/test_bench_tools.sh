@@ -158,8 +158,31 @@ test_crl_sessions_script() {
 	    fail "no set size"
 }
 
+# bench/smtp.sh, the `make bench` report, at tiny scale with the RSA
+# client certificate: every row has its figures and no errors.
+test_smtp_script_rsa_client() {
+	build_tools
+	BUILD=$BUILD BENCH_USER=randy BENCH_SESSIONS=12 BENCH_WARMUP=2 \
+	    BENCH_STARTTLS=4 BENCH_IDLE=10 BENCH_CONC=4 \
+	    bash "$TOP/bench/smtp.sh" >"$T/smtp.out" 2>&1 ||
+	    { cat "$T/smtp.out"; fail "smtp.sh failed"; }
+	cat "$T/smtp.out"
+	grep -q '^client certificate: randy, RSA 2048$' "$T/smtp.out" ||
+	    fail "client certificate not reported"
+	grep -q '^full session, implicit TLS, 10 KB msg *12 *0 ' "$T/smtp.out" ||
+	    fail "implicit TLS row"
+	grep -q '^full session, STARTTLS, 10 KB msg *4 *0 ' "$T/smtp.out" ||
+	    fail "STARTTLS row"
+	grep -q '^tls_baseline, TLS handshake only *12 *0 ' "$T/smtp.out" ||
+	    fail "baseline row"
+	grep -q '^server CPU per full session / baseline handshake: *[0-9.]* ' \
+	    "$T/smtp.out" || fail "no ratio"
+	grep -q '^  10 sessions held' "$T/smtp.out" || fail "idle sessions"
+}
+
 run_test test_smtp_load_through_smtpcertd_to_sink
 run_test test_idle_sessions_are_held
 run_test test_tls_baseline_handshakes
 run_test test_crl_sessions_script
+run_test test_smtp_script_rsa_client
 finish
