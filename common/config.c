@@ -141,6 +141,7 @@ config_new(const char *path)
 	conf->crl_check_outbound = -1;
 	conf->crl_check_proxy = -1;
 	conf->crl_stale = -1;
+	conf->resolve_every = -1;
 	conf->ocsp.enabled = -1;
 	conf->ocsp.stale = -1;
 	conf->ocsp.timeout = -1;
@@ -863,6 +864,8 @@ finish_globals(struct smtpcertd_conf *conf)
 		conf->crl_check_proxy = 1;
 	if ((int)conf->crl_stale == -1)
 		conf->crl_stale = STALE_FAIL_CLOSED;
+	if (conf->resolve_every == -1)
+		conf->resolve_every = CONFIG_DEFAULT_RESOLVE_EVERY;
 	if (conf->ocsp.enabled == -1)
 		conf->ocsp.enabled = 0;
 	if ((int)conf->ocsp.stale == -1)

@@ -29,6 +29,7 @@
 #define CONFIG_DEFAULT_CHROOT		"/var/lib/smtpcertd/empty"
 #define CONFIG_DEFAULT_CONTROL_SOCKET	"/run/smtpcertd.sock"
 #define CONFIG_DEFAULT_CRL_CACHEDIR	"/var/cache/smtpcertd"
+#define CONFIG_DEFAULT_RESOLVE_EVERY	300	/* seconds */
 
 /* Bounds the parser enforces. */
 #define CONFIG_NAME_MAX		128	/* object names */
@@ -432,6 +433,9 @@ struct smtpcertd_conf {
 	int		 crl_check_outbound;	/* relay certs */
 	int		 crl_check_proxy;	/* client certs, proxies */
 	enum stale_policy crl_stale;	/* default fail-closed */
+	int64_t		 resolve_every;	/* seconds between re-resolutions of
+					 * relay and back-end host names;
+					 * 0: at start and reload only */
 	struct ocsp_conf ocsp;
 	struct conf_limits limits;	/* global */
 

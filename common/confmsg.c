@@ -60,6 +60,7 @@ conf_bundle_free(struct conf_bundle *b)
 	if (b->conf != NULL)
 		config_free(b->conf);
 	free(b->text);
+	free(b->names_text);
 	free(b);
 }
 
@@ -78,6 +79,29 @@ conf_bundle_add(struct conf_bundle *b, uint32_t type, const char *name,
 	cb->b = bb;
 	cb->blen = blen;
 	TAILQ_INSERT_TAIL(&b->blobs, cb, entry);
+}
+
+static unsigned char *
+blob_dup(const unsigned char *p, size_t len)
+{
+	unsigned char	*q;
+
+	if (p == NULL)
+		return NULL;
+	if ((q = malloc(len ? len : 1)) == NULL)
+		fatal("%s", __func__);
+	memcpy(q, p, len);
+	return q;
+}
+
+void
+conf_bundle_copy_blobs(struct conf_bundle *dst, const struct conf_bundle *src)
+{
+	const struct conf_blob	*cb;
+
+	TAILQ_FOREACH(cb, &src->blobs, entry)
+		conf_bundle_add(dst, cb->type, cb->name, blob_dup(cb->a,
+		    cb->alen), cb->alen, blob_dup(cb->b, cb->blen), cb->blen);
 }
 
 const struct conf_blob *

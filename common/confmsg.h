@@ -47,6 +47,10 @@ struct conf_bundle {
 	TAILQ_HEAD(, conf_blob)	 blobs;
 	int			*lfds;	/* by listener index, -1 if none */
 	size_t			 nlfds;
+	/* Parent only, never sent: the configuration as printed before
+	 * host names were resolved, from which the timer re-resolves
+	 * them (smtpcertd/resolve.c). */
+	char			*names_text;
 };
 
 struct conf_bundle *conf_bundle_new(uint64_t gen);
@@ -55,6 +59,10 @@ void	conf_bundle_free(struct conf_bundle *);
 /* Takes ownership of a and b. */
 void	conf_bundle_add(struct conf_bundle *, uint32_t type, const char *name,
 	    unsigned char *a, size_t alen, unsigned char *b, size_t blen);
+/* Copies of every blob of src (a generation that differs only in
+ * addresses keeps the files of the one it replaces). */
+void	conf_bundle_copy_blobs(struct conf_bundle *dst,
+	    const struct conf_bundle *src);
 const struct conf_blob *conf_bundle_blob(const struct conf_bundle *,
 	    uint32_t type, const char *name);
 /* Wipe and drop every blob of a type (the front after tls_configure()). */

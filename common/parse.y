@@ -290,7 +290,7 @@ typedef struct {
 %token	MATCHCERT METHOD MONITOR MUST NAME NEGTTL NO NONE OCSP OFF ON ONE
 %token	OUTBOUND PASSWORDFILE PEM PIGGYBACK PKI PLAINTEXT POLICY POP3S PORT
 %token	PREFERRED PROFILE PROXY PROXYPROTO QUERY REFRESH REJECT RELAY REQUIRE
-%token	REQUIRED RESPONDER SCOPE SECONDARY SENDER SERIAL SERVER SIMLOGINS
+%token	REQUIRED RESOLVE RESPONDER SCOPE SECONDARY SENDER SERIAL SERVER SIMLOGINS
 %token	SIZE SMTPAUTH SMTPS SOCKET STALE STARTTLS SUB TIMEOUT TLS TLSFORAUTH
 %token	TTL TYPE UNAUTHLIMIT URL USER USERATTR USERNAME VERIFY XCLIENT YES
 %token	ERROR
@@ -494,6 +494,13 @@ main		: USER string			{
 			setstr(&conf->crl_cachedir, $3, "crl cache");
 		}
 		| CRL STALE stale	{ SETONCE(conf->crl_stale, $3, "crl stale"); }
+		| RESOLVE EVERY duration	{
+			/* 0: host names are resolved at start and reload
+			 * only. */
+			if ($3 != 0 && ($3 < 1 || $3 > 86400))
+				yyerror("resolve every out of range (0, 1s-1d)");
+			SETONCE(conf->resolve_every, $3, "resolve every");
+		}
 		| CRLCHECK crlchecks
 		| OCSP yesno		{
 			SETONCE(conf->ocsp.enabled, $2, "ocsp");
@@ -1321,6 +1328,7 @@ static const struct keywords keywords[] = {
 	{ "relay",			RELAY },
 	{ "require",			REQUIRE },
 	{ "required",			REQUIRED },
+	{ "resolve",			RESOLVE },
 	{ "responder",			RESPONDER },
 	{ "scope",			SCOPE },
 	{ "secondary",			SECONDARY },

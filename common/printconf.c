@@ -433,7 +433,8 @@ config_print(FILE *fp, const struct smtpcertd_conf *conf)
 	config_print_string(fp, conf->crl_cachedir);
 	fprintf(fp, "\nhostname ");
 	config_print_string(fp, conf->hostname);
-	fprintf(fp, "\n\n");
+	fprintf(fp, "\nresolve every %s\n\n",
+	    config_fmt_duration(conf->resolve_every, buf, sizeof(buf)));
 
 	print_limits(fp, &conf->limits, "", "\n");
 	fprintf(fp, "\n");

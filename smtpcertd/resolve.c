@@ -12,7 +12,13 @@
  * that does not resolve stays as it is (the front then refuses sessions
  * for it with a clear reply) rather than failing the whole reload.
  *
- * This runs at start and at every reload.
+ * This runs at start, at every reload, and every "resolve every" (5
+ * minutes by default): the timer parses the running generation's
+ * configuration as it was before resolution, resolves it again, and only
+ * when the addresses differ (as sets: a DNS server rotating its answers
+ * changes nothing) installs a new generation with them, keeping every
+ * file of the running one.  Sessions then behave as after a reload.  A
+ * name that no longer resolves keeps the addresses in use.
  */
 #include <sys/types.h>
 #include <sys/socket.h>
@@ -24,12 +30,18 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <event2/event.h>
+
 #include "config.h"
+#include "confmsg.h"
 #include "log.h"
 #include "smtpcertd.h"
 
 /* Enough for any sane MX; more addresses are ignored. */
 #define RESOLVE_MAX_ADDRS	16
+
+/* Names that did not resolve in the last resolve_relays(). */
+static int	resolve_failures;
 
 static int
 is_address(const char *h)
@@ -57,6 +69,7 @@ resolve_relay(struct relay *r)
 		hints.ai_family = AF_UNSPEC;
 		hints.ai_socktype = SOCK_STREAM;
 		if ((error = getaddrinfo(h->host, NULL, &hints, &res)) != 0) {
+			resolve_failures++;
 			log_warnx("%s:%d: relay %s: cannot resolve %s: %s",
 			    r->src.file, r->src.line, r->name, h->host,
 			    gai_strerror(error));
@@ -112,6 +125,7 @@ resolve_proxy_server(struct proxy_profile *p, struct proxy_server *s)
 	hints.ai_family = AF_UNSPEC;
 	hints.ai_socktype = SOCK_STREAM;
 	if ((error = getaddrinfo(s->host, NULL, &hints, &res)) != 0) {
+		resolve_failures++;
 		log_warnx("%s:%d: proxy %s: cannot resolve server %s: %s",
 		    p->src.file, p->src.line, p->name, s->host,
 		    gai_strerror(error));
@@ -141,6 +155,7 @@ resolve_relays(struct smtpcertd_conf *conf)
 	struct proxy_server	*s;
 	int			 errors = 0;
 
+	resolve_failures = 0;
 	TAILQ_FOREACH(r, &conf->relays, entry)
 		if (resolve_relay(r) == -1)
 			errors++;
@@ -150,4 +165,144 @@ resolve_relays(struct smtpcertd_conf *conf)
 			resolve_proxy_server(p, s);
 	}
 	return errors ? -1 : 0;
+}
+
+/* 0 if the two lists hold the same (address, port, name) entries. */
+static int
+relay_hosts_differ(const struct relay *a, const struct relay *b)
+{
+	const struct relay_host	*h, *k;
+	int			 na = 0, nb = 0, found;
+
+	TAILQ_FOREACH(h, &a->hosts, entry)
+		na++;
+	TAILQ_FOREACH(k, &b->hosts, entry)
+		nb++;
+	if (na != nb)
+		return 1;
+	TAILQ_FOREACH(h, &a->hosts, entry) {
+		found = 0;
+		TAILQ_FOREACH(k, &b->hosts, entry)
+			if (strcmp(h->host, k->host) == 0 &&
+			    h->port == k->port &&
+			    (h->tls_name == NULL) == (k->tls_name == NULL) &&
+			    (h->tls_name == NULL ||
+			    strcmp(h->tls_name, k->tls_name) == 0))
+				found = 1;
+		if (!found)
+			return 1;
+	}
+	return 0;
+}
+
+static int
+server_differs(const struct proxy_server *a, const struct proxy_server *b)
+{
+	if (a == NULL || b == NULL)
+		return a != b;
+	return strcmp(a->host, b->host) != 0;
+}
+
+/*
+ * Whether re-resolution changed anything.  Both come from the same text,
+ * so relays, proxies and their servers are in the same order.
+ */
+static int
+resolve_differs(const struct smtpcertd_conf *a, const struct smtpcertd_conf *b)
+{
+	const struct relay		*ra, *rb;
+	const struct proxy_profile	*pa, *pb;
+	const struct proxy_server	*sa, *sb;
+
+	for (ra = TAILQ_FIRST(&a->relays), rb = TAILQ_FIRST(&b->relays);
+	    ra != NULL && rb != NULL;
+	    ra = TAILQ_NEXT(ra, entry), rb = TAILQ_NEXT(rb, entry))
+		if (relay_hosts_differ(ra, rb))
+			return 1;
+	if (ra != NULL || rb != NULL)
+		return 1;
+	for (pa = TAILQ_FIRST(&a->proxies), pb = TAILQ_FIRST(&b->proxies);
+	    pa != NULL && pb != NULL;
+	    pa = TAILQ_NEXT(pa, entry), pb = TAILQ_NEXT(pb, entry)) {
+		if (server_differs(pa->default_server, pb->default_server))
+			return 1;
+		for (sa = TAILQ_FIRST(&pa->allowed),
+		    sb = TAILQ_FIRST(&pb->allowed); sa != NULL && sb != NULL;
+		    sa = TAILQ_NEXT(sa, entry), sb = TAILQ_NEXT(sb, entry))
+			if (server_differs(sa, sb))
+				return 1;
+		if (sa != NULL || sb != NULL)
+			return 1;
+	}
+	return pa != NULL || pb != NULL;
+}
+
+static struct event	*resolve_ev;
+
+static void
+resolve_tick(evutil_socket_t fd, short event, void *arg)
+{
+	struct conf_bundle	*old = parent->cur, *b;
+	struct smtpcertd_conf	*conf;
+	size_t			 len;
+
+	conf = config_parse_text("re-resolution", old->names_text,
+	    strlen(old->names_text));
+	if (conf == NULL) {
+		/* It parsed when it was loaded: a bug, not the site's. */
+		log_warnx("re-resolution: the configuration does not parse");
+		resolve_schedule();
+		return;
+	}
+	/* Any name that did not resolve (DNS down, say) keeps every
+	 * address in use: better the old addresses than fewer. */
+	if (resolve_relays(conf) == -1 || resolve_failures > 0) {
+		log_warnx("re-resolution failed, the addresses in use stay");
+		config_free(conf);
+		resolve_schedule();
+		return;
+	}
+	if (!resolve_differs(old->conf, conf)) {
+		log_trace(TRACE_UPSTREAM, "re-resolution: no change");
+		config_free(conf);
+		resolve_schedule();
+		return;
+	}
+	b = conf_bundle_new(++parent->next_gen);
+	b->conf = conf;
+	if ((b->text = config_text(conf, &len)) == NULL ||
+	    (b->names_text = strdup(old->names_text)) == NULL)
+		fatalx("re-resolution: out of memory");
+	b->textlen = len;
+	conf_bundle_copy_blobs(b, old);
+	if (listen_bind_all(b, old) == -1) {
+		/* Same listeners as old: cannot happen but by running out of
+		 * descriptors. */
+		log_warnx("re-resolution: could not hand over the listeners");
+		conf_bundle_free(b);
+		resolve_schedule();
+		return;
+	}
+	log_info("host addresses changed: configuration generation %llu",
+	    (unsigned long long)b->gen);
+	parent_install(b);	/* reschedules */
+}
+
+void
+resolve_schedule(void)
+{
+	const struct conf_bundle	*b = parent->cur;
+	struct timeval			 tv;
+
+	if (resolve_ev == NULL &&
+	    (resolve_ev = evtimer_new(parent->base, resolve_tick, NULL)) == NULL)
+		fatalx("evtimer_new");
+	evtimer_del(resolve_ev);
+	/* Nothing to do when every host was given as an address. */
+	if (b == NULL || b->conf->resolve_every == 0 || b->names_text == NULL ||
+	    strcmp(b->names_text, b->text) == 0)
+		return;
+	tv.tv_sec = b->conf->resolve_every;
+	tv.tv_usec = 0;
+	evtimer_add(resolve_ev, &tv);
 }

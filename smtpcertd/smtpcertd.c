@@ -169,6 +169,7 @@ main(int argc, char *argv[])
 	proc_init();
 	proc_start_all();
 	control_listen();
+	resolve_schedule();
 	log_info("smtpcertd %s started, configuration %s", SMTPCERTD_VERSION,
 	    conffile);
 	/* Only now: a PID file names a daemon that is up. */
@@ -277,6 +278,7 @@ parent_load(const char *file, char *why, size_t whylen)
 {
 	struct smtpcertd_conf	*conf;
 	struct conf_bundle	*b;
+	char			*names;
 	size_t			 len;
 
 	log_capture(why, whylen);
@@ -284,14 +286,19 @@ parent_load(const char *file, char *why, size_t whylen)
 		log_capture(NULL, 0);
 		return NULL;
 	}
-	/* Children get addresses, never names to resolve. */
+	/* Children get addresses, never names to resolve; the timer
+	 * re-resolves from the names. */
+	if ((names = config_text(conf, &len)) == NULL)
+		fatalx("could not print the configuration");
 	if (resolve_relays(conf) == -1) {
 		log_capture(NULL, 0);
 		config_free(conf);
+		free(names);
 		return NULL;
 	}
 	b = conf_bundle_new(++parent->next_gen);
 	b->conf = conf;
+	b->names_text = names;
 	if ((b->text = config_text(conf, &len)) == NULL)
 		fatalx("could not print the configuration");
 	b->textlen = len;
@@ -346,11 +353,28 @@ parent_prepare_dirs(struct smtpcertd_conf *conf)
 	return 0;
 }
 
+/*
+ * Make b the running generation: the children get it (running sessions
+ * finish under the one they started with) and the re-resolution timer
+ * follows its settings.
+ */
+void
+parent_install(struct conf_bundle *b)
+{
+	struct conf_bundle	*old = parent->cur;
+	int			 i;
+
+	parent->cur = b;
+	for (i = 0; i < PROC_MAX; i++)
+		proc_send_config(&parent->children[i]);
+	conf_bundle_free(old);
+	resolve_schedule();
+}
+
 int
 parent_reload(char *why, size_t whylen)
 {
 	struct conf_bundle	*b, *old = parent->cur;
-	int			 i;
 
 	parent->last_reload = time(NULL);
 	if ((b = parent_load(parent->conffile, why, whylen)) == NULL) {
@@ -377,10 +401,7 @@ parent_reload(char *why, size_t whylen)
 	if (strcmp(b->conf->control_socket, old->conf->control_socket) != 0)
 		log_warnx("control socket changes take effect at restart");
 
-	parent->cur = b;
-	for (i = 0; i < PROC_MAX; i++)
-		proc_send_config(&parent->children[i]);
-	conf_bundle_free(old);
+	parent_install(b);
 	snprintf(parent->last_reload_result,
 	    sizeof(parent->last_reload_result), "generation %llu loaded",
 	    (unsigned long long)b->gen);

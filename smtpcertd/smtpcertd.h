@@ -66,6 +66,7 @@ extern struct parent	*parent;
 
 /* smtpcertd.c */
 int	parent_reload(char *why, size_t whylen);
+void	parent_install(struct conf_bundle *);
 void	parent_shutdown(void);
 /* The trace mask (log.h) here and in every child, now and restarted. */
 void	parent_log_trace(uint32_t);
@@ -93,6 +94,8 @@ int	listen_bind_all(struct conf_bundle *new, struct conf_bundle *old);
 
 /* resolve.c */
 int	resolve_relays(struct smtpcertd_conf *);
+/* (Re)arm the timer that re-resolves the running generation's names. */
+void	resolve_schedule(void);
 
 /* crl_parent.c: the current revocation set and CRL status */
 int	crl_parent_crld_imsg(struct imsg *);
