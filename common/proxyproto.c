@@ -36,6 +36,7 @@
 #define PP2_ADDR_INET		12	/* 2 * 4 + 2 * 2 */
 #define PP2_ADDR_INET6		36	/* 2 * 16 + 2 * 2 */
 #define PP2_TLV_HDR		3	/* type, length (2) */
+#define PP2_TYPE_CRC32C		0x03	/* 4 bytes, network order */
 
 /* The longest address a v1 field can hold: IPv6 with an embedded IPv4
  * part, as inet_ntop() writes v4-mapped addresses. */
@@ -341,6 +342,42 @@ pp_v1_parse(struct proxyproto *pp)
 	return pp_done(pp, kind, 0);
 }
 
+/* CRC-32C (Castagnoli, reflected), bitwise: only headers that carry
+ * the TLV pay, at most PROXYPROTO_MAX bytes. */
+static uint32_t
+pp_crc32c(uint32_t crc, const uint8_t *p, size_t len)
+{
+	int	 k;
+
+	crc = ~crc;
+	while (len--) {
+		crc ^= *p++;
+		for (k = 0; k < 8; k++)
+			crc = (crc >> 1) ^ (0x82f63b78U & (0U - (crc & 1)));
+	}
+	return ~crc;
+}
+
+/*
+ * The CRC32C TLV's value at buf[at], len bytes: 1 unless it is 4 bytes
+ * equal to the checksum of the whole header with those 4 bytes zero.
+ */
+static int
+pp_v2_crc_bad(const struct proxyproto *pp, size_t at, size_t len)
+{
+	static const uint8_t	 zero[4];
+	uint32_t		 crc, want;
+
+	if (len != 4)
+		return 1;
+	want = (uint32_t)pp->buf[at] << 24 | (uint32_t)pp->buf[at + 1] << 16 |
+	    (uint32_t)pp->buf[at + 2] << 8 | pp->buf[at + 3];
+	crc = pp_crc32c(0, pp->buf, at);
+	crc = pp_crc32c(crc, zero, 4);
+	crc = pp_crc32c(crc, pp->buf + at + 4, pp->v2len - at - 4);
+	return crc != want;
+}
+
 /* buf holds the whole v2 header, pp->v2len bytes. */
 static enum proxyproto_status
 pp_v2_parse(struct proxyproto *pp)
@@ -401,9 +438,10 @@ pp_v2_parse(struct proxyproto *pp)
 		kind = "v2 PROXY TCP6";
 	}
 
-	/* The rest is TLVs.  We use none of them (no CRC32C either), but
-	 * a block whose TLVs do not add up to the length is not a header
-	 * a correct balancer sends. */
+	/* The rest is TLVs.  We use none but CRC32C, which when present
+	 * must match (a header damaged or forged on the way is refused);
+	 * a block whose TLVs do not add up to the length is not a header a
+	 * correct balancer sends. */
 	for (off = need; off < alen; off += tlen) {
 		if (alen - off < PP2_TLV_HDR)
 			return pp_fail(pp, "v2: truncated TLV");
@@ -411,6 +449,9 @@ pp_v2_parse(struct proxyproto *pp)
 		off += PP2_TLV_HDR;
 		if (tlen > alen - off)
 			return pp_fail(pp, "v2: TLV longer than the header");
+		if (a[off - PP2_TLV_HDR] == PP2_TYPE_CRC32C &&
+		    pp_v2_crc_bad(pp, (size_t)(a - pp->buf) + off, tlen))
+			return pp_fail(pp, "v2: CRC32C does not match");
 	}
 	return pp_done(pp, kind, 0);
 }

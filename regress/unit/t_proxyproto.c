@@ -550,6 +550,44 @@ test_v2_tlvs_skipped(void)
 	CHECK(valid_header(&pp, h, n));
 }
 
+/*
+ * PP2_TYPE_CRC32C: the checksums were computed outside this code (a
+ * separate implementation checked against the standard "123456789" ->
+ * e3069283 vector).  A match is accepted, anything else refused.
+ */
+static void
+test_v2_crc32c(void)
+{
+	struct proxyproto	 pp;
+	uint8_t			 h[PROXYPROTO_MAX + 16], b[64];
+	size_t			 n, used;
+
+	memcpy(b, inet_block, 12);
+	b[12] = 0x03; b[13] = 0; b[14] = 4;
+	b[15] = 0x44; b[16] = 0xe7; b[17] = 0x97; b[18] = 0x8f;
+	n = v2(h, 0x21, 0x11, b, 19);
+	CHECK(valid_header(&pp, h, n));
+	CHECK(strcmp(src_str(&pp), "192.0.2.7 56324") == 0);
+	/* Followed by another TLV, which the checksum covers too. */
+	b[15] = 0x30; b[16] = 0xd6; b[17] = 0x00; b[18] = 0x17;
+	b[19] = 0x04; b[20] = 0; b[21] = 2; b[22] = 0xaa; b[23] = 0xbb;
+	n = v2(h, 0x21, 0x11, b, 24);
+	CHECK(valid_header(&pp, h, n));
+	/* One source address bit off: refused. */
+	h[16] ^= 0x01;
+	CHECK(invalid_header(h, n, "v2: CRC32C does not match"));
+	h[16] ^= 0x01;
+	CHECK(feed(&pp, h, n, &used) == PROXYPROTO_DONE && used == n);
+	/* A wrong checksum, and one of the wrong length. */
+	b[18] ^= 0x80;
+	n = v2(h, 0x21, 0x11, b, 24);
+	CHECK(invalid_header(h, n, "v2: CRC32C does not match"));
+	b[14] = 3;
+	b[18] = 0x04; b[19] = 0; b[20] = 3; b[21] = 0; b[22] = 0; b[23] = 0;
+	n = v2(h, 0x21, 0x11, b, 24);
+	CHECK(invalid_header(h, n, "v2: CRC32C does not match"));
+}
+
 static void
 test_v2_bad_signature(void)
 {
@@ -715,6 +753,7 @@ main(void)
 	RUN(test_v2_inet6);
 	RUN(test_v2_local);
 	RUN(test_v2_tlvs_skipped);
+	RUN(test_v2_crc32c);
 	RUN(test_v2_bad_signature);
 	RUN(test_v2_bad_version_command);
 	RUN(test_v2_unsupported_families);
