@@ -47,6 +47,7 @@ struct lcache_entry {
 	uint32_t	 result;
 	char		*user;
 	char		*dn;
+	char		*subject;	/* certificate answers: for the log */
 	char		**mails;
 	int		 nmails;
 	int		 has_pw;
@@ -88,6 +89,7 @@ lcache_entry_free(void *v)
 	free(e->key);
 	free(e->user);
 	free(e->dn);
+	free(e->subject);
 	for (i = 0; i < e->nmails; i++)
 		free(e->mails[i]);
 	free(e->mails);
@@ -190,6 +192,7 @@ lcache_get(struct lcache *c, const void *key, size_t keylen, const void *pw,
 	a->result = e->result;
 	a->user = e->user;
 	a->dn = e->dn;
+	a->subject = e->subject;
 	a->mails = e->mails;
 	a->nmails = e->nmails;
 	return 1;
@@ -224,6 +227,7 @@ lcache_put(struct lcache *c, const void *key, size_t keylen, const void *pw,
 	e->result = a->result;
 	e->user = xstrdup(a->user != NULL ? a->user : "");
 	e->dn = xstrdup(a->dn != NULL ? a->dn : "");
+	e->subject = xstrdup(a->subject != NULL ? a->subject : "");
 	if (a->nmails > 0) {
 		e->mails = xcalloc(a->nmails, sizeof(char *));
 		for (i = 0; i < a->nmails; i++)

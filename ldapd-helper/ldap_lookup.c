@@ -193,7 +193,8 @@ lookup_who(struct lreq *r, char *buf, size_t len)
 {
 	char	*s;
 
-	/* A cache hit skipped parsing: read just the subject now. */
+	/* A cache hit skipped parsing, and its entry had no subject:
+	 * read just the subject now. */
 	if (r->type == LREQ_CERT && r->cached && r->subject == NULL) {
 		s = certfields_subject_from_der(r->der, r->derlen);
 		r->subject = s != NULL ? s : xstrdup("(no subject)");
@@ -402,6 +403,9 @@ lookup_cache_hit(struct lreq *r, const void *token)
 		r->user = xstrdup(a.user);
 	if (a.dn != NULL && *a.dn)
 		r->dn = xstrdup(a.dn);
+	/* The same DER, so the same subject: no parsing for the log. */
+	if (r->type == LREQ_CERT && a.subject != NULL && *a.subject)
+		r->subject = xstrdup(a.subject);
 	for (i = 0; i < a.nmails && i < LDAP_MAX_MAILS; i++)
 		r->mails[r->nmails++] = xstrdup(a.mails[i]);
 	lookup_finish(r, a.result, NULL);
@@ -442,6 +446,7 @@ lookup_cache_store(struct lreq *r, uint32_t result)
 	a.result = result;
 	a.user = r->type != LREQ_AUTH ? r->user : NULL;
 	a.dn = r->dn;
+	a.subject = r->type == LREQ_CERT ? r->subject : NULL;
 	a.mails = r->mails;
 	a.nmails = negative ? 0 : r->nmails;
 	lcache_put(r->p->cache, key, klen, withpw ? r->pwtoken : NULL,
@@ -710,7 +715,7 @@ lookup_cert_start(struct lreq *r, const void *der, size_t derlen)
 	 * The cache first: its key (query, SHA-256 of the DER) needs no
 	 * parsing, and decoding a certificate is the dearest step here
 	 * with OpenSSL 3.0.  A hit is a DER that was parsed and answered
-	 * before, byte for byte; only its subject is read, for the log.
+	 * before, byte for byte; its subject for the log is cached too.
 	 */
 	if (derlen == 0) {
 		lookup_finish(r, LDAP_RES_BADREQ, "not a DER certificate");

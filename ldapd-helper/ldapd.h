@@ -238,6 +238,7 @@ struct lcache_answer {
 	uint32_t	 result;
 	const char	*user;
 	const char	*dn;
+	const char	*subject;	/* certificate answers: "" if none */
 	char *const	*mails;
 	int		 nmails;
 };

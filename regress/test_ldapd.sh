@@ -513,6 +513,9 @@ test_cache_positive_negative_and_flush() {
 	grep -q 'ldap caches flushed' "$T/ldapd.log" || fail "flush not logged"
 	grep -Eq '": ok user alice [0-9]+ms cached' "$T/ldapd.log" ||
 	    fail "no cached answer logged"
+	# A cached answer logs the same subject as the directory's did.
+	grep -Eq 'subject "emailAddress=alice@example.test,UID=alice,CN=TESTER\.ALICE\.A\.[0-9]+,OU=People,O=Example Test,C=US": ok user alice [0-9]+ms cached' \
+	    "$T/ldapd.log" || fail "cached answer without the subject"
 }
 
 test_bad_credentials_are_not_cached() {
