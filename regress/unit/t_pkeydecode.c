@@ -52,7 +52,7 @@ static X509	*decode(const struct party *);
 static char	*pem_cert(X509 *, X509 *);
 static char	*pem_key(EVP_PKEY *);
 static int	 handshake(struct tlsserver *, const struct party *,
-		    EVP_PKEY *, int, const char *, long *);
+		    EVP_PKEY *, int, const char *, const char *, long *);
 
 static void	test_slow_path_before_init(void);
 static void	test_init_is_idempotent(void);
@@ -360,13 +360,13 @@ test_chain_verification(void)
 /*
  * One handshake over a socketpair: the listeners' server context against
  * a libssl client presenting client (with key, which may not be its
- * certificate's).  version 0 lets them agree (TLS 1.3); sigalgs NULL
- * leaves the client's list alone.  1 if both sides finished; *verify is
+ * certificate's).  version 0 lets them agree (TLS 1.3); sigalgs and
+ * groups NULL leave the client's lists alone.  1 if both sides finished; *verify is
  * the server's verification result.
  */
 static int
 handshake(struct tlsserver *ts, const struct party *client, EVP_PKEY *key,
-    int version, const char *sigalgs, long *verify)
+    int version, const char *sigalgs, const char *groups, long *verify)
 {
 	SSL_CTX	*cctx;
 	SSL	*s, *c;
@@ -391,6 +391,9 @@ handshake(struct tlsserver *ts, const struct party *client, EVP_PKEY *key,
 	 * stay acceptable. */
 	if (sigalgs && SSL_CTX_set1_client_sigalgs_list(cctx, sigalgs) != 1)
 		fatalx("sigalgs");
+	/* The key exchange: EC groups are key types the engine claims. */
+	if (groups && SSL_CTX_set1_groups_list(cctx, groups) != 1)
+		fatalx("groups");
 	if ((s = tlsserver_accept(ts, sv[0])) == NULL ||
 	    (c = SSL_new(cctx)) == NULL || SSL_set_fd(c, sv[1]) != 1)
 		fatalx("SSL_new");
@@ -443,26 +446,32 @@ test_tls_client_certificates(void)
 		goto out;
 	}
 	/* RSA keys under the EC CA, in every signature scheme. */
-	CHECK(handshake(ts, &rsalf, rsalf.key, 0, NULL, &v) == 1 &&
+	CHECK(handshake(ts, &rsalf, rsalf.key, 0, NULL, NULL, &v) == 1 &&
 	    v == X509_V_OK);
 	CHECK(handshake(ts, &rsalf, rsalf.key, TLS1_2_VERSION, "RSA+SHA256",
-	    &v) == 1 && v == X509_V_OK);
+	    NULL, &v) == 1 && v == X509_V_OK);
 	CHECK(handshake(ts, &rsalf, rsalf.key, TLS1_2_VERSION,
-	    "RSA-PSS+SHA256", &v) == 1 && v == X509_V_OK);
-	CHECK(handshake(ts, &psslf, psslf.key, 0, NULL, &v) == 1 &&
+	    "RSA-PSS+SHA256", NULL, &v) == 1 && v == X509_V_OK);
+	CHECK(handshake(ts, &psslf, psslf.key, 0, NULL, NULL, &v) == 1 &&
 	    v == X509_V_OK);
+	/* ECDHE on NIST curves rather than X25519 (TLS 1.2 needs P-256
+	 * listed too: the server's ECDSA certificate is on it). */
+	CHECK(handshake(ts, &rsalf, rsalf.key, 0, NULL, "P-384", &v) == 1 &&
+	    v == X509_V_OK);
+	CHECK(handshake(ts, &eclf, eclf.key, TLS1_2_VERSION, NULL, "P-256",
+	    &v) == 1 && v == X509_V_OK);
 	/* An EC key under the RSA CA. */
-	CHECK(handshake(ts, &eclf, eclf.key, 0, NULL, &v) == 1 &&
+	CHECK(handshake(ts, &eclf, eclf.key, 0, NULL, NULL, &v) == 1 &&
 	    v == X509_V_OK);
-	CHECK(handshake(ts, &eclf, eclf.key, TLS1_2_VERSION, NULL, &v) == 1 &&
-	    v == X509_V_OK);
+	CHECK(handshake(ts, &eclf, eclf.key, TLS1_2_VERSION, NULL, NULL,
+	    &v) == 1 && v == X509_V_OK);
 	/* Refused: a CA the listener does not know; a certificate
 	 * naming a known CA that did not sign it, in both versions. */
-	CHECK(handshake(ts, &stray, stray.key, 0, NULL, &v) == 0);
-	CHECK(handshake(ts, &forged, forged.key, 0, NULL, &v) == 0 &&
+	CHECK(handshake(ts, &stray, stray.key, 0, NULL, NULL, &v) == 0);
+	CHECK(handshake(ts, &forged, forged.key, 0, NULL, NULL, &v) == 0 &&
 	    v == X509_V_ERR_CERT_SIGNATURE_FAILURE);
 	CHECK(handshake(ts, &forged, forged.key, TLS1_2_VERSION, "RSA+SHA256",
-	    &v) == 0 && v == X509_V_ERR_CERT_SIGNATURE_FAILURE);
+	    NULL, &v) == 0 && v == X509_V_ERR_CERT_SIGNATURE_FAILURE);
 	tlsserver_free(ts);
  out:
 	free(cert);
