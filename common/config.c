@@ -452,11 +452,15 @@ config_proxy_server_new(void)
 static void
 proxy_server_free(struct proxy_server *s)
 {
+	int	 i;
+
 	if (s == NULL)
 		return;
 	free(s->host);
 	free(s->tls_name);
 	free(s->ca_name);
+	for (i = 0; i < s->nalt; i++)
+		free(s->alt[i]);
 	free(s);
 }
 

@@ -334,6 +334,8 @@ enum dn_field {
 #define PROXY_DEFAULT_NAME_DELIM	':'
 #define PROXY_DEFAULT_SERVER_DELIM	'@'
 
+#define PROXY_SERVER_ALT_MAX	15	/* with host: 16 addresses */
+
 struct proxy_server {
 	TAILQ_ENTRY(proxy_server) entry;
 	char		*host;		/* resolved later by the parent */
@@ -344,6 +346,10 @@ struct proxy_server {
 					 * select it by; NULL: host */
 	char		*ca_name;	/* NULL: system default CAs */
 	struct ca	*ca;
+	/* Further addresses of the same server, tried in order when host
+	 * cannot be reached ("address", set by the parent's resolver). */
+	char		*alt[PROXY_SERVER_ALT_MAX];
+	int		 nalt;
 };
 
 struct proxy_profile {

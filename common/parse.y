@@ -155,6 +155,7 @@
 #include <sys/queue.h>
 #include <sys/socket.h>
 #include <netinet/in.h>
+#include <arpa/inet.h>
 
 #include <ctype.h>
 #include <errno.h>
@@ -281,7 +282,7 @@ typedef struct {
 
 %}
 
-%token	AAA ACCOUNTING ALLOW ALLOWANCE ASN1 ATTRIBUTE AUTH AUTHPROFILE
+%token	AAA ACCOUNTING ADDRESS ALLOW ALLOWANCE ASN1 ATTRIBUTE AUTH AUTHPROFILE
 %token	AUTHORIZATION BASE BIND CA CACHE CERT CERTIFICATE CHROOT CLIENTCERT
 %token	CONNECTTIMEOUT CONNECTIONS CONTROL CRL CRLCHECK DECIMAL DEFAULT
 %token	DELIMITER DISALLOWED DN ENABLED EVERY FAILCLOSED FAILOPEN FALLBACK
@@ -1191,6 +1192,22 @@ srvopt		: PORT port		{
 		| CA name		{
 			setstr(&cur_server->ca_name, $2, "ca");
 		}
+		| ADDRESS STRING	{
+			struct in6_addr	 a6;
+
+			if (inet_pton(AF_INET, $2, &a6) != 1 &&
+			    inet_pton(AF_INET6, $2, &a6) != 1)
+				yyerror("address \"%s\" is not an IP address",
+				    $2);
+			else if (cur_server->nalt == PROXY_SERVER_ALT_MAX)
+				yyerror("more than %d further addresses",
+				    PROXY_SERVER_ALT_MAX);
+			else {
+				cur_server->alt[cur_server->nalt++] = $2;
+				$2 = NULL;
+			}
+			free($2);
+		}
 		;
 
 /* listen on ... */
@@ -1247,6 +1264,7 @@ struct keywords {
 static const struct keywords keywords[] = {
 	{ "aaa",			AAA },
 	{ "accounting",			ACCOUNTING },
+	{ "address",			ADDRESS },
 	{ "allow",			ALLOW },
 	{ "allowance",			ALLOWANCE },
 	{ "asn1",			ASN1 },

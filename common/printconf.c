@@ -277,6 +277,8 @@ print_relay(FILE *fp, const struct relay *r)
 static void
 print_proxy_server(FILE *fp, const struct proxy_server *s)
 {
+	int	 i;
+
 	config_print_string(fp, s->host);
 	if (s->port != 0)
 		fprintf(fp, " port %u", s->port);
@@ -288,6 +290,10 @@ print_proxy_server(FILE *fp, const struct proxy_server *s)
 	if (s->tls_name != NULL) {
 		fprintf(fp, " name ");
 		config_print_string(fp, s->tls_name);
+	}
+	for (i = 0; i < s->nalt; i++) {
+		fprintf(fp, " address ");
+		config_print_string(fp, s->alt[i]);
 	}
 	fprintf(fp, "\n");
 }

@@ -258,6 +258,33 @@ test_proxy_smtps_aaa_and_certificate() {
 	    fail "no smtp accounting"
 }
 
+# A back end with several addresses: the first refuses, the session goes
+# on to the next one; a server whose every address refuses gets the
+# usual temporary failure.
+test_proxy_backend_fails_over_to_next_address() {
+	px_env
+	px_bad_backends
+	PX_SMTP_SERVER="default server \"127.0.0.3\" port $UP_PORT tls none address \"::1\" address \"127.0.0.1\"" \
+	    px_start
+	timeout 30 swaks --server "127.0.0.1:$P_SMTPS" --tlsc --timeout 15 \
+	    --tls-cert "$PKI/alice.crt" --tls-key "$PKI/alice.key" \
+	    --from alice@example.test --to bob@example.test >"$T/sw1" 2>&1 || :
+	upstream_wait_msg "$T/up" 1 10 || { cat "$T/sw1"; fail "not delivered"; }
+	grep -q 'backend .*: address 127\.0\.0\.3: .*trying the next' "$T/smtpcertd.log" ||
+	    fail "first address not reported"
+	grep -q 'backend .*: address ::1: .*trying the next' "$T/smtpcertd.log" ||
+	    fail "second address not reported"
+	kill "$(cat "$T/up/upstream.pid")"
+	sleep 0.5
+	timeout 30 swaks --server "127.0.0.1:$P_SMTPS" --tlsc --timeout 15 \
+	    --tls-cert "$PKI/alice.crt" --tls-key "$PKI/alice.key" \
+	    --from alice@example.test --to bob@example.test >"$T/sw2" 2>&1 || :
+	grep -q '^<~\* *451 ' "$T/sw2" || { cat "$T/sw2"; fail "no temporary failure"; }
+	grep -q 'address 127\.0\.0\.1: .*trying the next' "$T/smtpcertd.log" &&
+	    fail "tried past the last address"
+	return 0
+}
+
 # unauthenticated-limit 2: the oldest unauthenticated session goes first,
 # then the oldest authenticating one; authenticated ones never.
 test_proxy_unauthenticated_limit_eviction() {

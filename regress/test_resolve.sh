@@ -16,7 +16,8 @@ hosts_say() {
 	{ echo "127.0.0.1 localhost"; printf '%s\n' "$@"; } >"$T/hosts"
 }
 
-# resolve_start EVERY: smtpcertd relaying to $NAME, re-resolving EVERY.
+# resolve_start EVERY: smtpcertd relaying to $NAME, re-resolving EVERY
+# (SMTP_EXTRA_CONF may add to the configuration).
 resolve_start() {
 	unshare --mount --propagation private true 2>/dev/null || return 2
 	smtp_env
@@ -99,7 +100,43 @@ test_resolve_every_zero_waits_for_reload() {
 	[ "$(count "$T/up2")" = 1 ] || fail "the reload did not resolve again"
 }
 
+# An e-mail proxy back end whose name has two addresses: the resolver
+# gives the front both ("address"), and a session goes on to the second
+# when the first refuses.  glibc sorts 127.0.0.1 first; nothing listens
+# there on the port, the recording upstream is on 127.0.0.3.
+test_proxy_backend_name_with_two_addresses() {
+	local pxport upport
+	pxport=$(free_port)
+	upport=$(free_port)
+	SMTP_EXTRA_CONF="
+crl-check proxy no
+group-policy \"users\" {
+	simultaneous-logins 5
+}
+proxy \"px\" {
+	auth certificate
+	username field UID secondary none
+	default group-policy \"users\"
+	default server \"px.regress.test\" port $upport tls none
+}
+listen on 127.0.0.1 port $pxport proxy smtps pki \"gw\" ca \"clients\" profile \"px\"" \
+	    resolve_start 0
+	[ $? -eq 2 ] && { echo "skip: no mount namespaces here"; return 0; }
+	start_upstream "$T/up3" "$upport" --host 127.0.0.3 --timeout 30 || return 1
+	# The names were resolved at start: these addresses came with them.
+	hosts_say "127.0.0.1 $NAME" "127.0.0.1 px.regress.test" \
+	    "127.0.0.3 px.regress.test"
+	ctl reload >"$T/reload.out" 2>&1 || { cat "$T/reload.out"; fail "reload"; }
+	timeout 30 swaks --server "127.0.0.1:$pxport" --tlsc --timeout 15 \
+	    --tls-cert "$PKI/alice.crt" --tls-key "$PKI/alice.key" \
+	    --from alice@example.test --to bob@example.test >"$T/sw" 2>&1 || :
+	upstream_wait_msg "$T/up3" 1 10 || { cat "$T/sw"; fail "not delivered"; }
+	grep -q 'backend px.regress.test:[0-9]*: address 127\.0\.0\.1: .*trying the next' \
+	    "$T/smtpcertd.log" || fail "no failover to the second address"
+}
+
 run_test test_relay_follows_a_dns_change
 run_test test_no_change_and_failure_keep_addresses
 run_test test_resolve_every_zero_waits_for_reload
+run_test test_proxy_backend_name_with_two_addresses
 finish

@@ -170,6 +170,8 @@ struct proxy_session {
 	char			*pending;	/* SMTP: MAIL line to replay */
 
 	/* back end */
+	int			 be_addr;	/* 0: server->host, n: alt[n-1] */
+	int			 be_connected;	/* its TCP connect succeeded */
 	int			 bstate;
 	int			 be_tls;
 	int			 be_arg;	/* IMAP LOGIN argument sent */

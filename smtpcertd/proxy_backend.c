@@ -39,6 +39,7 @@
 #define CA_SYSTEM	"@system"	/* the parent's name for it */
 
 static void	be_io(struct io *, int, void *);
+static int	be_next_address(struct proxy_session *, const char *);
 
 static int
 be_timeout_ms(struct proxy_session *s)
@@ -73,6 +74,11 @@ proxy_backend_failed(struct proxy_session *s, enum px_fail why,
 	proxy_login_failed(s, why, text);
 }
 
+/*
+ * Connect to the server's next address: its host first, then each
+ * "address" when the one before refused or did not answer the connect
+ * (nothing has been said to it yet, so moving on is safe).
+ */
 void
 proxy_backend_connect(struct proxy_session *s)
 {
@@ -81,15 +87,17 @@ proxy_backend_connect(struct proxy_session *s)
 	struct sockaddr_in6	*sin6 = (struct sockaddr_in6 *)&ss;
 	socklen_t		 len;
 	uint16_t		 port;
+	const char		*addr;
 
+	addr = s->be_addr == 0 ? s->server->host :
+	    s->server->alt[s->be_addr - 1];
 	port = config_proxy_server_port(s->server, s->l->proto);
 	memset(&ss, 0, sizeof(ss));
-	if (inet_pton(AF_INET, s->server->host, &sin->sin_addr) == 1) {
+	if (inet_pton(AF_INET, addr, &sin->sin_addr) == 1) {
 		sin->sin_family = AF_INET;
 		sin->sin_port = htons(port);
 		len = sizeof(*sin);
-	} else if (inet_pton(AF_INET6, s->server->host, &sin6->sin6_addr) ==
-	    1) {
+	} else if (inet_pton(AF_INET6, addr, &sin6->sin6_addr) == 1) {
 		sin6->sin6_family = AF_INET6;
 		sin6->sin6_port = htons(port);
 		len = sizeof(*sin6);
@@ -101,19 +109,34 @@ proxy_backend_connect(struct proxy_session *s)
 	s->bstate = 0;
 	s->be_tls = 0;
 	s->be_arg = 0;
-	log_trace(TRACE_PROXY, "session=%012llx connecting to backend %s",
-	    (unsigned long long)s->id, s->backend);
+	s->be_connected = 0;
+	log_trace(TRACE_PROXY, "session=%012llx connecting to backend %s at "
+	    "%s", (unsigned long long)s->id, s->backend, addr);
 	if ((s->bio = io_new(front_base(), -1, be_io, s)) == NULL) {
 		proxy_backend_failed(s, PXF_TEMP, "out of memory");
 		return;
 	}
 	io_set_limits(s->bio, IO_INBUF_MAX, PX_BE_LINE_MAX);
 	if (io_connect(s->bio, (struct sockaddr *)&ss, len,
-	    PX_CONNECT_TIMEOUT * 1000) == -1) {
+	    PX_CONNECT_TIMEOUT * 1000) == -1 &&
+	    !be_next_address(s, "cannot connect"))
 		proxy_backend_failed(s, PXF_TEMP, "cannot connect to the mail "
 		    "server");
-		return;
-	}
+}
+
+/* 1 if the connect failed and another address is being tried. */
+static int
+be_next_address(struct proxy_session *s, const char *why)
+{
+	if (s->be_connected || s->be_addr >= s->server->nalt)
+		return 0;
+	log_info("session=%012llx backend %s: address %s: %s, trying the "
+	    "next", (unsigned long long)s->id, s->backend, s->be_addr == 0 ?
+	    s->server->host : s->server->alt[s->be_addr - 1], why);
+	proxy_backend_close(s);
+	s->be_addr++;
+	proxy_backend_connect(s);
+	return 1;
 }
 
 /* TLS towards the back end; -1 when the session moved on. */
@@ -269,6 +292,7 @@ be_io(struct io *io, int evt, void *arg)
 
 	switch (evt) {
 	case IO_CONNECTED:
+		s->be_connected = 1;
 		io_set_timeout(io, be_timeout_ms(s));
 		if (s->server->tls == UPSTREAM_TLS_IMPLICIT) {
 			proxy_backend_starttls(s);
@@ -302,6 +326,8 @@ be_io(struct io *io, int evt, void *arg)
 			io_resume(s->io);
 		return;
 	case IO_TIMEOUT:
+		if (be_next_address(s, "connect timed out"))
+			return;
 		if (s->phase == PX_RELAY)
 			proxy_close(s, "mail server idle timeout");
 		else
@@ -319,6 +345,9 @@ be_io(struct io *io, int evt, void *arg)
 		return;
 	case IO_ERROR:
 	default:
+		if (be_next_address(s, io_error(io) ? io_error(io) :
+		    "connect failed"))
+			return;
 		snprintf(why, sizeof(why), "mail server: %s", io_error(io) ?
 		    io_error(io) : "I/O error");
 		if (s->phase == PX_RELAY)

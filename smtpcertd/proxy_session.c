@@ -858,6 +858,7 @@ px_accept_user(struct proxy_session *s)
 	s->result[0] = '\0';
 	s->acct_started = 1;
 	px_acct(s, "start");
+	s->be_addr = 0;
 	proxy_backend_connect(s);
 }
 

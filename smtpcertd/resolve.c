@@ -6,9 +6,11 @@
  * front's failover and TLS checks work on addresses alone.
  *
  * E-mail proxy back-end servers are resolved the same way, but a server
- * is one host: it becomes its first address, with the name kept ("name
- * NAME") both for certificate verification and for the allowed-server
- * check, which compares what the user typed with that name.  A name
+ * stays one entry: its first address becomes the host and the others
+ * "address" options (the front tries them in order when one cannot be
+ * reached), with the name kept ("name NAME") both for certificate
+ * verification and for the allowed-server check, which compares what
+ * the user typed with that name.  A name
  * that does not resolve stays as it is (the front then refuses sessions
  * for it with a clear reply) rather than failing the whole reload.
  *
@@ -115,8 +117,8 @@ resolve_relay(struct relay *r)
 static void
 resolve_proxy_server(struct proxy_profile *p, struct proxy_server *s)
 {
-	struct addrinfo	 hints, *res;
-	char		 addr[NI_MAXHOST];
+	struct addrinfo	 hints, *res, *ai;
+	char		 addr[NI_MAXHOST], *first = NULL;
 	int		 error;
 
 	if (s == NULL || is_address(s->host))
@@ -131,19 +133,29 @@ resolve_proxy_server(struct proxy_profile *p, struct proxy_server *s)
 		    gai_strerror(error));
 		return;
 	}
-	error = getnameinfo(res->ai_addr, res->ai_addrlen, addr, sizeof(addr),
-	    NULL, 0, NI_NUMERICHOST);
+	/* The first address is the server's host, the others its
+	 * "address"es, tried in this order. */
+	for (ai = res; ai != NULL && s->nalt < PROXY_SERVER_ALT_MAX;
+	    ai = ai->ai_next) {
+		if (getnameinfo(ai->ai_addr, ai->ai_addrlen, addr,
+		    sizeof(addr), NULL, 0, NI_NUMERICHOST) != 0)
+			continue;
+		if (first == NULL) {
+			if ((first = strdup(addr)) == NULL)
+				fatal(NULL);
+		} else if ((s->alt[s->nalt++] = strdup(addr)) == NULL)
+			fatal(NULL);
+	}
 	freeaddrinfo(res);
-	if (error != 0)
+	if (first == NULL)
 		return;
-	log_trace(TRACE_PROXY, "proxy %s: server %s is %s", p->name, s->host,
-	    addr);
+	log_trace(TRACE_PROXY, "proxy %s: server %s is %s and %d more",
+	    p->name, s->host, first, s->nalt);
 	if (s->tls_name == NULL)
 		s->tls_name = s->host;
 	else
 		free(s->host);
-	if ((s->host = strdup(addr)) == NULL)
-		fatal(NULL);
+	s->host = first;
 }
 
 /* Relays and e-mail proxy back ends (see above). */
@@ -196,11 +208,32 @@ relay_hosts_differ(const struct relay *a, const struct relay *b)
 }
 
 static int
+server_has(const struct proxy_server *s, const char *addr)
+{
+	int	 i;
+
+	if (strcmp(s->host, addr) == 0)
+		return 1;
+	for (i = 0; i < s->nalt; i++)
+		if (strcmp(s->alt[i], addr) == 0)
+			return 1;
+	return 0;
+}
+
+/* 0 if both have the same addresses, in whatever order. */
+static int
 server_differs(const struct proxy_server *a, const struct proxy_server *b)
 {
+	int	 i;
+
 	if (a == NULL || b == NULL)
 		return a != b;
-	return strcmp(a->host, b->host) != 0;
+	if (a->nalt != b->nalt || !server_has(b, a->host))
+		return 1;
+	for (i = 0; i < a->nalt; i++)
+		if (!server_has(b, a->alt[i]))
+			return 1;
+	return 0;
 }
 
 /*

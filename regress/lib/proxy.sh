@@ -131,7 +131,7 @@ EOF
 	_px_profile smtp "aaa certificate" "username field UID secondary none
 	accounting file \"$T/acct.jsonl\"
 	default group-policy \"users\"" \
-	    "default server \"127.0.0.1\" port $UP_PORT tls none"
+	    "${PX_SMTP_SERVER:-default server \"127.0.0.1\" port $UP_PORT tls none}"
 	cat <<EOF
 listen on 127.0.0.1 port $P_IMAP proxy imap4s pki "gw" ca "clients" profile "imap-aaa" limit idle-timeout 10s
 listen on 127.0.0.1 port $P_POP proxy pop3s pki "gw" ca "clients" profile "pop-aaa"

@@ -24,6 +24,8 @@
 #	SMTP_GLOBAL    extra global lines (e.g. "limit max-recipients 3")
 #	SMTP_LISTEN_OPTS  extra options on both listen lines
 #	SMTP_NO_SMTPS  set: no implicit-TLS listener (e.g. for tls off)
+#	SMTP_EXTRA_CONF  appended to the configuration (more profiles,
+#	               listeners)
 #	SMTP_RELAY_HOSTS  host clauses of the relay
 #	               [host "127.0.0.1" port $UP_PORT]
 #	SMTP_RELAY_TLS the relay's TLS lines [tls none]; the ca objects
@@ -144,6 +146,8 @@ CONF
 listen on 127.0.0.1 port $SMTPS_PORT tls pki "gw" ca "clients" \\
 	$prof_opt policy "RELAYED" relay "mx" ${SMTP_LISTEN_OPTS:-}
 CONF
+	[ -z "${SMTP_EXTRA_CONF:-}" ] ||
+	    printf '%s\n' "$SMTP_EXTRA_CONF" >>"$T/smtpcertd.conf"
 }
 
 smtp_start() {
