@@ -16,11 +16,14 @@
  * that drops SYNs costs nothing but its connect-timeout timer.  (libldap's
  * own LDAP_OPT_CONNECT_ASYNC path resolves names synchronously and its
  * ldaps handshake continuation is not reachable through the public API.)
- * One step does run inside libldap: the TLS handshake (ldaps://, and after
- * a successful StartTLS), done by ldap_install_tls() in libldap's own poll
- * loop bounded by LDAP_OPT_NETWORK_TIMEOUT = connect-timeout.  Only a
- * server that accepts TCP and then stalls the handshake can hold the loop,
- * at most connect-timeout, once: it is then marked down for its back-off.
+ * TLS (ldaps://, and after a successful StartTLS) is ours as well: libtls
+ * runs the handshake on that socket, a step whenever libevent says it is
+ * readable or writable as libtls asks, under the same connect-timeout
+ * timer, so a server that accepts TCP and then stalls the handshake holds
+ * up nothing but its own connection.  (libldap's ldap_install_tls() would
+ * run it in its own blocking poll loop.)  The finished session is then
+ * slid under libldap as a Sockbuf I/O layer (the tls_sb_* functions), and
+ * libldap reads and writes LDAP through it unaware of TLS.
  *
  * Failover: a new connection tries the servers in configured order,
  * skipping those in back-off; a server that refuses, times out, fails TLS
@@ -30,10 +33,12 @@
  * restarting anything.  When every server is in back-off the waiting
  * requests fail at once (TEMPFAIL) instead of sitting out their timeout.
  *
- * After the handshake the socket is non-blocking and we call
- * ldap_result() with a zero timeout whenever libevent says it is
- * readable, until it has nothing more (libldap drains TLS-buffered data
- * itself).
+ * The socket is non-blocking throughout and we call ldap_result() with a
+ * zero timeout whenever libevent says it is readable, until it has
+ * nothing more.  A TLS record can hold more than libldap asks for in one
+ * read: the layer keeps the rest and tells libldap through
+ * LBER_SB_OPT_DATA_READY, so such data is read without the socket
+ * becoming readable again.
  */
 #include <sys/types.h>
 #include <sys/socket.h>
@@ -49,6 +54,7 @@
 #include <event2/event.h>
 #include <event2/util.h>
 #include <openldap.h>
+#include <tls.h>
 
 #include "ldapd.h"
 #include "log.h"
@@ -62,7 +68,10 @@ static void	conn_dns_result(struct lconn *, int, struct evutil_addrinfo *);
 static void	conn_try_addr(struct lconn *);
 static void	conn_connect_cb(evutil_socket_t, short, void *);
 static void	conn_ldap_init(struct lconn *);
-static int	conn_tls(struct lconn *);
+static void	conn_watch_read(struct lconn *);
+static void	conn_tls_start(struct lconn *);
+static void	conn_tls_step(struct lconn *);
+static void	conn_tls_cb(evutil_socket_t, short, void *);
 static void	conn_after_tls(struct lconn *);
 static void	conn_ready(struct lconn *);
 static void	conn_read_cb(evutil_socket_t, short, void *);
@@ -76,8 +85,35 @@ static void	conn_teardown(struct lconn *);
 static void	conn_free(struct lconn *);
 static void	op_start(struct lconn *, struct lreq *);
 static void	profile_kick(struct lprofile *, enum lconn_kind);
+static int	tls_sb_setup(Sockbuf_IO_Desc *, void *);
+static int	tls_sb_remove(Sockbuf_IO_Desc *);
+static int	tls_sb_ctrl(Sockbuf_IO_Desc *, int, void *);
+static ber_slen_t tls_sb_read(Sockbuf_IO_Desc *, void *, ber_len_t);
+static ber_slen_t tls_sb_write(Sockbuf_IO_Desc *, void *, ber_len_t);
+static int	tls_sb_close(Sockbuf_IO_Desc *);
 
 static const char *kind_name[LCONN_NKINDS] = { "service", "bind" };
+
+/*
+ * A TLS session under libldap: the layer's private data, owned by
+ * libldap's Sockbuf from ber_sockbuf_add_io() on and freed by
+ * tls_sb_remove() when the LDAP handle goes.
+ */
+struct tls_sb {
+	struct tls	*tls;
+	int		 closed;		/* tls_close() was tried */
+	size_t		 off, len;		/* buf[off..len): unread */
+	unsigned char	 buf[LDAPD_TLS_RECORD];
+};
+
+static Sockbuf_IO tls_sbio = {
+	tls_sb_setup,
+	tls_sb_remove,
+	tls_sb_ctrl,
+	tls_sb_read,
+	tls_sb_write,
+	tls_sb_close
+};
 
 /* --- servers ------------------------------------------------------------ */
 
@@ -122,7 +158,7 @@ conn_open(struct lprofile *p, enum lconn_kind kind)
 	c->p = p;
 	c->kind = kind;
 	c->srv = srv;
-	c->fd = -1;
+	c->fd = c->tlsfd = -1;
 	c->id = ++env->nextconn;
 	TAILQ_INIT(&c->ops);
 	if ((c->ev_timer = evtimer_new(env->base, conn_timeout_cb, c)) ==
@@ -283,39 +319,31 @@ static void
 conn_ldap_init(struct lconn *c)
 {
 	struct lserver	*s = &c->p->servers[c->srv];
-	struct timeval	 tv;
-	int		 v3 = LDAP_VERSION3, rc, fd = c->fd;
+	int		 v3 = LDAP_VERSION3, rc;
 
 	evutil_freeaddrinfo(c->ai);
 	c->ai = c->ai_next = NULL;
-	if ((rc = ldap_init_fd(fd, LDAP_PROTO_TCP, s->url, &c->ld)) !=
+	if ((rc = ldap_init_fd(c->fd, LDAP_PROTO_TCP, s->url, &c->ld)) !=
 	    LDAP_SUCCESS) {
 		conn_server_failed(c, ldap_err2string(rc));
 		return;
 	}
 	/* From now on ldap_unbind_ext() closes it. */
+	c->tlsfd = c->fd;
 	c->fd = -1;
-	tv.tv_sec = c->p->conf->connect_timeout;
-	tv.tv_usec = 0;
 	if (ldap_set_option(c->ld, LDAP_OPT_PROTOCOL_VERSION, &v3) !=
 	    LDAP_OPT_SUCCESS ||
 	    ldap_set_option(c->ld, LDAP_OPT_REFERRALS, LDAP_OPT_OFF) !=
-	    LDAP_OPT_SUCCESS ||
-	    ldap_set_option(c->ld, LDAP_OPT_NETWORK_TIMEOUT, &tv) !=
 	    LDAP_OPT_SUCCESS) {
 		conn_server_failed(c, "cannot set libldap options");
 		return;
 	}
-	if ((c->ev = event_new(env->base, fd, EV_READ | EV_PERSIST,
-	    conn_read_cb, c)) == NULL)
-		fatalx("event_new");
-	event_add(c->ev, NULL);
-
 	if (s->ldaps) {
-		if (conn_tls(c) == -1)
-			return;
-		conn_after_tls(c);
-	} else if (s->starttls) {
+		conn_tls_start(c);
+		return;
+	}
+	conn_watch_read(c);
+	if (s->starttls) {
 		rc = ldap_start_tls(c->ld, NULL, NULL, &c->setup_msgid);
 		if (rc != LDAP_SUCCESS) {
 			conn_server_failed(c, ldap_err2string(rc));
@@ -326,49 +354,101 @@ conn_ldap_init(struct lconn *c)
 		conn_after_tls(c);
 }
 
-/*
- * The TLS handshake, verifying the server against the profile's CA
- * bundle (or the system bundle) and its name against the URL's host.
- * A new TLS context per connection (NEWCTX) so the options are this
- * profile's, never a process-wide default.  0, or -1 after failing over.
- */
-static int
-conn_tls(struct lconn *c)
+/* LDAP messages may come: read them whenever the socket is readable. */
+static void
+conn_watch_read(struct lconn *c)
 {
+	if (c->ev != NULL)
+		event_free(c->ev);
+	if ((c->ev = event_new(env->base, c->tlsfd, EV_READ | EV_PERSIST,
+	    conn_read_cb, c)) == NULL)
+		fatalx("event_new");
+	event_add(c->ev, NULL);
+}
+
+/*
+ * Start TLS on ld's socket, verifying the server against the profile's
+ * CA bundle (or the system bundle) and its name against the URL's host.
+ * libldap must not read the socket meanwhile: the read event goes until
+ * the handshake is done.  (After StartTLS libldap has read exactly the
+ * extended response: it reads no further than the message it parses.)
+ */
+static void
+conn_tls_start(struct lconn *c)
+{
+	struct lserver	*s = &c->p->servers[c->srv];
+	char		 why[256];
+
+	if (c->ev != NULL) {
+		event_free(c->ev);
+		c->ev = NULL;
+	}
+	if (c->p->tlscfg == NULL) {
+		conn_server_failed(c, "no CA bundle for TLS");
+		return;
+	}
+	c->state = LCONN_TLS;
+	if ((c->tls = tls_client()) == NULL)
+		fatalx("tls_client");
+	if (tls_configure(c->tls, c->p->tlscfg) == -1 ||
+	    tls_connect_socket(c->tls, c->tlsfd, s->host) == -1) {
+		snprintf(why, sizeof(why), "TLS: %s", tls_error(c->tls));
+		conn_server_failed(c, why);
+		return;
+	}
+	conn_tls_step(c);
+}
+
+/* One step of the handshake; then libldap gets the session as a layer. */
+static void
+conn_tls_step(struct lconn *c)
+{
+	struct tls_sb	*t;
 	Sockbuf		*sb = NULL;
 	char		 why[256];
-	int		 demand = LDAP_OPT_X_TLS_DEMAND, zero = 0, rc;
+	int		 rc;
 
-	if (c->p->ca_path[0] == '\0') {
-		conn_server_failed(c, "no CA bundle for TLS");
-		return -1;
+	rc = tls_handshake(c->tls);
+	if (rc == TLS_WANT_POLLIN || rc == TLS_WANT_POLLOUT) {
+		if ((c->ev = event_new(env->base, c->tlsfd,
+		    rc == TLS_WANT_POLLIN ? EV_READ : EV_WRITE, conn_tls_cb,
+		    c)) == NULL)
+			fatalx("event_new");
+		event_add(c->ev, NULL);
+		return;
 	}
-	if (ldap_set_option(c->ld, LDAP_OPT_X_TLS_REQUIRE_CERT, &demand) !=
-	    LDAP_OPT_SUCCESS ||
-	    ldap_set_option(c->ld, LDAP_OPT_X_TLS_CACERTFILE,
-	    c->p->ca_path) != LDAP_OPT_SUCCESS ||
-	    ldap_set_option(c->ld, LDAP_OPT_X_TLS_NEWCTX, &zero) !=
-	    LDAP_OPT_SUCCESS) {
-		snprintf(why, sizeof(why), "TLS set-up with CA %s failed",
-		    c->p->ca_path);
+	if (rc == -1) {
+		snprintf(why, sizeof(why), "TLS: %s", tls_error(c->tls));
 		conn_server_failed(c, why);
-		return -1;
+		return;
 	}
-	if ((rc = ldap_install_tls(c->ld)) != LDAP_SUCCESS) {
-		char	*diag = NULL;
+	if (ldap_get_option(c->ld, LDAP_OPT_SOCKBUF, &sb) !=
+	    LDAP_OPT_SUCCESS || sb == NULL) {
+		conn_server_failed(c, "TLS: no libldap socket buffer");
+		return;
+	}
+	t = xcalloc(1, sizeof(*t));
+	t->tls = c->tls;
+	/* Our tls_sb_setup() cannot fail: from here libldap owns t. */
+	if (ber_sockbuf_add_io(sb, &tls_sbio, LBER_SBIOD_LEVEL_TRANSPORT, t)
+	    != 0)
+		fatalx("ber_sockbuf_add_io");
+	c->tls = NULL;
+	log_trace(TRACE_LDAP, "ldap \"%s\": connection %llu: %s %s",
+	    c->p->conf->name, (unsigned long long)c->id,
+	    tls_conn_version(t->tls), tls_conn_cipher(t->tls));
+	conn_watch_read(c);
+	conn_after_tls(c);
+}
 
-		ldap_get_option(c->ld, LDAP_OPT_DIAGNOSTIC_MESSAGE, &diag);
-		snprintf(why, sizeof(why), "TLS: %s%s%s", ldap_err2string(rc),
-		    diag != NULL ? ": " : "", diag != NULL ? diag : "");
-		ldap_memfree(diag);
-		conn_server_failed(c, why);
-		return -1;
-	}
-	/* libldap leaves the socket blocking after its handshake loop. */
-	if (ldap_get_option(c->ld, LDAP_OPT_SOCKBUF, &sb) == LDAP_OPT_SUCCESS
-	    && sb != NULL)
-		ber_sockbuf_ctrl(sb, LBER_SB_OPT_SET_NONBLOCK, (void *)1);
-	return 0;
+static void
+conn_tls_cb(evutil_socket_t fd, short events, void *arg)
+{
+	struct lconn	*c = arg;
+
+	event_free(c->ev);
+	c->ev = NULL;
+	conn_tls_step(c);
 }
 
 static void
@@ -425,7 +505,9 @@ conn_read_cb(evutil_socket_t fd, short events, void *arg)
 	int		 rc, err;
 
 	c->dispatching++;
-	while (!c->dead && c->ld == ld && ld != NULL) {
+	/* Not in LCONN_TLS: the handshake has the socket (StartTLS). */
+	while (!c->dead && c->ld == ld && ld != NULL &&
+	    c->state != LCONN_TLS) {
 		msg = NULL;
 		rc = ldap_result(ld, LDAP_RES_ANY, LDAP_MSG_ONE, &zero, &msg);
 		if (rc == 0)
@@ -522,11 +604,9 @@ conn_setup_message(struct lconn *c, int msgid, LDAPMessage *msg)
 		return;
 	}
 	ldap_memfree(errmsg);
-	if (c->state == LCONN_STARTTLS) {
-		if (conn_tls(c) == -1)
-			return;
-		conn_after_tls(c);
-	} else
+	if (c->state == LCONN_STARTTLS)
+		conn_tls_start(c);
+	else
 		conn_ready(c);
 }
 
@@ -574,10 +654,16 @@ conn_teardown(struct lconn *c)
 		event_free(c->ev);
 		c->ev = NULL;
 	}
+	/* A handshake never finished: the session is still ours. */
+	if (c->tls != NULL) {
+		tls_free(c->tls);
+		c->tls = NULL;
+	}
 	if (c->ld != NULL) {
 		ldap_unbind_ext(c->ld, NULL, NULL);
 		c->ld = NULL;
 	}
+	c->tlsfd = -1;
 	if (c->fd != -1) {
 		close(c->fd);
 		c->fd = -1;
@@ -783,4 +869,118 @@ lconn_cancel(struct lreq *r, int broken)
 	ldap_abandon_ext(c->ld, r->msgid, NULL, NULL);
 	if (broken)
 		conn_broken(c, "search timed out");
+}
+
+/* --- the TLS layer under libldap ----------------------------------------- */
+
+static int
+tls_sb_setup(Sockbuf_IO_Desc *sbiod, void *arg)
+{
+	sbiod->sbiod_pvt = arg;
+	return 0;
+}
+
+/* The Sockbuf is going (ber_sockbuf_free): the session goes with it. */
+static int
+tls_sb_remove(Sockbuf_IO_Desc *sbiod)
+{
+	struct tls_sb	*t = sbiod->sbiod_pvt;
+
+	if (t == NULL)
+		return 0;
+	tls_free(t->tls);
+	explicit_bzero(t, sizeof(*t));
+	free(t);
+	sbiod->sbiod_pvt = NULL;
+	return 0;
+}
+
+/*
+ * libldap closes a Sockbuf from the top layer down, so the socket is
+ * still open here; the TCP layer below closes it.  (tls_close() does not:
+ * the session was made with tls_connect_socket().)  libldap may close
+ * twice (ldap_free_connection, then ber_sockbuf_free): one close_notify,
+ * tried once, non-blocking; whether the server sees it changes nothing.
+ */
+static int
+tls_sb_close(Sockbuf_IO_Desc *sbiod)
+{
+	struct tls_sb	*t = sbiod->sbiod_pvt;
+
+	if (t != NULL && !t->closed) {
+		t->closed = 1;
+		(void)tls_close(t->tls);
+	}
+	return 0;
+}
+
+/*
+ * DATA_READY: decrypted bytes wait in our buffer, so libldap must read
+ * before polling the socket.  libtls asks OpenSSL for no read-ahead, and
+ * our buffer takes a whole record, so nothing else waits unseen inside
+ * the session.
+ */
+static int
+tls_sb_ctrl(Sockbuf_IO_Desc *sbiod, int opt, void *arg)
+{
+	struct tls_sb	*t = sbiod->sbiod_pvt;
+
+	if (opt == LBER_SB_OPT_DATA_READY)
+		return t->off < t->len;
+	return LBER_SBIOD_CTRL_NEXT(sbiod, opt, arg);
+}
+
+/*
+ * libldap reads a few bytes at a time (tag, length, then the rest); we
+ * decrypt a record at a time.  "Try again" is EAGAIN as on a plain
+ * non-blocking socket; a TLS error must not leave a stale EAGAIN in errno.
+ */
+static ber_slen_t
+tls_sb_read(Sockbuf_IO_Desc *sbiod, void *buf, ber_len_t len)
+{
+	struct tls_sb	*t = sbiod->sbiod_pvt;
+	ssize_t		 n;
+	size_t		 avail;
+
+	if (t->off == t->len) {
+		n = tls_read(t->tls, t->buf, sizeof(t->buf));
+		if (n == TLS_WANT_POLLIN || n == TLS_WANT_POLLOUT) {
+			errno = EAGAIN;
+			return -1;
+		}
+		if (n == -1) {
+			log_debug("ldap: TLS read: %s", tls_error(t->tls));
+			errno = ECONNRESET;
+			return -1;
+		}
+		if (n == 0)
+			return 0;
+		t->off = 0;
+		t->len = (size_t)n;
+	}
+	avail = t->len - t->off;
+	if (len > avail)
+		len = avail;
+	memcpy(buf, t->buf + t->off, len);
+	t->off += len;
+	return (ber_slen_t)len;
+}
+
+static ber_slen_t
+tls_sb_write(Sockbuf_IO_Desc *sbiod, void *buf, ber_len_t len)
+{
+	struct tls_sb	*t = sbiod->sbiod_pvt;
+	ssize_t		 n;
+
+	n = tls_write(t->tls, buf, len);
+	if (n == TLS_WANT_POLLIN || n == TLS_WANT_POLLOUT) {
+		errno = EAGAIN;
+		return -1;
+	}
+	if (n == -1) {
+		log_debug("ldap: TLS write: %s", tls_error(t->tls));
+		errno = ECONNRESET;
+		return -1;
+	}
+	return (ber_slen_t)n;
 }

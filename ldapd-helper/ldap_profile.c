@@ -1,7 +1,7 @@
 /*
  * A configuration generation as ldapd-helper uses it: per LDAP profile
  * its servers (parsed URLs, failover state), the service password, the
- * profile's CA bundle made readable to GnuTLS, an empty cache and an
+ * profile's TLS configuration with its CA bundle, an empty cache and an
  * empty connection pool.
  *
  * Reload: the new generation serves new requests at once; requests in
@@ -9,26 +9,21 @@
  * config bundle until its last request is done (refs), then closes
  * everything.  Nothing in flight is failed by a reload.
  *
- * The CA bundle: only the parent reads config-named files, so the PEM
- * arrives as memory (IMSG_CONF_CA), but libldap with GnuTLS (Debian)
- * takes trust anchors only from a file (LDAP_OPT_X_TLS_CACERTFILE; its
- * in-memory LDAP_OPT_X_TLS_CACERT takes a single DER certificate, not a
- * bundle).  We put the PEM in a sealed memfd and name it
- * /proc/self/fd/N.  Landlock allows that without a rule for /proc: it
- * checks the file finally opened, and a memfd lives on the kernel's
- * internal shmem mount, which Landlock always lets through; procfs lets
- * a process reach its own fd links even when it is not dumpable.  The
- * seals make the bundle immutable for the generation's life.
+ * The CA bundle: only the parent reads config-named files, so a `tls ca'
+ * PEM arrives as memory (IMSG_CONF_CA) and goes straight into the
+ * profile's libtls configuration (tls_config_set_ca_mem copies it).  A
+ * profile without `tls ca' trusts the system bundle, read here, once per
+ * generation: a TLS handshake (ldap_conn.c) then opens no file at all.
  */
-#include <sys/mman.h>
+#include <sys/uio.h>
 
-#include <errno.h>
-#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <unistd.h>
+
+#include <tls.h>
 
 #include "compat.h"
 #include "confmsg.h"
@@ -36,7 +31,7 @@
 #include "log.h"
 
 static int	lprofile_servers(struct lprofile *);
-static void	lprofile_ca(struct lprofile *, struct conf_bundle *);
+static void	lprofile_tls(struct lprofile *, struct conf_bundle *);
 static void	lprofile_free(struct lprofile *);
 static void	lgen_free_cb(evutil_socket_t, short, void *);
 
@@ -80,52 +75,52 @@ lprofile_servers(struct lprofile *p)
 	return 0;
 }
 
+/*
+ * The trust anchors of TLS to the profile's servers.  No configuration
+ * (tlscfg NULL) makes every TLS connection of the profile fail: never
+ * other anchors than the configured ones.  Verification of the chain and
+ * of the server name is libtls's default and stays on.
+ */
 static void
-lprofile_ca(struct lprofile *p, struct conf_bundle *b)
+lprofile_tls(struct lprofile *p, struct conf_bundle *b)
 {
 	const struct conf_blob	*cb;
-	size_t			 off = 0;
-	ssize_t			 n;
-	int			 fd;
+	struct tls_config	*cfg;
+	const uint8_t		*ca;
+	uint8_t			*sys = NULL;
+	size_t			 calen, syslen = 0;
 
-	p->ca_fd = -1;
-	if (p->conf->tls_ca_name == NULL) {
-		strlcpy(p->ca_path, LDAPD_SYSTEM_CA_FILE, sizeof(p->ca_path));
-		return;
-	}
-	/* An empty path makes every TLS connection of the profile fail:
-	 * never fall back to other trust anchors than the configured. */
-	p->ca_path[0] = '\0';
-	if ((cb = conf_bundle_blob(b, IMSG_CONF_CA, p->conf->tls_ca_name))
-	    == NULL) {
-		log_warnx("ldap \"%s\": tls ca \"%s\" was not sent; TLS to "
-		    "its servers will fail", p->conf->name,
-		    p->conf->tls_ca_name);
-		return;
-	}
-	if ((fd = memfd_create("ldap-ca", MFD_CLOEXEC | MFD_ALLOW_SEALING))
-	    == -1) {
-		log_warn("ldap \"%s\": memfd_create", p->conf->name);
-		return;
-	}
-	while (off < cb->alen) {
-		if ((n = write(fd, cb->a + off, cb->alen - off)) == -1) {
-			if (errno == EINTR)
-				continue;
-			log_warn("ldap \"%s\": write CA memfd", p->conf->name);
-			close(fd);
+	p->tlscfg = NULL;
+	if (p->conf->tls_ca_name != NULL) {
+		if ((cb = conf_bundle_blob(b, IMSG_CONF_CA,
+		    p->conf->tls_ca_name)) == NULL) {
+			log_warnx("ldap \"%s\": tls ca \"%s\" was not sent; "
+			    "TLS to its servers will fail", p->conf->name,
+			    p->conf->tls_ca_name);
 			return;
 		}
-		off += n;
+		ca = cb->a;
+		calen = cb->alen;
+	} else {
+		if ((sys = tls_load_file(LDAPD_SYSTEM_CA_FILE, &syslen,
+		    NULL)) == NULL) {
+			log_warn("ldap \"%s\": %s; TLS to its servers will "
+			    "fail", p->conf->name, LDAPD_SYSTEM_CA_FILE);
+			return;
+		}
+		ca = sys;
+		calen = syslen;
 	}
-	if (fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW |
-	    F_SEAL_WRITE | F_SEAL_SEAL) == -1) {
-		log_warn("ldap \"%s\": seal CA memfd", p->conf->name);
-		close(fd);
-		return;
-	}
-	p->ca_fd = fd;
-	snprintf(p->ca_path, sizeof(p->ca_path), "/proc/self/fd/%d", fd);
+	if ((cfg = tls_config_new()) == NULL)
+		fatalx("tls_config_new");
+	if (tls_config_set_ca_mem(cfg, ca, calen) == -1) {
+		log_warnx("ldap \"%s\": CA bundle: %s; TLS to its servers "
+		    "will fail", p->conf->name, tls_config_error(cfg));
+		tls_config_free(cfg);
+	} else
+		p->tlscfg = cfg;
+	if (sys != NULL)
+		tls_unload_file(sys, syslen);
 }
 
 struct lgen *
@@ -163,16 +158,17 @@ lgen_new(struct conf_bundle *b)
 				p->password.bv_len = cb->alen;
 			}
 		}
-		lprofile_ca(p, b);
+		lprofile_tls(p, b);
 		p->cache = lcache_new(lp->cache_size, lp->cache_ttl,
 		    lp->cache_negative_ttl);
 		TAILQ_INSERT_TAIL(&g->profiles, p, entry);
 		log_trace(TRACE_LDAP, "ldap \"%s\": %zu server(s), pool %d, "
-		    "timeout %ds, ca %s", lp->name, p->nservers,
-		    lp->connections, lp->timeout,
-		    p->ca_path[0] ? p->ca_path : "(missing)");
+		    "timeout %ds, ca %s%s", lp->name, p->nservers,
+		    lp->connections, lp->timeout, p->tlscfg == NULL ?
+		    "(missing)" : lp->tls_ca_name == NULL ? "system" :
+		    lp->tls_ca_name, p->tlscfg != NULL ? " in memory" : "");
 	}
-	/* libldap and GnuTLS copy what they need: the blobs with the
+	/* libldap and libtls copy what they need: the blobs with the
 	 * password and CA are wiped now rather than kept for the
 	 * generation's life. */
 	conf_bundle_wipe(b, IMSG_CONF_SECRET);
@@ -195,8 +191,8 @@ lprofile_free(struct lprofile *p)
 		explicit_bzero(p->password.bv_val, p->password.bv_len);
 		free(p->password.bv_val);
 	}
-	if (p->ca_fd != -1)
-		close(p->ca_fd);
+	/* After lconn_close_all(): connections hold references on it. */
+	tls_config_free(p->tlscfg);
 	lcache_free(p->cache);
 	free(p);
 }

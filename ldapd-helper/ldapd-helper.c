@@ -15,6 +15,7 @@
 #include <event2/dns.h>
 #include <event2/event.h>
 #include <openssl/rand.h>
+#include <tls.h>
 
 #include "childproc.h"
 #include "confmsg.h"
@@ -44,8 +45,7 @@ struct ldapd		*env = &ldapd_env;
 static void
 ldapd_preinit(struct childproc *cp)
 {
-	char	*pkg = NULL;
-	int	 v3 = LDAP_VERSION3, demand = LDAP_OPT_X_TLS_DEMAND;
+	int	 v3 = LDAP_VERSION3;
 
 	env->cp = cp;
 	env->base = cp->base;
@@ -59,15 +59,12 @@ ldapd_preinit(struct childproc *cp)
 	if (setenv("LDAPNOINIT", "1", 1) == -1)
 		fatal("setenv");
 	if (ldap_set_option(NULL, LDAP_OPT_PROTOCOL_VERSION, &v3) !=
-	    LDAP_OPT_SUCCESS ||
-	    ldap_set_option(NULL, LDAP_OPT_X_TLS_REQUIRE_CERT, &demand) !=
 	    LDAP_OPT_SUCCESS)
 		fatalx("libldap initialisation failed");
-	if (ldap_get_option(NULL, LDAP_OPT_X_TLS_PACKAGE, &pkg) ==
-	    LDAP_OPT_SUCCESS && pkg != NULL) {
-		log_trace(TRACE_LDAP, "libldap TLS package %s", pkg);
-		ldap_memfree(pkg);
-	}
+	/* TLS to the servers is libtls's (ldap_conn.c), never libldap's;
+	 * OpenSSL reads its configuration now, not in the sandbox. */
+	if (tls_init() == -1)
+		fatalx("tls_init");
 
 	/* resolv.conf and /etc/hosts, read now; DISABLE_WHEN_INACTIVE so
 	 * an idle resolver does not keep the loop alive. */

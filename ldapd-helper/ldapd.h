@@ -42,6 +42,8 @@ struct conf_bundle;
 struct evdns_base;
 struct evdns_getaddrinfo_request;
 struct evutil_addrinfo;
+struct tls;
+struct tls_config;
 
 /* Requests in flight at once; beyond that the front gets TEMPFAIL. */
 #define LDAPD_MAX_REQUESTS	1024
@@ -52,9 +54,12 @@ struct evutil_addrinfo;
 #define LDAPD_SIZELIMIT		2
 /* Values of the match-certificate attribute compared per entry. */
 #define LDAPD_MAX_CERTVALUES	16
-/* libldap reads no ldap.conf (see preinit); without `tls ca' the
- * system bundle is named explicitly. */
+/* Without `tls ca' a profile trusts the system bundle, read into memory
+ * with each configuration generation. */
 #define LDAPD_SYSTEM_CA_FILE	"/etc/ssl/certs/ca-certificates.crt"
+/* Plaintext of one TLS record at most (RFC 8446 5.1): the TLS layer
+ * under libldap decrypts whole records into a buffer this size. */
+#define LDAPD_TLS_RECORD	16384
 #define LDAPD_LOGSTR_MAX	256	/* bytes of a user or subject logged */
 #define LDAPD_DETAIL_MAX	256
 
@@ -67,6 +72,7 @@ enum lconn_kind {
 enum lconn_state {
 	LCONN_RESOLVING,
 	LCONN_CONNECTING,
+	LCONN_TLS,		/* our TLS handshake under libevent */
 	LCONN_STARTTLS,		/* StartTLS extended operation sent */
 	LCONN_BINDING,		/* service bind sent */
 	LCONN_READY,
@@ -101,7 +107,9 @@ struct lconn {
 	int			 lasterr;	/* errno of the last connect */
 	int			 fd;		/* ours until ld owns it */
 	LDAP			*ld;
-	struct event		*ev;		/* connect, then read */
+	struct tls		*tls;		/* handshake; then the layer's */
+	int			 tlsfd;		/* ld's socket, for the handshake */
+	struct event		*ev;		/* connect, TLS, then read */
 	struct event		*ev_timer;	/* connect timeout */
 	int			 setup_msgid;	/* StartTLS or service bind */
 	struct lreq_queue	 ops;		/* requests with an op here */
@@ -120,8 +128,7 @@ struct lprofile {
 	struct lserver		*servers;
 	size_t			 nservers;
 	struct berval		 password;	/* service bind, wiped */
-	int			 ca_fd;		/* sealed memfd, -1 if none */
-	char			 ca_path[64];	/* /proc/self/fd/N or system */
+	struct tls_config	*tlscfg;	/* its CAs; NULL: TLS fails */
 	struct lconn_list	 conns;
 	int			 nconns[LCONN_NKINDS];
 	struct lreq_queue	 wait[LCONN_NKINDS];
