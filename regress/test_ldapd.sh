@@ -362,6 +362,95 @@ EOF
 	[ "$ms2" -lt 500 ] || fail "other profile stalled ${ms2}ms"
 }
 
+# TCP connections in state ESTABLISHED on local port $1 (the server side
+# of a listener of ours): kernel state, so it says whether the helper had
+# closed its end before the moment we look.
+established_on() {
+	awk -v p="$(printf ':%04X' "$1")" \
+	    'substr($2, length($2) - 4) == p && $4 == "01"' /proc/net/tcp |
+	    wc -l
+}
+
+# stalled_handshake MODE: a server that accepts TCP and never answers the
+# TLS ClientHello (MODE ldaps), or that first accepts StartTLS (MODE
+# starttls), is the first server of profile "stall" (connect-timeout
+# 5s), a good slapd the second.  While that handshake hangs, a lookup on
+# profile "corp" must be answered: the helper's event loop is not held.
+# Proof by order, not by a time limit: when corp's answer arrives the
+# stalled connection is still established on the server's side (a helper
+# blocked in the handshake would only have answered after giving up on
+# it and closing it), and it comes before stall's own answer, which
+# then succeeds by failover.
+stalled_handshake() {
+	local mode=$1 sport surl servers
+	ldapd_setup
+	sport=$(free_port)
+	$PY -c '
+import socket, sys
+s = socket.socket()
+s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("127.0.0.1", int(sys.argv[1])))
+s.listen(8)
+with open(sys.argv[2], "a") as f:
+    f.write("listening\n")
+held = []
+while True:
+    c, _ = s.accept()
+    held.append(c)
+    if sys.argv[3] == "starttls":
+        # ExtendedRequest: 30 len 02 01 msgid ...; answer success.
+        req = c.recv(4096)
+        msgid = req[4]
+        c.sendall(bytes([0x30, 0x0c, 0x02, 0x01, msgid, 0x78, 0x07,
+            0x0a, 0x01, 0x00, 0x04, 0x00, 0x04, 0x00]))
+    if c.recv(4096)[:1] == b"\x16":
+        with open(sys.argv[2], "a") as f:
+            f.write("clienthello\n")
+    # and nothing more: the connection stays open, unanswered
+' "$sport" "$T/stall.seen" "$mode" &
+	track_pid $!
+	wait_log "$T/stall.seen" listening 10 || fail "stalling server not up"
+	surl="ldap://127.0.0.1:$sport/"
+	servers="	server \"$surl\" starttls
+	server \"$LDAP_URL\" starttls"
+	if [ "$mode" = ldaps ]; then
+		surl="ldaps://127.0.0.1:$sport/"
+		servers="	server \"$surl\"
+	server \"$LDAPS_URL\""
+	fi
+	{ LDAP_TIMEOUT=15 ldap_profile stall "$servers" "	cache size 0" |
+	      sed 's/connect-timeout 1$/connect-timeout 5/'
+	  ldap_profile corp "	server \"$LDAP_URL\"" "	cache size 0"; } |
+	    write_conf
+	grep -q 'connect-timeout 5' "$T/ldapd.conf" || fail "no connect-timeout 5"
+	start_driver
+	send "cert stall cac $PKI/alice.der"
+	wait_log "$T/stall.seen" clienthello 20 || fail "no ClientHello"
+	send "cert corp cac $PKI/alice.der"
+	wait_log "$T/out" "^RESULT .* id=2 " 30 || fail "no answer for corp"
+	local open; open=$(established_on "$sport")
+	sync_driver a 30
+	stop_driver
+	expect 2 OK "user=alice "
+	expect 1 OK "user=alice "
+	echo "stalled connections still open at corp's answer: $open"
+	[ "$open" -ge 1 ] ||
+	    fail "corp answered only after the stalled handshake was given up"
+	grep -E '^RESULT .* id=[12] ' "$T/out" | head -n 1 | grep -q ' id=2 ' ||
+	    fail "the stalled profile was answered first"
+	grep -qF "server $surl failed: connect timeout" "$T/ldapd.log" ||
+	    fail "stalled server not failed over by connect-timeout"
+	echo "stall answered after $(answer_ms 1)ms, corp after $(answer_ms 2)ms"
+}
+
+test_stalled_ldaps_handshake_does_not_stall_other_profiles() {
+	stalled_handshake ldaps
+}
+
+test_stalled_starttls_handshake_does_not_stall_other_profiles() {
+	stalled_handshake starttls
+}
+
 test_slapd_restart_is_used_again() {
 	ldapd_setup
 	ldap_profile corp "	server \"$LDAP_URL\"" "	cache size 0" | write_conf
@@ -603,6 +692,8 @@ run_test test_hostile_user_names_never_log_in
 run_test test_failover_first_server_down
 run_test test_all_servers_down_is_tempfail_within_timeout
 run_test test_blackholed_server_does_not_stall
+run_test test_stalled_ldaps_handshake_does_not_stall_other_profiles
+run_test test_stalled_starttls_handshake_does_not_stall_other_profiles
 run_test test_slapd_restart_is_used_again
 run_test test_hung_server_times_out_and_lookups_are_bounded
 run_test test_ldaps_and_starttls_with_ca_from_memory
