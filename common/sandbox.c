@@ -43,7 +43,8 @@
  * libldap's first ldap_set_option/ldap_initialize (reads
  * /etc/ldap/ldap.conf and ~/.ldaprc), curl_global_init, OpenSSL and
  * GnuTLS initialisation (both read their config and /proc at load time),
- * tls_init() and tls_configure() in the front, and event_base_new().
+ * tls_init() (the front and ldapd-helper), tls_configure() in the front,
+ * and event_base_new().
  */
 #include <sys/ioctl.h>
 #include <sys/mman.h>
@@ -660,11 +661,10 @@ sandbox_ldapd(void)
 	sandbox_allow_common(ctx);
 	sandbox_allow_files_ro(ctx);
 	sandbox_allow_resolver(ctx);
-	/* A profile's `tls ca' bundle arrives as memory at every config
-	 * generation and is handed to GnuTLS as a sealed memfd, named
-	 * /proc/self/fd/N (see ldapd-helper/ldap_profile.c). */
-	ALLOW(ctx, memfd_create);
-	RULE1(ctx, SCMP_ACT_ALLOW, fcntl, ARG_EQ(1, F_ADD_SEALS));
+	/* TLS to LDAP servers is libtls under the event loop: read and
+	 * write on sockets already allowed, CAs held in memory per profile
+	 * (ldapd-helper/ldap_profile.c), so no memfd and no file opened
+	 * during a handshake. */
 	sandbox_seccomp_load(ctx, "ldapd");
 }
 
