@@ -544,6 +544,10 @@ auth starttls users erin erinpw
 cert wrongca cac $PKI/alice.der
 cert wrongca2 cac $PKI/alice.der
 cert system cac $PKI/alice.der
+sync a
+reload
+cert ldaps cac $PKI/alice.der
+cert starttls cac $PKI/alice.der
 EOF
 	run_driver "$T/cmds"
 	expect 1 OK "user=alice "
@@ -553,6 +557,12 @@ EOF
 	expect 5 TEMPFAIL
 	expect 6 TEMPFAIL
 	expect 7 TEMPFAIL
+	# the reload released generation 1 and closed its TLS connections
+	# (the TLS layer's close and remove, under ASan in SANITIZE runs)
+	expect 8 OK "user=alice "
+	expect 9 OK "user=alice "
+	grep -q 'configuration generation 1 released' "$T/ldapd.log" ||
+	    fail "generation 1 and its TLS connections not released"
 	grep -q 'ca ldapca in memory' "$T/ldapd.log" || fail "CA not in memory"
 	grep -q 'landlock ABI [0-9]* enforced\|landlock not available' "$T/ldapd.log" ||
 	    fail "no sandbox line"
