@@ -439,18 +439,19 @@ test_rsa_certificate_tls13_delivers() {
 	log_count_is 'event=tls-failed' 0 || fail "a handshake failed"
 }
 
-# TLS 1.2, the client made to sign its CertificateVerify with PKCS#1
-# v1.5 (rsa_pkcs1_sha256).  -client_sigalgs limits what the client signs
-# with; -sigalgs (what the client accepts from the server) must keep
-# ECDSA, as the server's own certificate is EC.
-test_rsa_certificate_tls12_pkcs1_delivers() {
+# rsa_tls12 SIGALG CODE NAME: randy over TLS 1.2, made to sign his
+# CertificateVerify with SIGALG (scheme CODE, NAME), is delivered and
+# logged.  -client_sigalgs limits what the client signs with; -sigalgs
+# (what the client accepts from the server) must keep ECDSA, as the
+# server's own certificate is EC.
+rsa_tls12() {
 	cert_only_start
 	rsa_mail "$T/s12" "$PKI/randy.crt" "$PKI/randy.key" -tls1_2 \
-	    -sigalgs "RSA+SHA256:ECDSA+SHA256" -client_sigalgs "RSA+SHA256"
+	    -sigalgs "$1:ECDSA+SHA256" -client_sigalgs "$1"
 	grep -q "^New, TLSv1.2, " "$T/s12" || fail "not TLS 1.2"
 	rsa_delivered "$T/s12"
-	[ "$(rsa_cv_sigalg "$T/s12")" = 0401 ] ||
-	    fail "CertificateVerify not rsa_pkcs1_sha256: $(rsa_cv_sigalg "$T/s12")"
+	[ "$(rsa_cv_sigalg "$T/s12")" = "$2" ] ||
+	    fail "CertificateVerify not $3: $(rsa_cv_sigalg "$T/s12")"
 	up_assert_count 1
 	rsa_received 1
 	log_count_is "event=cert .*cert=ok user=randy result=ok" 1 || fail "lookup not logged"
@@ -458,21 +459,15 @@ test_rsa_certificate_tls12_pkcs1_delivers() {
 	    fail "session not logged as randy over TLS 1.2"
 }
 
+# TLS 1.2 with a PKCS#1 v1.5 CertificateVerify (rsa_pkcs1_sha256).
+test_rsa_certificate_tls12_pkcs1_delivers() {
+	rsa_tls12 "RSA+SHA256" 0401 rsa_pkcs1_sha256
+}
+
 # TLS 1.2 with an RSA-PSS CertificateVerify (rsa_pss_rsae_sha256) from
 # the rsaEncryption key.
 test_rsa_certificate_tls12_pss_delivers() {
-	cert_only_start
-	rsa_mail "$T/s12" "$PKI/randy.crt" "$PKI/randy.key" -tls1_2 \
-	    -sigalgs "RSA-PSS+SHA256:ECDSA+SHA256" -client_sigalgs "RSA-PSS+SHA256"
-	grep -q "^New, TLSv1.2, " "$T/s12" || fail "not TLS 1.2"
-	rsa_delivered "$T/s12"
-	[ "$(rsa_cv_sigalg "$T/s12")" = 0804 ] ||
-	    fail "CertificateVerify not rsa_pss_rsae_sha256: $(rsa_cv_sigalg "$T/s12")"
-	up_assert_count 1
-	rsa_received 1
-	log_count_is "event=cert .*cert=ok user=randy result=ok" 1 || fail "lookup not logged"
-	log_count_is "event=end .* tls=TLSv1\.2 cipher=[A-Z0-9_-]+ cert=ok .*user=randy method=certificate messages=1 " 1 ||
-	    fail "session not logged as randy over TLS 1.2"
+	rsa_tls12 "RSA-PSS+SHA256" 0804 rsa_pss_rsae_sha256
 }
 
 # rsa_forged_key PKI OUT: an RSA private key that signs with the private

@@ -49,6 +49,7 @@ static EVP_PKEY	*mkkey(enum kt);
 static void	 mkparty(struct party *, enum kt, const char *,
 		    struct party *, int);
 static X509	*decode(const struct party *);
+static char	*bio_string(BIO *);
 static char	*pem_cert(X509 *, X509 *);
 static char	*pem_key(EVP_PKEY *);
 static int	 handshake(struct tlsserver *, const struct party *,
@@ -145,17 +146,13 @@ decode(const struct party *p)
 	return x;
 }
 
+/* What was written to a memory BIO, as a string; the BIO is freed. */
 static char *
-pem_cert(X509 *a, X509 *b)
+bio_string(BIO *bio)
 {
-	BIO	*bio;
 	char	*data, *s;
 	long	 len;
 
-	if ((bio = BIO_new(BIO_s_mem())) == NULL ||
-	    !PEM_write_bio_X509(bio, a) ||
-	    (b != NULL && !PEM_write_bio_X509(bio, b)))
-		fatalx("PEM_write_bio_X509");
 	len = BIO_get_mem_data(bio, &data);
 	if ((s = strndup(data, (size_t)len)) == NULL)
 		fatalx("strndup");
@@ -164,20 +161,26 @@ pem_cert(X509 *a, X509 *b)
 }
 
 static char *
+pem_cert(X509 *a, X509 *b)
+{
+	BIO	*bio;
+
+	if ((bio = BIO_new(BIO_s_mem())) == NULL ||
+	    !PEM_write_bio_X509(bio, a) ||
+	    (b != NULL && !PEM_write_bio_X509(bio, b)))
+		fatalx("PEM_write_bio_X509");
+	return bio_string(bio);
+}
+
+static char *
 pem_key(EVP_PKEY *k)
 {
 	BIO	*bio;
-	char	*data, *s;
-	long	 len;
 
 	if ((bio = BIO_new(BIO_s_mem())) == NULL ||
 	    !PEM_write_bio_PrivateKey(bio, k, NULL, NULL, 0, NULL, NULL))
 		fatalx("PEM_write_bio_PrivateKey");
-	len = BIO_get_mem_data(bio, &data);
-	if ((s = strndup(data, (size_t)len)) == NULL)
-		fatalx("strndup");
-	BIO_free(bio);
-	return s;
+	return bio_string(bio);
 }
 
 /* Keys decoded before pkeydecode_init() come from a provider: this is
