@@ -23,7 +23,8 @@ libldap-dev libcurl4-openssl-dev libssl-dev libseccomp-dev"
 
 # Tests, demo, benchmarks: real parts on loopback and real clients.
 TEST_PKGS="slapd ldap-utils swaks mandoc curl openssl ca-certificates python3
-dovecot-imapd dovecot-pop3d procps iproute2"
+dovecot-imapd dovecot-pop3d procps iproute2 python3-cryptography
+python3-cryptography-vectors"
 
 if [ "$(id -u)" -ne 0 ]; then
 	echo "deps.sh: must run as root" >&2
