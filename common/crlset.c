@@ -1,5 +1,11 @@
 /*
  * The compact revocation set; see crlset.h for the format.
+ *
+ * One layout detail the header leaves to this file: struct crlset_name
+ * holds a uint64_t, and struct crlset_entry is 28 bytes, so the names
+ * start at the first multiple of 8 after the entries (zero padding in
+ * between).  Producer and consumer both compute it here, and
+ * crlset_open() checks blob_off against it.
  */
 #include <sys/types.h>
 #include <sys/mman.h>
@@ -7,6 +13,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdalign.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,15 +23,30 @@
 
 #include "crlset.h"
 
-_Static_assert(sizeof(struct crlset_hdr) == 64, "crlset_hdr layout");
-_Static_assert(sizeof(struct crlset_crl) == 168, "crlset_crl layout");
-_Static_assert(sizeof(struct crlset_entry) == 24, "crlset_entry layout");
+_Static_assert(sizeof(struct crlset_hdr) == 72, "crlset_hdr layout");
+_Static_assert(sizeof(struct crlset_crl) == 256, "crlset_crl layout");
+_Static_assert(sizeof(struct crlset_entry) == 28, "crlset_entry layout");
+_Static_assert(sizeof(struct crlset_name) == 16, "crlset_name layout");
+_Static_assert(sizeof(struct crlset_hdr) % 8 == 0 &&
+    sizeof(struct crlset_crl) % 8 == 0, "crlset records keep alignment");
+_Static_assert(CRLSET_MAX_NAMES <= UINT16_MAX, "entry.issuer is 16 bits");
+_Static_assert(CRLSET_MAX_SHELL <= UINT32_MAX &&
+    CRLSET_MAX_NAME <= UINT32_MAX, "lengths are 32 bits");
+
+/* The builder's own bound on shells and names together: far above any
+ * real set (4096 shells of 64 KB are 256 MB), and it keeps every size
+ * below in range. */
+#define CRLSET_BLOB_MAX		(1ULL << 30)
 
 struct crlset_builder {
 	struct crlset_crl	*crls;
 	size_t			 ncrl, crlcap;
 	struct crlset_entry	*entries;
 	size_t			 nentries, entcap;
+	struct crlset_name	*names;
+	size_t			 nnames, namecap;
+	uint8_t			*blob;
+	size_t			 bloblen, blobcap;
 	int			 err;
 };
 
@@ -42,22 +64,6 @@ crlset_reason_name(int reason)
 		return reason_names[reason];
 	if (reason == CRLSET_REASON_NONE)
 		return "none given";
-	return "unknown";
-}
-
-const char *
-crlset_result_name(enum crlset_result r)
-{
-	switch (r) {
-	case CRLSET_GOOD:
-		return "good";
-	case CRLSET_REVOKED:
-		return "revoked";
-	case CRLSET_NO_CRL:
-		return "no CRL";
-	case CRLSET_STALE:
-		return "CRL stale";
-	}
 	return "unknown";
 }
 
@@ -109,6 +115,55 @@ crlset_issuer_hash(const uint8_t *der, size_t len, uint8_t out[CRLSET_HASH_LEN])
 	SHA256(der, len, out);
 }
 
+int
+crlset_entry_cmp(const void *a, const void *b)
+{
+	const struct crlset_entry	*x = a, *y = b;
+	int				 r;
+
+	if ((r = memcmp(x->key, y->key, CRLSET_KEY_LEN)) != 0)
+		return r;
+	return (x->issuer > y->issuer) - (x->issuer < y->issuer);
+}
+
+/* The builder's sort: crlset_entry_cmp, then the rest, so that which of
+ * two duplicates survives does not depend on qsort's whims. */
+static int
+entry_cmp_full(const void *a, const void *b)
+{
+	const struct crlset_entry	*x = a, *y = b;
+	int				 r;
+
+	if ((r = crlset_entry_cmp(a, b)) != 0)
+		return r;
+	if (x->revoked != y->revoked)
+		return x->revoked < y->revoked ? -1 : 1;
+	return (x->reason > y->reason) - (x->reason < y->reason);
+}
+
+/* Strictly increasing by (key, issuer): sorted, and no duplicates. */
+static int
+range_sorted(const struct crlset_entry *e, size_t n)
+{
+	size_t	 i;
+
+	for (i = 1; i < n; i++)
+		if (crlset_entry_cmp(&e[i - 1], &e[i]) >= 0)
+			return 0;
+	return 1;
+}
+
+/* Where the names start: after the entries, aligned for their uint64_t. */
+static uint64_t
+names_offset(uint64_t ncrl, uint64_t nentries)
+{
+	uint64_t	 off;
+
+	off = sizeof(struct crlset_hdr) + ncrl * sizeof(struct crlset_crl) +
+	    nentries * sizeof(struct crlset_entry);
+	return (off + 7) & ~(uint64_t)7;
+}
+
 /* --- building ----------------------------------------------------------- */
 
 struct crlset_builder *
@@ -124,14 +179,66 @@ crlset_builder_free(struct crlset_builder *b)
 		return;
 	free(b->crls);
 	free(b->entries);
+	free(b->names);
+	free(b->blob);
 	free(b);
 }
 
+/* Room for more elements of size sz in *arr (count n, capacity *cap). */
+static int
+builder_room(struct crlset_builder *b, void **arr, size_t n, size_t *cap,
+    size_t more, size_t sz, size_t first)
+{
+	void	*p;
+	size_t	 c;
+
+	if (b->err)
+		return -1;
+	if (n + more <= *cap)
+		return 0;
+	c = *cap ? *cap : first;
+	while (c < n + more)
+		c *= 2;
+	if ((p = reallocarray(*arr, c, sz)) == NULL) {
+		b->err = ENOMEM;
+		return -1;
+	}
+	*arr = p;
+	*cap = c;
+	return 0;
+}
+
+/* Append to the blob; its offset in *off. */
+static int
+builder_blob(struct crlset_builder *b, const uint8_t *p, size_t len,
+    uint64_t *off)
+{
+	void	*arr = b->blob;
+
+	if (b->err)
+		return -1;
+	if (len > CRLSET_BLOB_MAX || b->bloblen > CRLSET_BLOB_MAX - len) {
+		b->err = E2BIG;
+		return -1;
+	}
+	if (builder_room(b, &arr, b->bloblen, &b->blobcap, len, 1, 4096) ==
+	    -1)
+		return -1;
+	b->blob = arr;
+	if (len > 0)
+		memcpy(b->blob + b->bloblen, p, len);
+	*off = b->bloblen;
+	b->bloblen += len;
+	return 0;
+}
+
 int
-crlset_builder_crl(struct crlset_builder *b, const struct crlset_crl *c)
+crlset_builder_crl(struct crlset_builder *b, const struct crlset_crl *c,
+    const uint8_t *shell, size_t shell_len)
 {
 	struct crlset_crl	*n;
-	size_t			 cap;
+	void			*arr = b->crls;
+	uint64_t		 off = 0;
 
 	if (b->err)
 		return -1;
@@ -139,28 +246,69 @@ crlset_builder_crl(struct crlset_builder *b, const struct crlset_crl *c)
 		b->err = E2BIG;
 		return -1;
 	}
-	if (b->ncrl == b->crlcap) {
-		cap = b->crlcap ? b->crlcap * 2 : 8;
-		if ((n = reallocarray(b->crls, cap, sizeof(*n))) == NULL) {
-			b->err = ENOMEM;
-			return -1;
-		}
-		b->crls = n;
-		b->crlcap = cap;
+	if (shell_len > CRLSET_MAX_SHELL || (shell == NULL && shell_len > 0) ||
+	    c->digest_len > CRLSET_DIGEST_MAX ||
+	    c->keyidlen > CRLSET_KEYID_MAX) {
+		b->err = EINVAL;
+		return -1;
 	}
+	if (builder_room(b, &arr, b->ncrl, &b->crlcap, 1, sizeof(*n), 8) ==
+	    -1)
+		return -1;
+	b->crls = arr;
+	if (shell_len > 0 && builder_blob(b, shell, shell_len, &off) == -1)
+		return -1;
 	n = &b->crls[b->ncrl++];
 	*n = *c;
 	n->source[sizeof(n->source) - 1] = '\0';
 	n->first = b->nentries;
 	n->count = 0;
+	n->shell_off = off;
+	n->shell_len = (uint32_t)shell_len;
+	n->name_first = (uint32_t)b->nnames;
+	n->name_count = 0;
+	n->pad = 0;
+	return 0;
+}
+
+int
+crlset_builder_name(struct crlset_builder *b, const uint8_t *der, size_t len)
+{
+	struct crlset_crl	*c;
+	struct crlset_name	*n;
+	void			*arr = b->names;
+	uint64_t		 off;
+
+	if (b->err)
+		return -1;
+	if (b->ncrl == 0 || der == NULL || len == 0 ||
+	    len > CRLSET_MAX_NAME) {
+		b->err = EINVAL;
+		return -1;
+	}
+	c = &b->crls[b->ncrl - 1];
+	if (c->name_count >= CRLSET_MAX_NAMES || b->nnames >= UINT32_MAX) {
+		b->err = E2BIG;
+		return -1;
+	}
+	if (builder_room(b, &arr, b->nnames, &b->namecap, 1, sizeof(*n),
+	    16) == -1)
+		return -1;
+	b->names = arr;
+	if (builder_blob(b, der, len, &off) == -1)
+		return -1;
+	n = &b->names[b->nnames++];
+	n->off = off;
+	n->len = (uint32_t)len;
+	n->pad = 0;
+	c->name_count++;
 	return 0;
 }
 
 static int
 builder_grow(struct crlset_builder *b, size_t more)
 {
-	struct crlset_entry	*n;
-	size_t			 cap;
+	void	*arr = b->entries;
 
 	if (b->err)
 		return -1;
@@ -169,37 +317,34 @@ builder_grow(struct crlset_builder *b, size_t more)
 		b->err = b->ncrl == 0 ? EINVAL : E2BIG;
 		return -1;
 	}
-	if (b->nentries + more <= b->entcap)
-		return 0;
-	cap = b->entcap ? b->entcap : 1024;
-	while (cap < b->nentries + more)
-		cap *= 2;
-	if ((n = reallocarray(b->entries, cap, sizeof(*n))) == NULL) {
-		b->err = ENOMEM;
+	if (builder_room(b, &arr, b->nentries, &b->entcap, more,
+	    sizeof(struct crlset_entry), 1024) == -1)
 		return -1;
-	}
-	b->entries = n;
-	b->entcap = cap;
+	b->entries = arr;
 	return 0;
 }
 
 int
 crlset_builder_entry(struct crlset_builder *b,
-    const uint8_t key[CRLSET_KEY_LEN], int reason)
+    const uint8_t key[CRLSET_KEY_LEN], int reason, unsigned issuer,
+    uint32_t revoked)
 {
 	struct crlset_entry	*e;
 
-	/* Only a delta CRL may un-revoke; in a full CRL it means "not
-	 * revoked" (see crlset.h). */
-	if (reason == CRLSET_REASON_REMOVE)
-		return 0;
+	if (b->err)
+		return -1;
+	if (issuer > CRLSET_MAX_NAMES) {
+		b->err = EINVAL;
+		return -1;
+	}
 	if (builder_grow(b, 1) == -1)
 		return -1;
 	e = &b->entries[b->nentries++];
 	memcpy(e->key, key, CRLSET_KEY_LEN);
 	e->reason = (reason < 0 || reason > 255) ? CRLSET_REASON_NONE :
 	    (uint8_t)reason;
-	e->pad[0] = e->pad[1] = 0;
+	e->issuer = (uint16_t)issuer;
+	e->revoked = revoked;
 	b->crls[b->ncrl - 1].count++;
 	return 0;
 }
@@ -218,25 +363,7 @@ crlset_builder_entries(struct crlset_builder *b,
 	return 0;
 }
 
-static int
-entry_cmp(const void *a, const void *b)
-{
-	return memcmp(((const struct crlset_entry *)a)->key,
-	    ((const struct crlset_entry *)b)->key, CRLSET_KEY_LEN);
-}
-
-static int
-range_sorted(const struct crlset_entry *e, size_t n)
-{
-	size_t	 i;
-
-	for (i = 1; i < n; i++)
-		if (memcmp(e[i - 1].key, e[i].key, CRLSET_KEY_LEN) >= 0)
-			return 0;
-	return 1;
-}
-
-/* Sort one CRL's range and merge duplicate serials; returns the count. */
+/* Sort one CRL's range and merge exact duplicates; returns the count. */
 static size_t
 range_normalise(struct crlset_entry *e, size_t n)
 {
@@ -244,9 +371,9 @@ range_normalise(struct crlset_entry *e, size_t n)
 
 	if (range_sorted(e, n))
 		return n;
-	qsort(e, n, sizeof(*e), entry_cmp);
+	qsort(e, n, sizeof(*e), entry_cmp_full);
 	for (i = 1, o = 1; i < n; i++) {
-		if (memcmp(e[o - 1].key, e[i].key, CRLSET_KEY_LEN) == 0)
+		if (crlset_entry_cmp(&e[o - 1], &e[i]) == 0)
 			continue;
 		e[o++] = e[i];
 	}
@@ -260,27 +387,40 @@ crlset_builder_finish(struct crlset_builder *b, uint64_t serial, time_t now,
 	struct crlset_hdr	*h;
 	struct crlset_crl	*c;
 	struct crlset_entry	*out;
+	struct crlset_name	*names;
 	unsigned char		*buf;
-	size_t			 i, total = 0, len;
+	uint64_t		 noff, boff, len;
+	size_t			 i, j, total = 0;
 
 	*bufp = NULL;
 	*lenp = 0;
-	if (b->err) {
-		errno = b->err;
-		crlset_builder_free(b);
-		return -1;
-	}
+	if (b->err)
+		goto fail;
 	for (i = 0; i < b->ncrl; i++) {
 		c = &b->crls[i];
 		if (c->count > 0)
 			c->count = range_normalise(b->entries + c->first,
 			    c->count);
+		/* An issuer index must name one of this CRL's names. */
+		for (j = 0; j < c->count; j++)
+			if (b->entries[c->first + j].issuer > c->name_count) {
+				b->err = EINVAL;
+				goto fail;
+			}
 		total += c->count;
 	}
-	len = sizeof(*h) + b->ncrl * sizeof(*c) + total * sizeof(*out);
-	if ((buf = calloc(1, len)) == NULL) {
-		crlset_builder_free(b);
-		return -1;
+	/* Every count is bounded (CRLSET_MAX_*, CRLSET_BLOB_MAX): no
+	 * overflow in 64 bits. */
+	noff = names_offset(b->ncrl, total);
+	boff = noff + (uint64_t)b->nnames * sizeof(struct crlset_name);
+	len = boff + b->bloblen;
+	if (len > SIZE_MAX) {
+		b->err = E2BIG;
+		goto fail;
+	}
+	if ((buf = calloc(1, (size_t)len)) == NULL) {
+		b->err = ENOMEM;
+		goto fail;
 	}
 	h = (struct crlset_hdr *)buf;
 	memcpy(h->magic, CRLSET_MAGIC, sizeof(h->magic));
@@ -290,8 +430,12 @@ crlset_builder_finish(struct crlset_builder *b, uint64_t serial, time_t now,
 	h->size = len;
 	h->serial = serial;
 	h->built = (int64_t)now;
+	h->nnames = (uint32_t)b->nnames;
+	h->blob_off = boff;
+	h->blob_len = b->bloblen;
 	c = (struct crlset_crl *)(buf + sizeof(*h));
-	out = (struct crlset_entry *)(buf + sizeof(*h) + b->ncrl * sizeof(*c));
+	out = (struct crlset_entry *)(c + b->ncrl);
+	names = (struct crlset_name *)(buf + noff);
 	total = 0;
 	for (i = 0; i < b->ncrl; i++) {
 		c[i] = b->crls[i];
@@ -301,10 +445,18 @@ crlset_builder_finish(struct crlset_builder *b, uint64_t serial, time_t now,
 		c[i].first = total;
 		total += c[i].count;
 	}
+	if (b->nnames > 0)
+		memcpy(names, b->names, b->nnames * sizeof(*names));
+	if (b->bloblen > 0)
+		memcpy(buf + boff, b->blob, b->bloblen);
 	crlset_builder_free(b);
 	*bufp = buf;
-	*lenp = len;
+	*lenp = (size_t)len;
 	return 0;
+fail:
+	errno = b->err;
+	crlset_builder_free(b);
+	return -1;
 }
 
 int
@@ -340,19 +492,88 @@ fail:
 
 /* --- consuming ---------------------------------------------------------- */
 
+/* Is [off, off + len) inside a blob of blen bytes?  No sum that could
+ * wrap: off is compared first. */
+static int
+in_blob(uint64_t off, uint64_t len, uint64_t blen)
+{
+	return off <= blen && len <= blen - off;
+}
+
+static int
+crl_record_ok(const struct crlset_hdr *h, const struct crlset_crl *c,
+    uint32_t i, char *why, size_t whylen)
+{
+	if (c->first > h->nentries || c->count > h->nentries - c->first) {
+		snprintf(why, whylen, "CRL %u: entries out of range", i);
+		return -1;
+	}
+	if (c->name_first > h->nnames ||
+	    c->name_count > h->nnames - c->name_first ||
+	    c->name_count > CRLSET_MAX_NAMES) {
+		snprintf(why, whylen, "CRL %u: names out of range", i);
+		return -1;
+	}
+	if (c->shell_len > CRLSET_MAX_SHELL ||
+	    !in_blob(c->shell_off, c->shell_len, h->blob_len)) {
+		snprintf(why, whylen, "CRL %u: shell out of range", i);
+		return -1;
+	}
+	if (c->keyidlen > CRLSET_KEYID_MAX ||
+	    c->digest_len > CRLSET_DIGEST_MAX ||
+	    memchr(c->source, '\0', sizeof(c->source)) == NULL) {
+		snprintf(why, whylen, "CRL %u: malformed record", i);
+		return -1;
+	}
+	return 0;
+}
+
+/* One pass per new set, not per lookup: a binary search over unsorted
+ * data would answer wrongly, silently. */
+static int
+crl_entries_ok(const struct crlset_crl *c, const struct crlset_entry *e,
+    uint32_t i, char *why, size_t whylen)
+{
+	uint64_t	 j;
+
+	e += c->first;
+	for (j = 0; j < c->count; j++) {
+		if (e[j].issuer > c->name_count) {
+			snprintf(why, whylen, "CRL %u: entry %llu: issuer %u "
+			    "out of range (%u names)", i,
+			    (unsigned long long)j, e[j].issuer,
+			    c->name_count);
+			return -1;
+		}
+		if (j > 0 && crlset_entry_cmp(&e[j - 1], &e[j]) >= 0) {
+			snprintf(why, whylen, "CRL %u: entries not sorted",
+			    i);
+			return -1;
+		}
+	}
+	return 0;
+}
+
 int
 crlset_open(struct crlset *s, const void *buf, size_t len, char *why,
     size_t whylen)
 {
+	const unsigned char	*base = buf;
 	const struct crlset_hdr	*h = buf;
 	const struct crlset_crl	*c;
 	const struct crlset_entry *e;
-	uint64_t		 need;
+	const struct crlset_name *nm;
+	uint64_t		 noff, boff, j, sum = 0;
 	uint32_t		 i;
 
 	memset(s, 0, sizeof(*s));
 	if (len < sizeof(*h) || buf == NULL) {
 		snprintf(why, whylen, "truncated header (%zu bytes)", len);
+		return -1;
+	}
+	/* The records are read in place. */
+	if ((uintptr_t)buf % alignof(struct crlset_hdr) != 0) {
+		snprintf(why, whylen, "image not aligned");
 		return -1;
 	}
 	if (memcmp(h->magic, CRLSET_MAGIC, sizeof(h->magic)) != 0 ||
@@ -365,45 +586,58 @@ crlset_open(struct crlset *s, const void *buf, size_t len, char *why,
 		    (unsigned long long)h->size, len);
 		return -1;
 	}
-	if (h->ncrl > CRLSET_MAX_CRLS || h->nentries > CRLSET_MAX_ENTRIES) {
-		snprintf(why, whylen, "too many CRLs or entries");
+	if (h->ncrl > CRLSET_MAX_CRLS || h->nentries > CRLSET_MAX_ENTRIES ||
+	    (uint64_t)h->nnames > (uint64_t)CRLSET_MAX_CRLS *
+	    CRLSET_MAX_NAMES) {
+		snprintf(why, whylen, "too many CRLs, entries or names");
 		return -1;
 	}
-	/* Both bounded above: no overflow in 64 bits. */
-	need = sizeof(*h) + (uint64_t)h->ncrl * sizeof(*c) +
-	    h->nentries * sizeof(*e);
-	if (need != len) {
-		snprintf(why, whylen, "%u CRLs and %llu entries need %llu "
-		    "bytes, image has %zu", h->ncrl,
-		    (unsigned long long)h->nentries,
-		    (unsigned long long)need, len);
+	/* All three counts bounded above: no overflow in 64 bits. */
+	noff = names_offset(h->ncrl, h->nentries);
+	boff = noff + (uint64_t)h->nnames * sizeof(*nm);
+	if (h->blob_off != boff || boff > len ||
+	    h->blob_len != len - boff) {
+		snprintf(why, whylen, "%u CRLs, %llu entries and %u names "
+		    "need a blob at %llu; header says %llu bytes at %llu, "
+		    "image has %zu", h->ncrl,
+		    (unsigned long long)h->nentries, h->nnames,
+		    (unsigned long long)boff,
+		    (unsigned long long)h->blob_len,
+		    (unsigned long long)h->blob_off, len);
 		return -1;
 	}
-	c = (const struct crlset_crl *)((const unsigned char *)buf +
-	    sizeof(*h));
+	c = (const struct crlset_crl *)(base + sizeof(*h));
 	e = (const struct crlset_entry *)(c + h->ncrl);
+	nm = (const struct crlset_name *)(base + noff);
+	for (j = 0; j < h->nnames; j++)
+		if (nm[j].len == 0 || nm[j].len > CRLSET_MAX_NAME ||
+		    !in_blob(nm[j].off, nm[j].len, h->blob_len)) {
+			snprintf(why, whylen, "name %llu out of range",
+			    (unsigned long long)j);
+			return -1;
+		}
 	for (i = 0; i < h->ncrl; i++) {
-		if (c[i].first > h->nentries ||
-		    c[i].count > h->nentries - c[i].first) {
-			snprintf(why, whylen, "CRL %u: entries out of range",
-			    i);
+		if (crl_record_ok(h, &c[i], i, why, whylen) == -1)
 			return -1;
-		}
-		if (c[i].keyidlen > CRLSET_KEYID_MAX ||
-		    memchr(c[i].source, '\0', sizeof(c[i].source)) == NULL) {
-			snprintf(why, whylen, "CRL %u: malformed record", i);
-			return -1;
-		}
-		/* One pass per swap, not per lookup: a binary search over
-		 * unsorted data would answer wrongly, silently. */
-		if (!range_sorted(e + c[i].first, c[i].count)) {
-			snprintf(why, whylen, "CRL %u: entries not sorted", i);
-			return -1;
-		}
+		/* Each count is at most nentries: no overflow. */
+		sum += c[i].count;
 	}
+	/* So the entry checks read each entry about once, however the
+	 * ranges were drawn: their cost is bounded by the image's size. */
+	if (sum != h->nentries) {
+		snprintf(why, whylen, "CRLs hold %llu entries, header says "
+		    "%llu", (unsigned long long)sum,
+		    (unsigned long long)h->nentries);
+		return -1;
+	}
+	for (i = 0; i < h->ncrl; i++)
+		if (crl_entries_ok(&c[i], e, i, why, whylen) == -1)
+			return -1;
 	s->hdr = h;
 	s->crls = c;
 	s->entries = e;
+	s->names = nm;
+	s->blob = base + boff;
 	s->len = len;
 	return 0;
 }
@@ -431,6 +665,10 @@ crlset_map(struct crlset *s, int fd, char *why, size_t whylen)
 		    (long long)st.st_size);
 		return -1;
 	}
+	if ((uint64_t)st.st_size > SIZE_MAX) {
+		snprintf(why, whylen, "too large");
+		return -1;
+	}
 	if ((p = mmap(NULL, st.st_size, PROT_READ, MAP_SHARED, fd, 0)) ==
 	    MAP_FAILED) {
 		snprintf(why, whylen, "mmap: %s", strerror(errno));
@@ -452,86 +690,67 @@ crlset_unmap(struct crlset *s)
 	memset(s, 0, sizeof(*s));
 }
 
-static const struct crlset_entry *
-range_find(const struct crlset_entry *e, size_t n,
-    const uint8_t key[CRLSET_KEY_LEN])
+const uint8_t *
+crlset_shell(const struct crlset *s, size_t i, size_t *len)
 {
-	size_t	 lo = 0, hi = n, mid;
-	int	 r;
+	const struct crlset_crl	*c;
 
+	*len = 0;
+	if (s == NULL || s->hdr == NULL || i >= s->hdr->ncrl)
+		return NULL;
+	c = &s->crls[i];
+	if (c->shell_len == 0)
+		return NULL;
+	*len = c->shell_len;
+	return s->blob + c->shell_off;
+}
+
+const uint8_t *
+crlset_name(const struct crlset *s, size_t i, unsigned n, size_t *len)
+{
+	const struct crlset_crl	*c;
+	const struct crlset_name *nm;
+
+	*len = 0;
+	if (s == NULL || s->hdr == NULL || i >= s->hdr->ncrl)
+		return NULL;
+	c = &s->crls[i];
+	if (n == 0 || n > c->name_count)
+		return NULL;
+	nm = &s->names[c->name_first + (n - 1)];
+	*len = nm->len;
+	return s->blob + nm->off;
+}
+
+const struct crlset_entry *
+crlset_find(const struct crlset *s, size_t i,
+    const uint8_t key[CRLSET_KEY_LEN], size_t *n)
+{
+	const struct crlset_entry	*e;
+	size_t				 lo = 0, hi, mid, end;
+
+	if (n != NULL)
+		*n = 0;
+	if (s == NULL || s->hdr == NULL || i >= s->hdr->ncrl)
+		return NULL;
+	e = s->entries + s->crls[i].first;
+	hi = s->crls[i].count;
+	/* The first entry whose key is not below ours. */
 	while (lo < hi) {
 		mid = lo + (hi - lo) / 2;
-		r = memcmp(key, e[mid].key, CRLSET_KEY_LEN);
-		if (r == 0)
-			return &e[mid];
-		if (r < 0)
-			hi = mid;
-		else
+		if (memcmp(e[mid].key, key, CRLSET_KEY_LEN) < 0)
 			lo = mid + 1;
+		else
+			hi = mid;
 	}
-	return NULL;
-}
-
-/*
- * Every CRL of the issuer is consulted: a listing in any of them revokes
- * (revocation does not expire with a CRL's nextUpdate); otherwise one
- * fresh CRL is enough for GOOD.  The set holds a handful of CRLs, so the
- * walk over the records costs nothing next to the handshake.
- */
-void
-crlset_check(const struct crlset *s, const uint8_t *issuer_hash,
-    const uint8_t *akid, size_t akidlen, const uint8_t *serial,
-    size_t seriallen, time_t now, struct crlset_answer *a)
-{
-	uint8_t	 key[CRLSET_KEY_LEN];
-
-	crlset_key(serial, seriallen, key);
-	crlset_check_key(s, issuer_hash, akid, akidlen, key, now, a);
-}
-
-void
-crlset_check_key(const struct crlset *s, const uint8_t *issuer_hash,
-    const uint8_t *akid, size_t akidlen, const uint8_t key[CRLSET_KEY_LEN],
-    time_t now, struct crlset_answer *a)
-{
-	const struct crlset_crl		*c, *fresh = NULL, *stale = NULL;
-	const struct crlset_entry	*hit;
-	uint32_t			 i;
-
-	memset(a, 0, sizeof(*a));
-	a->result = CRLSET_NO_CRL;
-	if (s == NULL || s->hdr == NULL)
-		return;
-	for (i = 0; i < s->hdr->ncrl; i++) {
-		c = &s->crls[i];
-		if (memcmp(c->issuer_hash, issuer_hash, CRLSET_HASH_LEN) != 0)
-			continue;
-		if (c->keyidlen > 0 && akidlen > 0 &&
-		    (c->keyidlen != akidlen ||
-		    memcmp(c->keyid, akid, akidlen) != 0))
-			continue;
-		if ((hit = range_find(s->entries + c->first, c->count, key))
-		    != NULL) {
-			a->result = CRLSET_REVOKED;
-			a->reason = hit->reason;
-			a->stale = c->stale;
-			a->source = c->source;
-			a->next_update = c->next_update;
-			return;
-		}
-		if (c->next_update == 0 || c->next_update > (int64_t)now) {
-			if (fresh == NULL)
-				fresh = c;
-		} else if (stale == NULL)
-			stale = c;
-	}
-	if ((c = fresh) != NULL)
-		a->result = CRLSET_GOOD;
-	else if ((c = stale) != NULL)
-		a->result = CRLSET_STALE;
-	else
-		return;
-	a->stale = c->stale;
-	a->source = c->source;
-	a->next_update = c->next_update;
+	/* The run: at most one entry per issuer of the CRL (crlset_open()
+	 * refuses duplicates). */
+	for (end = lo; end < s->crls[i].count &&
+	    memcmp(e[end].key, key, CRLSET_KEY_LEN) == 0; end++)
+		;
+	if (end == lo)
+		return NULL;
+	if (n != NULL)
+		*n = end - lo;
+	return &e[lo];
 }
