@@ -141,6 +141,7 @@ config_new(const char *path)
 	conf->crl_check_outbound = -1;
 	conf->crl_check_proxy = -1;
 	conf->crl_stale = -1;
+	conf->tls_security_level = -1;
 	conf->resolve_every = -1;
 	conf->ocsp.enabled = -1;
 	conf->ocsp.stale = -1;
@@ -516,8 +517,12 @@ config_pki_free(struct pki *p)
 void
 config_ca_free(struct ca *c)
 {
+	int	 i;
+
 	if (c == NULL)
 		return;
+	for (i = 0; i < c->npolicies; i++)
+		free(c->policies[i]);
 	free(c->name);
 	free(c->file);
 	free(c->src.file);

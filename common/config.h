@@ -79,10 +79,20 @@ struct pki {
 };
 
 /* ca "name" file "path": a PEM bundle of trusted CA certificates. */
+/* Certificate policy processing (RFC 5280 6.1) for the paths that end
+ * at this bundle's trust anchors. */
+#define CA_POLICY_MAX		32	/* acceptable policy OIDs */
+
 struct ca {
 	TAILQ_ENTRY(ca)	 entry;
 	char		*name;
 	char		*file;
+	char		*policies[CA_POLICY_MAX];	/* user-initial-policy-set;
+							 * none: anyPolicy */
+	int		 npolicies;
+	int		 require_explicit_policy;
+	int		 inhibit_policy_mapping;
+	int		 inhibit_any_policy;
 	struct conf_src	 src;
 };
 
@@ -439,6 +449,8 @@ struct smtpcertd_conf {
 	int		 crl_check_outbound;	/* relay certs */
 	int		 crl_check_proxy;	/* client certs, proxies */
 	enum stale_policy crl_stale;	/* default fail-closed */
+	int		 tls_security_level;	/* OpenSSL's, for the listeners;
+						 * -1: the system's */
 	int64_t		 resolve_every;	/* seconds between re-resolutions of
 					 * relay and back-end host names;
 					 * 0: at start and reload only */

@@ -167,6 +167,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <openssl/err.h>
+#include <openssl/objects.h>
+
 #include "config.h"
 #include "ldap_filter.h"
 #include "log.h"
@@ -226,6 +229,7 @@ static struct smtpcertd_conf	*conf;
 static struct ldap_profile	*cur_ldap;
 static struct ldap_query	*cur_query;
 static struct crl_source	*cur_crl;
+static struct ca		*cur_ca;
 static struct group_policy	*cur_gp;
 static struct auth_profile	*cur_ap;
 static struct policy		*cur_policy;
@@ -294,6 +298,8 @@ typedef struct {
 %token	REQUIRED RESOLVE RESPONDER SCOPE SECONDARY SENDER SERIAL SERVER SIMLOGINS
 %token	SIZE SMTPAUTH SMTPS SOCKET STALE STARTTLS SUB TIMEOUT TLS TLSFORAUTH
 %token	TTL TYPE UNAUTHLIMIT URL USER USERATTR USERNAME VERIFY XCLIENT YES
+%token	CERTPOLICY INHIBITANYPOLICY INHIBITPOLICYMAPPING REQEXPLICITPOLICY
+%token	SECURITYLEVEL
 %token	ERROR
 %token	<v.string>	STRING
 %token	<v.number>	NUMBER
@@ -513,14 +519,19 @@ main		: USER string			{
 		}
 		| pkihead pkiopts
 		| CA name FILETOK path	{
-			struct ca	*ca;
-
-			if ((ca = calloc(1, sizeof(*ca))) == NULL)
+			if ((cur_ca = calloc(1, sizeof(*cur_ca))) == NULL)
 				fatal("ca");
-			ca->name = $2;
-			ca->file = $4;
-			src_set(&ca->src);
-			TAILQ_INSERT_TAIL(&conf->cas, ca, entry);
+			cur_ca->name = $2;
+			cur_ca->file = $4;
+			src_set(&cur_ca->src);
+			TAILQ_INSERT_TAIL(&conf->cas, cur_ca, entry);
+		} caopts		{ cur_ca = NULL; }
+		| TLS SECURITYLEVEL NUMBER	{
+			if ($3 < 0 || $3 > 5)
+				yyerror("tls security-level out of range (0-5)");
+			else
+				SETONCE(conf->tls_security_level, (int)$3,
+				    "tls security-level");
 		}
 		| ldaphead ldapblock
 		| crlhead crlblock
@@ -530,6 +541,31 @@ main		: USER string			{
 		| relayhead relayinline relaytail
 		| proxyhead proxyblock
 		| listenhead listenopts	{ listen_end(); }
+		;
+
+caopts		: /* empty */
+		| caopts caopt
+		;
+
+caopt		: CERTPOLICY STRING	{
+			ASN1_OBJECT	*o;
+
+			if ((o = OBJ_txt2obj($2, 1)) == NULL) {
+				yyerror("invalid certificate policy OID \"%s\"",
+				    $2);
+				free($2);
+			} else if (cur_ca->npolicies >= CA_POLICY_MAX) {
+				yyerror("more than %d certificate policies",
+				    CA_POLICY_MAX);
+				free($2);
+			} else
+				cur_ca->policies[cur_ca->npolicies++] = $2;
+			ASN1_OBJECT_free(o);
+			ERR_clear_error();
+		}
+		| REQEXPLICITPOLICY	{ cur_ca->require_explicit_policy = 1; }
+		| INHIBITPOLICYMAPPING	{ cur_ca->inhibit_policy_mapping = 1; }
+		| INHIBITANYPOLICY	{ cur_ca->inhibit_any_policy = 1; }
 		;
 
 crlchecks	: crlcheck
@@ -1277,6 +1313,7 @@ static const struct keywords keywords[] = {
 	{ "ca",				CA },
 	{ "cache",			CACHE },
 	{ "cert",			CERT },
+	{ "cert-policy",		CERTPOLICY },
 	{ "certificate",		CERTIFICATE },
 	{ "chroot",			CHROOT },
 	{ "client-certificate",		CLIENTCERT },
@@ -1308,6 +1345,8 @@ static const struct keywords keywords[] = {
 	{ "implicit",			IMPLICIT },
 	{ "inbound",			INBOUND },
 	{ "include",			INCLUDE },
+	{ "inhibit-any-policy",		INHIBITANYPOLICY },
+	{ "inhibit-policy-mapping",	INHIBITPOLICYMAPPING },
 	{ "key",			KEY },
 	{ "ldap",			LDAP },
 	{ "limit",			LIMIT },
@@ -1345,11 +1384,13 @@ static const struct keywords keywords[] = {
 	{ "reject",			REJECT },
 	{ "relay",			RELAY },
 	{ "require",			REQUIRE },
+	{ "require-explicit-policy",	REQEXPLICITPOLICY },
 	{ "required",			REQUIRED },
 	{ "resolve",			RESOLVE },
 	{ "responder",			RESPONDER },
 	{ "scope",			SCOPE },
 	{ "secondary",			SECONDARY },
+	{ "security-level",		SECURITYLEVEL },
 	{ "sender",			SENDER },
 	{ "serial",			SERIAL },
 	{ "server",			SERVER },

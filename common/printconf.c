@@ -422,6 +422,7 @@ config_print(FILE *fp, const struct smtpcertd_conf *conf)
 	const struct proxy_profile	*px;
 	const struct listener		*l;
 	char				 buf[32];
+	int				 i;
 
 	fprintf(fp, "user ");
 	config_print_string(fp, conf->user);
@@ -449,6 +450,8 @@ config_print(FILE *fp, const struct smtpcertd_conf *conf)
 	    yesno(conf->crl_check_inbound), yesno(conf->crl_check_outbound),
 	    yesno(conf->crl_check_proxy));
 	fprintf(fp, "crl stale %s\n", config_stale_name(conf->crl_stale));
+	if (conf->tls_security_level != -1)
+		fprintf(fp, "tls security-level %d\n", conf->tls_security_level);
 	fprintf(fp, "ocsp %s", yesno(conf->ocsp.enabled));
 	if (conf->ocsp.responder != NULL) {
 		fprintf(fp, " responder ");
@@ -472,6 +475,16 @@ config_print(FILE *fp, const struct smtpcertd_conf *conf)
 		config_print_string(fp, ca->name);
 		fprintf(fp, " file ");
 		config_print_string(fp, ca->file);
+		for (i = 0; i < ca->npolicies; i++) {
+			fprintf(fp, " cert-policy ");
+			config_print_string(fp, ca->policies[i]);
+		}
+		if (ca->require_explicit_policy)
+			fprintf(fp, " require-explicit-policy");
+		if (ca->inhibit_policy_mapping)
+			fprintf(fp, " inhibit-policy-mapping");
+		if (ca->inhibit_any_policy)
+			fprintf(fp, " inhibit-any-policy");
 		fprintf(fp, "\n");
 	}
 	if (!TAILQ_EMPTY(&conf->pkis) || !TAILQ_EMPTY(&conf->cas))

@@ -60,6 +60,19 @@ struct msgreader;
 	/* front: client certificates refused after the handshake */	\
 	X(STAT_REVOKED_CRL,	PROC_FRONT, "revocation.crl.refused")	\
 	X(STAT_REVOKED_OCSP,	PROC_FRONT, "revocation.ocsp.refused")	\
+	/* front: client certificates refused, by reason (certverify.c) */ \
+	X(STAT_CERT_REF_EXPIRED, PROC_FRONT, "cert.refused.expired")	\
+	X(STAT_CERT_REF_NOTYET,	PROC_FRONT, "cert.refused.not-yet-valid") \
+	X(STAT_CERT_REF_UNKNOWN, PROC_FRONT, "cert.refused.unknown-issuer") \
+	X(STAT_CERT_REF_SIGNATURE, PROC_FRONT, "cert.refused.bad-signature") \
+	X(STAT_CERT_REF_REVOKED, PROC_FRONT, "cert.refused.revoked")	\
+	X(STAT_CERT_REF_NOCRL,	PROC_FRONT, "cert.refused.no-crl")	\
+	X(STAT_CERT_REF_CRLSTALE, PROC_FRONT, "cert.refused.crl-expired") \
+	X(STAT_CERT_REF_CRLBAD,	PROC_FRONT, "cert.refused.crl-unusable") \
+	X(STAT_CERT_REF_POLICY,	PROC_FRONT, "cert.refused.policy")	\
+	X(STAT_CERT_REF_CONSTRAINTS, PROC_FRONT, "cert.refused.constraints") \
+	X(STAT_CERT_REF_WEAK,	PROC_FRONT, "cert.refused.weak-key")	\
+	X(STAT_CERT_REF_OTHER,	PROC_FRONT, "cert.refused.other")	\
 	/* front: authentications, see stats_auth() */			\
 	STATS_AUTH_ROWS(X, CERTIFICATE, "certificate")		\
 	STATS_AUTH_ROWS(X, EXTERNAL, "external")			\
@@ -92,6 +105,7 @@ struct msgreader;
 	X(STAT_LDAP_RES_BADCRED, PROC_LDAPD, "ldap.results.badcred")	\
 	X(STAT_LDAP_RES_DISALLOWED, PROC_LDAPD, "ldap.results.disallowed") \
 	X(STAT_LDAP_RES_BADREQ,	PROC_LDAPD, "ldap.results.badreq")	\
+	X(STAT_LDAP_RES_BADFIELD, PROC_LDAPD, "ldap.results.badfield")	\
 	X(STAT_LDAP_RES_TEMPFAIL, PROC_LDAPD, "ldap.results.tempfail")	\
 	X(STAT_LDAP_SERVER_FAIL, PROC_LDAPD, "ldap.server-failures")	\
 	/* crld: CRL sources (gauges) and fetches */			\

@@ -10,19 +10,13 @@
  * into the set, so the swap is a plain assignment and the old mapping is
  * unmapped at once.
  *
- * The check after a handshake walks the verified path: the handshake has
- * already verified the chain against the listener's CA bundle (so no
- * signature is checked here), and we look up every certificate except the trust
- * anchor -- the leaf and each intermediate (X509_V_FLAG_CRL_CHECK_ALL
- * semantics).  An intermediate the client did not send is found in the
- * listener's CA bundle by X509_check_issued() (names, key identifiers,
- * key usage; no signature).  Each lookup is a binary search in the set:
- * the cost does not depend on the size of the CRLs.
- *
- * Answers: REVOKED refuses.  NO_CRL and STALE follow the stale policy:
- * fail-closed refuses, fail-open lets the certificate through with a
- * warning in the log.  NO_CRL uses the global policy (no source is known
- * to cover that issuer), STALE the policy of the CRL's source.
+ * The checks themselves are certverify.c's: the listener's handshake
+ * validates the client's path per RFC 5280 with the set's CRLs
+ * (certverify_set_crls() on every swap), and crl_front_check_client()
+ * refuses, right after the handshake, what the handshake let finish so
+ * the client can be told why.  Relays and proxy back ends, whose chains
+ * libtls verified, are checked again here with the CRLs
+ * (crl_front_check_chain()).
  */
 #include <sys/types.h>
 
@@ -39,6 +33,7 @@
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
 
+#include "certverify.h"
 #include "childproc.h"
 #include "compat.h"
 #include "config.h"
@@ -57,6 +52,8 @@
 struct front_ca {
 	char		*name;
 	STACK_OF(X509)	*certs;
+	X509_STORE	*store;		/* for certverify_chain(), made on
+					 * first use */
 };
 
 static struct crlset	 front_set;	/* hdr NULL: none received yet */
@@ -94,6 +91,7 @@ crl_front_parent_imsg(struct childproc *cp, struct imsg *imsg)
 		crlset_unmap(&s);
 	} else {
 		/* New handshakes use it from now on. */
+		certverify_set_crls(&s);
 		crlset_unmap(&front_set);
 		front_set = s;
 		ack = serial;
@@ -115,6 +113,7 @@ front_cas_free(void)
 	for (i = 0; i < front_ncas; i++) {
 		free(front_cas[i].name);
 		sk_X509_pop_free(front_cas[i].certs, X509_free);
+		X509_STORE_free(front_cas[i].store);
 	}
 	free(front_cas);
 	front_cas = NULL;
@@ -141,6 +140,7 @@ front_cas_add(const struct conf_bundle *b, const char *name)
 		fatal(NULL);
 	front_cas = fc;
 	fc = &front_cas[front_ncas++];
+	fc->store = NULL;
 	if ((fc->name = strdup(name)) == NULL ||
 	    (fc->certs = sk_X509_new_null()) == NULL ||
 	    (bio = BIO_new_mem_buf(blob->a, (int)blob->alen)) == NULL)
@@ -170,8 +170,8 @@ crl_front_config(struct conf_bundle *b)
 			    CA_SYSTEM);
 }
 
-static STACK_OF(X509) *
-front_cas_find(const char *name)
+static struct front_ca *
+front_ca_find(const char *name)
 {
 	size_t	 i;
 
@@ -179,8 +179,16 @@ front_cas_find(const char *name)
 		return NULL;
 	for (i = 0; i < front_ncas; i++)
 		if (strcmp(front_cas[i].name, name) == 0)
-			return front_cas[i].certs;
+			return &front_cas[i];
 	return NULL;
+}
+
+static STACK_OF(X509) *
+front_ca_certs(const char *name)
+{
+	struct front_ca	*fc = front_ca_find(name);
+
+	return fc != NULL ? fc->certs : NULL;
 }
 
 /* The issuer of x among the peer's chain and the CA bundle, or NULL. */
@@ -203,107 +211,33 @@ find_issuer(X509 *x, STACK_OF(X509) *chain, STACK_OF(X509) *cas)
 	return NULL;
 }
 
-static void
-cert_desc(X509 *x, char *serial, size_t slen, char *issuer, size_t ilen)
-{
-	BIGNUM	*bn;
-	char	*hex;
-	size_t	 i;
-
-	bn = ASN1_INTEGER_to_BN(X509_get0_serialNumber(x), NULL);
-	hex = bn != NULL ? BN_bn2hex(bn) : NULL;
-	snprintf(serial, slen, "%s", hex != NULL ? hex : "?");
-	for (i = 0; serial[i] != '\0'; i++)
-		if (serial[i] >= 'A' && serial[i] <= 'F')
-			serial[i] += 'a' - 'A';
-	OPENSSL_free(hex);
-	BN_free(bn);
-	X509_NAME_oneline(X509_get_issuer_name(x), issuer, (int)ilen);
-}
-
-/* One certificate: 0 go on, -1 refuse. */
-static int
-check_one(X509 *x, int depth, const struct smtpcertd_conf *conf,
-    const char *who, time_t now, char *why, size_t whylen)
-{
-	struct crlset_answer	 a;
-	const ASN1_OCTET_STRING	*akid;
-	unsigned char		*der = NULL;
-	uint8_t			 h[CRLSET_HASH_LEN];
-	uint8_t			 key[CRLSET_KEY_LEN];
-	char			 serial[128], issuer[512];
-	const char		*what = depth == 0 ? "certificate" :
-				    "intermediate CA certificate";
-	int			 n, policy;
-
-	if ((n = i2d_X509_NAME(X509_get_issuer_name(x), &der)) <= 0) {
-		snprintf(why, whylen, "unreadable issuer name");
-		return -1;
-	}
-	crlset_issuer_hash(der, n, h);
-	OPENSSL_free(der);
-	if (crlset_key_asn1(X509_get0_serialNumber(x), key) == -1) {
-		snprintf(why, whylen, "unreadable serial number");
-		return -1;
-	}
-	akid = X509_get0_authority_key_id(x);
-	crlset_check_key(&front_set, h, akid ? ASN1_STRING_get0_data(akid) :
-	    NULL, akid ? (size_t)ASN1_STRING_length(akid) : 0, key, now, &a);
-	if (a.result == CRLSET_GOOD)
-		return 0;
-	cert_desc(x, serial, sizeof(serial), issuer, sizeof(issuer));
-	if (a.result == CRLSET_REVOKED) {
-		snprintf(why, whylen, "%s revoked: serial %s issuer %s reason "
-		    "%s (crl %s)", what, serial, issuer,
-		    crlset_reason_name(a.reason), a.source);
-		log_warnx("%s: %s", who, why);
-		return -1;
-	}
-	policy = a.result == CRLSET_NO_CRL ? (int)conf->crl_stale : a.stale;
-	snprintf(why, whylen, "%s serial %s issuer %s: %s%s%s", what, serial,
-	    issuer, a.result == CRLSET_NO_CRL ? "no CRL for its issuer" :
-	    "the issuer's CRL is past its nextUpdate", a.source ? " (crl " :
-	    "", a.source ? a.source : "");
-	if (a.source != NULL)
-		strlcat(why, ")", whylen);
-	if (policy == STALE_FAIL_OPEN) {
-		log_warnx("%s: WARNING: %s; ACCEPTED UNCHECKED (fail-open)",
-		    who, why);
-		return 0;
-	}
-	log_warnx("%s: %s; refused (fail-closed)", who, why);
-	return -1;
-}
-
 int
 crl_front_check_chain(STACK_OF(X509) *chain, const char *ca_name,
     const struct smtpcertd_conf *conf, const char *who, char *why,
     size_t whylen)
 {
-	STACK_OF(X509)	*cas;
-	X509		*x, *up;
-	time_t		 now = time(NULL);
-	int		 depth, r = 0;
+	struct certverify_opts		 o;
+	struct certverify_refusal	 r;
+	struct front_ca			*fc;
 
-	if (chain == NULL || sk_X509_num(chain) == 0) {
-		snprintf(why, whylen, "unreadable certificate chain");
+	if ((fc = front_ca_find(ca_name)) == NULL) {
+		snprintf(why, whylen, "no CA certificates (%s) to check the "
+		    "chain with", ca_name != NULL ? ca_name : "none");
+		log_warnx("%s: %s", who, why);
 		return -1;
 	}
-	cas = front_cas_find(ca_name);
-	x = sk_X509_value(chain, 0);
-	for (depth = 0; depth < CRL_FRONT_MAX_DEPTH; depth++) {
-		/* The trust anchor has no CRL to be listed in. */
-		if (X509_check_issued(x, x) == X509_V_OK)
-			break;
-		if ((r = check_one(x, depth, conf, who, now, why, whylen)) ==
-		    -1)
-			break;
-		if ((up = find_issuer(x, chain, cas)) == NULL)
-			break;
-		x = up;
+	if (fc->store == NULL)
+		fc->store = certverify_store(fc->certs);
+	memset(&o, 0, sizeof(o));
+	o.crl_check = 1;
+	o.stale = conf->crl_stale;
+	o.security_level = -1;
+	if (certverify_chain(chain, fc->store, &o, &r) == -1) {
+		snprintf(why, whylen, "%s", r.reason);
+		log_warnx("%s: %s", who, why);
+		return -1;
 	}
-	ERR_clear_error();
-	return r;
+	return 0;
 }
 
 int
@@ -311,18 +245,22 @@ crl_front_check_client(const struct smtpcertd_conf *conf,
     const struct listener *l, struct io *io, const char *who, char *why,
     size_t whylen)
 {
-	int	 check;
+	const struct certverify_refusal	*r;
 
-	check = (l->proto == LISTEN_SMTP || l->proto == LISTEN_SMTPS) ?
-	    conf->crl_check_inbound : conf->crl_check_proxy;
-	if (!check || l->ca_name == NULL || !io_tls_peer_cert_provided(io))
+	/* The handshake validated the path (certverify.c), revocation
+	 * included where crl-check says so; what it let through to be
+	 * answered in words is refused here. */
+	if (l->ca_name == NULL || !io_tls_peer_cert_provided(io) ||
+	    (r = certverify_refused(io_ssl(io))) == NULL)
 		return 0;
-	if (crl_front_check_chain(io_tls_peer_chain(io), l->ca_name, conf,
-	    who, why, whylen) == -1) {
+	snprintf(why, whylen, "%s", r->reason);
+	stats_inc(r->stat);
+	if (r->stat == STAT_CERT_REF_REVOKED ||
+	    r->stat == STAT_CERT_REF_NOCRL ||
+	    r->stat == STAT_CERT_REF_CRLSTALE ||
+	    r->stat == STAT_CERT_REF_CRLBAD)
 		stats_inc(STAT_REVOKED_CRL);
-		return -1;
-	}
-	return 0;
+	return -1;
 }
 
 int
@@ -352,7 +290,7 @@ crl_front_leaf_issuer(STACK_OF(X509) *chain, const char *ca_name,
 		return -1;
 	x = sk_X509_value(chain, 0);
 	if (X509_check_issued(x, x) != X509_V_OK)
-		up = find_issuer(x, chain, front_cas_find(ca_name));
+		up = find_issuer(x, chain, front_ca_certs(ca_name));
 	X509_up_ref(x);
 	*leaf = x;
 	if (up != NULL) {

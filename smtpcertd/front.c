@@ -26,6 +26,7 @@
 #include "childproc.h"
 #include "config.h"
 #include "confmsg.h"
+#include "certverify.h"
 #include "crl_front.h"
 #include "front.h"
 #include "log.h"
@@ -133,6 +134,7 @@ front_server_ctx(struct conf_bundle *b, const struct listener *l)
 	const struct conf_blob	*pki, *ca = NULL;
 	struct tlsserver	*ts;
 	enum tlsserver_verify	 verify = TLSSERVER_VERIFY_NONE;
+	struct certverify_opts	 vo;
 	char			 err[512];
 
 	if ((pki = conf_bundle_blob(b, IMSG_CONF_PKI, l->pki_name)) == NULL) {
@@ -160,8 +162,29 @@ front_server_ctx(struct conf_bundle *b, const struct listener *l)
 		verify = TLSSERVER_VERIFY_OPTIONAL;
 	if ((ts = tlsserver_new(pki->a, pki->alen, pki->b, pki->blen,
 	    ca != NULL ? ca->a : NULL, ca != NULL ? ca->alen : 0, verify, err,
-	    sizeof(err))) == NULL)
+	    sizeof(err))) == NULL) {
 		log_warnx("listener %u: %s", l->index, err);
+		return NULL;
+	}
+	if (b->conf->tls_security_level >= 0)
+		SSL_CTX_set_security_level(tlsserver_ctx(ts),
+		    b->conf->tls_security_level);
+	if (verify != TLSSERVER_VERIFY_NONE) {
+		/* RFC 5280 validation in the handshake (certverify.c). */
+		memset(&vo, 0, sizeof(vo));
+		vo.crl_check = (l->proto == LISTEN_SMTP ||
+		    l->proto == LISTEN_SMTPS) ? b->conf->crl_check_inbound :
+		    b->conf->crl_check_proxy;
+		vo.stale = b->conf->crl_stale;
+		vo.ca = l->ca;
+		vo.security_level = b->conf->tls_security_level;
+		if (certverify_server_ctx(tlsserver_ctx(ts), &vo, ca->a,
+		    ca->alen, err, sizeof(err)) == -1) {
+			log_warnx("listener %u: %s", l->index, err);
+			tlsserver_free(ts);
+			return NULL;
+		}
+	}
 	return ts;
 }
 
@@ -387,6 +410,7 @@ front_preinit(struct childproc *cp)
 	/* Before any certificate is parsed: the keys of client chains
 	 * are decoded the direct way (pkeydecode.h). */
 	pkeydecode_init();
+	certverify_init();
 }
 
 static void
