@@ -5,8 +5,10 @@
  * Everything here reads attacker-influenced data (a client certificate,
  * CA-signed but with contents chosen by whoever filled in the request), so
  * every value passes one gate, cf_take(), which bounds it, rejects NUL and
- * anything that is not strict UTF-8, and copies it to malloc'd memory so
- * callers free() without caring which allocator libcrypto used.
+ * every other control character (flagging the field, see
+ * certfields_ctrl_field()) and anything that is not strict UTF-8, and
+ * copies it to malloc'd memory so callers free() without caring which
+ * allocator libcrypto used.
  *
  * libcrypto errors raised while we probe a certificate are popped before
  * returning (ERR_set_mark/ERR_pop_to_mark): the front process runs TLS
@@ -67,30 +69,45 @@ static const struct cf_dnfield cf_dnfields[] = {
 	{ "UID",	NID_userId },
 };
 
+/* struct certfields' ctrl: fields refused for a control character. */
+#define CF_CTRL_CN	0x01
+#define CF_CTRL_E	0x02
+#define CF_CTRL_UPN	0x04
+#define CF_CTRL_UID	0x08
+#define CF_CTRL_O	0x10
+#define CF_CTRL_OU	0x20
+#define CF_CTRL_DN	0x40
+#define CF_CTRL_ISSUER	0x80
+
 struct cf_placeholder {
 	const char	*name;
 	size_t		 off;
+	unsigned int	 ctrl;	/* its CF_CTRL_ bit; {sn}, {fp}: digits */
 };
 
 /* {sn} is special-cased in certfields_get() for the decimal format. */
 static const struct cf_placeholder cf_placeholders[] = {
-	{ "cn",		offsetof(struct certfields, cn) },
-	{ "sn",		offsetof(struct certfields, sn) },
-	{ "e",		offsetof(struct certfields, e) },
-	{ "upn",	offsetof(struct certfields, upn) },
-	{ "uid",	offsetof(struct certfields, uid) },
-	{ "o",		offsetof(struct certfields, o) },
-	{ "ou",		offsetof(struct certfields, ou) },
-	{ "dn",		offsetof(struct certfields, dn) },
-	{ "issuer",	offsetof(struct certfields, issuer) },
-	{ "fp",		offsetof(struct certfields, fp) },
+	{ "cn",		offsetof(struct certfields, cn), CF_CTRL_CN },
+	{ "sn",		offsetof(struct certfields, sn), 0 },
+	{ "e",		offsetof(struct certfields, e), CF_CTRL_E },
+	{ "upn",	offsetof(struct certfields, upn), CF_CTRL_UPN },
+	{ "uid",	offsetof(struct certfields, uid), CF_CTRL_UID },
+	{ "o",		offsetof(struct certfields, o), CF_CTRL_O },
+	{ "ou",		offsetof(struct certfields, ou), CF_CTRL_OU },
+	{ "dn",		offsetof(struct certfields, dn), CF_CTRL_DN },
+	{ "issuer",	offsetof(struct certfields, issuer), CF_CTRL_ISSUER },
+	{ "fp",		offsetof(struct certfields, fp), 0 },
 };
 
 static int	 cf_utf8_valid(const unsigned char *, size_t);
-static char	*cf_take(const unsigned char *, size_t, size_t, const char *);
-static char	*cf_asn1_utf8(const ASN1_STRING *, const char *);
-static char	*cf_name_first(const X509_NAME *, int, const char *, int *);
-static char	*cf_name_string(const X509_NAME *, const char *);
+static char	*cf_take(const unsigned char *, size_t, size_t, const char *,
+		    unsigned int *, unsigned int);
+static char	*cf_asn1_utf8(const ASN1_STRING *, const char *,
+		    unsigned int *, unsigned int);
+static char	*cf_name_first(const X509_NAME *, int, const char *, int *,
+		    unsigned int *, unsigned int);
+static char	*cf_name_string(const X509_NAME *, const char *,
+		    unsigned int *, unsigned int);
 static char	*cf_hex(const unsigned char *, size_t, const char *);
 static int	 cf_serial(X509 *, struct certfields *);
 static void	 cf_san(X509 *, struct certfields *, int);
@@ -149,20 +166,30 @@ cf_utf8_valid(const unsigned char *s, size_t len)
 
 /*
  * The single gate every value goes through.  An empty value counts as
- * absent too: it can only ever match something it should not.
+ * absent too: it can only ever match something it should not.  A value
+ * with a control character sets bit in *ctrl (ctrl may be NULL): NUL
+ * would silently truncate a filter or a user name, and a directory may
+ * fold CR, LF or TAB into a space or drop them, matching another entry.
+ * The lookup that uses the field says so; here it is only a debug line,
+ * as the field may not be used at all.
  */
 static char *
-cf_take(const unsigned char *p, size_t len, size_t max, const char *what)
+cf_take(const unsigned char *p, size_t len, size_t max, const char *what,
+    unsigned int *ctrl, unsigned int bit)
 {
 	char	*s;
+	size_t	 i;
 
 	if (len == 0)
 		return NULL;
-	if (memchr(p, '\0', len) != NULL) {
-		/* Would silently truncate a filter or a user name. */
-		log_warnx("certificate %s contains a NUL byte, ignored", what);
-		return NULL;
-	}
+	for (i = 0; i < len; i++)
+		if (p[i] < 0x20 || p[i] == 0x7f) {
+			log_debug("certificate %s contains a control "
+			    "character, ignored", what);
+			if (ctrl != NULL)
+				*ctrl |= bit;
+			return NULL;
+		}
 	if (len > max) {
 		log_warnx("certificate %s longer than %zu bytes, ignored",
 		    what, max);
@@ -182,7 +209,8 @@ cf_take(const unsigned char *p, size_t len, size_t max, const char *what)
 }
 
 static char *
-cf_asn1_utf8(const ASN1_STRING *as, const char *what)
+cf_asn1_utf8(const ASN1_STRING *as, const char *what, unsigned int *ctrl,
+    unsigned int bit)
 {
 	unsigned char	*u = NULL;
 	char		*s;
@@ -204,18 +232,19 @@ cf_asn1_utf8(const ASN1_STRING *as, const char *what)
 		    "ignored", what);
 		return NULL;
 	}
-	s = cf_take(u, (size_t)n, CERTFIELDS_FIELD_MAX, what);
+	s = cf_take(u, (size_t)n, CERTFIELDS_FIELD_MAX, what, ctrl, bit);
 	OPENSSL_free(u);
 	return s;
 }
 
 /*
  * First entry of nid in encoding order; *present (may be NULL) tells an
- * absent entry from a present but unusable one.
+ * absent entry from a present but unusable one.  ctrl and bit as for
+ * cf_take().
  */
 static char *
 cf_name_first(const X509_NAME *name, int nid, const char *what,
-    int *present)
+    int *present, unsigned int *ctrl, unsigned int bit)
 {
 	const X509_NAME_ENTRY	*ne;
 	int			 idx;
@@ -229,11 +258,12 @@ cf_name_first(const X509_NAME *name, int nid, const char *what,
 		return NULL;
 	if (present != NULL)
 		*present = 1;
-	return cf_asn1_utf8(X509_NAME_ENTRY_get_data(ne), what);
+	return cf_asn1_utf8(X509_NAME_ENTRY_get_data(ne), what, ctrl, bit);
 }
 
 static char *
-cf_name_string(const X509_NAME *name, const char *what)
+cf_name_string(const X509_NAME *name, const char *what, unsigned int *ctrl,
+    unsigned int bit)
 {
 	BIO	*bio;
 	char	*p, *s = NULL;
@@ -248,7 +278,7 @@ cf_name_string(const X509_NAME *name, const char *what)
 	if (X509_NAME_print_ex(bio, name, 0, CF_DN_FLAGS) >= 0 &&
 	    (len = BIO_get_mem_data(bio, &p)) >= 0)
 		s = cf_take((unsigned char *)p, (size_t)len,
-		    CERTFIELDS_DN_MAX, what);
+		    CERTFIELDS_DN_MAX, what, ctrl, bit);
 	else
 		log_warnx("certificate %s cannot be printed, ignored", what);
 	BIO_free(bio);
@@ -350,7 +380,8 @@ cf_san(X509 *x, struct certfields *cf, int want_email)
 			seen_email = 1;
 			if (want_email)
 				cf->e = cf_asn1_utf8(gn->d.rfc822Name,
-				    "subjectAltName email");
+				    "subjectAltName email", &cf->ctrl,
+				    CF_CTRL_E);
 		} else if (gn->type == GEN_OTHERNAME && !seen_upn) {
 			GENERAL_NAME_get0_otherName(gn, &oid, &val);
 			if (OBJ_obj2nid(oid) != NID_ms_upn)
@@ -359,7 +390,8 @@ cf_san(X509 *x, struct certfields *cf, int want_email)
 			/* Microsoft defines it as UTF8String; nothing else. */
 			if (val != NULL && val->type == V_ASN1_UTF8STRING)
 				cf->upn = cf_asn1_utf8(val->value.utf8string,
-				    "userPrincipalName");
+				    "userPrincipalName", &cf->ctrl,
+				    CF_CTRL_UPN);
 			else
 				log_warnx("certificate userPrincipalName is "
 				    "not a UTF8String, ignored");
@@ -421,17 +453,20 @@ certfields_from_x509(X509 *x, struct certfields *cf)
 	(void)cf_serial(x, cf);
 
 	subj = X509_get_subject_name(x);
-	cf->cn = cf_name_first(subj, NID_commonName, "commonName", NULL);
-	cf->uid = cf_name_first(subj, NID_userId, "userId", NULL);
+	cf->cn = cf_name_first(subj, NID_commonName, "commonName", NULL,
+	    &cf->ctrl, CF_CTRL_CN);
+	cf->uid = cf_name_first(subj, NID_userId, "userId", NULL,
+	    &cf->ctrl, CF_CTRL_UID);
 	cf->o = cf_name_first(subj, NID_organizationName,
-	    "organizationName", NULL);
+	    "organizationName", NULL, &cf->ctrl, CF_CTRL_O);
 	cf->ou = cf_name_first(subj, NID_organizationalUnitName,
-	    "organizationalUnitName", NULL);
+	    "organizationalUnitName", NULL, &cf->ctrl, CF_CTRL_OU);
 	cf->e = cf_name_first(subj, NID_pkcs9_emailAddress, "emailAddress",
-	    &has_email);
+	    &has_email, &cf->ctrl, CF_CTRL_E);
 	cf_san(x, cf, !has_email);
-	cf->dn = cf_name_string(subj, "subject");
-	cf->issuer = cf_name_string(X509_get_issuer_name(x), "issuer");
+	cf->dn = cf_name_string(subj, "subject", &cf->ctrl, CF_CTRL_DN);
+	cf->issuer = cf_name_string(X509_get_issuer_name(x), "issuer",
+	    &cf->ctrl, CF_CTRL_ISSUER);
 	ERR_pop_to_mark();
 	return 0;
  fail:
@@ -453,8 +488,10 @@ certfields_ident(X509 *x, struct certfields *cf)
 	if (cf_der(x, cf) == -1)
 		goto fail;
 	(void)cf_serial(x, cf);
-	cf->dn = cf_name_string(X509_get_subject_name(x), "subject");
-	cf->issuer = cf_name_string(X509_get_issuer_name(x), "issuer");
+	cf->dn = cf_name_string(X509_get_subject_name(x), "subject",
+	    &cf->ctrl, CF_CTRL_DN);
+	cf->issuer = cf_name_string(X509_get_issuer_name(x), "issuer",
+	    &cf->ctrl, CF_CTRL_ISSUER);
 	ERR_pop_to_mark();
 	return 0;
  fail:
@@ -562,7 +599,7 @@ certfields_subject_from_der(const uint8_t *der, size_t len)
 	    V_ASN1_UNIVERSAL)) == 0 ||
 	    (n = d2i_X509_NAME(NULL, &name, nlen)) == NULL)
 		goto done;
-	s = cf_name_string(n, "subject");
+	s = cf_name_string(n, "subject", NULL, 0);
 	X509_NAME_free(n);
  done:
 	ERR_pop_to_mark();
@@ -606,6 +643,22 @@ certfields_get(const struct certfields *cf, const char *name,
 			return *(char *const *)(const void *)
 			    ((const char *)cf + cf_placeholders[i].off);
 	}
+	return NULL;
+}
+
+const char *
+certfields_ctrl_field(const struct certfields *cf, const char *tmpl)
+{
+	size_t	 i;
+
+	if (cf == NULL || cf->ctrl == 0)
+		return NULL;
+	for (i = 0; i < sizeof(cf_placeholders) / sizeof(cf_placeholders[0]);
+	    i++)
+		if ((cf->ctrl & cf_placeholders[i].ctrl) != 0 &&
+		    (tmpl == NULL ||
+		    ldap_filter_uses(tmpl, cf_placeholders[i].name)))
+			return cf_placeholders[i].name;
 	return NULL;
 }
 
@@ -655,7 +708,8 @@ certfields_dn_field(X509 *x, const char *shortname)
 	if (x == NULL || (f = cf_dnfield_find(shortname)) == NULL)
 		return NULL;
 	ERR_set_mark();
-	s = cf_name_first(X509_get_subject_name(x), f->nid, f->name, NULL);
+	s = cf_name_first(X509_get_subject_name(x), f->nid, f->name, NULL,
+	    NULL, 0);
 	ERR_pop_to_mark();
 	return s;
 }

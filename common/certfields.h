@@ -13,6 +13,13 @@
  * which would silently truncate a filter or a user name -- is treated as
  * absent (NULL), and the rest of the certificate is still used: the
  * lookup that names the field then fails, which is the safe outcome.
+ * Control characters (0x00-0x1f, 0x7f; bytes >= 0x80 are UTF-8 and fine)
+ * are refused the same way, because a directory may fold "a\r\n" into
+ * "a " or "a" and so match somebody else; such a field is also flagged,
+ * and certfields_ctrl_field() names it, so that a lookup can refuse the
+ * certificate for that reason rather than for a missing field.  {dn} and
+ * {issuer} escape control bytes (\0D) instead, {sn} and {fp} are
+ * digits: those are never refused for it.
  *
  * Field semantics:
  *	cn	subject commonName
@@ -72,6 +79,9 @@ struct certfields {
 	uint8_t		*der;		/* the leaf, DER, for userCertificate */
 	size_t		 derlen;
 	X509		*x509;		/* own reference, for _dn_field() */
+	unsigned int	 ctrl;		/* private: fields refused for a
+					 * control character, see
+					 * certfields_ctrl_field() */
 };
 
 /*
@@ -130,6 +140,15 @@ const char *certfields_get(const struct certfields *cf, const char *name,
  */
 int	certfields_filter_values(const struct certfields *cf,
 	    int serial_decimal, struct ldap_filter_value *vals, size_t nvals);
+
+/*
+ * The first placeholder of ldap_filter_ph_certificate that the (checked)
+ * template tmpl uses whose value was refused for a control character,
+ * or NULL if none; tmpl NULL: any placeholder.  A lookup that gets a
+ * name here must fail before LDAP is asked.
+ */
+const char *certfields_ctrl_field(const struct certfields *cf,
+	    const char *tmpl);
 
 /*
  * E-mail proxy user names: the first value of a subject DN field by its

@@ -49,6 +49,7 @@ static const char *ldap_result_names[LDAP_RES_MAX] = {
 	[LDAP_RES_BADCRED] = "bad credentials",
 	[LDAP_RES_DISALLOWED] = "disallowed",
 	[LDAP_RES_BADREQ] = "bad request",
+	[LDAP_RES_BADFIELD] = "unusable certificate field",
 	[LDAP_RES_TEMPFAIL] = "temporary failure",
 };
 

@@ -128,6 +128,9 @@ enum ldap_result {
 	LDAP_RES_BADCRED,	/* wrong password */
 	LDAP_RES_DISALLOWED,	/* allowance filter does not match */
 	LDAP_RES_BADREQ,	/* a field the filter needs is missing */
+	LDAP_RES_BADFIELD,	/* certificate: a field the filter needs
+				 * has a control character; no LDAP
+				 * request was made, detail names it */
 	LDAP_RES_TEMPFAIL,	/* directory unreachable, timeout, ... */
 	LDAP_RES_MAX
 };

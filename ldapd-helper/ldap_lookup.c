@@ -7,7 +7,8 @@
  * the service account under base/scope for user-attribute, the mail
  * attribute and the match-certificate attribute.  Exactly one entry, one
  * usable user value, and with match-certificate the presented DER among
- * the stored values, or it is not OK.
+ * the stored values, or it is not OK.  A field the template uses with a
+ * control character is LDAP_RES_BADFIELD, before LDAP is asked.
  *
  * smtp-auth (SPEC 3.4): the name is checked before LDAP is asked (no C0
  * byte, no DEL, no leading or trailing space, not empty, not longer than
@@ -437,7 +438,7 @@ lookup_cache_store(struct lreq *r, uint32_t result)
 		negative = 1;
 		break;
 	default:
-		/* TEMPFAIL, BADCRED, AMBIGUOUS, BADREQ: never. */
+		/* TEMPFAIL, BADCRED, AMBIGUOUS, BADREQ, BADFIELD: never. */
 		return;
 	}
 	if (lookup_cache_key(r, &key, &klen) == -1)
@@ -702,6 +703,7 @@ lookup_cert_start(struct lreq *r, const void *der, size_t derlen)
 	struct ldap_filter_value	 vals[CERTFIELDS_NVALUES];
 	struct certfields		 cf;
 	const unsigned char		*pp = der;
+	const char			*bad;
 	X509				*x;
 	char				 err[128];
 	unsigned int			 fplen = sizeof(r->fp);
@@ -743,6 +745,18 @@ lookup_cert_start(struct lreq *r, const void *der, size_t derlen)
 		return;
 	}
 	r->subject = xstrdup(cf.dn != NULL ? cf.dn : "(no subject)");
+	/*
+	 * A field the query uses with a control character: RFC 4515
+	 * escaping would keep it, but a directory may fold CR LF into a
+	 * space or drop it and match another entry.  Refused here, like
+	 * such a user name, before LDAP is asked; never cached.
+	 */
+	if ((bad = certfields_ctrl_field(&cf, r->q->filter)) != NULL) {
+		certfields_free(&cf);
+		lookup_finish(r, LDAP_RES_BADFIELD, "control character in "
+		    "{%s}", bad);
+		return;
+	}
 
 	r->filter = xcalloc(1, LDAP_FILTER_MAX);
 	n = certfields_filter_values(&cf, r->q->serial_format ==

@@ -143,6 +143,116 @@ c.cmd("QUIT", 221)
 	[ ! -e "$T/up/conn-1.raw" ] || fail "upstream contacted"
 }
 
+# ctrl_cert NAME CN: $PKI/NAME.crt and .key, a client certificate like
+# bob's (clientAuth, SAN email) issued by the intermediate, whose CN is
+# CN with Python escapes (\r, \n, \x00) turned into the bytes, as a
+# UTF8String: openssl req -subj cannot write control characters.
+ctrl_cert() {
+	"$PY" - "$PKI" "$1" "$2" <<'PYEOF' || fail "ctrl_cert $1"
+import datetime, sys
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+pki, name, cn = sys.argv[1], sys.argv[2], sys.argv[3]
+cn = cn.encode().decode("unicode_escape")
+inter = x509.load_pem_x509_certificate(open(pki + "/inter.pem", "rb").read())
+ikey = serialization.load_pem_private_key(
+    open(pki + "/inter.key", "rb").read(), None)
+key = ec.generate_private_key(ec.SECP256R1())
+subj = x509.Name([
+    x509.NameAttribute(NameOID.COUNTRY_NAME, "US"),
+    x509.NameAttribute(NameOID.ORGANIZATION_NAME, "Example Test"),
+    x509.NameAttribute(NameOID.ORGANIZATIONAL_UNIT_NAME, "People"),
+    x509.NameAttribute(NameOID.COMMON_NAME, cn, _validate=False)])
+now = datetime.datetime.now(datetime.timezone.utc)
+crt = (x509.CertificateBuilder().subject_name(subj)
+    .issuer_name(inter.subject).public_key(key.public_key())
+    .serial_number(x509.random_serial_number())
+    .not_valid_before(now - datetime.timedelta(hours=1))
+    .not_valid_after(now + datetime.timedelta(days=30))
+    .add_extension(x509.BasicConstraints(ca=False, path_length=None), True)
+    .add_extension(x509.KeyUsage(True, False, False, False, True, False,
+        False, False, False), True)
+    .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.CLIENT_AUTH]),
+        False)
+    .add_extension(x509.SubjectAlternativeName(
+        [x509.RFC822Name(name + "@example.test")]), False)
+    .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(
+        ikey.public_key()), False)
+    .sign(ikey, hashes.SHA256()))
+open(pki + "/" + name + ".crt", "wb").write(
+    crt.public_bytes(serialization.Encoding.PEM))
+with open(pki + "/" + name + ".key", "wb") as f:
+    f.write(key.private_bytes(serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8, serialization.NoEncryption()))
+PYEOF
+	openssl verify -CAfile "$PKI/chain.pem" -purpose sslclient \
+	    "$PKI/$1.crt" >/dev/null || fail "premise: $1.crt does not verify"
+}
+
+# Issue 12: the CN "TESTER.CTRL\r\n".  RFC 4515 escaping would send it as
+# TESTER.CTRL\0d\0a, but a directory may fold CR LF into spaces (RFC 4518)
+# or drop them, and then caccn "TESTER.CTRL", ctrl's, matches.  A field
+# the query uses with a control character is refused before LDAP is
+# asked: no user (530 at MAIL), one warning naming the field and the
+# session, no search in slapd's log, ldap.results.badfield counted.  A
+# certificate query that does not use the field is not in its way.
+test_certificate_control_character_refused_before_ldap() {
+	SLAPD_DEBUG=256 smtp_env
+	ldap_admin_modify "$T/ldap" >/dev/null <<-EOF
+	dn: uid=ctrl,$SLAPD_PEOPLE
+	changetype: add
+	objectClass: inetOrgPerson
+	objectClass: cacUser
+	uid: ctrl
+	cn: ctrl
+	sn: ctrl
+	mail: ctrl@example.test
+	caccn: TESTER.CTRL
+	EOF
+	ldap_gw_search "$T/ldap" '(uid=ctrl)' caccn | grep -qx 'caccn: TESTER.CTRL' ||
+	    fail "premise: ctrl's entry"
+	ctrl_cert ctrl 'TESTER.CTRL\r\n'
+	openssl x509 -in "$PKI/ctrl.crt" -noout -subject -nameopt RFC2253 |
+	    grep -qF 'CN=TESTER.CTRL\0D\0A,' || fail "premise: the CN has no CR LF"
+	SMTP_POLICY=$SMTP_POLICY_CERT_ONLY SMTP_PROFILE=cert-only \
+	    SMTP_CERT_FILTER="(caccn={cn})" smtp_start
+	smtp_raw '
+c = C(sys.argv[1]); c.expect(220); c.ehlo()
+c.cmd("STARTTLS", 220); c.starttls(cert="ctrl")
+r = c.ehlo()
+assert "EXTERNAL" not in r and "PLAIN" not in r, r
+c.cmd("AUTH EXTERNAL", 535)
+c.cmd("MAIL FROM:<ctrl@example.test>", 530, "5.7.0 Your certificate cannot be used for mail")
+c.cmd("QUIT", 221)
+' "$SUB_PORT"
+	log_count_is 'event=cert .*cert-subject="CN=TESTER\.CTRL\\\\0D\\\\0A,OU=People,O=Example Test,C=US" .* cert=bad-field user=- result="unusable certificate field" detail="control character in [{]cn[}]" reason="a certificate field the query uses has a control character: refused before LDAP"' 1 ||
+	    { grep 'event=cert ' "$T/smtpcertd.log"; fail "refusal not logged"; }
+	log_count_is 'event=end .*cert=bad-field .*user=- method=-' 1 || fail "end not logged"
+	log_count_is 'user=ctrl' 0 || fail "mapped to ctrl"
+	ctl show stats >"$T/stats.txt" || fail "show stats"
+	awk '$1 == "ldap.results.badfield" && $2 == 1 { ok = 1 } END { exit !ok }' \
+	    "$T/stats.txt" || { cat "$T/stats.txt"; fail "ldap.results.badfield is not 1"; }
+	awk '$1 == "auth.certificate.badcred" && $2 == 1 { ok = 1 } END { exit !ok }' \
+	    "$T/stats.txt" || fail "auth.certificate.badcred is not 1"
+	[ ! -e "$T/up/conn-1.raw" ] || fail "upstream contacted"
+	# slapd logs searches (the premise: alice's lookup is there), and
+	# none for TESTER.CTRL.
+	smtp_raw '
+c = C(sys.argv[1]); c.expect(220); c.ehlo()
+c.cmd("STARTTLS", 220); c.starttls(cert="alice")
+c.ehlo()
+c.cmd("MAIL FROM:<alice@example.test>", 250)
+c.cmd("QUIT", 221)
+' "$SUB_PORT"
+	log_count_is 'event=cert .*cert=ok user=alice' 1 || fail "alice not mapped"
+	grep -qi 'filter="(caccn=TESTER\.ALICE' "$T/ldap/slapd.log" ||
+	    fail "premise: slapd does not log the filters"
+	! grep -qi 'caccn=tester\.ctrl' "$T/ldap/slapd.log" ||
+	    { grep -i 'filter=' "$T/ldap/slapd.log"; fail "the CR LF certificate reached slapd"; }
+}
+
 # Seed configuration 1, certificate only: TLS required + verify client
 # certificate + require SMTP AUTH, a certificate profile without fallback.
 test_seed_certificate_only() {
@@ -565,6 +675,7 @@ run_test test_invalid_certificates_refused_at_handshake
 run_test test_certificate_not_in_ldap_530_at_mail
 run_test test_certificate_two_ldap_matches_530_at_mail
 run_test test_ldap_injection_through_certificate_cn
+run_test test_certificate_control_character_refused_before_ldap
 run_test test_seed_certificate_only
 run_test test_seed_ldap_smtp_auth_only
 run_test test_seed_mixed_certificate_and_auth

@@ -66,6 +66,8 @@ enum cert_state {
 	CERT_PENDING,
 	CERT_OK,		/* maps to exactly one user */
 	CERT_NOTMAPPED,		/* valid, but no entry */
+	CERT_BADFIELD,		/* a field the query uses has a control
+				 * character: LDAP was not asked */
 	CERT_AMBIGUOUS,
 	CERT_MISMATCH,		/* entry's stored certificate differs */
 	CERT_TEMPFAIL,
@@ -178,6 +180,7 @@ cert_state_name(enum cert_state c)
 	case CERT_PENDING:	return "pending";
 	case CERT_OK:		return "ok";
 	case CERT_NOTMAPPED:	return "not-in-ldap";
+	case CERT_BADFIELD:	return "bad-field";
 	case CERT_AMBIGUOUS:	return "ambiguous";
 	case CERT_MISMATCH:	return "mismatch";
 	case CERT_TEMPFAIL:	return "tempfail";
@@ -510,6 +513,9 @@ session_cert_cb(void *arg, const struct lookup_result *res)
 	case LDAP_RES_BADREQ:
 		s->cert = CERT_NOTMAPPED;
 		break;
+	case LDAP_RES_BADFIELD:
+		s->cert = CERT_BADFIELD;
+		break;
 	case LDAP_RES_AMBIGUOUS:
 		s->cert = CERT_AMBIGUOUS;
 		break;
@@ -535,6 +541,11 @@ session_cert_cb(void *arg, const struct lookup_result *res)
 	if (s->cert == CERT_AMBIGUOUS) {
 		kvlog_str(&kv, "reason", "certificate maps to more than "
 		    "one LDAP entry: refused");
+		kvlog_warn(&kv);
+	} else if (s->cert == CERT_BADFIELD) {
+		/* The detail names the field: "control character in {cn}". */
+		kvlog_str(&kv, "reason", "a certificate field the query "
+		    "uses has a control character: refused before LDAP");
 		kvlog_warn(&kv);
 	} else
 		kvlog_info(&kv);
@@ -848,7 +859,8 @@ session_ehlo(struct session *s, const char *arg, size_t len, int esmtp)
 	    s->tls)) {
 		if (ap->kind == AUTH_PROFILE_SMTPAUTH ||
 		    (ap->fallback != NULL && (s->cert == CERT_NONE ||
-		    s->cert == CERT_NOTMAPPED || s->cert == CERT_UNUSED)))
+		    s->cert == CERT_NOTMAPPED || s->cert == CERT_BADFIELD ||
+		    s->cert == CERT_UNUSED)))
 			auth = 1;
 	}
 	if (auth || s->cert == CERT_OK)
@@ -925,7 +937,8 @@ session_auth_profile(struct session *s)
 	/* A certificate profile falls back only for clients without a
 	 * usable certificate, never over a refused one. */
 	if (ap->fallback != NULL && (s->cert == CERT_NONE ||
-	    s->cert == CERT_NOTMAPPED || s->cert == CERT_UNUSED))
+	    s->cert == CERT_NOTMAPPED || s->cert == CERT_BADFIELD ||
+	    s->cert == CERT_UNUSED))
 		return ap->fallback;
 	return NULL;
 }
@@ -1389,6 +1402,16 @@ session_mail(struct session *s, const char *arg, size_t len)
 				session_reply(s, 530, "5.7.0", "Your "
 				    "certificate is not registered for mail; "
 				    "contact your mail administrator");
+				return;
+			}
+			break;
+		case CERT_BADFIELD:
+			if (session_auth_profile(s) == NULL) {
+				session_reply(s, 530, "5.7.0", "Your "
+				    "certificate cannot be used for mail: a "
+				    "field that names you has a control "
+				    "character; contact your mail "
+				    "administrator");
 				return;
 			}
 			break;

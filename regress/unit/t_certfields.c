@@ -51,6 +51,8 @@ static void	test_email_subject_before_san(void);
 static void	test_filter_specials_kept_raw(void);
 static void	test_utf8_cn_from_utf8_and_bmp(void);
 static void	test_embedded_nul_rejects_field(void);
+static void	test_control_chars_reject_field(void);
+static void	test_control_chars_in_san(void);
 static void	test_invalid_utf8_rejects_field(void);
 static void	test_field_length_bound(void);
 static void	test_serial_formats(void);
@@ -505,6 +507,8 @@ test_embedded_nul_rejects_field(void)
 	CHECK(cf.cn == NULL);
 	CHECK(certfields_get(&cf, "cn", 0) == NULL);
 	CHECK(certfields_dn_field(x, "CN") == NULL);
+	/* NUL is a control character: the lookup can say so. */
+	CHECK(streq(certfields_ctrl_field(&cf, "(caccn={cn})"), "cn"));
 	/* The rest of the certificate is still usable. */
 	CHECK(streq(cf.o, "Example Org"));
 	CHECK(cf.fp != NULL && cf.sn != NULL);
@@ -517,6 +521,161 @@ test_embedded_nul_rejects_field(void)
 	x = mk_cn(V_ASN1_BMPSTRING, bmpnul, (int)sizeof(bmpnul) - 1);
 	CHECK(certfields_from_x509(x, &cf) == 0);
 	CHECK(cf.cn == NULL);
+	certfields_free(&cf);
+	X509_free(x);
+}
+
+/*
+ * Control characters (issue 12): a directory may fold "certuser\r\n" to
+ * "certuser " or "certuser" and match another entry, so such a value is
+ * absent and flagged, and a lookup whose template uses it can refuse the
+ * certificate before LDAP is asked.  UTF-8 (bytes >= 0x80) is fine, and
+ * {dn}, {issuer}, {sn}, {fp} and the DER never suffer from it.
+ */
+static void
+test_control_chars_reject_field(void)
+{
+	static const struct {
+		const char	*bytes;
+		int		 len;
+		const char	*dn;
+	} bad[] = {
+		{ "certuser\r\n", 10, "CN=certuser\\0D\\0A,O=Example Org" },
+		{ "cert\ruser", 9, "CN=cert\\0Duser,O=Example Org" },
+		{ "cert\nuser", 9, "CN=cert\\0Auser,O=Example Org" },
+		{ "cert\tuser", 9, "CN=cert\\09user,O=Example Org" },
+		{ "certuser\x7f", 9, "CN=certuser\\7F,O=Example Org" },
+		{ "\x1b[0m", 4, "CN=\\1B[0m,O=Example Org" },
+	};
+	/* "J\u00fcrgen" and a C1 control as UTF-8: bytes >= 0x80 pass. */
+	static const char	 utf8[] = "J\xc3\xbcrgen\xc2\x85";
+	struct certfields	 cf, id;
+	unsigned char		 md[EVP_MAX_MD_SIZE], *der;
+	const unsigned char	*p;
+	unsigned int		 mdlen, i;
+	char			 hex[2 * EVP_MAX_MD_SIZE + 1];
+	X509			*x;
+	size_t			 k;
+	int			 len;
+
+	for (k = 0; k < sizeof(bad) / sizeof(bad[0]); k++) {
+		x = mk_cn(V_ASN1_UTF8STRING, bad[k].bytes, bad[k].len);
+		CHECK(certfields_from_x509(x, &cf) == 0);
+		CHECK(cf.cn == NULL);
+		CHECK(certfields_get(&cf, "cn", 0) == NULL);
+		CHECK(certfields_dn_field(x, "CN") == NULL);
+		CHECK(streq(certfields_ctrl_field(&cf, "(caccn={cn})"), "cn"));
+		CHECK(streq(certfields_ctrl_field(&cf,
+		    "(&(o={o})(|(caccn={cn})(uid={uid})))"), "cn"));
+		CHECK(streq(certfields_ctrl_field(&cf, NULL), "cn"));
+		/* Not used by the template: not in the way. */
+		CHECK(certfields_ctrl_field(&cf, "(cacfp={fp})") == NULL);
+		CHECK(certfields_ctrl_field(&cf, "(&(o={o})(cacserial={sn}))")
+		    == NULL);
+		/* The rest is intact; {dn} shows the bytes escaped. */
+		CHECK(streq(cf.o, "Example Org"));
+		CHECK(streq(cf.dn, bad[k].dn));
+		CHECK(streq(cf.issuer, "CN=Example Test Root CA,"
+		    "O=Example Org"));
+		CHECK(streq(cf.sn, "01") && streq(cf.sn_dec, "1"));
+		der = NULL;
+		CHECK((len = i2d_X509(x, &der)) > 0);
+		CHECK(EVP_Digest(der, (size_t)len, md, &mdlen, EVP_sha256(),
+		    NULL));
+		for (i = 0; i < mdlen; i++)
+			snprintf(hex + 2 * i, 3, "%02x", md[i]);
+		CHECK(streq(cf.fp, hex));
+		CHECK(cf.derlen == (size_t)len &&
+		    memcmp(cf.der, der, (size_t)len) == 0);
+		OPENSSL_free(der);
+		/* The front's subset has nothing to refuse. */
+		CHECK(certfields_ident(x, &id) == 0);
+		CHECK(streq(id.dn, cf.dn));
+		CHECK(certfields_ctrl_field(&id, NULL) == NULL);
+		certfields_free(&id);
+		certfields_free(&cf);
+		CHECK(certfields_ctrl_field(&cf, NULL) == NULL);
+		X509_free(x);
+	}
+
+	/* NUL through the DER, as a client would send it. */
+	der = der_patched_cn(V_ASN1_UTF8STRING, "al\0ce", 5, &len);
+	p = der;
+	x = d2i_X509(NULL, &p, len);
+	CHECK(x != NULL);
+	if (x != NULL) {
+		CHECK(certfields_from_x509(x, &cf) == 0);
+		CHECK(cf.cn == NULL);
+		CHECK(streq(cf.dn, "CN=al\\00ce,O=Example Org"));
+		CHECK(streq(certfields_ctrl_field(&cf, "(caccn={cn})"), "cn"));
+		CHECK(cf.fp != NULL && cf.derlen == (size_t)len &&
+		    memcmp(cf.der, der, (size_t)len) == 0);
+		certfields_free(&cf);
+		X509_free(x);
+	}
+	OPENSSL_free(der);
+
+	/* A control character in another field names that one. */
+	{
+		X509_NAME	*n = X509_NAME_new();
+
+		add_txt(n, NID_organizationName, "Example Org");
+		add_raw(n, NID_organizationalUnitName, V_ASN1_UTF8STRING,
+		    "People\n", 7);
+		add_txt(n, NID_commonName, "alice");
+		add_raw(n, NID_userId, V_ASN1_UTF8STRING, "al\rice", 6);
+		x = mkcert(n, "09", NULL, ca_cert, ca_key);
+	}
+	CHECK(certfields_from_x509(x, &cf) == 0);
+	CHECK(streq(cf.cn, "alice") && cf.ou == NULL && cf.uid == NULL);
+	CHECK(certfields_ctrl_field(&cf, "(caccn={cn})") == NULL);
+	CHECK(streq(certfields_ctrl_field(&cf, "(ou={ou})"), "ou"));
+	CHECK(streq(certfields_ctrl_field(&cf, "(&(cn={cn})(uid={uid}))"),
+	    "uid"));
+	/* In ldap_filter_ph_certificate order: uid before ou. */
+	CHECK(streq(certfields_ctrl_field(&cf, NULL), "uid"));
+	certfields_free(&cf);
+	X509_free(x);
+
+	/* UTF-8 still passes. */
+	x = mk_cn(V_ASN1_UTF8STRING, utf8, (int)strlen(utf8));
+	CHECK(certfields_from_x509(x, &cf) == 0);
+	CHECK(streq(cf.cn, utf8));
+	CHECK(certfields_ctrl_field(&cf, NULL) == NULL);
+	certfields_free(&cf);
+	X509_free(x);
+}
+
+/* {e} and {upn} from the subjectAltName, {e} from the subject. */
+static void
+test_control_chars_in_san(void)
+{
+	struct certfields	 cf;
+	X509_NAME		*n;
+	X509			*x;
+
+	n = X509_NAME_new();
+	add_txt(n, NID_commonName, "bob");
+	x = mkcert(n, "0a", mksan("bob@example.test\r\n",
+	    "bob\n@EXAMPLE.TEST", V_ASN1_UTF8STRING), ca_cert, ca_key);
+	CHECK(certfields_from_x509(x, &cf) == 0);
+	CHECK(streq(cf.cn, "bob") && cf.e == NULL && cf.upn == NULL);
+	CHECK(streq(certfields_ctrl_field(&cf, "(mail={e})"), "e"));
+	CHECK(streq(certfields_ctrl_field(&cf, "(upn={upn})"), "upn"));
+	CHECK(certfields_ctrl_field(&cf, "(caccn={cn})") == NULL);
+	certfields_free(&cf);
+	X509_free(x);
+
+	/* The subject's emailAddress: flagged, and no SAN fallback. */
+	n = X509_NAME_new();
+	add_txt(n, NID_commonName, "bob");
+	add_raw(n, NID_pkcs9_emailAddress, V_ASN1_IA5STRING,
+	    "bob@x\x7f", 6);
+	x = mkcert(n, "0b", mksan("bob@example.test", NULL, 0), ca_cert,
+	    ca_key);
+	CHECK(certfields_from_x509(x, &cf) == 0);
+	CHECK(cf.e == NULL);
+	CHECK(streq(certfields_ctrl_field(&cf, "(mail={e})"), "e"));
 	certfields_free(&cf);
 	X509_free(x);
 }
@@ -913,6 +1072,8 @@ main(void)
 	RUN(test_filter_specials_kept_raw);
 	RUN(test_utf8_cn_from_utf8_and_bmp);
 	RUN(test_embedded_nul_rejects_field);
+	RUN(test_control_chars_reject_field);
+	RUN(test_control_chars_in_san);
 	RUN(test_invalid_utf8_rejects_field);
 	RUN(test_field_length_bound);
 	RUN(test_serial_formats);
