@@ -114,6 +114,30 @@ fmt_time(time_t t, char *buf, size_t len)
 		snprintf(buf, len, "-");
 }
 
+/* What kind of CRL, for people: "" for a plain full CRL. */
+static const char *
+crl_kind(const struct crl_data *d)
+{
+	switch (d->flags & (CRLSET_CRL_DELTA | CRLSET_CRL_INDIRECT)) {
+	case CRLSET_CRL_DELTA:
+		return " (delta CRL)";
+	case CRLSET_CRL_INDIRECT:
+		return " (indirect CRL)";
+	case CRLSET_CRL_DELTA | CRLSET_CRL_INDIRECT:
+		return " (indirect delta CRL)";
+	}
+	return "";
+}
+
+/* Who checks the signature: crld did, or the front will (the issuer is
+ * no configured certificate; not an error, see crl_validate.c). */
+static const char *
+crl_sigcheck(const struct crl_data *d)
+{
+	return (d->flags & CRLSET_CRL_VERIFIED) ? "" :
+	    "; signature left to the front (issuer not configured here)";
+}
+
 static const struct crl_cas *
 crld_cas_for(const struct crl_src *s)
 {
@@ -193,6 +217,7 @@ crld_load_cas(struct conf_bundle *b)
 		if ((crld.cas[crld.ncas].name = strdup(ca->name)) == NULL)
 			fatal(NULL);
 		crl_cas_init(&crld.cas[crld.ncas].cas);
+		crld.cas[crld.ncas].cas.name = crld.cas[crld.ncas].name;
 		crld.cas[crld.ncas].pem = blob->a;
 		crld.cas[crld.ncas].pemlen = blob->alen;
 		if (crl_cas_add_pem(&crld.cas[crld.ncas].cas, blob->a,
@@ -237,10 +262,11 @@ crld_load_cached(struct crl_src *s)
 	crl_data_free(s->cur);
 	s->cur = d;
 	fmt_time(d->next_update, t, sizeof(t));
-	log_info("crl %s: using cached CRL of %s, %zu entries, nextUpdate %s",
-	    s->name, d->issuer, d->nentries, t);
+	log_info("crl %s: using cached CRL of %s, %zu entries%s, nextUpdate "
+	    "%s%s", s->name, d->issuer, d->nentries, crl_kind(d), t,
+	    crl_sigcheck(d));
 	src_result(s, "cached CRL loaded, "
-	    "%zu entries", d->nentries);
+	    "%zu entries%s%s", d->nentries, crl_kind(d), crl_sigcheck(d));
 }
 
 static void
@@ -392,6 +418,29 @@ crld_config(struct childproc *cp, struct conf_bundle *nb,
 }
 
 /*
+ * Does this CRL list the certificates of the issuer with this name hash?
+ * A full CRL of that issuer does; a delta CRL alone does not (it only
+ * amends one); an indirect CRL does for the issuers it names.
+ */
+static int
+crl_covers(const struct crl_data *d, const uint8_t h[CRLSET_HASH_LEN])
+{
+	uint8_t	 nh[CRLSET_HASH_LEN];
+	size_t	 i;
+
+	if (d->flags & CRLSET_CRL_DELTA)
+		return 0;
+	if (memcmp(d->issuer_hash, h, CRLSET_HASH_LEN) == 0)
+		return 1;
+	for (i = 0; i < d->nnames; i++) {
+		crlset_issuer_hash(d->names[i].der, d->names[i].len, nh);
+		if (memcmp(nh, h, sizeof(nh)) == 0)
+			return 1;
+	}
+	return 0;
+}
+
+/*
  * Warn once per generation, after every source had its first attempt,
  * for each CA of a listener's bundle that issues certificates we check
  * and has no CRL: under fail-closed those certificates are refused.
@@ -441,8 +490,7 @@ crld_warn_uncovered(void)
 			found = 0;
 			TAILQ_FOREACH(s, &crld.srcs, entry)
 				if (s->conf->enabled && s->cur != NULL &&
-				    memcmp(s->cur->issuer_hash, h,
-				    sizeof(h)) == 0)
+				    crl_covers(s->cur, h))
 					found = 1;
 			if (found)
 				continue;
@@ -533,10 +581,11 @@ crld_fetched(void *arg, int ok, unsigned char *body, size_t len,
 			fmt_time(d->this_update, t1, sizeof(t1));
 			fmt_time(d->next_update, t2, sizeof(t2));
 			src_result(s, "accepted from "
-			    "%s: %zu entries, thisUpdate %s, nextUpdate %s%s",
-			    s->url_used, d->nentries, t1, t2,
+			    "%s: %zu entries%s, thisUpdate %s, nextUpdate "
+			    "%s%s%s", s->url_used, d->nentries, crl_kind(d),
+			    t1, t2,
 			    d->next_update != 0 && d->next_update < time(NULL) ?
-			    " (stale)" : "");
+			    " (stale)" : "", crl_sigcheck(d));
 			log_info("crl %s: %s", s->name, s->result);
 		}
 	}
@@ -593,7 +642,7 @@ crld_send_set(void)
 	struct crl_src		*s;
 	struct msgbuild		 m;
 	unsigned char		*buf;
-	size_t			 len, ncrl = 0, nent = 0;
+	size_t			 len, ncrl = 0, nent = 0, i;
 	int			 fd;
 
 	if ((b = crlset_builder_new()) == NULL)
@@ -607,11 +656,22 @@ crld_send_set(void)
 		memcpy(rec.keyid, s->cur->keyid, s->cur->keyidlen);
 		rec.keyidlen = (uint8_t)s->cur->keyidlen;
 		rec.stale = (uint8_t)s->conf->stale;
+		rec.flags = s->cur->flags;
+		rec.md_nid = s->cur->md_nid;
+		memcpy(rec.digest, s->cur->digest, s->cur->digest_len);
+		rec.digest_len = (uint8_t)s->cur->digest_len;
 		rec.this_update = s->cur->this_update;
 		rec.next_update = s->cur->next_update;
 		snprintf(rec.source, sizeof(rec.source), "%s", s->name);
-		if (crlset_builder_crl(b, &rec) == -1 ||
-		    crlset_builder_entries(b, s->cur->entries,
+		if (crlset_builder_crl(b, &rec, s->cur->shell,
+		    s->cur->shell_len) == -1)
+			break;
+		/* Entry issuer n is the CRL's name n (1-based). */
+		for (i = 0; i < s->cur->nnames; i++)
+			if (crlset_builder_name(b, s->cur->names[i].der,
+			    s->cur->names[i].len) == -1)
+				break;
+		if (crlset_builder_entries(b, s->cur->entries,
 		    s->cur->nentries) == -1)
 			break;
 		ncrl++;

@@ -34,18 +34,33 @@
 /* Accept a thisUpdate this far in the future (clock skew). */
 #define CRL_CLOCK_SKEW		300
 
+/* A certificateIssuer name of an indirect CRL (DER). */
+struct crl_name {
+	unsigned char	*der;
+	size_t		 len;
+};
+
 /* What crld keeps of an accepted CRL: never the parsed X509_CRL (a
  * million-entry CRL parsed by OpenSSL takes hundreds of MB). */
 struct crl_data {
 	uint8_t		 issuer_hash[CRLSET_HASH_LEN];
-	uint8_t		 keyid[CRLSET_KEYID_MAX];
+	uint8_t		 keyid[CRLSET_KEYID_MAX];	/* the CRL's AKID */
 	size_t		 keyidlen;
 	char		 issuer[512];	/* RFC 2253, for people */
 	char		 number[128];	/* CRL number, hex, "" if none */
+	char		 base[128];	/* delta CRL: its base CRL number */
 	int64_t		 this_update;
 	int64_t		 next_update;	/* 0: none */
 	uint8_t		 der_hash[CRLSET_HASH_LEN];
-	struct crlset_entry *entries;	/* sorted */
+	uint8_t		 flags;		/* CRLSET_CRL_* */
+	int		 md_nid;	/* the signature's hash */
+	uint8_t		 digest[CRLSET_DIGEST_MAX];	/* of tbsCertList */
+	size_t		 digest_len;
+	unsigned char	*shell;		/* the CRL without its entries (DER) */
+	size_t		 shell_len;
+	struct crl_name	*names;		/* entry.issuer n is names[n - 1] */
+	size_t		 nnames;
+	struct crlset_entry *entries;	/* sorted by crlset_entry_cmp */
 	size_t		 nentries;
 };
 
@@ -55,6 +70,9 @@ struct crl_cas {
 	uint8_t		 hash[CRLSET_HASH_LEN];	/* of the PEM: a reload
 						 * that changes it
 						 * re-validates */
+	const char	*name;	/* the source's `ca' bundle; NULL: every
+				 * configured bundle, for a source that
+				 * names none */
 };
 
 struct crl_fetch;
@@ -92,7 +110,8 @@ int	crl_cas_add_pem(struct crl_cas *, const unsigned char *, size_t);
  * Parse and verify a download (type: enum crl_type; ldap: the body is
  * libcurl's LDAP text output).  cur is the CRL in use (NULL if none) for
  * the "not older" rule.  Returns 1 accepted (*out and the DER to cache
- * set), 0 identical to cur, -1 rejected with the reason in why.
+ * set: the CRL as downloaded, entries included), 0 identical to cur, -1
+ * rejected with the reason in why.
  */
 int	crl_validate(const unsigned char *body, size_t len, int type,
 	    int ldap, const struct crl_cas *, const struct crl_data *cur,
