@@ -669,6 +669,7 @@ struct name_tab {
 	const X509_NAME	*crl_issuer;
 	uint32_t	*slot;		/* index + 1; 0: empty */
 	size_t		 cap;
+	uint8_t		 seen[(CRLSET_MAX_NAMES + 1 + 7) / 8];
 };
 
 static uint32_t
@@ -750,7 +751,7 @@ entry_issuers(struct name_tab *t, GENERAL_NAMES *gens, uint16_t *idx,
 {
 	GENERAL_NAME	*gn;
 	size_t		 j;
-	int		 i, n;
+	int		 i, n, r = 0;
 
 	*nidx = 0;
 	for (i = 0; i < sk_GENERAL_NAME_num(gens); i++) {
@@ -758,21 +759,22 @@ entry_issuers(struct name_tab *t, GENERAL_NAMES *gens, uint16_t *idx,
 		if (gn->type != GEN_DIRNAME)
 			continue;
 		if ((n = name_index(t, gn->d.directoryName, why, whylen)) ==
-		    -1)
-			return -1;
-		for (j = 0; j < *nidx; j++)
-			if (idx[j] == n)
-				break;
-		if (j < *nidx)
-			continue;
-		if (*nidx >= CRLSET_MAX_NAMES) {
-			snprintf(why, whylen, "certificate issuer with too "
-			    "many names");
-			return -1;
+		    -1) {
+			r = -1;
+			break;
 		}
+		/* Each index once: a bitmap, not a scan of idx, however
+		 * many names one extension holds. */
+		if (t->seen[n >> 3] & (1U << (n & 7)))
+			continue;
+		if (*nidx > CRLSET_MAX_NAMES)
+			fatalx("%s: %zu issuers", __func__, *nidx);
+		t->seen[n >> 3] |= 1U << (n & 7);
 		idx[(*nidx)++] = (uint16_t)n;
 	}
-	return 0;
+	for (j = 0; j < *nidx; j++)
+		t->seen[idx[j] >> 3] = 0;
+	return r;
 }
 
 /* An entry's extensions: known ones decode, no unknown critical one;
@@ -856,7 +858,7 @@ crl_extract(X509_CRL *crl, struct crl_data *d, char *why, size_t whylen)
 	size_t			 nidx = 1, cap, j, o;
 	int			 i, k, n, reason, r_ok = -1, unnamed = 0;
 
-	memset(&tab, 0, sizeof(tab));
+	memset(&tab, 0, sizeof(tab));	/* 8 KB on crld's stack */
 	tab.d = d;
 	tab.crl_issuer = X509_CRL_get_issuer(crl);
 	if ((idx = calloc(CRLSET_MAX_NAMES + 1, sizeof(*idx))) == NULL)

@@ -216,7 +216,7 @@ validate(const unsigned char *der, size_t len, const struct crl_cas *cas,
 		CHECK(cachedlen == len && memcmp(cached, der, len) == 0);
 	}
 	if (r == -1)
-		fprintf(stderr, "  (refused: %s)\n", why);
+		fprintf(stderr, "  # refused: %s\n", why);
 	free(cached);
 	return r;
 }
@@ -481,7 +481,8 @@ t_indirect_crl(void)
 	struct crl_data		*d;
 	ISSUING_DIST_POINT	*idp;
 	X509_CRL		*crl, *sh;
-	X509_NAME		*na = mkname("Issuer A"), *nb = mkname("Issuer B");
+	X509_NAME		*na = mkname("Issuer A");
+	X509_NAME		*nb = mkname("Issuer B");
 	GENERAL_NAMES		*g;
 	const struct crlset_entry *e;
 	unsigned char		*der;
@@ -515,6 +516,9 @@ t_indirect_crl(void)
 	crl_add(crl, 0x17, 1, -17, g);				/* A again */
 	crl_add(crl, 0x10, 1, -18, g);		/* 0x10 under A as well */
 	GENERAL_NAMES_free(g);
+	g = gens_of(na, NULL, na);
+	crl_add(crl, 0x18, 1, -19, g);		/* A twice: one entry */
+	GENERAL_NAMES_free(g);
 	der = crl_der(crl, ca_key, "sha256", &len);
 	/* No `ca', and a bundle without the issuer: accepted unverified. */
 	cas_of(&cas, NULL, other, NULL);
@@ -525,7 +529,7 @@ t_indirect_crl(void)
 	CHECK(d->nnames == 2);
 	CHECK(name_is(d, 1, na));
 	CHECK(name_is(d, 2, nb));
-	CHECK(d->nentries == 10);
+	CHECK(d->nentries == 11);
 	CHECK((e = entry_of(d, 0x10, 0)) != NULL && e->revoked ==
 	    (uint32_t)(now - 10));
 	CHECK((e = entry_of(d, 0x10, 1)) != NULL && e->revoked ==
@@ -540,6 +544,7 @@ t_indirect_crl(void)
 	CHECK(entry_of(d, 0x16, 0) == NULL && entry_of(d, 0x16, 1) == NULL &&
 	    entry_of(d, 0x16, 2) == NULL);
 	CHECK(entry_of(d, 0x17, 1) != NULL);
+	CHECK(entry_of(d, 0x18, 1) != NULL && entry_of(d, 0x18, 0) == NULL);
 	CHECK((sh = shell_of(d)) != NULL);
 	if (sh != NULL) {
 		idp = X509_CRL_get_ext_d2i(sh, NID_issuing_distribution_point,
@@ -573,7 +578,7 @@ t_indirect_crl(void)
 		    0);
 		CHECK(crlset_builder_finish(b, 1, now, &img, &imglen) == 0);
 		CHECK(crlset_open(&s, img, imglen, why, sizeof(why)) == 0);
-		CHECK(s.hdr->nentries == 10 && s.hdr->nnames == 2);
+		CHECK(s.hdr->nentries == 11 && s.hdr->nnames == 2);
 		e = crlset_find(&s, 0, entry_of(d, 0x13, 1)->key, &n);
 		CHECK(e != NULL && n == 2 && e[0].issuer == 1 &&
 		    e[1].issuer == 2);
@@ -672,8 +677,9 @@ t_extensions(void)
 	r = sk_X509_REVOKED_value(X509_CRL_get_REVOKED(crl), 0);
 	add_unknown_ext(NULL, r, 0, 4);
 	{
-		ASN1_OBJECT	*hold = OBJ_nid2obj(NID_hold_instruction_reject);
+		ASN1_OBJECT	*hold;
 
+		hold = OBJ_nid2obj(NID_hold_instruction_reject);
 		X509_REVOKED_add1_ext_i2d(r, NID_hold_instruction_code, hold,
 		    0, 0);
 	}
