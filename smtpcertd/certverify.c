@@ -847,11 +847,20 @@ static void
 cv_record(struct cv_state *st, struct certverify_refusal *r, int err,
     X509_STORE_CTX *ctx)
 {
-	X509	*x = X509_STORE_CTX_get_current_cert(ctx);
+	X509		*x = X509_STORE_CTX_get_current_cert(ctx);
+	STACK_OF(X509)	*chain;
 
 	memset(r, 0, sizeof(*r));
 	r->error = err;
 	r->depth = X509_STORE_CTX_get_error_depth(ctx);
+	/* Policy errors concern the whole path: name its leaf. */
+	if (x == NULL && (chain = X509_STORE_CTX_get0_chain(ctx)) != NULL &&
+	    sk_X509_num(chain) > 0) {
+		x = sk_X509_value(chain, 0);
+		r->depth = 0;
+	}
+	if (r->depth < 0)
+		r->depth = 0;
 	r->after = cv_is_after(err);
 	if (x != NULL) {
 		cv_name(X509_get_subject_name(x), r->subject,
@@ -1121,7 +1130,10 @@ cv_flags(const struct certverify_opts *o)
 		f |= X509_V_FLAG_CRL_CHECK | X509_V_FLAG_CRL_CHECK_ALL |
 		    X509_V_FLAG_EXTENDED_CRL_SUPPORT | X509_V_FLAG_USE_DELTAS;
 	if (o->ca != NULL) {
-		if (o->ca->require_explicit_policy)
+		/* Listing acceptable policies means a certificate must
+		 * assert one: RFC 5280's user-initial-policy-set alone
+		 * would let a path without policies through. */
+		if (o->ca->require_explicit_policy || o->ca->npolicies > 0)
 			f |= X509_V_FLAG_EXPLICIT_POLICY;
 		if (o->ca->inhibit_policy_mapping)
 			f |= X509_V_FLAG_INHIBIT_MAP;
@@ -1140,6 +1152,18 @@ cv_param(X509_VERIFY_PARAM *param, const struct certverify_opts *o,
 
 	if (X509_VERIFY_PARAM_set_flags(param, cv_flags(o)) != 1)
 		goto fail;
+	/* RFC 5280's default user-initial-policy-set is anyPolicy; OpenSSL
+	 * needs it said, or an explicit policy (ours, or one a CA
+	 * certificate requires) never finds a user policy to match. */
+	if (o->ca == NULL || o->ca->npolicies == 0) {
+		if ((obj = OBJ_nid2obj(NID_any_policy)) == NULL ||
+		    (obj = OBJ_dup(obj)) == NULL)
+			goto fail;
+		if (X509_VERIFY_PARAM_add0_policy(param, obj) != 1) {
+			ASN1_OBJECT_free(obj);
+			goto fail;
+		}
+	}
 	for (i = 0; o->ca != NULL && i < o->ca->npolicies; i++) {
 		if ((obj = OBJ_txt2obj(o->ca->policies[i], 1)) == NULL) {
 			snprintf(err, errlen, "invalid certificate policy %s",
@@ -1280,4 +1304,32 @@ certverify_kv(struct kvlog *kv, const struct certverify_refusal *r)
 	kvlog_str(kv, "cert-subject", r->subject[0] ? r->subject : NULL);
 	kvlog_str(kv, "cert-serial", r->serial[0] ? r->serial : NULL);
 	kvlog_str(kv, "cert-issuer", r->issuer[0] ? r->issuer : NULL);
+}
+
+const struct certverify_refusal *
+certverify_logged(SSL *ssl, const char *event)
+{
+	const struct certverify_refusal	*r;
+
+	if (ssl == NULL)
+		return NULL;
+	if (strcmp(event, "cert-refused") == 0)
+		return certverify_refused(ssl);
+	if (strcmp(event, "tls-failed") == 0 &&
+	    (r = certverify_handshake_failure(ssl)) != NULL) {
+		stats_inc(r->stat);
+		return r;
+	}
+	return NULL;
+}
+
+void
+certverify_reason(struct kvlog *kv, const struct certverify_refusal *r,
+    const char *event, const char *why)
+{
+	if (r != NULL && strcmp(event, "tls-failed") == 0)
+		kvlog_fmt(kv, "reason", "%s: %s", why != NULL ? why : "",
+		    r->reason);
+	else
+		kvlog_str(kv, "reason", why);
 }

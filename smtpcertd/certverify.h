@@ -79,7 +79,16 @@ int	certverify_chain(STACK_OF(X509) *chain, X509_STORE *store,
 /* A store for certverify_chain(): a CA bundle's certificates. */
 X509_STORE *certverify_store(STACK_OF(X509) *cas);
 
-/* The refusal's fields on a session's log line. */
+/*
+ * A session's log line for a refused certificate ("cert-refused": the
+ * refusal after the handshake) or a failed handshake ("tls-failed": the
+ * certificate that ended it, counted by reason): the refusal, or NULL.
+ */
+const struct certverify_refusal *certverify_logged(SSL *, const char *event);
+/* The refusal's fields on that line, and its reason= (why, the session's
+ * own words, with the certificate's reason added to a handshake's). */
 void	certverify_kv(struct kvlog *, const struct certverify_refusal *);
+void	certverify_reason(struct kvlog *, const struct certverify_refusal *,
+	    const char *event, const char *why);
 
 #endif

@@ -57,6 +57,7 @@
 #include "childproc.h"
 #include "compat.h"
 #include "config.h"
+#include "certverify.h"
 #include "crl_front.h"
 #include "ocsp_front.h"
 #include "front.h"
@@ -334,12 +335,16 @@ static void
 px_log_tls_failed(struct proxy_session *s, const char *event,
     const char *why)
 {
-	struct kvlog	 kv;
+	const struct certverify_refusal	*r;
+	struct kvlog			 kv;
 
 	if (strcmp(event, "cert-refused") == 0)
 		s->cert_refused = 1;
+	r = certverify_logged(io_ssl(s->io), event);
 	proxy_kv(s, &kv, event);
-	kvlog_str(&kv, "reason", why);
+	if (r != NULL)
+		certverify_kv(&kv, r);
+	certverify_reason(&kv, r, event, why);
 	kvlog_info(&kv);
 }
 
@@ -370,6 +375,7 @@ px_tls_ready(struct proxy_session *s)
 	kvlog_str(&kv, "cert-serial", s->cert_serial);
 	kvlog_str(&kv, "cert-issuer", s->cert_issuer);
 	kvlog_str(&kv, "cert-user", s->certname[0] ? s->certname : NULL);
+	kvlog_str(&kv, "cert-policy", certverify_policies(io_ssl(s->io)));
 	kvlog_info(&kv);
 	s->phase = PX_LOGIN;
 	s->proto->greet(s);

@@ -31,6 +31,7 @@
 #include "childproc.h"
 #include "compat.h"
 #include "config.h"
+#include "certverify.h"
 #include "crl_front.h"
 #include "data_filter.h"
 #include "front.h"
@@ -572,6 +573,7 @@ session_tls_ready(struct session *s)
 	kvlog_str(&kv, "cipher", s->cipher);
 	kvlog_str(&kv, "cert", io_tls_peer_cert_provided(s->io) ?
 	    "presented" : "none");
+	kvlog_str(&kv, "cert-policy", certverify_policies(io_ssl(s->io)));
 	kvlog_info(&kv);
 	if (!io_tls_peer_cert_provided(s->io)) {
 		s->cert = CERT_NONE;
@@ -620,12 +622,16 @@ done:
 static void
 session_log_tls_failed(struct session *s, const char *event, const char *why)
 {
-	struct kvlog	 kv;
+	const struct certverify_refusal	*r;
+	struct kvlog			 kv;
 
 	if (strcmp(event, "cert-refused") == 0)
 		s->cert = CERT_REFUSED;
+	r = certverify_logged(io_ssl(s->io), event);
 	session_kv(s, &kv, event);
-	kvlog_str(&kv, "reason", why);
+	if (r != NULL)
+		certverify_kv(&kv, r);
+	certverify_reason(&kv, r, event, why);
 	kvlog_info(&kv);
 }
 
