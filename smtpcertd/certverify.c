@@ -886,6 +886,26 @@ cv_at_anchor(X509_STORE_CTX *ctx)
 	    sk_X509_value(chain, n - 1)) == X509_V_OK;
 }
 
+/*
+ * In the validation of a CRL issuer's own path (a child context), the
+ * issuer's certificate is covered by the very CRL it signs (an indirect
+ * CRL listing its own signer, PKITS 4.14.30).  OpenSSL refuses to
+ * validate that CRL's issuer again -- the path being validated right
+ * now -- and reports X509_V_ERR_CRL_PATH_VALIDATION_ERROR.  The CRL's
+ * signature is still checked with that issuer's key, and its path is
+ * the one this context validates, so the loop is no reason to refuse.
+ */
+static int
+cv_self_covered(X509_STORE_CTX *ctx)
+{
+	X509	*target = X509_STORE_CTX_get0_cert(ctx);
+	X509	*cur = X509_STORE_CTX_get_current_cert(ctx);
+	X509	*iss = X509_STORE_CTX_get0_current_issuer(ctx);
+
+	return target != NULL && cur != NULL && iss != NULL &&
+	    X509_cmp(target, cur) == 0 && X509_cmp(target, iss) == 0;
+}
+
 static int
 cv_verify_cb(int ok, X509_STORE_CTX *ctx)
 {
@@ -918,6 +938,9 @@ cv_verify_cb(int ok, X509_STORE_CTX *ctx)
 		}
 		return 1;
 	}
+	if (top != ctx && err == X509_V_ERR_CRL_PATH_VALIDATION_ERROR &&
+	    cv_self_covered(ctx))
+		return 1;
 	if (top != ctx) {
 		/* A CRL issuer's own path: the top context will see
 		 * X509_V_ERR_CRL_PATH_VALIDATION_ERROR; say why there. */
