@@ -21,10 +21,11 @@ USER_NAME=_smtpcertd
 BUILD_PKGS="build-essential gcc make pkg-config byacc libtls-dev libevent-dev
 libldap-dev libcurl4-openssl-dev libssl-dev libseccomp-dev"
 
-# Tests, demo, benchmarks: real parts on loopback and real clients.
+# Tests, demo, benchmarks: real parts on loopback and real clients (swaks
+# needs libnet-ssleay-perl for TLS: --no-install-recommends leaves it out).
 TEST_PKGS="slapd ldap-utils swaks mandoc curl openssl ca-certificates python3
 dovecot-imapd dovecot-pop3d procps iproute2 python3-cryptography
-python3-cryptography-vectors"
+python3-cryptography-vectors libnet-ssleay-perl"
 
 if [ "$(id -u)" -ne 0 ]; then
 	echo "deps.sh: must run as root" >&2
