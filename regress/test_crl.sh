@@ -234,7 +234,7 @@ crl \"root\" {
 	wait_crls
 	[ "$(crl_json inter 'c["stale"]')" = True ] || fail "not shown stale"
 	expect_handshake alice refused
-	grep -q "past its nextUpdate (crl inter); refused (fail-closed)" \
+	grep -Eq "past its nextUpdate of [0-9-]+ [0-9:]+ UTC \(crl inter\); refused \(fail-closed\)" \
 	    "$T/smtpcertd.log" || fail "fail-closed not logged"
 	# Listed serials still revoke in a stale CRL.
 	expect_handshake revoked refused
@@ -253,7 +253,7 @@ crl \"root\" {
 	ctl reload
 	sleep 1
 	expect_handshake alice ok
-	grep -q "WARNING: .*past its nextUpdate (crl inter); ACCEPTED UNCHECKED (fail-open)" \
+	grep -Eq "WARNING: .*past its nextUpdate of [0-9-]+ [0-9:]+ UTC \(crl inter\); ACCEPTED UNCHECKED \(fail-open\)" \
 	    "$T/smtpcertd.log" || fail "fail-open not logged loudly"
 	expect_handshake revoked refused
 }

@@ -527,6 +527,11 @@ cv_crl_verify(X509_CRL *crl, EVP_PKEY *pk)
 			c->verified[i] = NULL;
 	}
 done:
+	if (!ok)
+		log_trace(TRACE_CRL, "crl %s: signature does not verify with "
+		    "a %d-bit %s key (md %s, %u-byte digest)", c->source,
+		    EVP_PKEY_get_bits(pk), EVP_PKEY_get0_type_name(pk),
+		    OBJ_nid2sn(rec->md_nid), rec->digest_len);
 	EVP_PKEY_CTX_free(pctx);
 	ERR_clear_error();
 	return ok;
@@ -786,10 +791,10 @@ cv_reason(struct cv_state *st, struct certverify_refusal *r,
 		if (cv_hit.valid) {
 			cv_time((time_t)cv_hit.revoked, d, sizeof(d));
 			snprintf(r->reason, sizeof(r->reason), "%s revoked: "
-			    "serial %s issuer %s reason %s on %s (crl %s)",
+			    "serial %s issuer %s reason %s (crl %s) on %s",
 			    what, r->serial, r->issuer,
-			    crlset_reason_name(cv_hit.reason), d,
-			    cv_hit.source);
+			    crlset_reason_name(cv_hit.reason), cv_hit.source,
+			    d);
 		} else
 			snprintf(r->reason, sizeof(r->reason), "%s revoked: "
 			    "serial %s issuer %s%s", what, r->serial,
@@ -805,8 +810,8 @@ cv_reason(struct cv_state *st, struct certverify_refusal *r,
 		cv_asn1_time(crl != NULL ? X509_CRL_get0_nextUpdate(crl) :
 		    NULL, d, sizeof(d));
 		snprintf(r->reason, sizeof(r->reason), "%s serial %s issuer "
-		    "%s: the issuer's CRL is past its nextUpdate%s, %s%s",
-		    what, r->serial, r->issuer, src, d,
+		    "%s: the issuer's CRL is past its nextUpdate of %s%s%s",
+		    what, r->serial, r->issuer, d, src,
 		    c != NULL && c->stale == STALE_FAIL_OPEN ? "" :
 		    "; refused (fail-closed)");
 		break;
@@ -998,6 +1003,15 @@ cv_run(X509_STORE_CTX *ctx, struct cv_state *st, STACK_OF(X509) *extra)
 	int		 i, ret;
 
 	orig = X509_STORE_CTX_get0_untrusted(ctx);
+	/*
+	 * OpenSSL looks for a CRL issuer off the path among the untrusted
+	 * certificates by name and X509_check_akid(), which reads a key
+	 * identifier only once the certificate's extensions were decoded:
+	 * an undecoded one of the same name (a CA and its separate CRL
+	 * signer) would match any key and be picked.  Decode them all.
+	 */
+	for (i = 0; orig != NULL && i < sk_X509_num(orig); i++)
+		(void)X509_get_extension_flags(sk_X509_value(orig, i));
 	if (extra != NULL && sk_X509_num(extra) > 0) {
 		if ((un = orig != NULL ? sk_X509_dup(orig) :
 		    sk_X509_new_null()) == NULL)
@@ -1219,6 +1233,8 @@ cv_intermediates(const unsigned char *pem, size_t len)
 	    (bio = BIO_new_mem_buf(pem, (int)len)) == NULL)
 		return sk;
 	while ((x = PEM_read_bio_X509(bio, NULL, NULL, NULL)) != NULL) {
+		/* Extensions decoded now: see cv_run(). */
+		(void)X509_get_extension_flags(x);
 		if (X509_check_issued(x, x) == X509_V_OK ||
 		    !sk_X509_push(sk, x))
 			X509_free(x);
