@@ -476,6 +476,8 @@ config_proxy_new(void)
 	p->dn_primary = -1;
 	p->dn_secondary = -1;
 	p->unauth_limit = -1;
+	p->disallowed = -1;
+	p->cert_binds_login = -1;
 	return p;
 }
 
@@ -491,6 +493,9 @@ config_proxy_free(struct proxy_profile *p)
 		proxy_server_free(s);
 	}
 	proxy_server_free(p->default_server);
+	free(p->disallowed_text);
+	free(p->master_user);
+	free(p->master_password_file);
 	free(p->name);
 	free(p->aaa_ldap_name);
 	free(p->aaa_query_name);
@@ -1115,6 +1120,30 @@ finish_proxy_server(struct smtpcertd_conf *conf, struct proxy_profile *p,
 	return 0;
 }
 
+/*
+ * The card rule (an smtp-auth query's allowance filter) holds for every
+ * password method of a proxy only through its aaa query: mailhost and
+ * piggyback logins are checked against that query's allowance too.
+ * Without one they are checked against nothing.
+ */
+static void
+proxy_warn_card_rule(struct smtpcertd_conf *conf, struct proxy_profile *p)
+{
+	int	 i, pw = 0;
+
+	if (conf->from_text)
+		return;
+	for (i = 0; i < p->nauth; i++)
+		if (p->auth[i] == PROXY_AUTH_MAILHOST ||
+		    p->auth[i] == PROXY_AUTH_PIGGYBACK)
+			pw = 1;
+	if (pw && (p->aaa_query == NULL || p->aaa_query->allowance == NULL))
+		conf_warn(&p->src, "proxy \"%s\": mailhost and piggyback "
+		    "logins are checked against no allowance filter (the "
+		    "card rule): give it an aaa query with an allowance",
+		    p->name);
+}
+
 static void
 finish_proxy(struct smtpcertd_conf *conf, struct proxy_profile *p)
 {
@@ -1148,7 +1177,9 @@ finish_proxy(struct smtpcertd_conf *conf, struct proxy_profile *p)
 		    DN_FIELD_NONE : DN_FIELD_OU;
 	if (p->name_delim == '\0')
 		p->name_delim = PROXY_DEFAULT_NAME_DELIM;
-	if (p->server_delim == '\0')
+	if (p->server_delim_none)
+		p->server_delim = '\0';
+	else if (p->server_delim == '\0')
 		p->server_delim = PROXY_DEFAULT_SERVER_DELIM;
 	if (p->name_delim == p->server_delim)
 		conf_error(&p->src, "proxy \"%s\": name and server delimiters "
@@ -1162,6 +1193,15 @@ finish_proxy(struct smtpcertd_conf *conf, struct proxy_profile *p)
 		finish_proxy_server(conf, p, s);
 	if (p->unauth_limit == -1)
 		p->unauth_limit = 0;
+	if (p->disallowed == -1)
+		p->disallowed = DISALLOWED_REJECT;
+	if (p->cert_binds_login == -1)
+		p->cert_binds_login = 1;
+	if (p->master_sep != '\0' && p->master_user != NULL &&
+	    strchr(p->master_user, p->master_sep) != NULL)
+		conf_error(&p->src, "proxy \"%s\": the master user's name "
+		    "contains its separator", p->name);
+	proxy_warn_card_rule(conf, p);
 	if (p->default_gp_name != NULL &&
 	    (p->default_gp = config_find_group_policy(conf,
 	    p->default_gp_name)) == NULL)

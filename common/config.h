@@ -224,6 +224,9 @@ enum disallowed_action {
 };
 
 #define AUTH_DEFAULT_REJECT_CODE	535
+#define PROXY_DISALLOWED_TEXT	"Password logins are not allowed for this " \
+				"account: use your certificate."
+#define PROXY_TEXT_MAX		200	/* disallowed reject text */
 #define AUTH_DEFAULT_REJECT_TEXT	"5.7.8 Authentication credentials invalid"
 
 struct auth_profile {
@@ -384,7 +387,21 @@ struct proxy_profile {
 	enum dn_field	 dn_primary;	/* default CN */
 	enum dn_field	 dn_secondary;	/* default OU, or DN_FIELD_NONE */
 	char		 name_delim;	/* vpnuser<name>mailuser<server>host */
-	char		 server_delim;
+	char		 server_delim;	/* '\0' after `server none' */
+	int		 server_delim_none;
+	/* the aaa query's allowance filter refuses a password login */
+	int		 disallowed;	/* enum disallowed_action */
+	char		*disallowed_text; /* NULL: PROXY_DISALLOWED_TEXT */
+	/* a login with a valid certificate must name its user */
+	int		 cert_binds_login;
+	/* the gateway's master account on the back ends (certificate
+	 * logins need no user password) */
+	char		*master_user;	/* NULL: none */
+	char		*master_password_file;
+	char		 master_sep;	/* '\0': SASL PLAIN with an
+					 * authorization identity; else
+					 * Dovecot's LOGIN user<sep>master */
+	int		 xclient;	/* SMTPS back ends: XCLIENT LOGIN= */
 	struct proxy_server *default_server;	/* required */
 	TAILQ_HEAD(, proxy_server) allowed;	/* besides the default */
 	int		 unauth_limit;	/* 0: no limit */

@@ -138,6 +138,7 @@ confmsg_is_conf(uint32_t type)
 	case IMSG_CONF_PKI:
 	case IMSG_CONF_CA:
 	case IMSG_CONF_SECRET:
+	case IMSG_CONF_MASTER:
 	case IMSG_CONF_LISTENER:
 	case IMSG_CONF_END:
 		return 1;
@@ -161,7 +162,8 @@ confmsg_send(struct imsgev *iev, const struct conf_bundle *b, int what)
 	TAILQ_FOREACH(cb, &b->blobs, entry) {
 		if ((cb->type == IMSG_CONF_PKI && !(what & CONFMSG_PKI)) ||
 		    (cb->type == IMSG_CONF_CA && !(what & CONFMSG_CA)) ||
-		    (cb->type == IMSG_CONF_SECRET && !(what & CONFMSG_SECRET)))
+		    (cb->type == IMSG_CONF_SECRET && !(what & CONFMSG_SECRET)) ||
+		    (cb->type == IMSG_CONF_MASTER && !(what & CONFMSG_MASTER)))
 			continue;
 		msg_put_str(&m, cb->name);
 		msg_put_data(&m, cb->a, cb->alen);
@@ -279,6 +281,7 @@ confmsg_recv(struct conf_bundle **pending, struct imsg *imsg,
 	case IMSG_CONF_PKI:
 	case IMSG_CONF_CA:
 	case IMSG_CONF_SECRET:
+	case IMSG_CONF_MASTER:
 		return confmsg_blob(b, imsg);
 	case IMSG_CONF_LISTENER:
 		return confmsg_listener(b, imsg);

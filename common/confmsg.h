@@ -73,6 +73,7 @@ void	conf_bundle_wipe(struct conf_bundle *, uint32_t type);
 #define CONFMSG_CA		0x02
 #define CONFMSG_SECRET		0x04
 #define CONFMSG_LISTENERS	0x08
+#define CONFMSG_MASTER		0x10	/* proxies' master passwords */
 int	confmsg_send(struct imsgev *, const struct conf_bundle *, int what);
 
 /*

@@ -257,6 +257,7 @@ static void	 setstr(char **, char *, const char *);
 static int	 check_name(const char *);
 static int	 check_path(const char *);
 static int	 check_url(const char *, const char *const *);
+static int	 proxy_text_ok(const char *);
 static int	 parse_duration(const char *, int64_t *);
 static int	 parse_size(const char *, int64_t *);
 static void	 set_limit(struct conf_limits *, const char *, const char *);
@@ -299,7 +300,7 @@ typedef struct {
 %token	SIZE SMTPAUTH SMTPS SOCKET STALE STARTTLS SUB TIMEOUT TLS TLSFORAUTH
 %token	TTL TYPE UNAUTHLIMIT URL USER USERATTR USERNAME VERIFY XCLIENT YES
 %token	CERTPOLICY INHIBITANYPOLICY INHIBITPOLICYMAPPING REQEXPLICITPOLICY
-%token	SECURITYLEVEL
+%token	SECURITYLEVEL BINDSLOGIN MASTER SEPARATOR
 %token	ERROR
 %token	<v.string>	STRING
 %token	<v.number>	NUMBER
@@ -1160,6 +1161,44 @@ proxyopt	: AUTH			{
 			setstr(&cur_proxy->default_gp_name, $3,
 			    "default group-policy");
 		}
+		| DISALLOWED REJECT string	{
+			if (!proxy_text_ok($3))
+				yyerror("disallowed reject text must be "
+				    "printable ASCII, at most %d characters",
+				    PROXY_TEXT_MAX);
+			SETONCE(cur_proxy->disallowed, DISALLOWED_REJECT,
+			    "disallowed");
+			setstr(&cur_proxy->disallowed_text, $3,
+			    "disallowed reject");
+		}
+		| DISALLOWED MONITOR	{
+			SETONCE(cur_proxy->disallowed, DISALLOWED_MONITOR,
+			    "disallowed");
+		}
+		| CERTIFICATE BINDSLOGIN yesno	{
+			SETONCE(cur_proxy->cert_binds_login, $3,
+			    "certificate binds-login");
+		}
+		| MASTER USER string PASSWORDFILE path masteropts {
+			if (!proxy_text_ok($3) || $3[0] == '\0' ||
+			    strchr($3, ' ') != NULL)
+				yyerror("invalid master user \"%s\"", $3);
+			setstr(&cur_proxy->master_user, $3, "master user");
+			setstr(&cur_proxy->master_password_file, $5,
+			    "master password-file");
+		}
+		| XCLIENT		{ cur_proxy->xclient = 1; }
+		;
+
+masteropts	: /* empty */
+		| SEPARATOR string	{
+			if (strlen($2) != 1 || !ispunct((unsigned char)$2[0]))
+				yyerror("separator must be one punctuation "
+				    "character");
+			else
+				cur_proxy->master_sep = $2[0];
+			free($2);
+		}
 		;
 
 defserver	: DEFAULT SERVER string	{
@@ -1196,11 +1235,18 @@ delimopt	: NAME string		{
 				cur_proxy->name_delim = $2[0];
 			free($2);
 		}
+		| SERVER NONE		{
+			if (cur_proxy->server_delim != '\0' ||
+			    cur_proxy->server_delim_none)
+				yyerror("server delimiter given twice");
+			cur_proxy->server_delim_none = 1;
+		}
 		| SERVER string		{
 			if (strlen($2) != 1 || !ispunct((unsigned char)$2[0]))
 				yyerror("delimiter must be one punctuation "
 				    "character");
-			else if (cur_proxy->server_delim != '\0')
+			else if (cur_proxy->server_delim != '\0' ||
+			    cur_proxy->server_delim_none)
 				yyerror("server delimiter given twice");
 			else
 				cur_proxy->server_delim = $2[0];
@@ -1310,6 +1356,7 @@ static const struct keywords keywords[] = {
 	{ "authorization",		AUTHORIZATION },
 	{ "base",			BASE },
 	{ "bind",			BIND },
+	{ "binds-login",		BINDSLOGIN },
 	{ "ca",				CA },
 	{ "cache",			CACHE },
 	{ "cert",			CERT },
@@ -1353,6 +1400,7 @@ static const struct keywords keywords[] = {
 	{ "listen",			LISTEN },
 	{ "mail",			MAIL },
 	{ "mailhost",			MAILHOST },
+	{ "master",			MASTER },
 	{ "match",			MATCH },
 	{ "match-certificate",		MATCHCERT },
 	{ "method",			METHOD },
@@ -1392,6 +1440,7 @@ static const struct keywords keywords[] = {
 	{ "secondary",			SECONDARY },
 	{ "security-level",		SECURITYLEVEL },
 	{ "sender",			SENDER },
+	{ "separator",			SEPARATOR },
 	{ "serial",			SERIAL },
 	{ "server",			SERVER },
 	{ "simultaneous-logins",	SIMLOGINS },
@@ -1881,6 +1930,18 @@ setstr(char **dst, char *val, const char *what)
 		return;
 	}
 	*dst = val;
+}
+
+/* Text the proxy sends a client: printable ASCII, bounded. */
+static int
+proxy_text_ok(const char *s)
+{
+	size_t	 i;
+
+	for (i = 0; s[i] != '\0'; i++)
+		if (s[i] < 0x20 || s[i] > 0x7e)
+			return 0;
+	return i <= PROXY_TEXT_MAX;
 }
 
 static int

@@ -340,9 +340,36 @@ print_proxy(FILE *fp, const struct proxy_profile *p)
 	d[0] = p->name_delim;
 	config_print_string(fp, d);
 	fprintf(fp, " server ");
-	d[0] = p->server_delim;
-	config_print_string(fp, d);
+	if (p->server_delim == '\0')
+		fprintf(fp, "none");
+	else {
+		d[0] = p->server_delim;
+		config_print_string(fp, d);
+	}
 	fprintf(fp, "\n");
+	if (p->disallowed == DISALLOWED_MONITOR)
+		fprintf(fp, "\tdisallowed monitor\n");
+	else if (p->disallowed_text != NULL) {
+		fprintf(fp, "\tdisallowed reject ");
+		config_print_string(fp, p->disallowed_text);
+		fprintf(fp, "\n");
+	}
+	fprintf(fp, "\tcertificate binds-login %s\n", p->cert_binds_login ?
+	    "yes" : "no");
+	if (p->master_user != NULL) {
+		fprintf(fp, "\tmaster user ");
+		config_print_string(fp, p->master_user);
+		fprintf(fp, " password-file ");
+		config_print_string(fp, p->master_password_file);
+		if (p->master_sep != '\0') {
+			d[0] = p->master_sep;
+			fprintf(fp, " separator ");
+			config_print_string(fp, d);
+		}
+		fprintf(fp, "\n");
+	}
+	if (p->xclient)
+		fprintf(fp, "\txclient\n");
 	if (p->default_server != NULL) {
 		fprintf(fp, "\tdefault server ");
 		print_proxy_server(fp, p->default_server);

@@ -33,6 +33,7 @@ const char	*proc_name(enum smtpcertd_proc);
 	X(IMSG_CONF_PKI)	/* str name, data cert, data key */	\
 	X(IMSG_CONF_CA)		/* str name, data pem */		\
 	X(IMSG_CONF_SECRET)	/* str ldap name, data secret */	\
+	X(IMSG_CONF_MASTER)	/* str proxy name, data master password */ \
 	X(IMSG_CONF_LISTENER)	/* u32 listener index; fd socket */	\
 	X(IMSG_CONF_END)	/* u64 generation */			\
 	X(IMSG_CONF_LOADED)	/* child -> parent: u64 generation */	\
@@ -46,6 +47,8 @@ const char	*proc_name(enum smtpcertd_proc);
 	X(IMSG_LDAP_AUTH_RES)						\
 	X(IMSG_LDAP_AUTHZ_REQ)						\
 	X(IMSG_LDAP_AUTHZ_RES)						\
+	X(IMSG_LDAP_ALLOW_REQ)	/* issue 13: the card rule alone */	\
+	X(IMSG_LDAP_ALLOW_RES)						\
 	X(IMSG_LDAP_FLUSH)	/* parent -> ldapd: empty */		\
 	/* revocation, see the notes below */				\
 	X(IMSG_CRL_SET)		/* crld -> parent -> front */		\
@@ -118,7 +121,23 @@ const char	*imsg_type_name(uint32_t);
  *			OK: exactly one entry; NOTFOUND: none, so the
  *			default group policy applies; TEMPFAIL as above.
  *			Same layout as the other answers, so one decoder
- *			serves all three.
+ *			serves them all.
+ * IMSG_LDAP_ALLOW_REQ	str ldap profile, str smtp-auth query, str user
+ *			(issue 13: the query's allowance -- the site's
+ *			card rule -- for a password the front checked
+ *			some other way; no password, no bind as the user)
+ * IMSG_LDAP_ALLOW_RES	u32 result, str user (as sent), str entry dn,
+ *			u32 n, n x str mail address, str detail.
+ *			OK: exactly one entry for the query's filter and
+ *			it matches the allowance (or the query has none);
+ *			DISALLOWED: one entry, the allowance refuses it;
+ *			NOTFOUND: no entry (no card rule can apply: the
+ *			front decides); AMBIGUOUS: more than one; BADREQ:
+ *			the name is refused before LDAP (as for smtp-auth)
+ *			or the query is not an smtp-auth query; TEMPFAIL
+ *			as above.  User, dn and mails only with OK and
+ *			DISALLOWED.  An OK here proves no password: never
+ *			cached, so it cannot answer IMSG_LDAP_AUTH_REQ.
  */
 enum ldap_result {
 	LDAP_RES_OK = 0,
@@ -194,11 +213,12 @@ enum ocsp_status {
  * accounting record to the parent, which appends it as one JSON line to
  * the profile's accounting file (smtpcertd/accounting.c).
  *
- * IMSG_ACCT_RECORD	str proxy profile, str event ("start"|"stop"),
- *			u64 session id, str protocol, str user, str client
- *			address, str back end, u64 bytes from the client,
- *			u64 bytes to the client, i64 start time (epoch),
- *			i64 duration (s), str result
+ * IMSG_ACCT_RECORD	str proxy profile, str event ("start"|"stop"|
+ *			"failed"), u64 session id, str protocol, str user,
+ *			str client address, str back end, u64 bytes from
+ *			the client, u64 bytes to the client, i64 start time
+ *			(epoch), i64 duration (s), str result, str reason
+ *			("" if none)
  *
  * `smtpcertctl show sessions': the parent passes the request to the front
  * with the control client's id as reqid; the front answers rows and an

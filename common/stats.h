@@ -94,6 +94,7 @@ struct msgreader;
 	X(STAT_LDAP_REQ_CERT,	PROC_LDAPD, "ldap.lookups.certificate")	\
 	X(STAT_LDAP_REQ_AUTH,	PROC_LDAPD, "ldap.lookups.smtp-auth")	\
 	X(STAT_LDAP_REQ_AUTHZ,	PROC_LDAPD, "ldap.lookups.authorization") \
+	X(STAT_LDAP_REQ_ALLOW,	PROC_LDAPD, "ldap.lookups.allowance")	\
 	X(STAT_LDAP_CACHE_HIT,	PROC_LDAPD, "ldap.cache.hits")		\
 	X(STAT_LDAP_CACHE_MISS,	PROC_LDAPD, "ldap.cache.misses")	\
 	X(STAT_LDAP_CACHE_ENTRIES, PROC_LDAPD, "ldap.cache.entries")	\

@@ -20,7 +20,9 @@
  * different password is a miss, never a cached "bad credentials": the
  * directory decides (the user may just have changed it).  Negative
  * answers (NOTFOUND, MISMATCH) carry no password and use the negative
- * TTL.  Callers never store TEMPFAIL, BADCRED, AMBIGUOUS or BADREQ.
+ * TTL.  Callers never store TEMPFAIL, BADCRED, AMBIGUOUS or BADREQ,
+ * nor any allowance-only answer (issue 13: no password was checked, see
+ * lookup_cache_key() in ldap_lookup.c).
  */
 #include <sys/queue.h>
 

@@ -27,6 +27,17 @@
  * policy applies); no entry: NOTFOUND; two: AMBIGUOUS.  The same
  * name checks as smtp-auth run before LDAP is asked.
  *
+ * Allowance (issue 13, the e-mail proxy's password methods that do not
+ * bind: mailhost, piggyback): an smtp-auth query's card rule alone, for a
+ * user name and no password.  The same name checks, the same search
+ * (query filter, {u} and {t}, as the service account); no entry:
+ * NOTFOUND (the user is not in the directory, so no card rule applies:
+ * the front decides what that means); two: AMBIGUOUS; one: the allowance
+ * step exactly as after a successful smtp-auth bind (OK without an
+ * allowance).  Never a bind as the user, so an OK here proves nothing
+ * about a password: these answers are never cached (see
+ * lookup_cache_key()).
+ *
  * Anything that goes wrong on the LDAP side -- an error code, a lost
  * connection, no server, the request timeout -- is LDAP_RES_TEMPFAIL,
  * never NOTFOUND or BADCRED, and TEMPFAIL is never cached.
@@ -60,6 +71,7 @@ static void	lookup_timeout(evutil_socket_t, short, void *);
 static void	lookup_arm(struct lreq *);
 static void	lookup_search_done(struct lreq *);
 static void	lookup_bind_done(struct lreq *, int, const char *);
+static void	lookup_allowance_step(struct lreq *);
 static const char *lookup_user_bad(const unsigned char *, size_t);
 static void	lookup_finish(struct lreq *, uint32_t, const char *, ...)
 		    __attribute__((format(printf, 3, 4)));
@@ -69,6 +81,7 @@ static void	lookup_cert_start(struct lreq *, const void *, size_t);
 static void	lookup_auth_start(struct lreq *, const void *, size_t,
 		    const void *, size_t);
 static void	lookup_authz_start(struct lreq *, const void *, size_t);
+static void	lookup_allow_start(struct lreq *, const void *, size_t);
 static uint32_t	lookup_res_type(enum lreq_type);
 static const char *lookup_type_name(enum lreq_type);
 static int	lookup_cache_key(struct lreq *, char **, size_t *);
@@ -238,8 +251,25 @@ lookup_res_type(enum lreq_type type)
 		return IMSG_LDAP_CERT_RES;
 	case LREQ_AUTH:
 		return IMSG_LDAP_AUTH_RES;
+	case LREQ_ALLOW:
+		return IMSG_LDAP_ALLOW_RES;
 	default:
 		return IMSG_LDAP_AUTHZ_RES;
+	}
+}
+
+static enum stat_id
+lookup_stat(enum lreq_type type)
+{
+	switch (type) {
+	case LREQ_CERT:
+		return STAT_LDAP_REQ_CERT;
+	case LREQ_AUTH:
+		return STAT_LDAP_REQ_AUTH;
+	case LREQ_ALLOW:
+		return STAT_LDAP_REQ_ALLOW;
+	default:
+		return STAT_LDAP_REQ_AUTHZ;
 	}
 }
 
@@ -251,6 +281,8 @@ lookup_type_name(enum lreq_type type)
 		return "certificate";
 	case LREQ_AUTH:
 		return "smtp-auth";
+	case LREQ_ALLOW:
+		return "allowance";
 	default:
 		return "authorization";
 	}
@@ -277,14 +309,14 @@ lookup_finish(struct lreq *r, uint32_t result, const char *fmt, ...)
 		detail[0] = '\0';
 	if (!r->cached)
 		lookup_cache_store(r, result);
-	stats_inc(r->type == LREQ_CERT ? STAT_LDAP_REQ_CERT :
-	    r->type == LREQ_AUTH ? STAT_LDAP_REQ_AUTH : STAT_LDAP_REQ_AUTHZ);
+	stats_inc(lookup_stat(r->type));
 	stats_inc(r->cached ? STAT_LDAP_CACHE_HIT : STAT_LDAP_CACHE_MISS);
 	stats_ldap_result(result);
 
 	user = "";
 	if (result == LDAP_RES_OK || result == LDAP_RES_DISALLOWED)
-		user = r->type == LREQ_AUTH ? r->uname : r->user;
+		user = r->type == LREQ_AUTH || r->type == LREQ_ALLOW ?
+		    r->uname : r->user;
 	if (user == NULL)
 		user = "";
 	if (!front_gone_quietly)
@@ -346,6 +378,14 @@ lookup_front_gone(void)
  * query, so the key is known before the certificate is parsed); "A",
  * query, user name as typed; "Z", query, user name (authorization: no
  * password involved).
+ *
+ * Allowance-only answers (LREQ_ALLOW) have no key, so they are neither
+ * stored nor looked up.  They were reached without a password: under
+ * the smtp-auth key an OK would answer a password check with any
+ * password, and a separate key would buy little (the proxy asks once
+ * per login) for a card rule whose {t} and emergency dates should be
+ * read fresh.  An smtp-auth answer in the cache does not answer them
+ * either: they always ask the directory.
  */
 static int
 lookup_cache_key(struct lreq *r, char **keyp, size_t *lenp)
@@ -353,6 +393,8 @@ lookup_cache_key(struct lreq *r, char **keyp, size_t *lenp)
 	size_t	 ql = strlen(r->qname), len, off = 0;
 	char	*k;
 
+	if (r->type == LREQ_ALLOW)
+		return -1;
 	if (r->type == LREQ_CERT) {
 		if (r->der == NULL)
 			return -1;
@@ -421,7 +463,8 @@ lookup_cache_store(struct lreq *r, uint32_t result)
 	size_t			 klen;
 	int			 negative, withpw = 0;
 
-	if (r->p == NULL || r->p->cache == NULL)
+	/* Never cached, see lookup_cache_key(). */
+	if (r->p == NULL || r->p->cache == NULL || r->type == LREQ_ALLOW)
 		return;
 	switch (result) {
 	case LDAP_RES_OK:
@@ -614,6 +657,11 @@ lookup_search_done(struct lreq *r)
 		lookup_finish(r, LDAP_RES_TEMPFAIL, "entry without usable dn");
 		return;
 	}
+	/* The card rule alone: no bind as the user, ever. */
+	if (r->type == LREQ_ALLOW) {
+		lookup_allowance_step(r);
+		return;
+	}
 	r->step = LSTEP_BIND;
 	lconn_submit(r->p, r, LCONN_BIND);
 }
@@ -621,9 +669,6 @@ lookup_search_done(struct lreq *r)
 static void
 lookup_bind_done(struct lreq *r, int rc, const char *why)
 {
-	struct ldap_filter_value	 vals[2];
-	char				 t[LDAP_GENTIME_LEN], err[128];
-
 	log_trace(TRACE_LDAP, "request %llu: bind as the user: %s",
 	    (unsigned long long)r->id, ldap_err2string(rc));
 	if (rc == LDAP_INVALID_CREDENTIALS) {
@@ -635,6 +680,20 @@ lookup_bind_done(struct lreq *r, int rc, const char *why)
 		    ldap_err2string(rc), why ? ": " : "", why ? why : "");
 		return;
 	}
+	lookup_allowance_step(r);
+}
+
+/*
+ * The one entry is known (r->dn): does the query's allowance match it?
+ * After a successful bind (smtp-auth), or right after the search
+ * (allowance-only).  Without an allowance the answer is OK.
+ */
+static void
+lookup_allowance_step(struct lreq *r)
+{
+	struct ldap_filter_value	 vals[2];
+	char				 t[LDAP_GENTIME_LEN], err[128];
+
 	if (r->q->allowance == NULL) {
 		lookup_finish(r, LDAP_RES_OK, NULL);
 		return;
@@ -987,4 +1046,74 @@ lookup_authz(uint64_t id, struct imsg *imsg)
 		fatalx("malformed IMSG_LDAP_AUTHZ_REQ from front");
 	if ((r = lreq_admit(id, LREQ_AUTHZ, pname, qname)) != NULL)
 		lookup_authz_start(r, u, ulen);
+}
+
+/* --- allowance alone (issue 13) ------------------------------------------ */
+
+static void
+lookup_allow_start(struct lreq *r, const void *u, size_t ulen)
+{
+	struct ldap_filter_value	 vals[2];
+	char				 t[LDAP_GENTIME_LEN], err[128];
+	char				 who[LDAPD_LOGSTR_MAX];
+	const char			*bad;
+
+	if ((bad = lookup_user_bad(u, ulen)) != NULL) {
+		log_warnx("allowance request %llu refused before LDAP: %s: "
+		    "\"%s\"", (unsigned long long)r->id, bad,
+		    logstr(u, ulen, who, sizeof(who)));
+		lookup_finish(r, LDAP_RES_BADREQ, "%s", bad);
+		return;
+	}
+	r->uname = xcalloc(1, ulen + 1);
+	memcpy(r->uname, u, ulen);
+	if (r->p == NULL || r->q == NULL || r->q->kind != LDAPQ_SMTPAUTH) {
+		lookup_finish(r, LDAP_RES_BADREQ, "no such smtp-auth query");
+		return;
+	}
+	/* No cache, see lookup_cache_key(). */
+	if (ldap_filter_gentime(time(NULL), t, sizeof(t)) == -1) {
+		lookup_finish(r, LDAP_RES_TEMPFAIL, "clock");
+		return;
+	}
+	vals[0].name = "u";
+	vals[0].value = r->uname;
+	vals[0].len = ulen;
+	vals[1].name = "t";
+	vals[1].value = t;
+	vals[1].len = strlen(t);
+	r->filter = xcalloc(1, LDAP_FILTER_MAX);
+	if (ldap_filter_expand_values(r->q->filter, vals, 2, r->filter,
+	    LDAP_FILTER_MAX, err, sizeof(err)) == -1) {
+		lookup_finish(r, LDAP_RES_BADREQ, "%s", err);
+		return;
+	}
+	lookup_trace_filter(r);
+	r->step = LSTEP_SEARCH;
+	r->base = r->p->conf->base;
+	r->scope = lookup_scope(r->p->conf->scope);
+	r->attrs[0] = r->p->conf->mail_attr;
+	r->attrs[1] = NULL;
+	lookup_arm(r);
+	lconn_submit(r->p, r, LCONN_SERVICE);
+}
+
+void
+lookup_allow(uint64_t id, struct imsg *imsg)
+{
+	struct msgreader	 mr;
+	struct lreq		*r;
+	const void		*u;
+	size_t			 ulen;
+	char			*pname, *qname;
+
+	/* The name read as bytes, as for smtp-auth: a NUL is BADREQ. */
+	msg_reader(&mr, imsg);
+	pname = msg_get_str(&mr, LDAP_MAX_NAME);
+	qname = msg_get_str(&mr, LDAP_MAX_NAME);
+	u = msg_get_data(&mr, &ulen, IMSG_MAXSIZE_PEER);
+	if (msg_end(&mr) == -1)
+		fatalx("malformed IMSG_LDAP_ALLOW_REQ from front");
+	if ((r = lreq_admit(id, LREQ_ALLOW, pname, qname)) != NULL)
+		lookup_allow_start(r, u, ulen);
 }

@@ -163,6 +163,9 @@ ldapd_peer(struct childproc *cp, int proc, struct imsg *imsg)
 	case IMSG_LDAP_AUTHZ_REQ:
 		lookup_authz(imsg->hdr.reqid, imsg);
 		return;
+	case IMSG_LDAP_ALLOW_REQ:
+		lookup_allow(imsg->hdr.reqid, imsg);
+		return;
 	}
 	fatalx("unexpected %s from %s", imsg_type_name(imsg->hdr.type),
 	    proc_name(proc));

@@ -8,7 +8,7 @@
  *	ldap_conn.c	connections: async connect, TLS, service bind,
  *			failover with back-off, the pool and its queues
  *	ldap_lookup.c	request state machines (certificate, smtp-auth,
- *			authorization)
+ *			authorization, allowance)
  *	ldap_cache.c	positive and negative answers with TTL and size bound
  *	ldap_util.c	small helpers: clocks, log-safe strings
  *
@@ -146,13 +146,16 @@ struct lgen {
 enum lreq_type {
 	LREQ_CERT,
 	LREQ_AUTH,
-	LREQ_AUTHZ		/* e-mail proxy: user -> group policy */
+	LREQ_AUTHZ,		/* e-mail proxy: user -> group policy */
+	LREQ_ALLOW		/* smtp-auth query's allowance alone,
+				 * no password (issue 13) */
 };
 
 enum lreq_step {
 	LSTEP_SEARCH,		/* find the entry, as the service account */
 	LSTEP_BIND,		/* auth: bind as the entry */
-	LSTEP_ALLOWANCE		/* auth: allowance filter on the entry */
+	LSTEP_ALLOWANCE		/* auth, allow: allowance filter on the
+				 * entry */
 };
 
 struct lreq {
@@ -195,7 +198,8 @@ struct lreq {
 	unsigned char		 fp[32];
 
 	/* smtp-auth */
-	char			*uname;		/* as typed, validated */
+	char			*uname;		/* as typed, validated
+						 * (smtp-auth, authz, allow) */
 	unsigned char		*pw;		/* wiped after use */
 	size_t			 pwlen;
 	unsigned char		 pwtoken[32];	/* HMAC, for the cache */
@@ -233,6 +237,7 @@ void	lserver_failed(struct lprofile *, size_t, const char *);
 void	lookup_cert(uint64_t, struct imsg *);
 void	lookup_auth(uint64_t, struct imsg *);
 void	lookup_authz(uint64_t, struct imsg *);
+void	lookup_allow(uint64_t, struct imsg *);
 void	lookup_front_gone(void);
 /* Called by ldap_conn.c for the op of req. */
 void	lookup_entry(struct lreq *, LDAP *, LDAPMessage *);

@@ -69,6 +69,10 @@ ${3:-}
 	smtp-auth query "plain" {
 		filter "(uid={u})"
 	}
+	smtp-auth query "twins" {
+		filter "(|(uid={u})(uid=twin2))"
+		allowance "(&(uid={u})(|(!(caccn=*))(cacexempt=TRUE)(cacemergency>={t})))"
+	}
 }
 EOF
 }
@@ -289,6 +293,150 @@ EOF
 	    "$T/ldapd.log" || fail "NUL refusal not logged"
 	grep -q 'refused before LDAP: leading or trailing space' "$T/ldapd.log" ||
 	    fail "space refusal not logged"
+}
+
+# Issue 13: the card rule (the smtp-auth query's allowance) alone, for a
+# user name and no password.  The answers follow the filter and nothing
+# else: the entries nopw and nopwcac have no password at all, so nobody
+# can bind as them, and slapd's log shows no bind but the service
+# account's.  Names the smtp-auth checks refuse never reach slapd.
+test_allowance_lookups() {
+	SLAPD_DEBUG=256 ldapd_setup
+	ldap_admin_modify "$T/slapd" >/dev/null <<EOF
+dn: uid=nopw,$SLAPD_PEOPLE
+changetype: add
+objectClass: inetOrgPerson
+uid: nopw
+cn: nopw
+sn: nopw
+mail: nopw@example.test
+
+dn: uid=nopwcac,$SLAPD_PEOPLE
+changetype: add
+objectClass: inetOrgPerson
+objectClass: cacUser
+uid: nopwcac
+cn: nopwcac
+sn: nopwcac
+mail: nopwcac@example.test
+caccn: TESTER.NOPWCAC
+EOF
+	ldap_profile corp "	server \"$LDAP_URL\"" | write_conf
+	cat >"$T/cmds" <<'EOF'
+allow corp users bob
+allow corp users carol
+allow corp users dave
+allow corp users erin
+allow corp users alice
+allow corp users randy
+allow corp users nosuchuser
+allow corp users nopw
+allow corp users nopwcac
+allow corp plain alice
+allow corp twins twin1
+allow corp cac alice
+allow corp nosuch alice
+allow corp users ctrlzed\x0d\x0a
+allow corp users ctrlzed\x00
+allow corp users \x20ctrlzed
+allow corp users ""
+allow corp users *
+allow corp users *)(uid=*))(|(uid=*
+EOF
+	run_driver "$T/cmds"
+	expect 1 OK "user=bob dn=uid=bob,$SLAPD_PEOPLE mails=bob@example.test "
+	expect 2 OK "user=carol "
+	expect 3 OK "user=dave "
+	expect 4 DISALLOWED "user=erin dn=uid=erin,$SLAPD_PEOPLE mails=erin@example.test "
+	expect 5 DISALLOWED "user=alice dn=uid=alice,$SLAPD_PEOPLE mails=alice@example.test,alice.tester@example.test "
+	expect 6 DISALLOWED "user=randy "
+	expect 7 NOTFOUND "user= dn= mails= "
+	expect 8 OK "user=nopw dn=uid=nopw,$SLAPD_PEOPLE "
+	expect 9 DISALLOWED "user=nopwcac "
+	# a query without an allowance: one entry is enough
+	expect 10 OK "user=alice "
+	expect 11 AMBIGUOUS "user= dn= "
+	# only smtp-auth queries carry a card rule
+	expect 12 BADREQ "detail=no such smtp-auth query"
+	expect 13 BADREQ "detail=no such smtp-auth query"
+	expect 14 BADREQ "detail=control character in user name"
+	expect 15 BADREQ "detail=control character in user name"
+	expect 16 BADREQ "detail=leading or trailing space in user name"
+	expect 17 BADREQ "detail=empty user name"
+	# escaped like any name: matches nobody
+	expect 18 NOTFOUND
+	expect 19 NOTFOUND
+	grep -q 'allowance request 14 refused before LDAP: control character in user name: "ctrlzed\\x0d\\x0a"' \
+	    "$T/ldapd.log" || fail "control character refusal not logged"
+	grep -q 'allowance request 15 refused before LDAP: control character in user name: "ctrlzed\\x00"' \
+	    "$T/ldapd.log" || fail "NUL refusal not logged"
+	grep -Eq 'allowance ldap "corp" query "users" user "erin": disallowed user erin [0-9]+ms$' \
+	    "$T/ldapd.log" || fail "no allowance log line"
+	grep -Eq 'allowance ldap "corp" query "users" user "nosuchuser": not found [0-9]+ms$' \
+	    "$T/ldapd.log" || fail "no not-found log line"
+	grep -Eq 'request [0-9]+: allowance does not match' "$T/ldapd.log" ||
+	    fail "allowance step not traced"
+	# slapd logged the searches (the premise), none for ctrlzed, and
+	# no bind as anybody under ou=people
+	grep -q 'filter="(uid=nopwcac)"' "$T/slapd/slapd.log" ||
+	    fail "premise: slapd does not log the filters"
+	! grep -qi 'ctrlzed' "$T/slapd/slapd.log" ||
+	    fail "a refused name reached slapd"
+	! grep -i 'BIND dn="uid=' "$T/slapd/slapd.log" ||
+	    fail "a bind as a user"
+	# the premise: a user's bind would have been logged
+	ldapsearch -x -LLL -o nettimeout=5 -H "$LDAP_URL" \
+	    -D "uid=bob,$SLAPD_PEOPLE" -w bobpw -b "uid=bob,$SLAPD_PEOPLE" \
+	    -s base dn >/dev/null || fail "premise: bob cannot bind"
+	wait_log "$T/slapd/slapd.log" "BIND dn=\"uid=bob,$SLAPD_PEOPLE\"" 5 ||
+	    fail "premise: slapd does not log user binds"
+}
+
+# Allowance answers are never cached, and never mixed up with smtp-auth
+# answers in the cache: a card rule's OK is no password's proof, and an
+# smtp-auth answer in the cache does not answer a card rule.  A stopped
+# slapd is TEMPFAIL (fail closed).
+test_allowance_not_cached_and_tempfail() {
+	ldapd_setup
+	ldap_profile corp "	server \"$LDAP_URL\"" "	cache ttl 60 negative-ttl 60 size 100" |
+	    write_conf
+	start_driver
+	send "allow corp users bob"
+	send "allow corp users dave"
+	send "allow corp users nosuchuser"
+	send "auth corp users carol carolpw"
+	sync_driver a
+	# the allowance OK for bob does not stand for a password
+	send "auth corp users bob wrongpw"
+	sync_driver b
+	stop_slapd "$T/slapd"
+	# smtp-auth from its cache (the premise), the allowance from slapd
+	send "auth corp users carol carolpw"
+	send "allow corp users carol"
+	send "allow corp users bob"
+	send "allow corp users nosuchuser"
+	send "allow corp users erin"
+	sync_driver c
+	# the one entry is carol's smtp-auth answer: no allowance answer
+	# (not even bob's OK or the NOTFOUND) was stored
+	send "flush"
+	stop_driver
+	expect 1 OK "user=bob "
+	expect 2 OK "user=dave "
+	expect 3 NOTFOUND
+	expect 4 OK "user=carol "
+	expect 5 BADCRED
+	expect 6 OK "user=carol "
+	expect 7 TEMPFAIL
+	expect 8 TEMPFAIL
+	expect 9 TEMPFAIL
+	expect 10 TEMPFAIL
+	grep -Eq 'smtp-auth ldap "corp" query "users" user "carol": ok user carol [0-9]+ms cached' \
+	    "$T/ldapd.log" || fail "premise: smtp-auth answered from the cache"
+	! grep -Eq 'allowance ldap .* cached$' "$T/ldapd.log" ||
+	    fail "an allowance answered from the cache"
+	grep -q 'ldap caches flushed (1 entries)' "$T/ldapd.log" ||
+	    { grep 'caches flushed' "$T/ldapd.log"; fail "allowance answers in the cache"; }
 }
 
 test_failover_first_server_down() {
@@ -699,6 +847,8 @@ run_test test_certificate_lookups
 run_test test_evil_certificate_cannot_widen_the_filter
 run_test test_smtp_auth_lookups
 run_test test_hostile_user_names_never_log_in
+run_test test_allowance_lookups
+run_test test_allowance_not_cached_and_tempfail
 run_test test_failover_first_server_down
 run_test test_all_servers_down_is_tempfail_within_timeout
 run_test test_blackholed_server_does_not_stall

@@ -134,13 +134,15 @@ print(ok(CCN, cn + ":alice", "x:alicepw"))
 print(ok(CEA, "alice@example.test:alice", "x:alicepw"))
 print(ok(CEAO, "\"alice@example.test Example Test:alice\"", "x:alicepw"))
 print(ok(CDN, "\"" + dn.replace("\\", "\\\\").replace("\"", "\\\"") + ":alice\"", "x:alicepw"))
-# EA: the plain uid or the CN is not the name
-expect_no(lambda: ok(CEA, "alice", "alicepw"), "AUTHENTICATIONFAILED")
-expect_no(lambda: ok(CCN, "alice", "alicepw"), "AUTHENTICATIONFAILED")
+# EA: the plain uid or the CN is not the name -- and the certificate
+# binds the login to the name it gives (issue 13)
+expect_no(lambda: ok(CEA, "alice", "alicepw"), "AUTHORIZATIONFAILED")
+expect_no(lambda: ok(CCN, "alice", "alicepw"), "AUTHORIZATIONFAILED")
 # EA+O: the e-mail address alone is not enough
-expect_no(lambda: ok(CEAO, "alice@example.test:alice", "x:alicepw"), "AUTHENTICATIONFAILED")
+expect_no(lambda: ok(CEAO, "alice@example.test:alice", "x:alicepw"), "AUTHORIZATIONFAILED")
 # no certificate, or bob claiming alice
 expect_no(lambda: ok(CUID, "alice", "alicepw", None), "AUTHENTICATIONFAILED")
+# (bob certificate has no UID: it names nobody, so it binds nothing)
 expect_no(lambda: ok(CUID, "alice", "alicepw", "bob"), "AUTHENTICATIONFAILED")
 ' "$P_CUID" "$P_CCN" "$P_CEA" "$P_CEAO" "$P_CDN" "$cn" "$dn"
 	# curl with and without --cert
@@ -169,8 +171,10 @@ print(login(P, "alice:mbox1@localhost", "alicepw:mbox1-mail"))
 print(login(P, "alice@127.0.0.1", "alicepw"))               # the default by address
 e = expect_no(lambda: login(P, "alice@10.9.9.9", "alicepw"), "AUTHORIZATIONFAILED")
 assert "server not allowed" in e, e
-# an address: the part after @ is no configured server -> mail user at default
-expect_no(lambda: login(P, "alice:alice@example.test", "alicepw:x"), "AUTHENTICATIONFAILED")
+# an address: the part after @ is no configured server -> refused, never
+# passed on as part of the user name (issue 13)
+e = expect_no(lambda: login(P, "alice:alice@example.test", "alicepw:x"), "AUTHORIZATIONFAILED")
+assert "server not allowed" in e, e
 expect_no(lambda: login(P, "alice:mbox1", "alicepw:wrong"), "AUTHENTICATIONFAILED")
 expect_no(lambda: login(P, "alice:mbox1", "wrong:mbox1-mail"), "AUTHENTICATIONFAILED")
 # mailhost with delimiters "#" and "%"

@@ -173,8 +173,9 @@ accounting_front_imsg(struct imsg *imsg)
 	start = msg_get_i64(&r);
 	dur = msg_get_i64(&r);
 	f[6] = msg_get_str(&r, ACCT_MAX_FIELD);		/* result */
+	f[7] = msg_get_str(&r, ACCT_MAX_FIELD);		/* reason, "" */
 	if (msg_end(&r) == -1 || (strcmp(f[1], "start") != 0 &&
-	    strcmp(f[1], "stop") != 0))
+	    strcmp(f[1], "stop") != 0 && strcmp(f[1], "failed") != 0))
 		goto done;
 	rc = 0;
 	if (parent->cur == NULL ||
@@ -199,6 +200,8 @@ accounting_front_imsg(struct imsg *imsg)
 	json_num(line, sizeof(line), &off, "start", (long long)start);
 	json_num(line, sizeof(line), &off, "duration", (long long)dur);
 	json_kv(line, sizeof(line), &off, "result", f[6]);
+	if (f[7][0] != '\0')
+		json_kv(line, sizeof(line), &off, "reason", f[7]);
 	if (off + 2 >= sizeof(line))
 		goto done;
 	line[off++] = '}';

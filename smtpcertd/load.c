@@ -121,6 +121,7 @@ load_files(struct conf_bundle *b)
 	struct pki		*pki;
 	struct ca		*ca;
 	struct ldap_profile	*lp;
+	struct proxy_profile	*px;
 	unsigned char		*c, *k;
 	size_t			 clen, klen;
 	int			 errors = 0;
@@ -169,6 +170,19 @@ load_files(struct conf_bundle *b)
 		}
 		strip_newline(c, &clen);
 		conf_bundle_add(b, IMSG_CONF_SECRET, lp->name, c, clen, NULL,
+		    0);
+	}
+	/* The front logs certificate users in to the back ends with it. */
+	TAILQ_FOREACH(px, &conf->proxies, entry) {
+		if (px->master_password_file == NULL)
+			continue;
+		if ((c = load_file(&px->src, "master password-file",
+		    px->master_password_file, 1, &clen)) == NULL) {
+			errors++;
+			continue;
+		}
+		strip_newline(c, &clen);
+		conf_bundle_add(b, IMSG_CONF_MASTER, px->name, c, clen, NULL,
 		    0);
 	}
 	return errors ? -1 : 0;

@@ -96,6 +96,22 @@ lookup_authz(const char *ldap, const char *query, const char *user,
 	return id;
 }
 
+uint64_t
+lookup_allowance(const char *ldap, const char *query, const char *user,
+    int timeout, lookup_cb cb, void *arg)
+{
+	struct msgbuild	 m;
+	uint64_t	 id;
+
+	msg_init(&m);
+	msg_put_str(&m, ldap);
+	msg_put_str(&m, query);
+	msg_put_str(&m, user);
+	id = lookup_send(&m, IMSG_LDAP_ALLOW_REQ, timeout, cb, arg);
+	msg_free(&m);
+	return id;
+}
+
 void
 lookup_cancel(uint64_t reqid)
 {
@@ -107,7 +123,8 @@ lookup_dispatch(struct imsg *imsg)
 {
 	if (imsg != NULL && imsg->hdr.type != IMSG_LDAP_CERT_RES &&
 	    imsg->hdr.type != IMSG_LDAP_AUTH_RES &&
-	    imsg->hdr.type != IMSG_LDAP_AUTHZ_RES)
+	    imsg->hdr.type != IMSG_LDAP_AUTHZ_RES &&
+	    imsg->hdr.type != IMSG_LDAP_ALLOW_RES)
 		fatalx("unexpected %s from ldapd-helper",
 		    imsg_type_name(imsg->hdr.type));
 	peerreq_dispatch(lk_tab, imsg);

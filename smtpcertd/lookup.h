@@ -44,6 +44,19 @@ uint64_t lookup_auth(const char *ldap, const char *query, const char *user,
 /* E-mail proxy authorization: user -> group policy (in res->user). */
 uint64_t lookup_authz(const char *ldap, const char *query, const char *user,
 	    int timeout, lookup_cb, void *arg);
+/*
+ * Issue 13: the query's allowance (the site's card rule) alone, for a
+ * password the front verified some other way (mailhost, piggyback).  No
+ * password, no bind as the user: never proof of a password.  query names
+ * an smtp-auth query.  Results: OK (one entry, the allowance matches it
+ * or the query has none), DISALLOWED (one entry, refused by the
+ * allowance), NOTFOUND (the user is not in the directory: no card rule
+ * applies, the caller decides), AMBIGUOUS, BADREQ (name refused before
+ * LDAP, not an smtp-auth query), TEMPFAIL.  With OK and DISALLOWED,
+ * res->user is the name as sent, res->dn and res->mails the entry's.
+ */
+uint64_t lookup_allowance(const char *ldap, const char *query,
+	    const char *user, int timeout, lookup_cb, void *arg);
 void	 lookup_cancel(uint64_t reqid);
 /* ldapd-helper's channel: a message, or imsg == NULL when it is gone. */
 void	 lookup_dispatch(struct imsg *);

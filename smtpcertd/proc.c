@@ -182,7 +182,7 @@ proc_send_config(struct child *c)
 		return;
 	switch (c->proc) {
 	case PROC_FRONT:
-		what |= CONFMSG_PKI | CONFMSG_LISTENERS;
+		what |= CONFMSG_PKI | CONFMSG_LISTENERS | CONFMSG_MASTER;
 		break;
 	case PROC_LDAPD:
 		what |= CONFMSG_SECRET;

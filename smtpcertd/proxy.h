@@ -80,6 +80,7 @@ enum px_auth {
 /* What the deferred check does (s->pfail when not a px_fail). */
 #define PXC_METHODS	-1	/* try the auth methods */
 #define PXC_AUTHORIZE	-2	/* certificate alone (SMTPS): authorize */
+#define PXC_BINDING	-3	/* the certificate's user vs the login */
 
 enum px_fail {
 	PXF_AUTH,		/* credentials refused */
@@ -87,7 +88,9 @@ enum px_fail {
 	PXF_LIMIT,		/* simultaneous logins */
 	PXF_REFUSED,		/* not authorized: server, group policy */
 	PXF_BLOCKED,		/* too many failed logins */
-	PXF_BACKEND		/* the back end refused: text is its reply */
+	PXF_BACKEND,		/* the back end refused: text is its reply */
+	PXF_DISALLOWED		/* the card rule (allowance filter) refuses
+				 * a password login: text is the site's */
 };
 
 struct proxy_session;
@@ -136,6 +139,16 @@ struct proxy_session {
 	char			*cert_serial;
 	char			*cert_issuer;
 	int			 cert_refused;	/* by the CRL or OCSP check */
+	int			 cert_bound;	/* the login names the
+						 * certificate's user (or an
+						 * alias LDAP lists) */
+	int			 external;	/* SASL EXTERNAL: the
+						 * certificate alone */
+	int			 monitor;	/* disallowed monitor */
+	int			 use_master;	/* back-end login as the
+						 * master account */
+	const char		*pending_method; /* waiting for the
+						 * allowance check */
 
 	/* the certificate's user name, "" if none (see proxy_login.c) */
 	char			 certname[PX_NAME_MAX];
@@ -192,6 +205,19 @@ void	proxy_login(struct proxy_session *, const char *user, size_t ulen,
 	    const char *pass, size_t plen);
 /* SMTPS without AUTH: the certificate alone (profile allows it). */
 int	proxy_login_cert(struct proxy_session *);
+/* SASL EXTERNAL (IMAP, POP3): the certificate's user, or the
+ * authorization identity the client asks for (len 0: none). */
+void	proxy_login_external(struct proxy_session *, const char *authzid,
+	    size_t len);
+/* May this connection offer EXTERNAL (a certificate that names a user,
+ * the certificate method, a master account to reach the back end)? */
+int	proxy_external_ok(const struct proxy_session *);
+/* The back-end login as the master account: its name and password
+ * (from the parent), or -1 when it has none. */
+int	proxy_master(const struct proxy_session *, const char **user,
+	    const char **pass, size_t *passlen);
+/* "cert=" on log lines: ok, none, refused, no-name. */
+const char *proxy_cert_state(const struct proxy_session *);
 void	proxy_present_user(struct proxy_session *);	/* -> AUTHING */
 void	proxy_login_failed(struct proxy_session *, enum px_fail,
 	    const char *);
@@ -209,6 +235,8 @@ void	proxy_backend_connect(struct proxy_session *);
 int	proxy_backend_starttls(struct proxy_session *);
 /* The back end accepted the login: start relaying. */
 void	proxy_backend_done(struct proxy_session *);
+/* proxy_session.c: the back end took the login (accounting "start"). */
+void	proxy_session_started(struct proxy_session *);
 /* The back-end login failed: drop it, the client may try again. */
 void	proxy_backend_failed(struct proxy_session *, enum px_fail,
 	    const char *);
@@ -249,5 +277,9 @@ int	proxy_cert_username(const struct proxy_profile *, struct x509_st *leaf,
 /* A name we may log and pass on: not empty, no control characters, no
  * leading or trailing space (SPEC 3.4). */
 int	proxy_name_ok(const char *, size_t);
+/* base64 of a SASL PLAIN response (authzid may be ""); 0 or -1. */
+#define PX_SASL_B64_MAX	(((2 * PX_NAME_MAX + PX_PASS_MAX + 2 + 2) / 3) * 4 + 1)
+int	proxy_sasl_plain(const char *authzid, const char *authcid,
+	    const char *pass, size_t passlen, char *out, size_t outlen);
 
 #endif

@@ -208,6 +208,7 @@ proxy_backend_done(struct proxy_session *s)
 	s->phase = PX_RELAY;
 	/* The back end took the login too: now the method succeeded. */
 	stats_auth(stats_auth_method(s->method), SAR_OK);
+	proxy_session_started(s);
 	stats_inc(STAT_PROXY_BE_LOGIN);
 	explicit_bzero(s->vpnpass, sizeof(s->vpnpass));
 	explicit_bzero(s->mailpass, sizeof(s->mailpass));

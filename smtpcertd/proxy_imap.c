@@ -3,14 +3,19 @@
  * before login and the back-end login.
  *
  * Before login we answer CAPABILITY, NOOP, ID, LOGOUT, STARTTLS (BAD:
- * TLS already), LOGIN and AUTHENTICATE PLAIN (with or without an initial
- * response).  Arguments are atoms, quoted strings or literals ({n} with
+ * TLS already), LOGIN and AUTHENTICATE PLAIN or EXTERNAL (RFC 4959: with
+ * or without an initial response).  EXTERNAL is offered only on a
+ * connection whose certificate names a user the profile may log in
+ * without a password (proxy_external_ok()).  Arguments are atoms, quoted strings or literals ({n} with
  * a "+" continuation, {n+} without); a literal is at most PX_LITERAL_MAX
  * octets and a command has at most PX_ARGS_MAX arguments, so nothing a
  * client sends before login grows memory.
  *
  * The back end gets "<t> LOGIN user pass" with each argument quoted when
- * it is printable ASCII, else sent as a synchronising literal.  Its
+ * it is printable ASCII, else sent as a synchronising literal; for a
+ * certificate user with the profile's master account, "<t> AUTHENTICATE
+ * PLAIN" with the user as authorization identity, or Dovecot's
+ * "LOGIN user*master password" with a master separator.  Its
  * tagged answer goes to the client under the client's tag; untagged
  * lines before it (CAPABILITY) are passed on.
  */
@@ -29,10 +34,18 @@
 #include "smtp_parse.h"
 
 #define IMAP_CAPS	"IMAP4rev1 SASL-IR ID AUTH=PLAIN"
+#define IMAP_CAPS_EXT	IMAP_CAPS " AUTH=EXTERNAL"
 #define BE_TAG		"pxy1"
 
-enum { I_CMD, I_CONT, I_AUTH };			/* s->pstate */
-enum { BI_GREET = 1, BI_STARTTLS, BI_TLS, BI_LOGIN, BI_LIT };	/* bstate */
+enum { I_CMD, I_CONT, I_AUTH, I_AUTH_EXT };	/* s->pstate */
+enum { BI_GREET = 1, BI_STARTTLS, BI_TLS, BI_LOGIN, BI_LIT, BI_SASL };
+						/* bstate */
+
+static const char *
+imap_caps(struct proxy_session *s)
+{
+	return proxy_external_ok(s) ? IMAP_CAPS_EXT : IMAP_CAPS;
+}
 
 static int	imap_exec(struct proxy_session *);
 
@@ -50,8 +63,8 @@ static void
 imap_greet(struct proxy_session *s)
 {
 	s->pstate = I_CMD;
-	proxy_reply(s, "* OK [CAPABILITY " IMAP_CAPS "] smtpcertd IMAP "
-	    "proxy ready\r\n");
+	proxy_reply(s, "* OK [CAPABILITY %s] smtpcertd IMAP proxy ready\r\n",
+	    imap_caps(s));
 }
 
 static int
@@ -167,6 +180,29 @@ imap_auth_plain(struct proxy_session *s, const char *b64, size_t len)
 	explicit_bzero(buf, sizeof(buf));
 }
 
+/* SASL EXTERNAL: an empty response or an authorization identity. */
+static void
+imap_auth_external(struct proxy_session *s, const char *b64, size_t len)
+{
+	unsigned char	 buf[PX_NAME_MAX];
+	size_t		 n = 0;
+
+	s->pstate = I_CMD;
+	if (len == 1 && b64[0] == '*') {
+		proxy_reply(s, "%s BAD Authentication cancelled\r\n", s->tag);
+		return;
+	}
+	if (len == 1 && b64[0] == '=')
+		len = 0;
+	if (len > 0 && smtp_b64_decode(b64, len, buf, sizeof(buf) - 1, &n) ==
+	    -1) {
+		proxy_reply(s, "%s BAD Invalid SASL EXTERNAL response\r\n",
+		    s->tag);
+		return;
+	}
+	proxy_login_external(s, (const char *)buf, n);
+}
+
 static int
 imap_input(struct proxy_session *s)
 {
@@ -199,6 +235,10 @@ imap_input(struct proxy_session *s)
 		if (s->pstate == I_AUTH) {
 			imap_auth_plain(s, line, len);
 			explicit_bzero(line, len);
+			continue;
+		}
+		if (s->pstate == I_AUTH_EXT) {
+			imap_auth_external(s, line, len);
 			continue;
 		}
 		if (s->pstate == I_CMD) {
@@ -261,8 +301,8 @@ imap_exec(struct proxy_session *s)
 	const char	*v = s->verb;
 
 	if (strcasecmp(v, "CAPABILITY") == 0) {
-		proxy_reply(s, "* CAPABILITY " IMAP_CAPS "\r\n%s OK "
-		    "CAPABILITY completed\r\n", s->tag);
+		proxy_reply(s, "* CAPABILITY %s\r\n%s OK CAPABILITY "
+		    "completed\r\n", imap_caps(s), s->tag);
 	} else if (strcasecmp(v, "NOOP") == 0) {
 		proxy_reply(s, "%s OK NOOP completed\r\n", s->tag);
 	} else if (strcasecmp(v, "ID") == 0) {
@@ -282,6 +322,18 @@ imap_exec(struct proxy_session *s)
 		    s->arglen[1]);
 		imap_wipe_args(s);
 	} else if (strcasecmp(v, "AUTHENTICATE") == 0) {
+		if (s->nargs >= 1 && strcasecmp(s->args[0], "EXTERNAL") == 0 &&
+		    proxy_external_ok(s)) {
+			proxy_present_user(s);
+			if (s->nargs == 2)
+				imap_auth_external(s, s->args[1],
+				    s->arglen[1]);
+			else {
+				s->pstate = I_AUTH_EXT;
+				proxy_reply(s, "+ \r\n");
+			}
+			return 0;
+		}
 		if (s->nargs < 1 || strcasecmp(s->args[0], "PLAIN") != 0) {
 			proxy_reply(s, "%s NO [CANNOT] Unsupported "
 			    "mechanism\r\n", s->tag);
@@ -314,6 +366,7 @@ imap_fail(struct proxy_session *s, enum px_fail why, const char *text)
 		proxy_reply(s, "%s NO [LIMIT] %s\r\n", s->tag, text);
 		break;
 	case PXF_REFUSED:
+	case PXF_DISALLOWED:
 		proxy_reply(s, "%s NO [AUTHORIZATIONFAILED] %s\r\n", s->tag,
 		    text);
 		break;
@@ -344,22 +397,71 @@ quotable(const char *a, size_t len)
 	return 1;
 }
 
-/* Send LOGIN arguments from s->be_arg on; stop at a literal. */
+/*
+ * The back-end login's two arguments: the mail user and password, or for
+ * the master account with a separator Dovecot's "user*master" and the
+ * master password.  -1: no master password (a configuration the parent
+ * could not load).
+ */
+static int
+imap_be_arg(struct proxy_session *s, int i, const char **a, size_t *len)
+{
+	const char	*mu, *mp;
+	size_t		 mpl;
+
+	if (!s->use_master) {
+		*a = i == 0 ? s->mailuser : s->mailpass;
+		*len = i == 0 ? strlen(s->mailuser) : s->mailpasslen;
+		return 0;
+	}
+	if (proxy_master(s, &mu, &mp, &mpl) == -1)
+		return -1;
+	if (i == 1) {
+		*a = mp;
+		*len = mpl;
+		return 0;
+	}
+	/* vpnpass is free once the user is in: the composed name. */
+	if ((size_t)snprintf(s->vpnpass, sizeof(s->vpnpass), "%s%c%s",
+	    s->mailuser, s->p->master_sep, mu) >= sizeof(s->vpnpass))
+		return -1;
+	*a = s->vpnpass;
+	*len = strlen(s->vpnpass);
+	return 0;
+}
+
+/* The master account without a separator: SASL PLAIN, the user as the
+ * authorization identity. */
 static void
+imap_be_sasl(struct proxy_session *s)
+{
+	s->bstate = BI_SASL;
+	proxy_be_printf(s, BE_TAG " AUTHENTICATE PLAIN\r\n");
+}
+
+/* Send LOGIN arguments from s->be_arg on; stop at a literal. */
+static int
 imap_be_login(struct proxy_session *s)
 {
 	const char	*a;
 	size_t		 len, i;
 
+	if (s->use_master && s->p->master_sep == '\0') {
+		imap_be_sasl(s);
+		return 0;
+	}
 	if (s->be_arg == 0)
 		proxy_be_printf(s, BE_TAG " LOGIN");
 	for (; s->be_arg < 2; s->be_arg++) {
-		a = s->be_arg == 0 ? s->mailuser : s->mailpass;
-		len = s->be_arg == 0 ? strlen(s->mailuser) : s->mailpasslen;
+		if (imap_be_arg(s, s->be_arg, &a, &len) == -1) {
+			proxy_backend_failed(s, PXF_TEMP, "the master "
+			    "account is not usable");
+			return -1;
+		}
 		if (!quotable(a, len)) {
 			proxy_be_printf(s, " {%zu}\r\n", len);
 			s->bstate = BI_LIT;
-			return;
+			return 0;
 		}
 		proxy_be_write(s, " \"", 2);
 		for (i = 0; i < len; i++) {
@@ -371,6 +473,7 @@ imap_be_login(struct proxy_session *s)
 	}
 	proxy_be_printf(s, "\r\n");
 	s->bstate = BI_LOGIN;
+	return 0;
 }
 
 static void
@@ -378,7 +481,7 @@ imap_be_start(struct proxy_session *s)
 {
 	if (s->bstate == BI_TLS) {
 		s->be_arg = 0;
-		imap_be_login(s);
+		(void)imap_be_login(s);
 	} else
 		s->bstate = BI_GREET;
 }
@@ -391,6 +494,24 @@ clean_text(char *dst, size_t dstsz, const char *src)
 	for (i = 0; src[i] != '\0' && i + 1 < dstsz; i++)
 		dst[i] = (src[i] >= 0x20 && src[i] < 0x7f) ? src[i] : '?';
 	dst[i] = '\0';
+}
+
+/*
+ * The back end refused the master account: a configuration problem of
+ * the site, never the user's.  A temporary failure for the client, and
+ * a line for the administrator.
+ */
+static void
+imap_be_master_refused(struct proxy_session *s, const char *line)
+{
+	char	 text[256];
+
+	clean_text(text, sizeof(text), line);
+	log_warnx("proxy %s: %s refused the master account \"%s\" for %s: "
+	    "%s", s->p->name, s->backend, s->p->master_user, s->mailuser,
+	    text);
+	proxy_backend_failed(s, PXF_TEMP, "the mail server refused the "
+	    "gateway's login, try again later");
 }
 
 static int
@@ -416,8 +537,7 @@ imap_be_line(struct proxy_session *s, char *line, size_t len)
 			proxy_be_printf(s, BE_TAG " STARTTLS\r\n");
 			return 0;
 		}
-		imap_be_login(s);
-		return 0;
+		return imap_be_login(s);
 	case BI_STARTTLS:
 		if (!tagged)
 			return 0;
@@ -432,20 +552,47 @@ imap_be_line(struct proxy_session *s, char *line, size_t len)
 			    "STARTTLS");
 			return -1;
 		}
-		imap_be_login(s);
-		return 0;
+		return imap_be_login(s);
 	case BI_LIT:
 		if (line[0] != '+') {
 			proxy_backend_failed(s, PXF_TEMP, "mail server refused "
 			    "the login");
 			return -1;
 		}
-		if (s->be_arg == 0)
-			proxy_be_write(s, s->mailuser, strlen(s->mailuser));
-		else
-			proxy_be_write(s, s->mailpass, s->mailpasslen);
+		{
+			const char	*a;
+			size_t		 alen;
+
+			if (imap_be_arg(s, s->be_arg, &a, &alen) == -1) {
+				proxy_backend_failed(s, PXF_TEMP, "the master "
+				    "account is not usable");
+				return -1;
+			}
+			proxy_be_write(s, a, alen);
+		}
 		s->be_arg++;
-		imap_be_login(s);
+		return imap_be_login(s);
+	case BI_SASL:
+		if (line[0] != '+') {
+			imap_be_master_refused(s, line);
+			return -1;
+		}
+		{
+			char		 b64[PX_SASL_B64_MAX];
+			const char	*mu, *mp;
+			size_t		 mpl;
+
+			if (proxy_master(s, &mu, &mp, &mpl) == -1 ||
+			    proxy_sasl_plain(s->mailuser, mu, mp, mpl, b64,
+			    sizeof(b64)) == -1) {
+				proxy_backend_failed(s, PXF_TEMP, "the master "
+				    "account is not usable");
+				return -1;
+			}
+			proxy_be_printf(s, "%s\r\n", b64);
+			explicit_bzero(b64, sizeof(b64));
+		}
+		s->bstate = BI_LOGIN;
 		return 0;
 	case BI_LOGIN:
 		if (!tagged) {
@@ -461,6 +608,10 @@ imap_be_line(struct proxy_session *s, char *line, size_t len)
 			io_write(s->io, line + tl + 1, len - tl - 1);
 			io_write(s->io, "\r\n", 2);
 			proxy_backend_done(s);
+			return -1;
+		}
+		if (s->use_master) {
+			imap_be_master_refused(s, line);
 			return -1;
 		}
 		/* NO or BAD: the text after it, for the client. */

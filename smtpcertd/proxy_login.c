@@ -8,18 +8,14 @@
  *  1. User field.  Up to the FIRST N is the VPN user, the rest the mail
  *     part; without N there is no separate VPN user.
  *  2. Server.  In the mail part, the text after the LAST S names a
- *     server.  E-mail addresses contain '@', so with S = '@' that text
- *     is taken as a server only when it is the name of a configured one
- *     (the default server or an `allow server', compared case-
- *     insensitively with its name, else its host) or when it is an IP
- *     address, which can never be an address's domain; otherwise the
- *     whole mail part is the mail user and the default server is used:
- *     "alice@example.test" logs in to the default server as
- *     "alice@example.test" unless "example.test" is itself a configured
- *     server.  With any other S the text after it is always a server
- *     name.  A named server that is not configured (an unknown S-suffix
- *     other than '@', or an unconfigured IP address) is refused, never
- *     contacted: the proxy is not an open relay.
+ *     server, and it must be a configured one: the default server or an
+ *     `allow server', compared case-insensitively with its name, else
+ *     its host.  Anything else -- "bob@mail.evil.test", "bob@[10.0.0.1]"
+ *     -- is refused, never contacted and never passed on as part of the
+ *     user name (a back end that strips domains would log "bob" in): the
+ *     proxy is not an open relay.  A site whose user names contain S
+ *     (e-mail addresses with S = '@') sets `delimiter server none': then
+ *     nothing is split off and the default server is always used.
  *  3. Without N the VPN user is the mail user.
  *  4. Password.  When the VPN user and the mail user differ and the
  *     password contains N, up to its FIRST N is the VPN password and the
@@ -50,6 +46,7 @@
 #include "compat.h"
 #include "config.h"
 #include "proxy.h"
+#include "smtp_parse.h"
 
 int
 proxy_name_ok(const char *u, size_t len)
@@ -93,16 +90,6 @@ proxy_find_server(const struct proxy_profile *p, const char *name)
 }
 
 static int
-is_ip(const char *h)
-{
-	struct in6_addr	 a6;
-	struct in_addr	 a4;
-
-	return inet_pton(AF_INET, h, &a4) == 1 ||
-	    inet_pton(AF_INET6, h, &a6) == 1;
-}
-
-static int
 copy_part(char *dst, size_t dstsz, const char *src, size_t len)
 {
 	if (len == 0 || len >= dstsz)
@@ -132,21 +119,21 @@ proxy_split_login(const struct proxy_profile *p, const char *user,
 	}
 	if (mlen == 0)
 		return PXS_BAD;
-	/* The last server delimiter. */
-	for (sd = mail + mlen - 1; sd >= mail && *sd != p->server_delim; sd--)
-		;
+	/* The last server delimiter ('\0': `server none'). */
+	sd = mail - 1;
+	if (p->server_delim != '\0')
+		for (sd = mail + mlen - 1; sd >= mail &&
+		    *sd != p->server_delim; sd--)
+			;
 	if (sd >= mail) {
 		size_t	 slen = mail + mlen - (sd + 1);
 
 		if (copy_part(sp->server, sizeof(sp->server), sd + 1, slen) ==
 		    -1)
 			return PXS_BAD;
-		if (proxy_find_server(p, sp->server) != NULL) {
-			mlen = sd - mail;
-		} else if (p->server_delim != '@' || is_ip(sp->server)) {
+		if (proxy_find_server(p, sp->server) == NULL)
 			return PXS_SERVER;
-		} else
-			sp->server[0] = '\0';	/* part of the address */
+		mlen = sd - mail;
 	}
 	if (copy_part(sp->mailuser, sizeof(sp->mailuser), mail, mlen) == -1)
 		return PXS_BAD;
@@ -214,4 +201,30 @@ done:
 		r = -1;
 	}
 	return r;
+}
+
+/*
+ * A SASL PLAIN response, base64 (RFC 4616): authzid NUL authcid NUL
+ * password.  0, or -1 when it does not fit out.  The clear text is
+ * wiped.
+ */
+int
+proxy_sasl_plain(const char *authzid, const char *authcid, const char *pass,
+    size_t passlen, char *out, size_t outlen)
+{
+	unsigned char	 buf[2 * PX_NAME_MAX + PX_PASS_MAX + 2];
+	size_t		 zl = strlen(authzid), cl = strlen(authcid), n;
+	int		 r;
+
+	if (zl >= PX_NAME_MAX || cl >= PX_NAME_MAX || passlen >= PX_PASS_MAX)
+		return -1;
+	memcpy(buf, authzid, zl);
+	buf[zl] = '\0';
+	memcpy(buf + zl + 1, authcid, cl);
+	buf[zl + 1 + cl] = '\0';
+	memcpy(buf + zl + cl + 2, pass, passlen);
+	n = zl + cl + 2 + passlen;
+	r = smtp_b64_encode(buf, n, out, outlen);
+	explicit_bzero(buf, sizeof(buf));
+	return r == -1 ? -1 : 0;
 }

@@ -15,8 +15,29 @@
  * A method that cannot answer (LDAP down) does not accept; if none
  * accepts and one could not answer, the reply is a temporary failure,
  * else a refusal that counts for the failed-login limiter (authfail.c).
- * POP3 and IMAP always log in to the back end as the mail user with the
- * mail password, so the back end has the last word too.
+ *
+ * One policy for every password method (issue 13): the aaa query's
+ * allowance filter -- the site's card rule -- decides for aaa (after the
+ * bind) and, before they may accept, for mailhost and piggyback too
+ * (lookup_allowance(): the filter alone, no password).  A user it refuses
+ * is refused at once, whatever methods follow (`disallowed reject'), or
+ * let in with the session marked monitored (`disallowed monitor'), as on
+ * the SMTP gateway.  A user the directory does not know is no card
+ * holder: the rule does not apply.
+ *
+ * The certificate binds the login (`certificate binds-login', default
+ * yes): with a client certificate that names a user, the login must name
+ * that user, or an address of the user's entry (the aaa query's `mail
+ * attribute' values); anything else is refused and logged with both
+ * names, before any method is tried.
+ *
+ * POP3 and IMAP log in to the back end as the mail user with the mail
+ * password, so the back end has the last word too -- except a user the
+ * certificate method accepted for their own mailbox, when the profile
+ * has a `master user': then the gateway logs in as the master account on
+ * the user's behalf (SASL PLAIN with an authorization identity, or
+ * Dovecot's user*master LOGIN), so a card holder needs no mail password
+ * and SASL EXTERNAL works.
  *
  * Authorization: the profile's authorization query gives a group-policy
  * name, else the default group policy applies; with neither, or with a
@@ -30,10 +51,11 @@
  * else the oldest authenticating one; authenticated sessions are never
  * closed for it.
  *
- * Accounting: a "start" record when a user is authenticated and a "stop"
- * record when that ends (session closed, or the back-end login failed),
- * each logged and, with an accounting file, sent to the parent
- * (IMSG_ACCT_RECORD) which appends it as a JSON line.
+ * Accounting: a "start" record when the back end accepted the login and
+ * a "stop" record when that session ends; a login that fails after a
+ * user was named is one "failed" record with its reason.  Each is logged
+ * and, with an accounting file, sent to the parent (IMSG_ACCT_RECORD)
+ * which appends it as a JSON line.
  */
 #include <sys/types.h>
 #include <sys/socket.h>
@@ -46,6 +68,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -56,8 +79,9 @@
 #include "certfields.h"
 #include "childproc.h"
 #include "compat.h"
-#include "config.h"
 #include "certverify.h"
+#include "config.h"
+#include "confmsg.h"
 #include "crl_front.h"
 #include "ocsp_front.h"
 #include "front.h"
@@ -81,7 +105,11 @@ static void	px_free(struct proxy_session *);
 static void	px_auth_next(struct proxy_session *);
 static void	px_authorize(struct proxy_session *);
 static void	px_accept_user(struct proxy_session *);
-static void	px_acct(struct proxy_session *, const char *event);
+static void	px_acct(struct proxy_session *, const char *event,
+		    const char *reason);
+static void	px_binding(struct proxy_session *);
+static int	px_binding_needed(struct proxy_session *);
+static void	px_allowance(struct proxy_session *, const char *method);
 static int	px_evict(const struct proxy_profile *);
 static int	px_same_profile(const struct proxy_session *,
 		    const struct proxy_profile *);
@@ -167,8 +195,7 @@ px_log_end(struct proxy_session *s, const char *why)
 	kvlog_u64(&kv, "listener", s->l->index);
 	kvlog_str(&kv, "tls", tls ? s->tlsver : "no");
 	kvlog_str(&kv, "cipher", tls ? s->cipher : NULL);
-	kvlog_str(&kv, "cert", s->cert_refused ? "refused" :
-	    s->cert_subject != NULL ? "presented" : "none");
+	kvlog_str(&kv, "cert", proxy_cert_state(s));
 	kvlog_str(&kv, "cert-subject", s->cert_subject);
 	kvlog_str(&kv, "cert-serial", s->cert_serial);
 	kvlog_str(&kv, "cert-issuer", s->cert_issuer);
@@ -176,6 +203,8 @@ px_log_end(struct proxy_session *s, const char *why)
 	kvlog_str(&kv, "method", s->method);
 	kvlog_str(&kv, "mailuser", s->mailuser[0] ? s->mailuser : NULL);
 	kvlog_str(&kv, "backend", s->backend[0] ? s->backend : NULL);
+	if (s->monitor)
+		kvlog_str(&kv, "monitor", "yes");
 	kvlog_u64(&kv, "bytes-in", s->bytes_in);
 	kvlog_u64(&kv, "bytes-out", s->bytes_out);
 	kvlog_i64(&kv, "duration", (int64_t)(time(NULL) - s->started));
@@ -189,7 +218,7 @@ proxy_close(struct proxy_session *s, const char *why)
 {
 	strlcpy(s->result, why, sizeof(s->result));
 	if (s->acct_started)
-		px_acct(s, "stop");
+		px_acct(s, "stop", NULL);
 	px_log_end(s, why);
 	if (s->io != NULL)
 		io_close(s->io);
@@ -511,27 +540,33 @@ proxy_login_failed(struct proxy_session *s, enum px_fail why,
 		[PXF_REFUSED] = "unauthorized",
 		[PXF_BLOCKED] = "blocked",
 		[PXF_BACKEND] = "backend-refused",
+		[PXF_DISALLOWED] = "disallowed",
 	};
 	struct kvlog	 kv;
 
-	if (s->acct_started) {
-		strlcpy(s->result, text, sizeof(s->result));
-		px_acct(s, "stop");
-		s->acct_started = 0;
+	/* One record for a failed login: no session was started. */
+	if (s->vpnuser[0] != '\0') {
+		strlcpy(s->result, "failed", sizeof(s->result));
+		px_acct(s, "failed", text);
+		s->result[0] = '\0';
 	}
+	s->acct_started = 0;
 	proxy_kv(s, &kv, "login");
 	kvlog_str(&kv, "user", s->vpnuser[0] ? s->vpnuser : NULL);
 	kvlog_str(&kv, "method", s->method);
 	kvlog_str(&kv, "mailuser", s->mailuser[0] ? s->mailuser : NULL);
 	kvlog_str(&kv, "server", s->server ? proxy_server_name(s->server) :
 	    NULL);
+	kvlog_str(&kv, "cert", proxy_cert_state(s));
+	kvlog_str(&kv, "cert-user", s->certname[0] ? s->certname : NULL);
 	kvlog_str(&kv, "result", (unsigned)why < sizeof(results) /
 	    sizeof(results[0]) && results[why] != NULL ? results[why] :
 	    "refused");
 	kvlog_str(&kv, "reason", text);
 	kvlog_info(&kv);
 	/* By the method that took the user, "other" if none did. */
-	stats_auth(stats_auth_method(s->method), why == PXF_TEMP ?
+	stats_auth(stats_auth_method(s->pending_method != NULL ?
+	    s->pending_method : s->method), why == PXF_TEMP ?
 	    SAR_TEMPFAIL : why == PXF_AUTH || why == PXF_BACKEND ?
 	    SAR_BADCRED : SAR_REFUSED);
 	if (why == PXF_AUTH || why == PXF_BACKEND)
@@ -540,6 +575,11 @@ proxy_login_failed(struct proxy_session *s, enum px_fail why,
 	px_forget_login(s);
 	s->auth = PXA_UNAUTH;
 	s->method = NULL;
+	s->pending_method = NULL;
+	s->external = 0;
+	s->cert_bound = 0;
+	s->monitor = 0;
+	s->use_master = 0;
 	s->gp = NULL;
 	s->server = NULL;
 	s->backend[0] = '\0';
@@ -569,6 +609,9 @@ px_check_cb(evutil_socket_t fd, short ev, void *arg)
 		return;
 	case PXC_AUTHORIZE:
 		px_authorize(s);
+		return;
+	case PXC_BINDING:
+		px_binding(s);
 		return;
 	default:
 		proxy_login_failed(s, s->pfail, s->pfail_text);
@@ -646,7 +689,228 @@ proxy_login(struct proxy_session *s, const char *user, size_t ulen,
 		    "again later");
 		return;
 	}
-	px_check_later(s, PXC_METHODS, NULL);
+	px_check_later(s, px_binding_needed(s) ? PXC_BINDING : PXC_METHODS,
+	    NULL);
+}
+
+/*
+ * SASL EXTERNAL: the certificate's user, or the authorization identity
+ * asked for (which the binding check then holds to the certificate).
+ * Only the certificate method may accept it: there is no password.
+ */
+void
+proxy_login_external(struct proxy_session *s, const char *authzid,
+    size_t len)
+{
+	s->vpnuser[0] = s->mailuser[0] = '\0';
+	s->midx = 0;
+	s->tempfail = 0;
+	s->method = NULL;
+	proxy_present_user(s);
+	if (!proxy_external_ok(s)) {
+		px_check_later(s, PXF_AUTH, "EXTERNAL needs a client "
+		    "certificate that names a user");
+		return;
+	}
+	if (len == 0) {
+		authzid = s->certname;
+		len = strlen(s->certname);
+	}
+	if (!proxy_name_ok(authzid, len)) {
+		px_check_later(s, PXF_AUTH, "invalid authorization identity");
+		return;
+	}
+	memcpy(s->vpnuser, authzid, len);
+	s->vpnuser[len] = '\0';
+	strlcpy(s->mailuser, s->vpnuser, sizeof(s->mailuser));
+	s->server = s->p->default_server;
+	s->external = 1;
+	px_forget_login(s);
+	px_check_later(s, px_binding_needed(s) ? PXC_BINDING : PXC_METHODS,
+	    NULL);
+}
+
+int
+proxy_external_ok(const struct proxy_session *s)
+{
+	return s->certname[0] != '\0' && !s->cert_refused &&
+	    s->p->master_user != NULL &&
+	    config_proxy_has_auth(s->p, PROXY_AUTH_CERTIFICATE);
+}
+
+const char *
+proxy_cert_state(const struct proxy_session *s)
+{
+	if (s->cert_refused)
+		return "refused";
+	if (s->cert_subject == NULL)
+		return "none";
+	return s->certname[0] != '\0' ? "ok" : "no-name";
+}
+
+int
+proxy_master(const struct proxy_session *s, const char **user,
+    const char **pass, size_t *passlen)
+{
+	const struct conf_blob	*b;
+
+	if (s->p->master_user == NULL || (b = conf_bundle_blob(s->gen->b,
+	    IMSG_CONF_MASTER, s->p->name)) == NULL || b->alen == 0)
+		return -1;
+	*user = s->p->master_user;
+	*pass = (const char *)b->a;
+	*passlen = b->alen;
+	return 0;
+}
+
+/*
+ * Does the login have to be held to the certificate?  Names equal
+ * (case-insensitively: directories compare so) bind at once; an alias
+ * needs the directory (px_binding()).
+ */
+static int
+px_binding_needed(struct proxy_session *s)
+{
+	s->cert_bound = 0;
+	if (s->certname[0] == '\0')
+		return 0;
+	if (strcasecmp(s->certname, s->vpnuser) == 0) {
+		s->cert_bound = 1;
+		return 0;
+	}
+	return s->p->cert_binds_login;
+}
+
+static void
+px_binding_refuse(struct proxy_session *s, const char *why)
+{
+	struct kvlog	 kv;
+
+	proxy_kv(s, &kv, "login-binding");
+	kvlog_str(&kv, "cert-user", s->certname);
+	kvlog_str(&kv, "user", s->vpnuser);
+	kvlog_str(&kv, "result", "refused");
+	kvlog_str(&kv, "reason", why);
+	kvlog_warn(&kv);
+	proxy_login_failed(s, PXF_REFUSED, "login name does not match the "
+	    "client certificate");
+}
+
+static void
+px_binding_cb(void *arg, const struct lookup_result *res)
+{
+	struct proxy_session	*s = arg;
+	size_t			 i;
+
+	s->lookup_id = 0;
+	if (res->result == LDAP_RES_TEMPFAIL) {
+		proxy_login_failed(s, PXF_TEMP, "directory temporarily "
+		    "unavailable");
+		return;
+	}
+	for (i = 0; res->result == LDAP_RES_OK ||
+	    res->result == LDAP_RES_DISALLOWED ? i < res->nmails : 0; i++)
+		if (strcasecmp(res->mails[i], s->vpnuser) == 0) {
+			s->cert_bound = 1;
+			px_auth_next(s);
+			return;
+		}
+	px_binding_refuse(s, "not the certificate's user nor one of its "
+	    "addresses");
+}
+
+/* The login names someone else than the certificate: an alias? */
+static void
+px_binding(struct proxy_session *s)
+{
+	const struct proxy_profile	*p = s->p;
+
+	if (p->aaa_ldap == NULL || p->aaa_query == NULL) {
+		px_binding_refuse(s, "not the certificate's user");
+		return;
+	}
+	s->lookup_id = lookup_allowance(p->aaa_ldap->name,
+	    p->aaa_query->name, s->certname, p->aaa_ldap->timeout,
+	    px_binding_cb, s);
+}
+
+/*
+ * The card rule refuses a password login: refused with the site's words,
+ * or (monitor) let in by the method that asked, the session marked.
+ */
+static void
+px_disallowed(struct proxy_session *s, const char *method)
+{
+	struct kvlog	 kv;
+
+	proxy_kv(s, &kv, "auth");
+	kvlog_str(&kv, "method", method);
+	kvlog_str(&kv, "user", s->vpnuser);
+	kvlog_str(&kv, "result", "disallowed");
+	kvlog_str(&kv, "action", s->p->disallowed == DISALLOWED_MONITOR ?
+	    "monitor" : "reject");
+	kvlog_warn(&kv);
+	if (s->p->disallowed == DISALLOWED_MONITOR) {
+		s->monitor = 1;
+		s->method = method;
+		s->pending_method = NULL;
+		px_authorize(s);
+		return;
+	}
+	s->method = method;
+	proxy_login_failed(s, PXF_DISALLOWED, s->p->disallowed_text != NULL ?
+	    s->p->disallowed_text : PROXY_DISALLOWED_TEXT);
+}
+
+static void
+px_allowance_cb(void *arg, const struct lookup_result *res)
+{
+	struct proxy_session	*s = arg;
+	const char		*m = s->pending_method;
+	struct kvlog		 kv;
+
+	s->lookup_id = 0;
+	proxy_kv(s, &kv, "allowance");
+	kvlog_str(&kv, "method", m);
+	kvlog_str(&kv, "user", s->vpnuser);
+	kvlog_str(&kv, "result", ldap_result_name(res->result));
+	kvlog_info(&kv);
+	switch (res->result) {
+	case LDAP_RES_OK:
+	case LDAP_RES_NOTFOUND:		/* not in the directory: no card */
+		s->method = m;
+		s->pending_method = NULL;
+		px_authorize(s);
+		return;
+	case LDAP_RES_DISALLOWED:
+		px_disallowed(s, m);
+		return;
+	case LDAP_RES_TEMPFAIL:
+		proxy_login_failed(s, PXF_TEMP, "authentication temporarily "
+		    "unavailable");
+		return;
+	default:
+		proxy_login_failed(s, PXF_AUTH, "refused by the directory");
+		return;
+	}
+}
+
+/* mailhost, piggyback: the card rule first, if the profile has one. */
+static void
+px_allowance(struct proxy_session *s, const char *method)
+{
+	const struct proxy_profile	*p = s->p;
+
+	if (p->aaa_ldap == NULL || p->aaa_query == NULL ||
+	    p->aaa_query->allowance == NULL) {
+		s->method = method;
+		px_authorize(s);
+		return;
+	}
+	s->pending_method = method;
+	s->lookup_id = lookup_allowance(p->aaa_ldap->name,
+	    p->aaa_query->name, s->vpnuser, p->aaa_ldap->timeout,
+	    px_allowance_cb, s);
 }
 
 int
@@ -683,6 +947,12 @@ px_aaa_cb(void *arg, const struct lookup_result *res)
 		px_authorize(s);
 		return;
 	}
+	/* The right password, but the card rule says no: no other method
+	 * may let the user in with a password. */
+	if (res->result == LDAP_RES_DISALLOWED) {
+		px_disallowed(s, "aaa");
+		return;
+	}
 	if (res->result == LDAP_RES_TEMPFAIL)
 		s->tempfail = 1;
 	px_auth_next(s);
@@ -714,6 +984,9 @@ px_auth_next(struct proxy_session *s)
 		log_trace(TRACE_PROXY, "session=%012llx trying method %s "
 		    "(%d of %d)", (unsigned long long)s->id,
 		    config_proxy_auth_name(m), s->midx, p->nauth);
+		/* EXTERNAL has no password: the certificate or nothing. */
+		if (s->external && m != PROXY_AUTH_CERTIFICATE)
+			continue;
 		switch (m) {
 		case PROXY_AUTH_AAA:
 			if (s->vpnpasslen == 0 || p->aaa_ldap == NULL ||
@@ -724,22 +997,23 @@ px_auth_next(struct proxy_session *s)
 			    s->vpnpasslen, p->aaa_ldap->timeout, px_aaa_cb, s);
 			return;
 		case PROXY_AUTH_CERTIFICATE:
-			if (s->certname[0] != '\0' &&
-			    strcmp(s->certname, s->vpnuser) == 0) {
+			if (s->certname[0] != '\0' && !s->cert_refused &&
+			    s->cert_bound) {
 				s->method = "certificate";
 				px_authorize(s);
 				return;
 			}
 			continue;
 		case PROXY_AUTH_MAILHOST:
-			/* The back end's login decides. */
-			s->method = "mailhost";
-			px_authorize(s);
+			/* The back end's login decides, after the card
+			 * rule. */
+			if (s->mailpasslen == 0)
+				continue;
+			px_allowance(s, "mailhost");
 			return;
 		case PROXY_AUTH_PIGGYBACK:
 			if (px_piggyback(s)) {
-				s->method = "piggyback";
-				px_authorize(s);
+				px_allowance(s, "piggyback");
 				return;
 			}
 			continue;
@@ -853,25 +1127,50 @@ px_accept_user(struct proxy_session *s)
 	snprintf(s->backend, sizeof(s->backend), "%s:%u",
 	    proxy_server_name(s->server),
 	    config_proxy_server_port(s->server, s->l->proto));
+	/* The master account logs in only for the certificate's own user
+	 * and mailbox, never for a mailbox named after a delimiter. */
+	s->use_master = s->method != NULL &&
+	    strcmp(s->method, "certificate") == 0 && s->cert_bound &&
+	    s->p->master_user != NULL &&
+	    strcasecmp(s->mailuser, s->vpnuser) == 0;
+	if (s->external && !s->use_master) {
+		proxy_login_failed(s, PXF_TEMP, "no master account to reach "
+		    "the mailbox");
+		return;
+	}
 	proxy_kv(s, &kv, "login");
 	kvlog_str(&kv, "user", s->vpnuser);
 	kvlog_str(&kv, "method", s->method);
 	kvlog_str(&kv, "group-policy", s->gp->name);
 	kvlog_str(&kv, "mailuser", s->mailuser);
 	kvlog_str(&kv, "backend", s->backend);
+	kvlog_str(&kv, "backend-login", s->use_master ? "master" : "user");
+	kvlog_str(&kv, "cert", proxy_cert_state(s));
+	kvlog_str(&kv, "cert-user", s->certname[0] ? s->certname : NULL);
+	if (s->monitor)
+		kvlog_str(&kv, "monitor", "yes");
 	kvlog_str(&kv, "result", "ok");
-	kvlog_info(&kv);
+	if (s->monitor)
+		kvlog_warn(&kv);
+	else
+		kvlog_info(&kv);
 	s->result[0] = '\0';
-	s->acct_started = 1;
-	px_acct(s, "start");
 	s->be_addr = 0;
 	proxy_backend_connect(s);
 }
 
 /* --- accounting --------------------------------------------------------- */
 
+/* The back end accepted the login: the session starts (accounting). */
+void
+proxy_session_started(struct proxy_session *s)
+{
+	s->acct_started = 1;
+	px_acct(s, "start", NULL);
+}
+
 static void
-px_acct(struct proxy_session *s, const char *event)
+px_acct(struct proxy_session *s, const char *event, const char *reason)
 {
 	struct childproc	*cp = front_childproc();
 	struct msgbuild		 m;
@@ -882,6 +1181,8 @@ px_acct(struct proxy_session *s, const char *event)
 	const char		*result;
 
 	result = s->result[0] ? s->result : stop ? "ok" : "authenticated";
+	if (strcmp(event, "failed") == 0)
+		dur = 0;
 	proxy_kv(s, &kv, "accounting");
 	kvlog_str(&kv, "acct", event);
 	kvlog_str(&kv, "user", s->vpnuser);
@@ -890,6 +1191,7 @@ px_acct(struct proxy_session *s, const char *event)
 	kvlog_u64(&kv, "bytes-out", s->bytes_out);
 	kvlog_i64(&kv, "duration", dur);
 	kvlog_str(&kv, "result", result);
+	kvlog_str(&kv, "reason", reason);
 	kvlog_info(&kv);
 	if (s->p->accounting_file == NULL || cp == NULL)
 		return;
@@ -906,6 +1208,7 @@ px_acct(struct proxy_session *s, const char *event)
 	msg_put_i64(&m, (int64_t)s->authed_at);
 	msg_put_i64(&m, dur);
 	msg_put_str(&m, result);
+	msg_put_str(&m, reason != NULL ? reason : "");
 	if (imsgev_send(&cp->parent, &m, IMSG_ACCT_RECORD, 0, 0, -1) == -1) {
 		proxy_kv(s, &kv, "error");
 		kvlog_str(&kv, "reason", "accounting record lost");

@@ -11,7 +11,10 @@
  *  - with aaa, certificate or piggyback the proxy vouches for the user
  *    (most SMTP servers take mail from a trusted relay, not logins: the
  *    seed's reason for piggyback on SMTPS): no AUTH is sent, and the
- *    client gets 235 once the back end has greeted and answered EHLO.
+ *    client gets 235 once the back end has greeted and answered EHLO;
+ *    with `xclient' the back end (Postfix, smtpd_authorized_xclient_hosts)
+ *    is told who the user is first: XCLIENT LOGIN= ADDR= PORT=, then
+ *    EHLO again.
  * Then the session is relayed byte for byte: the client's MAIL, RCPT and
  * DATA go to the back end and its replies to the client.
  *
@@ -36,7 +39,8 @@
 #define SMTP_PX_LINE_MAX	12288	/* AUTH PLAIN with long names */
 
 enum { M_CMD, M_PLAIN, M_LOGIN_USER, M_LOGIN_PASS };	/* pstate */
-enum { BS_GREET = 1, BS_EHLO, BS_STARTTLS, BS_TLS, BS_AUTH };	/* bstate */
+enum { BS_GREET = 1, BS_EHLO, BS_STARTTLS, BS_TLS, BS_AUTH, BS_XCLIENT };
+							/* bstate */
 
 static const char *
 hostname(struct proxy_session *s)
@@ -253,6 +257,10 @@ smtp_fail(struct proxy_session *s, enum px_fail why, const char *text)
 		proxy_reply(s, "%s 5.7.1 Not authorized: %s\r\n", mail ?
 		    "550" : "535", text);
 		break;
+	case PXF_DISALLOWED:
+		/* As the SMTP gateway's default disallowed reply. */
+		proxy_reply(s, "525 5.7.13 %s\r\n", text);
+		break;
 	case PXF_BACKEND:
 		proxy_reply(s, "535 5.7.8 Refused by the mail server: %s\r\n",
 		    text);
@@ -291,6 +299,7 @@ smtp_be_start(struct proxy_session *s)
 		return;
 	}
 	s->bstate = BS_GREET;
+	s->be_arg = 0;		/* XCLIENT not sent on this connection */
 	smtp_reply_init(s->reply);
 }
 
@@ -305,6 +314,32 @@ smtp_be_ready(struct proxy_session *s)
 	} else
 		proxy_reply(s, "235 2.7.0 Authentication successful\r\n");
 	proxy_backend_done(s);
+}
+
+/*
+ * The gateway vouches for the user: XCLIENT names them (Postfix then
+ * treats the session as authenticated as LOGIN).  A back end that does
+ * not offer XCLIENT to us is misconfigured: a temporary failure.
+ */
+static int
+smtp_be_xclient(struct proxy_session *s, struct smtp_reply *r)
+{
+	char	 u[3 * PX_NAME_MAX + 1], a[3 * NI_MAXHOST + 1];
+
+	if (!smtp_reply_ehlo_has(r, "XCLIENT", NULL, NULL)) {
+		log_warnx("proxy %s: %s offers no XCLIENT to the gateway",
+		    s->p->name, s->backend);
+		proxy_backend_failed(s, PXF_TEMP, "mail server does not "
+		    "accept the gateway's XCLIENT");
+		return -1;
+	}
+	smtp_xtext(u, sizeof(u), s->vpnuser);
+	smtp_xtext(a, sizeof(a), s->addr);
+	s->bstate = BS_XCLIENT;
+	smtp_reply_init(r);
+	proxy_be_printf(s, "XCLIENT LOGIN=%s ADDR=%s%s PORT=%u\r\n", u,
+	    strchr(s->addr, ':') != NULL ? "IPV6:" : "", a, s->port);
+	return 0;
 }
 
 static int
@@ -352,6 +387,8 @@ smtp_be_line(struct proxy_session *s, char *line, size_t len)
 			return 0;
 		}
 		if (s->method == NULL || strcmp(s->method, "mailhost") != 0) {
+			if (s->p->xclient && !s->be_arg)
+				return smtp_be_xclient(s, r);
 			smtp_be_ready(s);
 			return -1;
 		}
@@ -387,6 +424,17 @@ smtp_be_line(struct proxy_session *s, char *line, size_t len)
 		s->bstate = BS_TLS;
 		proxy_backend_starttls(s);
 		return -1;
+	case BS_XCLIENT:
+		if (r->code != 220) {
+			log_warnx("proxy %s: %s refused XCLIENT for %s: %d",
+			    s->p->name, s->backend, s->vpnuser, r->code);
+			proxy_backend_failed(s, PXF_TEMP, "mail server refused "
+			    "the gateway's XCLIENT");
+			return -1;
+		}
+		s->be_arg = 1;
+		smtp_be_ehlo(s);
+		return 0;
 	case BS_AUTH:
 		if (r->code != 235) {
 			proxy_backend_failed(s, r->code >= 500 ? PXF_BACKEND :

@@ -10,6 +10,7 @@
 #include <netinet/in.h>
 
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "smtp_parse.h"
@@ -1194,4 +1195,22 @@ smtp_reply_strerror(enum smtp_reply_err e)
 		return "reply line after the end of the reply";
 	}
 	return "unknown error";
+}
+
+void
+smtp_xtext(char *out, size_t outsz, const char *in)
+{
+	size_t	 o = 0;
+
+	if (outsz == 0)
+		return;
+	for (; *in != '\0' && o + 4 < outsz; in++) {
+		unsigned char c = *in;
+
+		if (c < 33 || c > 126 || c == '+' || c == '=')
+			o += snprintf(out + o, outsz - o, "+%02X", c);
+		else
+			out[o++] = c;
+	}
+	out[o] = '\0';
 }

@@ -193,6 +193,8 @@ int	smtp_b64_decode(const char *in, size_t inlen, unsigned char *out,
 	    size_t outsz, size_t *outlen);
 int	smtp_b64_encode(const void *in, size_t inlen, char *out,
 	    size_t outsz);
+/* xtext (RFC 3461) for XCLIENT values; truncates to fit outsz. */
+void	smtp_xtext(char *out, size_t outsz, const char *in);
 
 /*
  * SASL PLAIN message (RFC 4616): [authzid] NUL authcid NUL passwd.

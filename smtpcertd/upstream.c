@@ -218,23 +218,6 @@ up_ehlo(struct upstream *u)
 	up_send(u, line);
 }
 
-/* xtext (RFC 3461) for XCLIENT values. */
-static void
-xtext(char *out, size_t outsz, const char *in)
-{
-	size_t	 o = 0;
-
-	for (; *in != '\0' && o + 4 < outsz; in++) {
-		unsigned char c = *in;
-
-		if (c < 33 || c > 126 || c == '+' || c == '=')
-			o += snprintf(out + o, outsz - o, "+%02X", c);
-		else
-			out[o++] = c;
-	}
-	out[o] = '\0';
-}
-
 static int
 up_xclient(struct upstream *u)
 {
@@ -243,7 +226,7 @@ up_xclient(struct upstream *u)
 
 	n = snprintf(line, sizeof(line), "XCLIENT");
 	if (u->p.client_addr != NULL && upstream_has(u, "ADDR")) {
-		xtext(v, sizeof(v), u->p.client_addr);
+		smtp_xtext(v, sizeof(v), u->p.client_addr);
 		n += snprintf(line + n, sizeof(line) - n, " ADDR=%s%s",
 		    strchr(u->p.client_addr, ':') ? "IPV6:" : "", v);
 	}
@@ -251,12 +234,12 @@ up_xclient(struct upstream *u)
 		n += snprintf(line + n, sizeof(line) - n, " PORT=%u",
 		    u->p.client_port);
 	if (u->p.client_helo != NULL && upstream_has(u, "HELO")) {
-		xtext(v, sizeof(v), u->p.client_helo);
+		smtp_xtext(v, sizeof(v), u->p.client_helo);
 		n += snprintf(line + n, sizeof(line) - n, " HELO=%s", v);
 	}
 	if (upstream_has(u, "LOGIN")) {
 		if (u->p.login != NULL)
-			xtext(v, sizeof(v), u->p.login);
+			smtp_xtext(v, sizeof(v), u->p.login);
 		else
 			strlcpy(v, "[UNAVAILABLE]", sizeof(v));
 		n += snprintf(line + n, sizeof(line) - n, " LOGIN=%s", v);

@@ -14,6 +14,8 @@
  * As the front: reads commands from stdin, one per line:
  *	cert PROFILE QUERY FILE.der
  *	auth PROFILE QUERY USER PASSWORD   (\xNN escapes; "" is empty)
+ *	allow PROFILE QUERY USER           the allowance alone (issue 13),
+ *	                      no password (\xNN escapes; "" is empty)
  *	flush                 IMSG_LDAP_FLUSH from the parent
  *	reload                parse and send the config file again
  *	front-restart         close the front channel, hand over a new one
@@ -224,7 +226,8 @@ front_imsg(struct imsgev *iev, struct imsg *imsg)
 		return;
 	}
 	if (imsg->hdr.type != IMSG_LDAP_CERT_RES &&
-	    imsg->hdr.type != IMSG_LDAP_AUTH_RES) {
+	    imsg->hdr.type != IMSG_LDAP_AUTH_RES &&
+	    imsg->hdr.type != IMSG_LDAP_ALLOW_RES) {
 		fprintf(stderr, "ldapd_driver: unexpected %s\n",
 		    imsg_type_name(imsg->hdr.type));
 		exit(1);
@@ -424,6 +427,16 @@ command(char *line)
 			printf("NOFRONT\n");
 		else
 			imsgev_send(&front_iev, &m, IMSG_LDAP_AUTH_REQ, 0,
+			    new_request(), -1);
+	} else if (strcmp(argv[0], "allow") == 0 && argc == 4) {
+		ulen = unescape(argv[3], ubuf);
+		msg_put_str(&m, argv[1]);
+		msg_put_str(&m, argv[2]);
+		msg_put_data(&m, ulen ? ubuf : "", ulen);
+		if (!front_up)
+			printf("NOFRONT\n");
+		else
+			imsgev_send(&front_iev, &m, IMSG_LDAP_ALLOW_REQ, 0,
 			    new_request(), -1);
 	} else if (strcmp(argv[0], "flush") == 0) {
 		imsgev_compose(&parent_iev, IMSG_LDAP_FLUSH, 0, 0, -1, NULL, 0);

@@ -210,6 +210,10 @@ test_ldap_and_ocsp_runs(void)
 	CHECK(strcmp(stats_name(STAT_LDAP_RES_OK + LDAP_RES_NOTFOUND),
 	    "ldap.results.not-found") == 0);
 	stats_ldap_result(LDAP_RES_MAX);	/* ignored */
+	/* issue 13: allowance-only lookups, ldapd-helper's counter */
+	CHECK(stats_lookup("ldap.lookups.allowance") ==
+	    (int)STAT_LDAP_REQ_ALLOW);
+	CHECK(stats_owner(STAT_LDAP_REQ_ALLOW) == PROC_LDAPD);
 	b = stats_value(STAT_OCSP_REVOKED);
 	stats_ocsp_status(OCSP_ST_REVOKED);
 	CHECK(stats_value(STAT_OCSP_REVOKED) == b + 1);
