@@ -645,6 +645,7 @@ proxy_login(struct proxy_session *s, const char *user, size_t ulen,
 	s->midx = 0;
 	s->tempfail = 0;
 	s->method = NULL;
+	s->external = 0;
 	proxy_present_user(s);
 	/* CR, LF or NUL would end up in the back end's login command. */
 	if (!proxy_name_ok(user, ulen) || plen == 0 || plen >= PX_PASS_MAX ||
