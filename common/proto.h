@@ -13,7 +13,8 @@
 #define PROC_PARENT_FD		3
 
 /* Bumped whenever a control message changes shape. */
-#define SMTPCERTD_CTL_VERSION	6	/* 6: show stats, session kill */
+#define SMTPCERTD_CTL_VERSION	7	/* 7: message numbers moved (allowance
+					 * lookups, master passwords) */
 
 enum smtpcertd_proc {
 	PROC_PARENT,
