@@ -26,6 +26,10 @@ libldap-dev libcurl4-openssl-dev libssl-dev libseccomp-dev"
 TEST_PKGS="slapd ldap-utils swaks mandoc curl openssl ca-certificates python3
 dovecot-imapd dovecot-pop3d procps iproute2 python3-cryptography
 python3-cryptography-vectors libnet-ssleay-perl"
+# Real mail clients against the e-mail proxy (regress/test_proxy_identity.sh):
+# fetchmail (IMAP SASL EXTERNAL, POP3 with a client certificate) and
+# isync's mbsync (IMAP with a client certificate, EXTERNAL and LOGIN).
+TEST_PKGS="$TEST_PKGS fetchmail isync"
 
 if [ "$(id -u)" -ne 0 ]; then
 	echo "deps.sh: must run as root" >&2

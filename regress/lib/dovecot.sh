@@ -11,6 +11,19 @@
 #		DIR/dovecot.log.
 #	dovecot_add_user DIR NAME PASSWORD
 #		a mail user (passwd-file, plain password), maildir under DIR
+#	dovecot_add_master DIR NAME PASSWORD
+#		a master user (needs DC_MASTER, below); Dovecot re-reads the
+#		file when it changes
+#	dovecot_deliver DIR USER SUBJECT
+#		a small message straight into USER's maildir (new/)
+#
+# With DC_MASTER=1 set before start_dovecot, a master passdb comes first:
+# passwd-file DIR/master-users (master = yes, result_success = continue,
+# so the user must then exist in the normal passdb, whose password is not
+# checked), auth_master_user_separator "*" (LOGIN user*master password),
+# SASL PLAIN with an authorization identity, and auth_verbose (the log
+# names master logins).  Master users: DC_MASTER_USERS ("NAME:PASSWORD
+# ...", default none).
 #
 # Mail processes run as _smtpcertd, login processes as dovenull (Dovecot
 # refuses to run them as root); the users file and the mail store are
@@ -25,6 +38,41 @@ dovecot_add_user() {
 	printf '%s:{PLAIN}%s::::::\n' "$name" "$pw" >>"$dir/users"
 	mkdir -p "$dir/mail/$name/new" "$dir/mail/$name/cur" "$dir/mail/$name/tmp"
 	chown -R _smtpcertd: "$dir/mail"
+}
+
+dovecot_add_master() {
+	local dir=$1 name=$2 pw=$3
+	printf '%s:{PLAIN}%s::::::\n' "$name" "$pw" >>"$dir/master-users"
+	chmod 0644 "$dir/master-users"
+}
+
+dovecot_deliver() {
+	local dir=$1 user=$2 subj=$3 f
+	f="$dir/mail/$user/new/$(date +%s).$$.$RANDOM.test"
+	printf 'From: <test@example.test>\r\nTo: <%s@example.test>\r\nSubject: %s\r\n\r\nbody of %s\r\n' \
+	    "$user" "$subj" "$subj" >"$f"
+	chown _smtpcertd: "$f"
+}
+
+# The master passdb lines for dovecot.conf (DC_MASTER set), else nothing.
+_dovecot_master_conf() {
+	local dir=$1 m
+	[ -n "${DC_MASTER:-}" ] || return 0
+	: >"$dir/master-users"
+	for m in ${DC_MASTER_USERS:-}; do
+		dovecot_add_master "$dir" "${m%%:*}" "${m#*:}"
+	done
+	chmod 0644 "$dir/master-users"
+	cat <<EOF
+auth_master_user_separator = *
+auth_verbose = yes
+passdb {
+  driver = passwd-file
+  args = scheme=PLAIN username_format=%u $dir/master-users
+  master = yes
+  result_success = continue
+}
+EOF
 }
 
 start_dovecot() {
@@ -59,6 +107,7 @@ ssl_cert = <$pki/server.chain.pem
 ssl_key = <$pki/server.key
 login_trusted_networks =
 pop3_uidl_format = %08Xu%08Xv
+$(_dovecot_master_conf "$dir")
 passdb {
   driver = passwd-file
   args = scheme=PLAIN username_format=%u $dir/users
