@@ -347,7 +347,7 @@ pop3_be_line(struct proxy_session *s, char *line, size_t len)
 			return -1;
 		}
 		if (!ok) {
-			clean_text(text, sizeof(text), line + 4);
+			clean_text(text, sizeof(text), line + 4 + (line[4] == ' '));
 			proxy_backend_failed(s, PXF_BACKEND, text[0] ? text :
 			    "Authentication failed");
 			return -1;
@@ -374,7 +374,7 @@ pop3_be_line(struct proxy_session *s, char *line, size_t len)
 			return -1;
 		}
 		if (!ok) {
-			clean_text(text, sizeof(text), line + 4);
+			clean_text(text, sizeof(text), line + 4 + (line[4] == ' '));
 			proxy_backend_failed(s, PXF_BACKEND, text[0] ? text :
 			    "Authentication failed");
 			return -1;

@@ -1139,6 +1139,22 @@ px_accept_user(struct proxy_session *s)
 		    "the mailbox");
 		return;
 	}
+	s->result[0] = '\0';
+	s->be_addr = 0;
+	proxy_backend_connect(s);
+}
+
+/* --- accounting --------------------------------------------------------- */
+
+/*
+ * The back end accepted the login: only now is the user in.  The login
+ * line says so, and the accounting record starts.
+ */
+void
+proxy_session_started(struct proxy_session *s)
+{
+	struct kvlog	 kv;
+
 	proxy_kv(s, &kv, "login");
 	kvlog_str(&kv, "user", s->vpnuser);
 	kvlog_str(&kv, "method", s->method);
@@ -1155,17 +1171,6 @@ px_accept_user(struct proxy_session *s)
 		kvlog_warn(&kv);
 	else
 		kvlog_info(&kv);
-	s->result[0] = '\0';
-	s->be_addr = 0;
-	proxy_backend_connect(s);
-}
-
-/* --- accounting --------------------------------------------------------- */
-
-/* The back end accepted the login: the session starts (accounting). */
-void
-proxy_session_started(struct proxy_session *s)
-{
 	s->acct_started = 1;
 	px_acct(s, "start", NULL);
 }
