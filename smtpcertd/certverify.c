@@ -681,84 +681,89 @@ cv_is_after(int err)
 	    err == X509_V_ERR_INVALID_POLICY_EXTENSION;
 }
 
+/* Refusals by reason, for the counters and the logs' cert-error. */
+static const struct {
+	int		 error;
+	enum stat_id	 stat;
+	const char	*code;
+} cv_reasons[] = {
+	{ X509_V_ERR_CERT_HAS_EXPIRED, STAT_CERT_REF_EXPIRED, "expired" },
+	{ X509_V_ERR_CERT_NOT_YET_VALID, STAT_CERT_REF_NOTYET,
+	    "not-yet-valid" },
+	{ X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT, STAT_CERT_REF_UNKNOWN,
+	    "unknown-issuer" },
+	{ X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY, STAT_CERT_REF_UNKNOWN,
+	    "unknown-issuer" },
+	{ X509_V_ERR_DEPTH_ZERO_SELF_SIGNED_CERT, STAT_CERT_REF_UNKNOWN,
+	    "unknown-issuer" },
+	{ X509_V_ERR_SELF_SIGNED_CERT_IN_CHAIN, STAT_CERT_REF_UNKNOWN,
+	    "unknown-issuer" },
+	{ X509_V_ERR_UNABLE_TO_VERIFY_LEAF_SIGNATURE, STAT_CERT_REF_UNKNOWN,
+	    "unknown-issuer" },
+	{ X509_V_ERR_CERT_UNTRUSTED, STAT_CERT_REF_UNKNOWN, "unknown-issuer" },
+	{ X509_V_ERR_CERT_REJECTED, STAT_CERT_REF_UNKNOWN, "unknown-issuer" },
+	{ X509_V_ERR_CERT_SIGNATURE_FAILURE, STAT_CERT_REF_SIGNATURE,
+	    "bad-signature" },
+	{ X509_V_ERR_UNABLE_TO_DECRYPT_CERT_SIGNATURE, STAT_CERT_REF_SIGNATURE,
+	    "bad-signature" },
+	{ X509_V_ERR_UNABLE_TO_DECODE_ISSUER_PUBLIC_KEY,
+	    STAT_CERT_REF_SIGNATURE, "bad-signature" },
+	{ X509_V_ERR_CERT_REVOKED, STAT_CERT_REF_REVOKED, "revoked" },
+	{ X509_V_ERR_UNABLE_TO_GET_CRL, STAT_CERT_REF_NOCRL, "no-crl" },
+	{ X509_V_ERR_CRL_HAS_EXPIRED, STAT_CERT_REF_CRLSTALE, "crl-expired" },
+	{ X509_V_ERR_NO_EXPLICIT_POLICY, STAT_CERT_REF_POLICY, "policy" },
+	{ X509_V_ERR_INVALID_POLICY_EXTENSION, STAT_CERT_REF_POLICY,
+	    "policy" },
+	{ X509_V_ERR_EE_KEY_TOO_SMALL, STAT_CERT_REF_WEAK, "weak-key" },
+	{ X509_V_ERR_CA_KEY_TOO_SMALL, STAT_CERT_REF_WEAK, "weak-key" },
+	{ X509_V_ERR_CA_MD_TOO_WEAK, STAT_CERT_REF_WEAK, "weak-key" },
+	{ X509_V_ERR_INVALID_CA, STAT_CERT_REF_CONSTRAINTS, "constraints" },
+	{ X509_V_ERR_PATH_LENGTH_EXCEEDED, STAT_CERT_REF_CONSTRAINTS,
+	    "constraints" },
+	{ X509_V_ERR_INVALID_PURPOSE, STAT_CERT_REF_CONSTRAINTS,
+	    "constraints" },
+	{ X509_V_ERR_KEYUSAGE_NO_CERTSIGN, STAT_CERT_REF_CONSTRAINTS,
+	    "constraints" },
+	{ X509_V_ERR_CERT_CHAIN_TOO_LONG, STAT_CERT_REF_CONSTRAINTS,
+	    "constraints" },
+	{ X509_V_ERR_PERMITTED_VIOLATION, STAT_CERT_REF_CONSTRAINTS,
+	    "constraints" },
+	{ X509_V_ERR_EXCLUDED_VIOLATION, STAT_CERT_REF_CONSTRAINTS,
+	    "constraints" },
+	{ X509_V_ERR_SUBTREE_MINMAX, STAT_CERT_REF_CONSTRAINTS,
+	    "constraints" },
+	{ X509_V_ERR_UNSUPPORTED_CONSTRAINT_TYPE, STAT_CERT_REF_CONSTRAINTS,
+	    "constraints" },
+	{ X509_V_ERR_UNSUPPORTED_CONSTRAINT_SYNTAX, STAT_CERT_REF_CONSTRAINTS,
+	    "constraints" },
+	{ X509_V_ERR_UNSUPPORTED_NAME_SYNTAX, STAT_CERT_REF_CONSTRAINTS,
+	    "constraints" },
+	{ X509_V_ERR_UNHANDLED_CRITICAL_EXTENSION, STAT_CERT_REF_CONSTRAINTS,
+	    "constraints" },
+	{ X509_V_ERR_INVALID_EXTENSION, STAT_CERT_REF_CONSTRAINTS,
+	    "constraints" },
+	{ X509_V_ERR_INVALID_NON_CA, STAT_CERT_REF_CONSTRAINTS,
+	    "constraints" },
+	{ X509_V_ERR_PATH_LOOP, STAT_CERT_REF_CONSTRAINTS, "constraints" },
+};
+
 static void
 cv_classify(struct certverify_refusal *r)
 {
-	switch (r->error) {
-	case X509_V_ERR_CERT_HAS_EXPIRED:
-		r->stat = STAT_CERT_REF_EXPIRED;
-		r->code = "expired";
-		break;
-	case X509_V_ERR_CERT_NOT_YET_VALID:
-		r->stat = STAT_CERT_REF_NOTYET;
-		r->code = "not-yet-valid";
-		break;
-	case X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT:
-	case X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY:
-	case X509_V_ERR_DEPTH_ZERO_SELF_SIGNED_CERT:
-	case X509_V_ERR_SELF_SIGNED_CERT_IN_CHAIN:
-	case X509_V_ERR_UNABLE_TO_VERIFY_LEAF_SIGNATURE:
-	case X509_V_ERR_CERT_UNTRUSTED:
-	case X509_V_ERR_CERT_REJECTED:
-		r->stat = STAT_CERT_REF_UNKNOWN;
-		r->code = "unknown-issuer";
-		break;
-	case X509_V_ERR_CERT_SIGNATURE_FAILURE:
-	case X509_V_ERR_UNABLE_TO_DECRYPT_CERT_SIGNATURE:
-	case X509_V_ERR_UNABLE_TO_DECODE_ISSUER_PUBLIC_KEY:
-		r->stat = STAT_CERT_REF_SIGNATURE;
-		r->code = "bad-signature";
-		break;
-	case X509_V_ERR_CERT_REVOKED:
-		r->stat = STAT_CERT_REF_REVOKED;
-		r->code = "revoked";
-		break;
-	case X509_V_ERR_UNABLE_TO_GET_CRL:
-		r->stat = STAT_CERT_REF_NOCRL;
-		r->code = "no-crl";
-		break;
-	case X509_V_ERR_CRL_HAS_EXPIRED:
-		r->stat = STAT_CERT_REF_CRLSTALE;
-		r->code = "crl-expired";
-		break;
-	case X509_V_ERR_NO_EXPLICIT_POLICY:
-	case X509_V_ERR_INVALID_POLICY_EXTENSION:
-		r->stat = STAT_CERT_REF_POLICY;
-		r->code = "policy";
-		break;
-	case X509_V_ERR_EE_KEY_TOO_SMALL:
-	case X509_V_ERR_CA_KEY_TOO_SMALL:
-	case X509_V_ERR_CA_MD_TOO_WEAK:
-		r->stat = STAT_CERT_REF_WEAK;
-		r->code = "weak-key";
-		break;
-	case X509_V_ERR_INVALID_CA:
-	case X509_V_ERR_PATH_LENGTH_EXCEEDED:
-	case X509_V_ERR_INVALID_PURPOSE:
-	case X509_V_ERR_KEYUSAGE_NO_CERTSIGN:
-	case X509_V_ERR_CERT_CHAIN_TOO_LONG:
-	case X509_V_ERR_PERMITTED_VIOLATION:
-	case X509_V_ERR_EXCLUDED_VIOLATION:
-	case X509_V_ERR_SUBTREE_MINMAX:
-	case X509_V_ERR_UNSUPPORTED_CONSTRAINT_TYPE:
-	case X509_V_ERR_UNSUPPORTED_CONSTRAINT_SYNTAX:
-	case X509_V_ERR_UNSUPPORTED_NAME_SYNTAX:
-	case X509_V_ERR_UNHANDLED_CRITICAL_EXTENSION:
-	case X509_V_ERR_INVALID_EXTENSION:
-	case X509_V_ERR_INVALID_NON_CA:
-	case X509_V_ERR_PATH_LOOP:
-		r->stat = STAT_CERT_REF_CONSTRAINTS;
-		r->code = "constraints";
-		break;
-	default:
-		if (cv_is_revocation(r->error)) {
-			r->stat = STAT_CERT_REF_CRLBAD;
-			r->code = "crl-unusable";
-		} else {
-			r->stat = STAT_CERT_REF_OTHER;
-			r->code = "other";
+	size_t	 i;
+
+	for (i = 0; i < sizeof(cv_reasons) / sizeof(cv_reasons[0]); i++)
+		if (cv_reasons[i].error == r->error) {
+			r->stat = cv_reasons[i].stat;
+			r->code = cv_reasons[i].code;
+			return;
 		}
-		break;
+	if (cv_is_revocation(r->error)) {
+		r->stat = STAT_CERT_REF_CRLBAD;
+		r->code = "crl-unusable";
+	} else {
+		r->stat = STAT_CERT_REF_OTHER;
+		r->code = "other";
 	}
 }
 
@@ -815,27 +820,20 @@ cv_reason(struct cv_state *st, struct certverify_refusal *r,
 		    c != NULL && c->stale == STALE_FAIL_OPEN ? "" :
 		    "; refused (fail-closed)");
 		break;
-	case X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT:
-	case X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY:
-	case X509_V_ERR_DEPTH_ZERO_SELF_SIGNED_CERT:
-	case X509_V_ERR_SELF_SIGNED_CERT_IN_CHAIN:
-	case X509_V_ERR_UNABLE_TO_VERIFY_LEAF_SIGNATURE:
-		snprintf(r->reason, sizeof(r->reason), "%s issued by an "
-		    "unknown CA (%s)", what, r->issuer);
-		break;
-	case X509_V_ERR_NO_EXPLICIT_POLICY:
-	case X509_V_ERR_INVALID_POLICY_EXTENSION:
-		snprintf(r->reason, sizeof(r->reason), "certificate policy "
-		    "not acceptable: %s",
-		    X509_verify_cert_error_string(r->error));
-		break;
 	case X509_V_ERR_CRL_PATH_VALIDATION_ERROR:
 		snprintf(r->reason, sizeof(r->reason), "%s serial %s: the "
 		    "issuer of its CRL is not valid%s%s%s", what, r->serial,
 		    src, st->sub[0] ? ": " : "", st->sub);
 		break;
 	default:
-		if (cv_is_revocation(r->error))
+		if (r->stat == STAT_CERT_REF_UNKNOWN)
+			snprintf(r->reason, sizeof(r->reason), "%s issued by "
+			    "an unknown CA (%s)", what, r->issuer);
+		else if (r->stat == STAT_CERT_REF_POLICY)
+			snprintf(r->reason, sizeof(r->reason), "certificate "
+			    "policy not acceptable: %s",
+			    X509_verify_cert_error_string(r->error));
+		else if (cv_is_revocation(r->error))
 			snprintf(r->reason, sizeof(r->reason), "%s serial %s "
 			    "issuer %s: its CRL cannot be used: %s%s", what,
 			    r->serial, r->issuer,

@@ -241,6 +241,10 @@ void	proxy_session_started(struct proxy_session *);
 void	proxy_backend_failed(struct proxy_session *, enum px_fail,
 	    const char *);
 void	proxy_backend_close(struct proxy_session *);
+/* The back end refused the master account: temporary failure, logged. */
+void	proxy_backend_master_refused(struct proxy_session *, const char *);
+/* A back-end reply's text, printable ASCII only ('?' for the rest). */
+void	proxy_clean_text(char *dst, size_t dstsz, const char *src);
 int	proxy_be_printf(struct proxy_session *, const char *, ...)
 	    __attribute__((format(printf, 2, 3)));
 int	proxy_be_write(struct proxy_session *, const void *, size_t);
@@ -277,6 +281,9 @@ int	proxy_cert_username(const struct proxy_profile *, struct x509_st *leaf,
 /* A name we may log and pass on: not empty, no control characters, no
  * leading or trailing space (SPEC 3.4). */
 int	proxy_name_ok(const char *, size_t);
+/* A client's decoded SASL PLAIN response; 0, or -1 if malformed or
+ * naming another authorization identity. */
+int	proxy_plain_check(const unsigned char *, size_t, struct smtp_plain *);
 /* base64 of a SASL PLAIN response (authzid may be ""); 0 or -1. */
 #define PX_SASL_B64_MAX	(((2 * PX_NAME_MAX + PX_PASS_MAX + 2 + 2) / 3) * 4 + 1)
 int	proxy_sasl_plain(const char *authzid, const char *authcid,

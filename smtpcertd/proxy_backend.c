@@ -358,3 +358,32 @@ be_io(struct io *io, int evt, void *arg)
 		return;
 	}
 }
+
+/* A back-end reply's text for the client or the log: printable ASCII. */
+void
+proxy_clean_text(char *dst, size_t dstsz, const char *src)
+{
+	size_t	 i;
+
+	for (i = 0; src[i] != '\0' && i + 1 < dstsz; i++)
+		dst[i] = (src[i] >= 0x20 && src[i] < 0x7f) ? src[i] : '?';
+	dst[i] = '\0';
+}
+
+/*
+ * The back end refused the gateway's master account: the site's
+ * configuration, never the user's doing.  A temporary failure for the
+ * client, and a line for the administrator.
+ */
+void
+proxy_backend_master_refused(struct proxy_session *s, const char *line)
+{
+	char	 text[256];
+
+	proxy_clean_text(text, sizeof(text), line);
+	log_warnx("proxy %s: %s refused the master account \"%s\" for %s: "
+	    "%s", s->p->name, s->backend, s->p->master_user, s->mailuser,
+	    text);
+	proxy_backend_failed(s, PXF_TEMP, "the mail server refused the "
+	    "gateway's login, try again later");
+}

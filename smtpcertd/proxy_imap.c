@@ -168,9 +168,7 @@ imap_auth_plain(struct proxy_session *s, const char *b64, size_t len)
 	if (len == 1 && b64[0] == '=')
 		len = 0;
 	if (smtp_b64_decode(b64, len, buf, sizeof(buf), &n) == -1 ||
-	    smtp_sasl_plain(buf, n, &pl) == -1 || (pl.authzidlen != 0 &&
-	    (pl.authzidlen != pl.authcidlen || memcmp(pl.authzid, pl.authcid,
-	    pl.authcidlen) != 0))) {
+	    proxy_plain_check(buf, n, &pl) == -1) {
 		explicit_bzero(buf, sizeof(buf));
 		proxy_reply(s, "%s BAD Invalid SASL PLAIN response\r\n",
 		    s->tag);
@@ -486,34 +484,6 @@ imap_be_start(struct proxy_session *s)
 		s->bstate = BI_GREET;
 }
 
-static void
-clean_text(char *dst, size_t dstsz, const char *src)
-{
-	size_t	 i;
-
-	for (i = 0; src[i] != '\0' && i + 1 < dstsz; i++)
-		dst[i] = (src[i] >= 0x20 && src[i] < 0x7f) ? src[i] : '?';
-	dst[i] = '\0';
-}
-
-/*
- * The back end refused the master account: a configuration problem of
- * the site, never the user's.  A temporary failure for the client, and
- * a line for the administrator.
- */
-static void
-imap_be_master_refused(struct proxy_session *s, const char *line)
-{
-	char	 text[256];
-
-	clean_text(text, sizeof(text), line);
-	log_warnx("proxy %s: %s refused the master account \"%s\" for %s: "
-	    "%s", s->p->name, s->backend, s->p->master_user, s->mailuser,
-	    text);
-	proxy_backend_failed(s, PXF_TEMP, "the mail server refused the "
-	    "gateway's login, try again later");
-}
-
 static int
 imap_be_line(struct proxy_session *s, char *line, size_t len)
 {
@@ -574,7 +544,7 @@ imap_be_line(struct proxy_session *s, char *line, size_t len)
 		return imap_be_login(s);
 	case BI_SASL:
 		if (line[0] != '+') {
-			imap_be_master_refused(s, line);
+			proxy_backend_master_refused(s, line);
 			return -1;
 		}
 		{
@@ -611,11 +581,11 @@ imap_be_line(struct proxy_session *s, char *line, size_t len)
 			return -1;
 		}
 		if (s->use_master) {
-			imap_be_master_refused(s, line);
+			proxy_backend_master_refused(s, line);
 			return -1;
 		}
 		/* NO or BAD: the text after it, for the client. */
-		clean_text(text, sizeof(text), line + tl + 1 +
+		proxy_clean_text(text, sizeof(text), line + tl + 1 +
 		    strcspn(line + tl + 1, " ") + (line[tl + 1 +
 		    strcspn(line + tl + 1, " ")] == ' '));
 		proxy_backend_failed(s, PXF_BACKEND, text[0] ? text :

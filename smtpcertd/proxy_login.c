@@ -228,3 +228,19 @@ proxy_sasl_plain(const char *authzid, const char *authcid, const char *pass,
 	explicit_bzero(buf, sizeof(buf));
 	return r == -1 ? -1 : 0;
 }
+
+/*
+ * A client's decoded SASL PLAIN response: 0 with pl pointing into buf,
+ * -1 when malformed or when it asks for another identity than the one
+ * that authenticates (the proxy acts for nobody else).
+ */
+int
+proxy_plain_check(const unsigned char *buf, size_t len, struct smtp_plain *pl)
+{
+	if (smtp_sasl_plain(buf, len, pl) == -1)
+		return -1;
+	if (pl->authzidlen != 0 && (pl->authzidlen != pl->authcidlen ||
+	    memcmp(pl->authzid, pl->authcid, pl->authcidlen) != 0))
+		return -1;
+	return 0;
+}

@@ -58,9 +58,7 @@ pop3_auth_response(struct proxy_session *s, int mech, const char *b64,
 		proxy_login_external(s, (const char *)buf, n);
 		return;
 	}
-	if (smtp_sasl_plain(buf, n, &pl) == -1 || (pl.authzidlen != 0 &&
-	    (pl.authzidlen != pl.authcidlen || memcmp(pl.authzid, pl.authcid,
-	    pl.authcidlen) != 0))) {
+	if (proxy_plain_check(buf, n, &pl) == -1) {
 		explicit_bzero(buf, sizeof(buf));
 		proxy_reply(s, "-ERR Invalid SASL PLAIN response\r\n");
 		return;
@@ -211,17 +209,6 @@ pop3_bye(struct proxy_session *s, const char *text)
 	proxy_reply(s, "-ERR [SYS/TEMP] %s\r\n", text);
 }
 
-/* A back-end reply's text for the client: printable ASCII only. */
-static void
-clean_text(char *dst, size_t dstsz, const char *src)
-{
-	size_t	 i;
-
-	for (i = 0; src[i] != '\0' && i + 1 < dstsz; i++)
-		dst[i] = (src[i] >= 0x20 && src[i] < 0x7f) ? src[i] : '?';
-	dst[i] = '\0';
-}
-
 /* The first login command: USER, or AUTH PLAIN for the master. */
 static int
 pop3_be_login(struct proxy_session *s)
@@ -246,21 +233,6 @@ pop3_be_login(struct proxy_session *s)
 	else
 		proxy_be_printf(s, "USER %s\r\n", s->mailuser);
 	return 0;
-}
-
-/* The back end refused the master account: the site's problem, a
- * temporary failure for the client and a line for the administrator. */
-static void
-pop3_be_master_refused(struct proxy_session *s, const char *line)
-{
-	char	 text[256];
-
-	clean_text(text, sizeof(text), line);
-	log_warnx("proxy %s: %s refused the master account \"%s\" for %s: "
-	    "%s", s->p->name, s->backend, s->p->master_user, s->mailuser,
-	    text);
-	proxy_backend_failed(s, PXF_TEMP, "the mail server refused the "
-	    "gateway's login, try again later");
 }
 
 static void
@@ -334,7 +306,7 @@ pop3_be_line(struct proxy_session *s, char *line, size_t len)
 	case BP_SASL:
 	case BP_SASL_DONE:
 		if (!ok) {
-			pop3_be_master_refused(s, line);
+			proxy_backend_master_refused(s, line);
 			return -1;
 		}
 		io_write(s->io, line, len);
@@ -343,11 +315,12 @@ pop3_be_line(struct proxy_session *s, char *line, size_t len)
 		return -1;
 	case BP_USER:
 		if (!ok && s->use_master) {
-			pop3_be_master_refused(s, line);
+			proxy_backend_master_refused(s, line);
 			return -1;
 		}
 		if (!ok) {
-			clean_text(text, sizeof(text), line + 4 + (line[4] == ' '));
+			proxy_clean_text(text, sizeof(text), line + 4 +
+			    (line[4] == ' '));
 			proxy_backend_failed(s, PXF_BACKEND, text[0] ? text :
 			    "Authentication failed");
 			return -1;
@@ -370,11 +343,12 @@ pop3_be_line(struct proxy_session *s, char *line, size_t len)
 		return 0;
 	case BP_PASS:
 		if (!ok && s->use_master) {
-			pop3_be_master_refused(s, line);
+			proxy_backend_master_refused(s, line);
 			return -1;
 		}
 		if (!ok) {
-			clean_text(text, sizeof(text), line + 4 + (line[4] == ' '));
+			proxy_clean_text(text, sizeof(text), line + 4 +
+			    (line[4] == ' '));
 			proxy_backend_failed(s, PXF_BACKEND, text[0] ? text :
 			    "Authentication failed");
 			return -1;

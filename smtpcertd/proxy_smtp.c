@@ -64,9 +64,7 @@ smtp_plain(struct proxy_session *s, const char *b64, size_t len)
 
 	s->pstate = M_CMD;
 	if (smtp_b64_decode(b64, len, buf, sizeof(buf), &n) == -1 ||
-	    smtp_sasl_plain(buf, n, &pl) == -1 || (pl.authzidlen != 0 &&
-	    (pl.authzidlen != pl.authcidlen || memcmp(pl.authzid, pl.authcid,
-	    pl.authcidlen) != 0))) {
+	    proxy_plain_check(buf, n, &pl) == -1) {
 		explicit_bzero(buf, sizeof(buf));
 		proxy_reply(s, "501 5.5.2 Invalid AUTH PLAIN response\r\n");
 		return;
