@@ -115,6 +115,8 @@ test_cert_policy_acceptable_and_refused() {
 	grep -q "^250" "$T/p.out" || fail "the site's policy refused"
 	wait_log "$T/smtpcertd.log" "event=tls .*cert-policy=$POL_P" 5 ||
 	    fail "accepted policy not logged"
+	wait_log "$T/smtpcertd.log" "event=end .*cert-policy=$POL_P" 5 ||
+	    fail "accepted policy not on the end line"
 	session q "$PKI/pol/q.crt" "$PKI/pol/q.key" "$PKI/pol/inter.pem"
 	grep -q "^554 5.7.1 Client certificate refused: certificate policy not acceptable" \
 	    "$T/q.out" || fail "another policy not refused with 554"

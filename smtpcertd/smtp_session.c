@@ -328,6 +328,8 @@ session_log_end(struct session *s, const char *why)
 	kvlog_str(&kv, "cert-subject", s->cert_subject);
 	kvlog_str(&kv, "cert-serial", s->cert_serial);
 	kvlog_str(&kv, "cert-issuer", s->cert_issuer);
+	kvlog_str(&kv, "cert-policy", s->io != NULL ?
+	    certverify_policies(io_ssl(s->io)) : NULL);
 	kvlog_str(&kv, "user", s->authenticated ? s->user : NULL);
 	kvlog_str(&kv, "method", s->authenticated ? s->method : NULL);
 	kvlog_u64(&kv, "messages", s->msgs);
