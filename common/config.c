@@ -1129,14 +1129,27 @@ finish_proxy_server(struct smtpcertd_conf *conf, struct proxy_profile *p,
 static void
 proxy_warn_card_rule(struct smtpcertd_conf *conf, struct proxy_profile *p)
 {
-	int	 i, pw = 0;
+	int	 i, pw = 0, before_aaa = -1;
 
 	if (conf->from_text)
 		return;
-	for (i = 0; i < p->nauth; i++)
+	for (i = 0; i < p->nauth; i++) {
 		if (p->auth[i] == PROXY_AUTH_MAILHOST ||
-		    p->auth[i] == PROXY_AUTH_PIGGYBACK)
+		    p->auth[i] == PROXY_AUTH_PIGGYBACK) {
 			pw = 1;
+			if (before_aaa == -1)
+				before_aaa = i;
+		}
+		if (p->auth[i] == PROXY_AUTH_AAA && before_aaa != -1) {
+			/* LDAP never sees those users' passwords. */
+			conf_warn(&p->src, "proxy \"%s\": %s is tried before "
+			    "aaa: the password it lets in is never checked "
+			    "against LDAP (the card rule still applies)",
+			    p->name, config_proxy_auth_name(
+			    p->auth[before_aaa]));
+			break;
+		}
+	}
 	if (pw && (p->aaa_query == NULL || p->aaa_query->allowance == NULL))
 		conf_warn(&p->src, "proxy \"%s\": mailhost and piggyback "
 		    "logins are checked against no allowance filter (the "

@@ -298,6 +298,12 @@ proxy "piggyonly" {
 	default server "127.0.0.1" port $DC_IMAP_PORT
 	default group-policy "users"
 }
+proxy "mhfirst" {
+	auth mailhost aaa
+	aaa ldap "corp" query "users"
+	default server "127.0.0.1" port $DC_IMAP_PORT
+	default group-policy "users"
+}
 EOF
 	local rc=0
 	"$SMTPCERTD" -n -f "$T/warn.conf" >"$T/n2.out" 2>&1 || rc=$?
@@ -307,6 +313,11 @@ EOF
 	    fail "no warning naming proxy nocardrule (auth mailhost, no aaa query)"
 	grep -i 'warn' "$T/n2.out" | grep -q '"piggyonly"' ||
 	    fail "no warning naming proxy piggyonly (auth piggyback, no aaa query)"
+	# mailhost before aaa: LDAP never checks the password it lets in
+	grep -i 'warn' "$T/n2.out" | grep -q '"mhfirst": mailhost is tried before aaa' ||
+	    fail "no warning for mailhost tried before aaa"
+	! grep -i 'warn' "$T/n2.out" | grep '"mhfirst"' | grep -q 'no allowance' ||
+	    fail "mhfirst has an allowance through its aaa query"
 }
 
 # The card rule holds on every password method and protocol: randy (CAC)
