@@ -754,6 +754,43 @@ lookup_op_done(struct lreq *r, int rc, const char *why)
 	}
 }
 
+/*
+ * Search the query's user filter ({u} the user name, {t} now) as the
+ * service account, asking for attr: the first step of smtp-auth,
+ * authorization and allowance lookups alike.
+ */
+static void
+lookup_user_search(struct lreq *r, size_t ulen, char *attr)
+{
+	struct ldap_filter_value	 vals[2];
+	char				 t[LDAP_GENTIME_LEN], err[128];
+
+	if (ldap_filter_gentime(time(NULL), t, sizeof(t)) == -1) {
+		lookup_finish(r, LDAP_RES_TEMPFAIL, "clock");
+		return;
+	}
+	vals[0].name = "u";
+	vals[0].value = r->uname;
+	vals[0].len = ulen;
+	vals[1].name = "t";
+	vals[1].value = t;
+	vals[1].len = strlen(t);
+	r->filter = xcalloc(1, LDAP_FILTER_MAX);
+	if (ldap_filter_expand_values(r->q->filter, vals, 2, r->filter,
+	    LDAP_FILTER_MAX, err, sizeof(err)) == -1) {
+		lookup_finish(r, LDAP_RES_BADREQ, "%s", err);
+		return;
+	}
+	lookup_trace_filter(r);
+	r->step = LSTEP_SEARCH;
+	r->base = r->p->conf->base;
+	r->scope = lookup_scope(r->p->conf->scope);
+	r->attrs[0] = attr;
+	r->attrs[1] = NULL;
+	lookup_arm(r);
+	lconn_submit(r->p, r, LCONN_SERVICE);
+}
+
 /* --- certificate ------------------------------------------------------- */
 
 static void
@@ -886,8 +923,6 @@ static void
 lookup_auth_start(struct lreq *r, const void *u, size_t ulen,
     const void *pw, size_t pwlen)
 {
-	struct ldap_filter_value	 vals[2];
-	char				 t[LDAP_GENTIME_LEN], err[128];
 	char				 who[LDAPD_LOGSTR_MAX];
 	const char			*bad;
 	unsigned int			 toklen = PWTOKEN_LEN;
@@ -921,30 +956,7 @@ lookup_auth_start(struct lreq *r, const void *u, size_t ulen,
 	memcpy(r->pw, pw, pwlen);
 	r->pwlen = pwlen;
 
-	if (ldap_filter_gentime(time(NULL), t, sizeof(t)) == -1) {
-		lookup_finish(r, LDAP_RES_TEMPFAIL, "clock");
-		return;
-	}
-	vals[0].name = "u";
-	vals[0].value = r->uname;
-	vals[0].len = ulen;
-	vals[1].name = "t";
-	vals[1].value = t;
-	vals[1].len = strlen(t);
-	r->filter = xcalloc(1, LDAP_FILTER_MAX);
-	if (ldap_filter_expand_values(r->q->filter, vals, 2, r->filter,
-	    LDAP_FILTER_MAX, err, sizeof(err)) == -1) {
-		lookup_finish(r, LDAP_RES_BADREQ, "%s", err);
-		return;
-	}
-	lookup_trace_filter(r);
-	r->step = LSTEP_SEARCH;
-	r->base = r->p->conf->base;
-	r->scope = lookup_scope(r->p->conf->scope);
-	r->attrs[0] = r->p->conf->mail_attr;
-	r->attrs[1] = NULL;
-	lookup_arm(r);
-	lconn_submit(r->p, r, LCONN_SERVICE);
+	lookup_user_search(r, ulen, r->p->conf->mail_attr);
 }
 
 void
@@ -979,8 +991,6 @@ lookup_auth(uint64_t id, struct imsg *imsg)
 static void
 lookup_authz_start(struct lreq *r, const void *u, size_t ulen)
 {
-	struct ldap_filter_value	 vals[2];
-	char				 t[LDAP_GENTIME_LEN], err[128];
 	char				 who[LDAPD_LOGSTR_MAX];
 	const char			*bad;
 
@@ -1001,32 +1011,9 @@ lookup_authz_start(struct lreq *r, const void *u, size_t ulen)
 	}
 	if (lookup_cache_hit(r, NULL))
 		return;
-	if (ldap_filter_gentime(time(NULL), t, sizeof(t)) == -1) {
-		lookup_finish(r, LDAP_RES_TEMPFAIL, "clock");
-		return;
-	}
-	vals[0].name = "u";
-	vals[0].value = r->uname;
-	vals[0].len = ulen;
-	vals[1].name = "t";
-	vals[1].value = t;
-	vals[1].len = strlen(t);
-	r->filter = xcalloc(1, LDAP_FILTER_MAX);
-	if (ldap_filter_expand_values(r->q->filter, vals, 2, r->filter,
-	    LDAP_FILTER_MAX, err, sizeof(err)) == -1) {
-		lookup_finish(r, LDAP_RES_BADREQ, "%s", err);
-		return;
-	}
-	lookup_trace_filter(r);
-	r->step = LSTEP_SEARCH;
-	r->base = r->p->conf->base;
-	r->scope = lookup_scope(r->p->conf->scope);
 	/* No attribute configured: the search proves the entry exists. */
-	r->attrs[0] = r->q->group_attr != NULL ? r->q->group_attr :
-	    LDAP_NO_ATTRS;
-	r->attrs[1] = NULL;
-	lookup_arm(r);
-	lconn_submit(r->p, r, LCONN_SERVICE);
+	lookup_user_search(r, ulen, r->q->group_attr != NULL ?
+	    r->q->group_attr : LDAP_NO_ATTRS);
 }
 
 void
@@ -1053,8 +1040,6 @@ lookup_authz(uint64_t id, struct imsg *imsg)
 static void
 lookup_allow_start(struct lreq *r, const void *u, size_t ulen)
 {
-	struct ldap_filter_value	 vals[2];
-	char				 t[LDAP_GENTIME_LEN], err[128];
 	char				 who[LDAPD_LOGSTR_MAX];
 	const char			*bad;
 
@@ -1072,30 +1057,7 @@ lookup_allow_start(struct lreq *r, const void *u, size_t ulen)
 		return;
 	}
 	/* No cache, see lookup_cache_key(). */
-	if (ldap_filter_gentime(time(NULL), t, sizeof(t)) == -1) {
-		lookup_finish(r, LDAP_RES_TEMPFAIL, "clock");
-		return;
-	}
-	vals[0].name = "u";
-	vals[0].value = r->uname;
-	vals[0].len = ulen;
-	vals[1].name = "t";
-	vals[1].value = t;
-	vals[1].len = strlen(t);
-	r->filter = xcalloc(1, LDAP_FILTER_MAX);
-	if (ldap_filter_expand_values(r->q->filter, vals, 2, r->filter,
-	    LDAP_FILTER_MAX, err, sizeof(err)) == -1) {
-		lookup_finish(r, LDAP_RES_BADREQ, "%s", err);
-		return;
-	}
-	lookup_trace_filter(r);
-	r->step = LSTEP_SEARCH;
-	r->base = r->p->conf->base;
-	r->scope = lookup_scope(r->p->conf->scope);
-	r->attrs[0] = r->p->conf->mail_attr;
-	r->attrs[1] = NULL;
-	lookup_arm(r);
-	lconn_submit(r->p, r, LCONN_SERVICE);
+	lookup_user_search(r, ulen, r->p->conf->mail_attr);
 }
 
 void

@@ -80,9 +80,10 @@ lookup_auth(const char *ldap, const char *query, const char *user,
 	return id;
 }
 
-uint64_t
-lookup_authz(const char *ldap, const char *query, const char *user,
-    int timeout, lookup_cb cb, void *arg)
+/* A lookup of a user name alone (authorization, allowance). */
+static uint64_t
+lookup_user(uint32_t type, const char *ldap, const char *query,
+    const char *user, int timeout, lookup_cb cb, void *arg)
 {
 	struct msgbuild	 m;
 	uint64_t	 id;
@@ -91,25 +92,25 @@ lookup_authz(const char *ldap, const char *query, const char *user,
 	msg_put_str(&m, ldap);
 	msg_put_str(&m, query);
 	msg_put_str(&m, user);
-	id = lookup_send(&m, IMSG_LDAP_AUTHZ_REQ, timeout, cb, arg);
+	id = lookup_send(&m, type, timeout, cb, arg);
 	msg_free(&m);
 	return id;
+}
+
+uint64_t
+lookup_authz(const char *ldap, const char *query, const char *user,
+    int timeout, lookup_cb cb, void *arg)
+{
+	return lookup_user(IMSG_LDAP_AUTHZ_REQ, ldap, query, user, timeout,
+	    cb, arg);
 }
 
 uint64_t
 lookup_allowance(const char *ldap, const char *query, const char *user,
     int timeout, lookup_cb cb, void *arg)
 {
-	struct msgbuild	 m;
-	uint64_t	 id;
-
-	msg_init(&m);
-	msg_put_str(&m, ldap);
-	msg_put_str(&m, query);
-	msg_put_str(&m, user);
-	id = lookup_send(&m, IMSG_LDAP_ALLOW_REQ, timeout, cb, arg);
-	msg_free(&m);
-	return id;
+	return lookup_user(IMSG_LDAP_ALLOW_REQ, ldap, query, user, timeout,
+	    cb, arg);
 }
 
 void

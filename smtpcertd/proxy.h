@@ -243,6 +243,8 @@ void	proxy_backend_failed(struct proxy_session *, enum px_fail,
 void	proxy_backend_close(struct proxy_session *);
 /* The back end refused the master account: temporary failure, logged. */
 void	proxy_backend_master_refused(struct proxy_session *, const char *);
+/* Send the master account's SASL PLAIN response; -1: session moved on. */
+int	proxy_backend_master_plain(struct proxy_session *);
 /* A back-end reply's text, printable ASCII only ('?' for the rest). */
 void	proxy_clean_text(char *dst, size_t dstsz, const char *src);
 int	proxy_be_printf(struct proxy_session *, const char *, ...)

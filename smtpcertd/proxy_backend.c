@@ -387,3 +387,27 @@ proxy_backend_master_refused(struct proxy_session *s, const char *line)
 	proxy_backend_failed(s, PXF_TEMP, "the mail server refused the "
 	    "gateway's login, try again later");
 }
+
+/*
+ * The answer to the back end's "+" after AUTHENTICATE/AUTH PLAIN for the
+ * master account: the user as authorization identity.  -1 when the
+ * session moved on (no usable master account: a temporary failure).
+ */
+int
+proxy_backend_master_plain(struct proxy_session *s)
+{
+	char		 b64[PX_SASL_B64_MAX];
+	const char	*mu, *mp;
+	size_t		 mpl;
+
+	if (proxy_master(s, &mu, &mp, &mpl) == -1 ||
+	    proxy_sasl_plain(s->mailuser, mu, mp, mpl, b64, sizeof(b64)) ==
+	    -1) {
+		proxy_backend_failed(s, PXF_TEMP, "the master account is not "
+		    "usable");
+		return -1;
+	}
+	proxy_be_printf(s, "%s\r\n", b64);
+	explicit_bzero(b64, sizeof(b64));
+	return 0;
+}

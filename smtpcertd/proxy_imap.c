@@ -547,21 +547,8 @@ imap_be_line(struct proxy_session *s, char *line, size_t len)
 			proxy_backend_master_refused(s, line);
 			return -1;
 		}
-		{
-			char		 b64[PX_SASL_B64_MAX];
-			const char	*mu, *mp;
-			size_t		 mpl;
-
-			if (proxy_master(s, &mu, &mp, &mpl) == -1 ||
-			    proxy_sasl_plain(s->mailuser, mu, mp, mpl, b64,
-			    sizeof(b64)) == -1) {
-				proxy_backend_failed(s, PXF_TEMP, "the master "
-				    "account is not usable");
-				return -1;
-			}
-			proxy_be_printf(s, "%s\r\n", b64);
-			explicit_bzero(b64, sizeof(b64));
-		}
+		if (proxy_backend_master_plain(s) == -1)
+			return -1;
 		s->bstate = BI_LOGIN;
 		return 0;
 	case BI_LOGIN:

@@ -253,19 +253,8 @@ pop3_be_line(struct proxy_session *s, char *line, size_t len)
 
 	if (s->bstate == BP_SASL && line[0] == '+' && (line[1] == '\0' ||
 	    line[1] == ' ')) {
-		char		 b64[PX_SASL_B64_MAX];
-		const char	*mu, *mp;
-		size_t		 mpl;
-
-		if (proxy_master(s, &mu, &mp, &mpl) == -1 ||
-		    proxy_sasl_plain(s->mailuser, mu, mp, mpl, b64,
-		    sizeof(b64)) == -1) {
-			proxy_backend_failed(s, PXF_TEMP, "the master account "
-			    "is not usable");
+		if (proxy_backend_master_plain(s) == -1)
 			return -1;
-		}
-		proxy_be_printf(s, "%s\r\n", b64);
-		explicit_bzero(b64, sizeof(b64));
 		s->bstate = BP_SASL_DONE;
 		return 0;
 	}
