@@ -160,7 +160,8 @@ confmsg_send(struct imsgev *iev, const struct conf_bundle *b, int what)
 	r |= imsgev_compose(iev, IMSG_CONF_TEXT, 0, b->gen, -1, b->text,
 	    b->textlen);
 	TAILQ_FOREACH(cb, &b->blobs, entry) {
-		if ((cb->type == IMSG_CONF_PKI && !(what & CONFMSG_PKI)) ||
+		if ((cb->type == IMSG_CONF_PKI &&
+		    !(what & (CONFMSG_PKI | CONFMSG_PKI_CERTS))) ||
 		    (cb->type == IMSG_CONF_CA && !(what & CONFMSG_CA)) ||
 		    (cb->type == IMSG_CONF_SECRET && !(what & CONFMSG_SECRET)) ||
 		    (cb->type == IMSG_CONF_MASTER && !(what & CONFMSG_MASTER)))
@@ -168,7 +169,8 @@ confmsg_send(struct imsgev *iev, const struct conf_bundle *b, int what)
 		msg_put_str(&m, cb->name);
 		msg_put_data(&m, cb->a, cb->alen);
 		if (cb->type == IMSG_CONF_PKI)
-			msg_put_data(&m, cb->b, cb->blen);
+			msg_put_data(&m, cb->b, (what & CONFMSG_PKI) ?
+			    cb->blen : 0);
 		r |= imsgev_send(iev, &m, cb->type, 0, b->gen, -1);
 	}
 	if (what & CONFMSG_LISTENERS) {

@@ -88,6 +88,11 @@ enum io_state {
 #define IO_F_FLUSHPEND	0x0400	/* try writing from the loop */
 #define IO_F_WBLOCKED	0x0800	/* the last write left output queued */
 #define IO_F_PAUSEHIT	0x1000	/* read event fired while paused */
+#define IO_F_ASYNC	0x2000	/* handshake job waits on a key operation */
+#define IO_F_SIGNED	0x4000	/* a key operation ended: no more jobs */
+
+/* io_tls_shake(): the handshake is paused in an asynchronous job. */
+#define IO_TLS_WANT_ASYNC	(-10)
 
 struct iochunk {
 	struct iochunk	*next;
@@ -173,6 +178,9 @@ static int	io_ssl_result(struct io *, int, const char *);
 /* Shared by every io; see the comment at the top. */
 static char	io_scratch[IO_INBUF_MAX];
 static char	io_nomem[] = "out of memory";
+/* The io whose handshake step runs, and keysign.c's abort hook. */
+static struct io *io_shaking;
+static void	(*io_async_abort)(struct io *);
 
 struct io *
 io_new(struct event_base *base, int fd, io_callback cb, void *arg)
@@ -735,6 +743,26 @@ io_tls_peer_cert(struct io *io)
 	return sk_X509_value(chain, 0);
 }
 
+struct io *
+io_async_current(void)
+{
+	return io_shaking;
+}
+
+void
+io_set_async_abort(void (*fn)(struct io *))
+{
+	io_async_abort = fn;
+}
+
+void
+io_async_wake(struct io *io)
+{
+	io->flags |= IO_F_SIGNED;
+	if (io->flags & IO_F_ASYNC && !(io->flags & IO_F_FREE))
+		event_active(io->ev, EV_WRITE, 0);
+}
+
 static void
 io_peerchain_drop(struct io *io)
 {
@@ -762,7 +790,18 @@ io_tls_shake(struct io *io)
 
 	if (io->ssl != NULL) {
 		ERR_clear_error();
-		if ((r = SSL_do_handshake(io->ssl)) == 1)
+		io_shaking = io;
+		r = SSL_do_handshake(io->ssl);
+		io_shaking = NULL;
+		/*
+		 * Jobs only as long as a key operation may come: one stack
+		 * switch per call otherwise, and the client's certificate
+		 * is verified on the process stack, not a job's 32 KB.
+		 */
+		if (r == 1 || (io->flags & IO_F_SIGNED &&
+		    SSL_get_error(io->ssl, r) != SSL_ERROR_WANT_ASYNC))
+			SSL_clear_mode(io->ssl, SSL_MODE_ASYNC);
+		if (r == 1)
 			return 0;
 		if ((r = io_ssl_result(io, r, "handshake")) == 0) {
 			/* A close_notify instead of a handshake. */
@@ -857,6 +896,8 @@ io_ssl_result(struct io *io, int ret, const char *what)
 
 	err = SSL_get_error(io->ssl, ret);
 	switch (err) {
+	case SSL_ERROR_WANT_ASYNC:
+		return IO_TLS_WANT_ASYNC;
 	case SSL_ERROR_WANT_READ:
 		return TLS_WANT_POLLIN;
 	case SSL_ERROR_WANT_WRITE:
@@ -997,6 +1038,14 @@ io_handshake(struct io *io)
 	}
 
 	r = io_tls_shake(io);
+	if (r == IO_TLS_WANT_ASYNC) {
+		/* No socket event until io_async_wake(); the key operation
+		 * has its own deadline (keysign.c). */
+		io->flags |= IO_F_ASYNC;
+		io->hswant = 0;
+		return;
+	}
+	io->flags &= ~IO_F_ASYNC;
 	if (r == TLS_WANT_POLLIN) {
 		io->hswant = EV_READ;
 		return;
@@ -1567,6 +1616,17 @@ io_destroy(struct io *io)
 {
 	struct iochunk	*c;
 
+	if (io->flags & IO_F_ASYNC && io->ssl != NULL) {
+		/* Its job would otherwise stay paused for ever, with its
+		 * stack: fail the operation and let the job finish. */
+		if (io_async_abort != NULL)
+			io_async_abort(io);
+		io->flags &= ~IO_F_ASYNC;
+		io_shaking = io;
+		(void)SSL_do_handshake(io->ssl);
+		io_shaking = NULL;
+		ERR_clear_error();
+	}
 	event_free(io->ev);
 	io_peerchain_drop(io);
 	if (io->tls != NULL)

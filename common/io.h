@@ -187,6 +187,21 @@ const char	*io_error(struct io *);
  */
 struct tls	*io_tls(struct io *);
 struct ssl_st	*io_ssl(struct io *);
+
+/*
+ * Handshakes that wait on a private-key operation done elsewhere
+ * (smtpcertd/keysign.c) without blocking: the server context runs them
+ * in OpenSSL asynchronous jobs (SSL_MODE_ASYNC) and the key's method
+ * pauses the job.  io_async_current() is the io whose handshake step is
+ * running (NULL outside one), for the method to remember; once the
+ * answer is in, io_async_wake() runs that io's handshake step again from
+ * the event loop, which resumes the job.  An io freed while its job
+ * waits calls the abort hook first (the operation is forgotten) and
+ * lets the job finish, failing.
+ */
+struct io	*io_async_current(void);
+void		 io_async_wake(struct io *);
+void		 io_set_async_abort(void (*)(struct io *));
 /* TLS session details for the log; NULL / 0 on a plaintext io. */
 const char	*io_tls_version(struct io *);
 const char	*io_tls_cipher(struct io *);

@@ -19,6 +19,7 @@ static const char *proc_names[PROC_MAX] = {
 	[PROC_LDAPD] = "ldapd-helper",
 	[PROC_CRLD] = "crld",
 	[PROC_CONTROL] = "control",
+	[PROC_KEYS] = "keys",
 };
 
 const char *

@@ -22,6 +22,7 @@ enum smtpcertd_proc {
 	PROC_LDAPD,
 	PROC_CRLD,
 	PROC_CONTROL,		/* a smtpcertctl client */
+	PROC_KEYS,		/* the listeners' private keys (keys.c) */
 	PROC_MAX
 };
 
@@ -86,6 +87,9 @@ const char	*proc_name(enum smtpcertd_proc);
 	X(IMSG_CTL_STATS_ROW)	/* str name, u64 value */		\
 	X(IMSG_CTL_STATS_MISSING) /* str process, str reason */		\
 	X(IMSG_CTL_SESSION_KILL) /* u64 session id; OK or FAIL */	\
+	/* front <-> keys: private-key operations, see the notes below */ \
+	X(IMSG_KEY_OP_REQ)						\
+	X(IMSG_KEY_OP_RES)						\
 	X(IMSG_TYPE_MAX)
 
 #define IMSG_ENUM_ENTRY(n)	n,
@@ -196,6 +200,27 @@ const char	*ldap_result_name(uint32_t);
  *			(0xff: none given), i64 nextUpdate (0: none),
  *			u32 1 if answered from crld's cache, str detail
  */
+/*
+ * Private keys (issue 14): the keys process holds the listeners' keys;
+ * the front holds the certificates and asks for each private-key
+ * operation of a handshake.  A key is named by the SHA-256 of its
+ * public key (DER SubjectPublicKeyInfo), which both sides compute, so a
+ * reload that changes keys needs no other naming.
+ *
+ * IMSG_KEY_OP_REQ	reqid; data SPKI hash (32 bytes), u32 enum key_op,
+ *			u32 RSA padding (RSA_PKCS1_PADDING or
+ *			RSA_NO_PADDING; 0 for ECDSA), data input
+ *			(the digest for ECDSA, at most KEY_OP_MAX)
+ * IMSG_KEY_OP_RES	same reqid; u32 1 done / 0 failed, data output
+ *			(RSA: the signature, modulus-sized; ECDSA: DER)
+ */
+enum key_op {
+	KEY_OP_RSA_SIGN = 1,	/* RSA private encryption with padding */
+	KEY_OP_ECDSA_SIGN	/* ECDSA over a digest */
+};
+#define KEY_SPKI_HASH_LEN	32
+#define KEY_OP_MAX		1024	/* bytes: RSA up to 8192 bits */
+
 enum ocsp_status {
 	OCSP_ST_GOOD = 0,
 	OCSP_ST_REVOKED,

@@ -634,6 +634,46 @@ sandbox_front(void)
 }
 
 /*
+ * keys: chrooted to the front's empty directory, unprivileged; holds the
+ * private keys, so it gets less than the front: no socket of any kind
+ * (its channels are inherited), no file, no new mapping that could ever
+ * run.
+ */
+void
+sandbox_keys(void)
+{
+	scmp_filter_ctx	 ctx;
+
+	sandbox_nnp();
+	sandbox_landlock("keys", NULL, 0);
+
+	ctx = sandbox_seccomp_new("keys");
+	sandbox_allow_common(ctx);
+	RULE1(ctx, SCMP_ACT_ALLOW, mmap,
+	    SCMP_A2(SCMP_CMP_MASKED_EQ, PROT_EXEC, 0));
+	RULE1(ctx, SCMP_ACT_ALLOW, mprotect,
+	    SCMP_A2(SCMP_CMP_MASKED_EQ, PROT_EXEC, 0));
+	/* glibc syslog() after a syslogd restart, as in the front. */
+	RULE1(ctx, SCMP_ACT_ERRNO(EACCES), socket, ARG_EQ(0, AF_UNIX));
+	RULE1(ctx, SCMP_ACT_ERRNO(ENOTTY), ioctl, ARG_EQ(1, TCGETS));
+	DENY(ctx, open, EACCES);
+	DENY(ctx, openat, EACCES);
+	DENY(ctx, openat2, EACCES);
+	DENY(ctx, stat, EACCES);
+	DENY(ctx, lstat, EACCES);
+	DENY(ctx, statx, EACCES);
+	RULE1(ctx, SCMP_ACT_ERRNO(EACCES), newfstatat,
+	    SCMP_A3(SCMP_CMP_MASKED_EQ, AT_EMPTY_PATH, 0));
+	DENY(ctx, access, EACCES);
+	DENY(ctx, faccessat, EACCES);
+	DENY(ctx, faccessat2, EACCES);
+	DENY(ctx, readlink, EACCES);
+	DENY(ctx, readlinkat, EACCES);
+
+	sandbox_seccomp_load(ctx, "keys");
+}
+
+/*
  * ldapd-helper: no chroot (DNS), reads system configuration, NSS modules
  * and CA files read-only; writes nothing.
  */

@@ -120,6 +120,9 @@ struct msgreader;
 	X(STAT_CRL_LAST_FETCH,	PROC_CRLD, "crl.last-fetch.time")	\
 	X(STAT_CRL_LAST_FETCH_OK, PROC_CRLD, "crl.last-fetch.ok")	\
 	/* crld: OCSP, in enum ocsp_status's order for the answers */	\
+	/* front: private-key operations asked of the keys process */	\
+	X(STAT_KEYS_OPS,	PROC_FRONT, "keys.operations.requested") \
+	X(STAT_KEYS_FAILED,	PROC_FRONT, "keys.operations.failed")	\
 	X(STAT_OCSP_REQUESTS,	PROC_CRLD, "ocsp.requests")		\
 	X(STAT_OCSP_CACHE_HIT,	PROC_CRLD, "ocsp.cache-hits")		\
 	X(STAT_OCSP_GOOD,	PROC_CRLD, "ocsp.answers.good")		\

@@ -43,6 +43,19 @@ struct tlsserver {
 	SSL_CTX		*ctx;
 };
 
+/* The default list without RSA key exchange (see tlsserver_keypair()). */
+#define TLSSERVER_REMOTE_CIPHERS	"DEFAULT:!kRSA"
+
+static struct evp_pkey_st *(*tlsserver_keyfn)(struct x509_st *, char *,
+		    size_t);
+
+void
+tlsserver_set_keyfn(struct evp_pkey_st *(*fn)(struct x509_st *, char *,
+    size_t))
+{
+	tlsserver_keyfn = fn;
+}
+
 static int	 tlsserver_nopass(char *, int, int, void *);
 static BIO	*tlsserver_bio(const uint8_t *, size_t);
 static int	 tlsserver_keypair(SSL_CTX *, const uint8_t *, size_t,
@@ -124,6 +137,24 @@ tlsserver_keypair(SSL_CTX *ctx, const uint8_t *cert, size_t certlen,
 	}
 	ERR_clear_error();
 
+	if (key == NULL && tlsserver_keyfn != NULL) {
+		/* The private half is in another process: handshakes run
+		 * as asynchronous jobs that wait for it (keysign.c), and
+		 * RSA key exchange, a private decryption, is left out. */
+		if ((pkey = tlsserver_keyfn(SSL_CTX_get0_certificate(ctx),
+		    err, errlen)) == NULL)
+			return -1;
+		SSL_CTX_set_mode(ctx, SSL_MODE_ASYNC);
+		ok = SSL_CTX_use_PrivateKey(ctx, pkey) == 1 &&
+		    SSL_CTX_set_cipher_list(ctx, TLSSERVER_REMOTE_CIPHERS) == 1;
+		EVP_PKEY_free(pkey);
+		if (!ok) {
+			tlsserver_error(err, errlen, "failed to use the "
+			    "certificate's key");
+			return -1;
+		}
+		return 0;
+	}
 	if ((bio = tlsserver_bio(key, keylen)) == NULL) {
 		snprintf(err, errlen, "failed to load private key");
 		return -1;

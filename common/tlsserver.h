@@ -55,6 +55,16 @@ struct tlsserver *tlsserver_new(const uint8_t *cert, size_t certlen,
 		    const uint8_t *key, size_t keylen, const uint8_t *ca,
 		    size_t calen, enum tlsserver_verify, char *err,
 		    size_t errlen);
+/*
+ * Where the private keys are elsewhere (the front, issue 14): with key
+ * NULL, tlsserver_new() takes the key fn builds from the certificate,
+ * whose private operations may pause the handshake (SSL_MODE_ASYNC, see
+ * io_async_current() in io.h).
+ */
+struct evp_pkey_st;
+struct x509_st;
+void		 tlsserver_set_keyfn(struct evp_pkey_st *(*fn)(
+		    struct x509_st *, char *err, size_t errlen));
 /* Running sessions keep a reference: freeing here does not end them. */
 void		 tlsserver_free(struct tlsserver *);
 /*

@@ -3,7 +3,7 @@
 # socket, reload, child restarts and shutdown.
 . "$(dirname "$0")/lib.sh"
 
-test_four_processes_with_users_and_sandboxes() {
+test_processes_with_users_and_sandboxes() {
 	local port; port=$(free_port)
 	write_minimal_conf "$T/smtpcertd.conf" "$port"
 	start_daemon "$T/smtpcertd.conf"
@@ -11,7 +11,7 @@ test_four_processes_with_users_and_sandboxes() {
 	local p name root seccomp u
 	[ "$(awk '/^Uid:/ {print $2}' /proc/"$(daemon_pid)"/status)" = 0 ] ||
 	    fail "parent not root"
-	for name in front ldapd-helper crld; do
+	for name in front keys ldapd-helper crld; do
 		p=$(child_pid "$name")
 		[ -n "$p" ] && [ "$p" != "-" ] || fail "no pid for $name"
 		u=$(awk '/^Uid:/ {print $2 " " $3 " " $4 " " $5}' /proc/"$p"/status)
@@ -22,8 +22,8 @@ test_four_processes_with_users_and_sandboxes() {
 		    fail "$name NoNewPrivs not set"
 		root=$(readlink /proc/"$p"/root)
 		echo "$name pid $p uid $uid root $root seccomp $seccomp"
-		if [ "$name" = front ]; then
-			[ "$root" = "$T/empty" ] || fail "front root $root"
+		if [ "$name" = front ] || [ "$name" = keys ]; then
+			[ "$root" = "$T/empty" ] || fail "$name root $root"
 		else
 			[ "$root" = / ] || fail "$name root $root"
 		fi
@@ -51,7 +51,7 @@ test_show_status_text_and_json() {
 import json,sys
 d=json.load(open(sys.argv[1]))
 names=sorted(p["name"] for p in d["processes"])
-assert names==["crld","front","ldapd-helper","parent"], names
+assert names==["crld","front","keys","ldapd-helper","parent"], names
 assert all(p["state"]=="running" and p["pid"]>0 for p in d["processes"])
 assert d["listeners"][0]["port"]==int(sys.argv[2])
 assert d["uptime"]>=0 and d["generation"]==1
@@ -129,7 +129,7 @@ test_killed_child_is_restarted() {
 	write_minimal_conf "$T/smtpcertd.conf" "$port"
 	start_daemon "$T/smtpcertd.conf"
 	local name old new i
-	for name in ldapd-helper crld front; do
+	for name in ldapd-helper crld keys front; do
 		old=$(child_pid "$name")
 		kill -KILL "$old"
 		i=0
@@ -174,7 +174,7 @@ test_sigterm_shuts_down_cleanly() {
 	write_minimal_conf "$T/smtpcertd.conf" "$port"
 	start_daemon "$T/smtpcertd.conf"
 	local pids p i=0
-	pids="$(daemon_pid) $(child_pid front) $(child_pid ldapd-helper) $(child_pid crld)"
+	pids="$(daemon_pid) $(child_pid front) $(child_pid keys) $(child_pid ldapd-helper) $(child_pid crld)"
 	kill -TERM "$(daemon_pid)"
 	while [ $i -lt 100 ]; do
 		local alive=0
@@ -187,7 +187,7 @@ test_sigterm_shuts_down_cleanly() {
 	[ ! -e "$T/ctl.sock" ] || fail "control socket left behind"
 	grep -q "terminated" "$T/smtpcertd.log" || fail "no shutdown line"
 	! grep -q "did not exit" "$T/smtpcertd.log" || fail "a child had to be killed"
-	! grep -Eq "(front|crld|ldapd-helper) \(pid" "$T/smtpcertd.log" || fail "children reported as crashed"
+	! grep -Eq "(front|keys|crld|ldapd-helper) \(pid" "$T/smtpcertd.log" || fail "children reported as crashed"
 }
 
 # A control client that sends garbage, an oversized or truncated message,
@@ -303,7 +303,7 @@ test_config_check_flags() {
 }
 
 run_test test_config_check_flags
-run_test test_four_processes_with_users_and_sandboxes
+run_test test_processes_with_users_and_sandboxes
 run_test test_show_status_text_and_json
 run_test test_listener_socket_passed_to_front
 run_test test_reload_by_ctl_and_sighup

@@ -7,8 +7,8 @@
  * Each configuration generation gets its own TLS contexts, built from the
  * certificates and keys the parent sent as memory: libssl server contexts
  * for the listeners (common/tlsserver.c), libtls client configurations
- * towards relays and back ends.  The key copies are wiped as soon as the
- * contexts hold the keys.  Sessions keep the generation they started
+ * towards relays and back ends.  The listeners' private keys never come
+ * here: the keys process holds them and signs for us (keysign.c).  Sessions keep the generation they started
  * with; new sessions take the newest.
  */
 #include <sys/types.h>
@@ -29,6 +29,7 @@
 #include "certverify.h"
 #include "crl_front.h"
 #include "front.h"
+#include "keysign.h"
 #include "log.h"
 #include "pkeydecode.h"
 #include "lookup.h"
@@ -160,7 +161,9 @@ front_server_ctx(struct conf_bundle *b, const struct listener *l)
 	    config_proxy_has_auth(l->proxy, PROXY_AUTH_CERTIFICATE) &&
 	    verify == TLSSERVER_VERIFY_NONE)
 		verify = TLSSERVER_VERIFY_OPTIONAL;
-	if ((ts = tlsserver_new(pki->a, pki->alen, pki->b, pki->blen,
+	/* No key: the keys process holds it (keysign.c). */
+	if ((ts = tlsserver_new(pki->a, pki->alen, pki->blen > 0 ? pki->b :
+	    NULL, pki->blen,
 	    ca != NULL ? ca->a : NULL, ca != NULL ? ca->alen : 0, verify, err,
 	    sizeof(err))) == NULL) {
 		log_warnx("listener %u: %s", l->index, err);
@@ -336,6 +339,11 @@ front_peer(struct childproc *cp, int proc, struct imsg *imsg)
 		lookup_dispatch(imsg);
 		return;
 	}
+	/* Issue 14: the keys process's answers (keysign.c). */
+	if (proc == PROC_KEYS) {
+		keysign_dispatch(imsg);
+		return;
+	}
 	/* Issue 5 item 7: crld's OCSP answers (ocsp_front.c). */
 	if (proc == PROC_CRLD) {
 		ocsp_front_dispatch(imsg);
@@ -411,6 +419,9 @@ front_preinit(struct childproc *cp)
 	 * are decoded the direct way (pkeydecode.h). */
 	pkeydecode_init();
 	certverify_init();
+	/* Listener keys are the keys process's (issue 14). */
+	keysign_init();
+	tlsserver_set_keyfn(keysign_pkey);
 }
 
 static void
@@ -425,6 +436,7 @@ front_sandboxed(struct childproc *cp)
 	front_state.cp = cp;
 	lookup_init(cp);
 	ocsp_front_init(cp);	/* issue 5 item 7 */
+	keysign_start(cp);
 	smtp_session_init();
 	proxy_session_init();
 	sandbox_front();
@@ -432,7 +444,7 @@ front_sandboxed(struct childproc *cp)
 
 static const struct childproc_ops front_ops = {
 	.proc = PROC_FRONT,
-	.peers = (1U << PROC_LDAPD) | (1U << PROC_CRLD),
+	.peers = (1U << PROC_LDAPD) | (1U << PROC_CRLD) | (1U << PROC_KEYS),
 	.preinit = front_preinit,
 	.chroot_dir = front_chroot,
 	.sandbox = front_sandboxed,

@@ -32,10 +32,12 @@ static const struct {
 } peer_pairs[] = {
 	{ PROC_FRONT, PROC_LDAPD },
 	{ PROC_FRONT, PROC_CRLD },
+	{ PROC_FRONT, PROC_KEYS },
 };
 
+/* The keys process first: the front's first handshakes need it. */
 static const enum smtpcertd_proc children_order[] = {
-	PROC_FRONT, PROC_LDAPD, PROC_CRLD
+	PROC_KEYS, PROC_FRONT, PROC_LDAPD, PROC_CRLD
 };
 
 static void	proc_start(struct child *);
@@ -83,11 +85,12 @@ proc_exec(struct child *c, int fd)
 	char		*argv[8], path[4096];
 	int		 argc = 0, nullfd;
 
-	if (c->proc == PROC_FRONT) {
+	if (c->proc == PROC_FRONT || c->proc == PROC_KEYS) {
+		/* Both are smtpcertd itself (they need libssl). */
 		snprintf(path, sizeof(path), "%s", parent->self_exe);
 		argv[argc++] = "smtpcertd";
 		argv[argc++] = "-T";
-		argv[argc++] = "front";
+		argv[argc++] = (char *)proc_name(c->proc);
 	} else {
 		snprintf(path, sizeof(path), "%s/%s", parent->libexec,
 		    proc_name(c->proc));
@@ -182,7 +185,11 @@ proc_send_config(struct child *c)
 		return;
 	switch (c->proc) {
 	case PROC_FRONT:
-		what |= CONFMSG_PKI | CONFMSG_LISTENERS | CONFMSG_MASTER;
+		/* Certificates only: the keys stay in the keys process. */
+		what |= CONFMSG_PKI_CERTS | CONFMSG_LISTENERS | CONFMSG_MASTER;
+		break;
+	case PROC_KEYS:
+		what = CONFMSG_PKI;
 		break;
 	case PROC_LDAPD:
 		what |= CONFMSG_SECRET;

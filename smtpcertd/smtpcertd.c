@@ -94,6 +94,8 @@ main(int argc, char *argv[])
 	if (title != NULL) {
 		if (strcmp(title, "front") == 0)
 			return front_main(foreground, verbose);
+		if (strcmp(title, "keys") == 0)
+			return keys_main(foreground, verbose);
 		errx(1, "unknown process %s", title);
 	}
 

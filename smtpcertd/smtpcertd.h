@@ -125,5 +125,7 @@ int	load_files(struct conf_bundle *);
 
 /* front.c: the front process entry (smtpcertd -T front) */
 int	front_main(int foreground, int verbose);
+/* keys.c: the keys process entry (smtpcertd -T keys) */
+int	keys_main(int foreground, int verbose);
 
 #endif
