@@ -94,7 +94,10 @@ test_front_memory_has_no_private_key() {
 		$PY "$TOP/regress/lib/keyscan.py" "$keys" "$T/k/$k.key" >"$T/keys.$k" ||
 		    { fail "scan of the keys process failed"; return 1; }
 		cat "$T/keys.$k"
-		! grep -qx "hits 0" "$T/keys.$k" || fail "$k key not found in the keys process"
+		# (A sanitizer build keeps its heap in mappings too big to
+		# read: there the positive check cannot be made.)
+		grep -q "^skipped" "$T/keys.$k" || ! grep -qx "hits 0" "$T/keys.$k" ||
+		    fail "$k key not found in the keys process"
 	done
 }
 

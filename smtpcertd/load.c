@@ -15,6 +15,10 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <openssl/evp.h>
+#include <openssl/objects.h>
+#include <openssl/ssl.h>
+
 #include "config.h"
 #include "confmsg.h"
 #include "log.h"
@@ -96,13 +100,24 @@ check_keypair(const struct pki *pki, const unsigned char *c, size_t clen,
 	struct tlsserver	*ts;
 	char			 err[512];
 
+	int			 type;
+
 	if ((ts = tlsserver_new(c, clen, k, klen, NULL, 0,
 	    TLSSERVER_VERIFY_NONE, err, sizeof(err))) == NULL) {
 		log_warnx("%s:%d: pki %s: %s", pki->src.file, pki->src.line,
 		    pki->name, err);
 		return -1;
 	}
+	/* The keys process signs RSA and ECDSA only (smtpcertd/keys.c). */
+	type = EVP_PKEY_get_base_id(SSL_CTX_get0_privatekey(
+	    tlsserver_ctx(ts)));
 	tlsserver_free(ts);
+	if (type != EVP_PKEY_RSA && type != EVP_PKEY_EC) {
+		log_warnx("%s:%d: pki %s: %s keys are not supported (RSA and "
+		    "ECDSA are)", pki->src.file, pki->src.line, pki->name,
+		    OBJ_nid2sn(type));
+		return -1;
+	}
 	return 0;
 }
 

@@ -41,10 +41,17 @@ def secrets(path):
     return forms
 
 
+CHUNK = 16 << 20
+# Larger mappings are sanitizer shadow or reserved allocator space
+# (terabytes, mostly never touched): skipped, and said so.
+HUGE = 4 << 30
+
+
 def main():
     pid, keyfile = sys.argv[1], sys.argv[2]
     forms = secrets(keyfile)
-    hits = 0
+    overlap = max(len(n) for _, n in forms)
+    hits = skipped = 0
     with open("/proc/%s/maps" % pid) as maps, \
             open("/proc/%s/mem" % pid, "rb", 0) as mem:
         for line in maps:
@@ -52,16 +59,28 @@ def main():
             start, end, perms = int(m.group(1), 16), int(m.group(2), 16), m.group(3)
             if perms[0] != "r" or "[vvar]" in line or "[vsyscall]" in line:
                 continue
-            try:
-                mem.seek(start)
-                data = mem.read(end - start)
-            except (OSError, ValueError, OverflowError):
+            if end - start > HUGE:
+                skipped += end - start
                 continue
-            for name, needle in forms:
-                i = data.find(needle)
-                if i >= 0:
-                    hits += 1
-                    print("found %s at %#x" % (name, start + i))
+            pos, tail = start, b""
+            while pos < end:
+                n = min(CHUNK, end - pos)
+                try:
+                    mem.seek(pos)
+                    data = tail + mem.read(n)
+                except (OSError, ValueError, OverflowError):
+                    tail = b""
+                    pos += n
+                    continue
+                for name, needle in forms:
+                    i = data.find(needle)
+                    if i >= 0:
+                        hits += 1
+                        print("found %s at %#x" % (name, pos - len(tail) + i))
+                tail = data[-overlap:]
+                pos += n
+    if skipped:
+        print("skipped %d bytes in huge mappings" % skipped)
     print("hits %d" % hits)
 
 
