@@ -42,9 +42,14 @@
 #include "sandbox.h"
 #include "smtpcertd.h"
 
+/* Signing contexts, initialised once per key and padding: the
+ * operation's fetch is done once, not per handshake. */
+enum { KEYS_CTX_PKCS1, KEYS_CTX_RAW, KEYS_CTX_ECDSA, KEYS_CTX_MAX };
+
 struct key_entry {
 	uint8_t		 hash[KEY_SPKI_HASH_LEN];
 	EVP_PKEY	*pkey;
+	EVP_PKEY_CTX	*ctx[KEYS_CTX_MAX];
 	char		 name[CONF_NAME_MAX];	/* the pki's, for logs */
 };
 
@@ -65,10 +70,13 @@ keys_nopass(char *buf, int size, int rwflag, void *u)
 static void
 keys_table_free(struct key_entry *t, size_t n)
 {
-	size_t	 i;
+	size_t	 i, j;
 
-	for (i = 0; i < n; i++)
+	for (i = 0; i < n; i++) {
+		for (j = 0; j < KEYS_CTX_MAX; j++)
+			EVP_PKEY_CTX_free(t[i].ctx[j]);
 		EVP_PKEY_free(t[i].pkey);
+	}
 	free(t);
 }
 
@@ -147,7 +155,7 @@ keys_config(struct childproc *cp, struct conf_bundle *nb,
 	return 0;
 }
 
-static const struct key_entry *
+static struct key_entry *
 keys_find(const uint8_t *hash)
 {
 	size_t	 i;
@@ -161,11 +169,11 @@ keys_find(const uint8_t *hash)
 
 /* The operation; the output length, or 0 with why set. */
 static size_t
-keys_op(const struct key_entry *k, uint32_t op, uint32_t padding,
+keys_op(struct key_entry *k, uint32_t op, uint32_t padding,
     const uint8_t *in, size_t inlen, uint8_t *out, size_t outmax,
     const char **why)
 {
-	EVP_PKEY_CTX	*ctx;
+	EVP_PKEY_CTX	**ctx;
 	size_t		 outlen = outmax;
 	int		 type = EVP_PKEY_get_base_id(k->pkey);
 
@@ -199,17 +207,27 @@ keys_op(const struct key_entry *k, uint32_t op, uint32_t padding,
 		*why = "unknown operation";
 		return 0;
 	}
-	if ((ctx = EVP_PKEY_CTX_new(k->pkey, NULL)) == NULL)
-		fatal(NULL);
+	ctx = &k->ctx[op == KEY_OP_ECDSA_SIGN ? KEYS_CTX_ECDSA :
+	    padding == RSA_PKCS1_PADDING ? KEYS_CTX_PKCS1 : KEYS_CTX_RAW];
 	/* No digest set: RSA PKCS#1 pads the input as given (OpenSSL made
 	 * the DigestInfo), ECDSA signs it as the digest. */
-	if (EVP_PKEY_sign_init(ctx) != 1 || (op == KEY_OP_RSA_SIGN &&
-	    EVP_PKEY_CTX_set_rsa_padding(ctx, (int)padding) != 1) ||
-	    EVP_PKEY_sign(ctx, out, &outlen, in, inlen) != 1) {
+	if (*ctx == NULL) {
+		if ((*ctx = EVP_PKEY_CTX_new(k->pkey, NULL)) == NULL)
+			fatal(NULL);
+		if (EVP_PKEY_sign_init(*ctx) != 1 ||
+		    (op == KEY_OP_RSA_SIGN && EVP_PKEY_CTX_set_rsa_padding(
+		    *ctx, (int)padding) != 1)) {
+			EVP_PKEY_CTX_free(*ctx);
+			*ctx = NULL;
+			*why = "cannot set up the signature";
+			ERR_clear_error();
+			return 0;
+		}
+	}
+	if (EVP_PKEY_sign(*ctx, out, &outlen, in, inlen) != 1) {
 		*why = "signature failed";
 		outlen = 0;
 	}
-	EVP_PKEY_CTX_free(ctx);
 	ERR_clear_error();
 	return outlen;
 }
@@ -217,7 +235,7 @@ keys_op(const struct key_entry *k, uint32_t op, uint32_t padding,
 static void
 keys_request(struct childproc *cp, struct imsg *imsg)
 {
-	const struct key_entry	*k;
+	struct key_entry	*k;
 	struct msgreader	 r;
 	struct msgbuild		 m;
 	const void		*hash, *in;
