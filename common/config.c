@@ -46,6 +46,7 @@ static void	finish_proxy(struct smtpcertd_conf *, struct proxy_profile *);
 static void	finish_listener(struct smtpcertd_conf *, struct listener *);
 static void	finish_listeners(struct smtpcertd_conf *);
 static void	warn_crl(struct smtpcertd_conf *);
+static void	warn_plaintext_auth(struct smtpcertd_conf *);
 static int	ca_has_crl(struct smtpcertd_conf *, struct ca *);
 
 static void
@@ -1411,7 +1412,40 @@ config_finish(struct smtpcertd_conf *conf)
 	finish_listeners(conf);
 	if (TAILQ_EMPTY(&conf->listeners) && !conf->from_text)
 		log_warnx("%s: warning: no listeners", conf->path);
-	if (conf_errors == 0 && !conf->from_text)
+	if (conf_errors == 0 && !conf->from_text) {
 		warn_crl(conf);
+		warn_plaintext_auth(conf);
+	}
 	return conf_errors;
+}
+
+/*
+ * RFC 4954 section 4: no password mechanism without TLS.  `tls required'
+ * and `require tls-for-auth' keep AUTH PLAIN/LOGIN for after STARTTLS
+ * (538 before it); a STARTTLS listener whose `tls preferred' policy has
+ * neither would take a password in the clear.
+ */
+static void
+warn_plaintext_auth(struct smtpcertd_conf *conf)
+{
+	struct listener		*l;
+	const struct auth_profile *ap;
+	const struct policy	*pol;
+
+	TAILQ_FOREACH(l, &conf->listeners, entry) {
+		if (l->proto != LISTEN_SMTP || l->tls == LISTEN_TLS_IMPLICIT ||
+		    (ap = l->auth_profile) == NULL ||
+		    (pol = l->policy) == NULL)
+			continue;
+		if (ap->kind != AUTH_PROFILE_SMTPAUTH && ap->fallback == NULL)
+			continue;	/* certificates only: no password */
+		/* `tls off' says on purpose that there is no TLS (a
+		 * loopback listener for local programs, say). */
+		if (pol->tls != POLICY_TLS_PREFERRED ||
+		    pol->require_tls_for_auth)
+			continue;
+		conf_warn(&l->src, "listener with policy \"%s\" (tls "
+		    "preferred) without require tls-for-auth accepts a "
+		    "password in the clear", pol->name);
+	}
 }

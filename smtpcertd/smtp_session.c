@@ -163,6 +163,7 @@ static void	session_tx_reset(struct session *);
 static void	session_forget_mails(struct session *);
 static const char *session_state_name(const struct session *);
 static void	session_kv(struct session *, struct kvlog *, const char *);
+static int	session_auth_needs_tls(const struct session *);
 static void	session_log_reply(struct session *, const char *,
 		    const char *);
 
@@ -863,7 +864,7 @@ session_ehlo(struct session *s, const char *arg, size_t len, int esmtp)
 	if (!s->tls && s->pol->tls != POLICY_TLS_OFF &&
 	    s->l->tls == LISTEN_TLS_STARTTLS)
 		n += snprintf(caps + n, sizeof(caps) - n, "\nSTARTTLS");
-	if (!s->authenticated && ap != NULL && (!s->pol->require_tls_for_auth ||
+	if (!s->authenticated && ap != NULL && (!session_auth_needs_tls(s) ||
 	    s->tls)) {
 		if (ap->kind == AUTH_PROFILE_SMTPAUTH ||
 		    (ap->fallback != NULL && (s->cert == CERT_NONE ||
@@ -877,6 +878,18 @@ session_ehlo(struct session *s, const char *arg, size_t len, int esmtp)
 		    s->cert == CERT_OK ? " EXTERNAL" : "");
 	snprintf(caps + n, sizeof(caps) - n, "\nHELP");
 	session_reply(s, 250, NULL, "%s", caps);
+}
+
+/*
+ * RFC 4954 section 4: a policy that requires TLS takes no password before
+ * it, like one with `require tls-for-auth' (EHLO offers no AUTH PLAIN or
+ * LOGIN, AUTH gets 538).
+ */
+static int
+session_auth_needs_tls(const struct session *s)
+{
+	return s->pol->require_tls_for_auth ||
+	    s->pol->tls == POLICY_TLS_REQUIRED;
 }
 
 static void
@@ -1194,6 +1207,7 @@ static void
 session_auth(struct session *s, const char *arg, size_t len)
 {
 	struct smtp_auth	 a;
+	struct kvlog		 kv;
 	char			 id[SESSION_NAME_MAX];
 	unsigned char		 buf[SESSION_NAME_MAX];
 	size_t			 n;
@@ -1216,7 +1230,15 @@ session_auth(struct session *s, const char *arg, size_t len)
 		session_reply(s, 501, "5.5.4", "Syntax: AUTH mechanism");
 		return;
 	}
-	if (s->pol->require_tls_for_auth && !s->tls) {
+	if (session_auth_needs_tls(s) && !s->tls) {
+		/* Before any LDAP request: a password sent in the clear is
+		 * not checked, so it cannot be confirmed to an eavesdropper
+		 * either. */
+		session_kv(s, &kv, "auth");
+		kvlog_str(&kv, "method", a.mech);
+		kvlog_str(&kv, "result", "refused");
+		kvlog_str(&kv, "reason", "encryption required");
+		kvlog_info(&kv);
 		session_reply(s, 538, "5.7.11", "Encryption required for "
 		    "requested authentication mechanism");
 		return;
