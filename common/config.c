@@ -143,6 +143,8 @@ config_new(const char *path)
 	conf->crl_check_proxy = -1;
 	conf->crl_stale = -1;
 	conf->tls_security_level = -1;
+	conf->tls_session_lifetime = -1;
+	conf->tls_session_cache = -1;
 	conf->resolve_every = -1;
 	conf->ocsp.enabled = -1;
 	conf->ocsp.stale = -1;

@@ -468,6 +468,10 @@ struct smtpcertd_conf {
 	enum stale_policy crl_stale;	/* default fail-closed */
 	int		 tls_security_level;	/* OpenSSL's, for the listeners;
 						 * -1: the system's */
+	/* Listener session resumption (front's tlsresume.c); -1: the
+	 * defaults below. */
+	int64_t		 tls_session_lifetime;	/* seconds */
+	int		 tls_session_cache;	/* entries; 0: no resumption */
 	int64_t		 resolve_every;	/* seconds between re-resolutions of
 					 * relay and back-end host names;
 					 * 0: at start and reload only */

@@ -709,6 +709,10 @@ io_peerchain(struct io *io, int full)
 		if (io->state != IO_S_UP ||
 		    SSL_get0_peer_certificate(io->ssl) == NULL)
 			return NULL;
+		/* A session does not keep the chain: the resumption check
+		 * verified it again (tlsresume.c). */
+		if (SSL_session_reused(io->ssl))
+			return tlsserver_resumed_chain(io->ssl);
 		return SSL_get0_verified_chain(io->ssl);
 	}
 	if (io->peerchain != NULL && (io->peerfull || !full))

@@ -301,6 +301,7 @@ typedef struct {
 %token	TTL TYPE UNAUTHLIMIT URL USER USERATTR USERNAME VERIFY XCLIENT YES
 %token	CERTPOLICY INHIBITANYPOLICY INHIBITPOLICYMAPPING REQEXPLICITPOLICY
 %token	SECURITYLEVEL BINDSLOGIN MASTER SEPARATOR
+%token	SESSIONCACHE SESSIONLIFETIME
 %token	ERROR
 %token	<v.string>	STRING
 %token	<v.number>	NUMBER
@@ -533,6 +534,24 @@ main		: USER string			{
 			else
 				SETONCE(conf->tls_security_level, (int)$3,
 				    "tls security-level");
+		}
+		| TLS SESSIONLIFETIME duration	{
+			/* Tickets and cached sessions expire after it; the
+			 * ticket keys rotate as often (tlsresume.c). */
+			if ($3 < 60 || $3 > 7 * 86400)
+				yyerror("tls session-lifetime out of range "
+				    "(1m-7d)");
+			else
+				SETONCE(conf->tls_session_lifetime, $3,
+				    "tls session-lifetime");
+		}
+		| TLS SESSIONCACHE count	{
+			if ($3 > 1000000)
+				yyerror("tls session-cache out of range "
+				    "(0-1000000)");
+			else
+				SETONCE(conf->tls_session_cache, (int)$3,
+				    "tls session-cache");
 		}
 		| ldaphead ldapblock
 		| crlhead crlblock
@@ -1443,6 +1462,8 @@ static const struct keywords keywords[] = {
 	{ "separator",			SEPARATOR },
 	{ "serial",			SERIAL },
 	{ "server",			SERVER },
+	{ "session-cache",		SESSIONCACHE },
+	{ "session-lifetime",		SESSIONLIFETIME },
 	{ "simultaneous-logins",	SIMLOGINS },
 	{ "size",			SIZE },
 	{ "smtp-auth",			SMTPAUTH },

@@ -479,6 +479,11 @@ config_print(FILE *fp, const struct smtpcertd_conf *conf)
 	fprintf(fp, "crl stale %s\n", config_stale_name(conf->crl_stale));
 	if (conf->tls_security_level != -1)
 		fprintf(fp, "tls security-level %d\n", conf->tls_security_level);
+	if (conf->tls_session_lifetime != -1)
+		fprintf(fp, "tls session-lifetime %s\n", config_fmt_duration(
+		    conf->tls_session_lifetime, buf, sizeof(buf)));
+	if (conf->tls_session_cache != -1)
+		fprintf(fp, "tls session-cache %d\n", conf->tls_session_cache);
 	fprintf(fp, "ocsp %s", yesno(conf->ocsp.enabled));
 	if (conf->ocsp.responder != NULL) {
 		fprintf(fp, " responder ");

@@ -57,6 +57,10 @@ struct msgreader;
 	    "tls.handshakes.failed.protocol")				\
 	X(STAT_TLS_FAIL_TIMEOUT, PROC_FRONT, "tls.handshakes.failed.timeout") \
 	X(STAT_TLS_FAIL_ABORTED, PROC_FRONT, "tls.handshakes.failed.aborted") \
+	/* front: resumptions accepted, and declined by the certificate's	\
+	 * check (tlsresume.c) */					\
+	X(STAT_TLS_RESUMED,	PROC_FRONT, "tls.resumptions.ok")	\
+	X(STAT_TLS_RESUME_REFUSED, PROC_FRONT, "tls.resumptions.refused") \
 	/* front: client certificates refused after the handshake */	\
 	X(STAT_REVOKED_CRL,	PROC_FRONT, "revocation.crl.refused")	\
 	X(STAT_REVOKED_OCSP,	PROC_FRONT, "revocation.ocsp.refused")	\

@@ -49,6 +49,35 @@ struct tlsserver {
 static struct evp_pkey_st *(*tlsserver_keyfn)(struct x509_st *, char *,
 		    size_t);
 
+static int	tlsserver_chain_idx = -1;
+
+static void
+tlsserver_chain_free(void *parent, void *ptr, CRYPTO_EX_DATA *ad, int idx,
+    long argl, void *argp)
+{
+	sk_X509_pop_free(ptr, X509_free);
+}
+
+void
+tlsserver_set_resumed_chain(SSL *ssl, STACK_OF(X509) *chain)
+{
+	if (tlsserver_chain_idx == -1 && (tlsserver_chain_idx =
+	    SSL_get_ex_new_index(0, NULL, NULL, NULL, tlsserver_chain_free))
+	    == -1) {
+		sk_X509_pop_free(chain, X509_free);
+		return;
+	}
+	sk_X509_pop_free(SSL_get_ex_data(ssl, tlsserver_chain_idx), X509_free);
+	SSL_set_ex_data(ssl, tlsserver_chain_idx, chain);
+}
+
+STACK_OF(X509) *
+tlsserver_resumed_chain(SSL *ssl)
+{
+	return tlsserver_chain_idx == -1 ? NULL :
+	    SSL_get_ex_data(ssl, tlsserver_chain_idx);
+}
+
 void
 tlsserver_set_keyfn(struct evp_pkey_st *(*fn)(struct x509_st *, char *,
     size_t))

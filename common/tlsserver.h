@@ -65,6 +65,14 @@ struct evp_pkey_st;
 struct x509_st;
 void		 tlsserver_set_keyfn(struct evp_pkey_st *(*fn)(
 		    struct x509_st *, char *err, size_t errlen));
+/*
+ * A resumed session's client chain as the resumption check verified it
+ * (the handshake's own verified chain is not kept in a session): set by
+ * smtpcertd/tlsresume.c, read by io.c.  The SSL owns it.
+ */
+void		 tlsserver_set_resumed_chain(struct ssl_st *,
+		    struct stack_st_X509 *);
+struct stack_st_X509 *tlsserver_resumed_chain(struct ssl_st *);
 /* Running sessions keep a reference: freeing here does not end them. */
 void		 tlsserver_free(struct tlsserver *);
 /*

@@ -60,6 +60,7 @@
 #include "crlset.h"
 #include "kvlog.h"
 #include "log.h"
+#include "tlsserver.h"
 
 #define CV_VERIFIED_KEYS	4	/* issuer keys remembered per CRL */
 #define CV_POLICIES_MAX		512	/* bytes of the policy list */
@@ -1105,6 +1106,56 @@ cv_ssl_verify(X509_STORE_CTX *ctx, void *arg)
 	cv_result_free(SSL_get_ex_data(ssl, cv_ssl_idx));
 	SSL_set_ex_data(ssl, cv_ssl_idx, res);
 	return ret;
+}
+
+int
+certverify_resume(SSL *ssl, SSL_SESSION *sess)
+{
+	SSL_CTX			*sctx = SSL_get_SSL_CTX(ssl);
+	struct cv_ctxopts	*o;
+	struct cv_result	*res;
+	X509_STORE_CTX		*xctx;
+	X509			*leaf;
+	char			 subject[256];
+	int			 ok;
+
+	if ((leaf = SSL_SESSION_get0_peer(sess)) == NULL)
+		return 1;	/* no client certificate to check again */
+	if ((o = SSL_CTX_get_ex_data(sctx, cv_sslctx_idx)) == NULL)
+		return 0;	/* a certificate where none is verified */
+	if ((xctx = X509_STORE_CTX_new()) == NULL)
+		fatal(NULL);
+	/* As libssl sets up a client certificate's verification. */
+	if (X509_STORE_CTX_init(xctx, SSL_CTX_get_cert_store(sctx), leaf,
+	    NULL) != 1 ||
+	    X509_STORE_CTX_set_ex_data(xctx,
+	    SSL_get_ex_data_X509_STORE_CTX_idx(), ssl) != 1 ||
+	    X509_STORE_CTX_set_default(xctx, "ssl_client") != 1 ||
+	    X509_VERIFY_PARAM_set1(X509_STORE_CTX_get0_param(xctx),
+	    SSL_get0_param(ssl)) != 1) {
+		X509_STORE_CTX_free(xctx);
+		ERR_clear_error();
+		return 0;
+	}
+	ok = cv_ssl_verify(xctx, o) > 0;
+	res = SSL_get_ex_data(ssl, cv_ssl_idx);
+	if (ok && (res == NULL || !res->has_after)) {
+		tlsserver_set_resumed_chain(ssl, X509_STORE_CTX_get1_chain(xctx));
+	} else {
+		cv_name(X509_get_subject_name(leaf), subject, sizeof(subject));
+		log_info("TLS resumption declined for %s: %s", subject,
+		    res != NULL && res->has_after ? res->after.reason :
+		    res != NULL && res->has_hs ? res->hs.reason :
+		    X509_verify_cert_error_string(
+		    X509_STORE_CTX_get_error(xctx)));
+		/* The full handshake that follows says its own. */
+		cv_result_free(res);
+		SSL_set_ex_data(ssl, cv_ssl_idx, NULL);
+		ok = 0;
+	}
+	X509_STORE_CTX_free(xctx);
+	ERR_clear_error();
+	return ok;
 }
 
 const struct certverify_refusal *

@@ -66,6 +66,13 @@ void	certverify_set_crls(const struct crlset *);
 const struct certverify_refusal *certverify_refused(SSL *);
 /* The failure recorded for a handshake that failed, NULL if none. */
 const struct certverify_refusal *certverify_handshake_failure(SSL *);
+/*
+ * A session about to be resumed on ssl (tlsresume.c): its client
+ * certificate, if any, through the listener's verification again, with
+ * the current CRLs.  1: resume (the chain and policies are then ssl's,
+ * as after a full handshake), 0: decline, logged.
+ */
+int	certverify_resume(SSL *ssl, SSL_SESSION *sess);
 /* The valid policies of the accepted path ("2.5.29.32.0 ..."), or NULL. */
 const char *certverify_policies(SSL *);
 

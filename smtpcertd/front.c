@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include <event2/event.h>
+#include <openssl/evp.h>
 #include <tls.h>
 
 #include "childproc.h"
@@ -30,6 +31,7 @@
 #include "crl_front.h"
 #include "front.h"
 #include "keysign.h"
+#include "tlsresume.h"
 #include "log.h"
 #include "pkeydecode.h"
 #include "lookup.h"
@@ -126,6 +128,47 @@ front_relay_tlsconf(struct front_gen *g, const struct relay *r)
 }
 
 /*
+ * What decides trust on a listener, as its session id context: a
+ * session made under other CAs, policies, revocation settings or
+ * certificate requirements is not resumed (OpenSSL declines it), so a
+ * reload that changes them ends resumption for the old sessions.
+ */
+static void
+front_sid_ctx(const struct conf_bundle *b, const struct listener *l,
+    const struct conf_blob *ca, enum tlsserver_verify verify,
+    int crl_check, unsigned char out[32])
+{
+	EVP_MD_CTX	*md;
+	int32_t		 v[8];
+	int		 i;
+
+	memset(v, 0, sizeof(v));
+	v[0] = (int32_t)l->index;
+	v[1] = (int32_t)verify;
+	v[2] = crl_check;
+	v[3] = (int32_t)b->conf->crl_stale;
+	v[4] = b->conf->tls_security_level;
+	if (l->ca != NULL) {
+		v[5] = l->ca->require_explicit_policy;
+		v[6] = l->ca->inhibit_policy_mapping;
+		v[7] = l->ca->inhibit_any_policy;
+	}
+	if ((md = EVP_MD_CTX_new()) == NULL ||
+	    EVP_DigestInit_ex(md, EVP_sha256(), NULL) != 1 ||
+	    EVP_DigestUpdate(md, "smtpcertd listener", 18) != 1 ||
+	    EVP_DigestUpdate(md, v, sizeof(v)) != 1 ||
+	    (ca != NULL && EVP_DigestUpdate(md, ca->a, ca->alen) != 1))
+		fatalx("%s: digest", __func__);
+	for (i = 0; l->ca != NULL && i < l->ca->npolicies; i++)
+		if (EVP_DigestUpdate(md, l->ca->policies[i],
+		    strlen(l->ca->policies[i]) + 1) != 1)
+			fatalx("%s: digest", __func__);
+	if (EVP_DigestFinal_ex(md, out, NULL) != 1)
+		fatalx("%s: digest", __func__);
+	EVP_MD_CTX_free(md);
+}
+
+/*
  * A listener's server context: our key pair, the CAs we accept client
  * certificates from, and whether to ask for one (SPEC 3.2).
  */
@@ -136,6 +179,7 @@ front_server_ctx(struct conf_bundle *b, const struct listener *l)
 	struct tlsserver	*ts;
 	enum tlsserver_verify	 verify = TLSSERVER_VERIFY_NONE;
 	struct certverify_opts	 vo;
+	unsigned char		 sid[32];
 	char			 err[512];
 
 	if ((pki = conf_bundle_blob(b, IMSG_CONF_PKI, l->pki_name)) == NULL) {
@@ -188,6 +232,13 @@ front_server_ctx(struct conf_bundle *b, const struct listener *l)
 			return NULL;
 		}
 	}
+	front_sid_ctx(b, l, ca, verify, (l->proto == LISTEN_SMTP ||
+	    l->proto == LISTEN_SMTPS) ? b->conf->crl_check_inbound :
+	    b->conf->crl_check_proxy, sid);
+	tlsresume_ctx(tlsserver_ctx(ts), b->conf->tls_session_lifetime != -1 ?
+	    b->conf->tls_session_lifetime : TLSRESUME_LIFETIME_DEFAULT,
+	    b->conf->tls_session_cache != -1 ? b->conf->tls_session_cache :
+	    TLSRESUME_CACHE_DEFAULT, sid);
 	return ts;
 }
 
@@ -422,6 +473,7 @@ front_preinit(struct childproc *cp)
 	/* Listener keys are the keys process's (issue 14). */
 	keysign_init();
 	tlsserver_set_keyfn(keysign_pkey);
+	tlsresume_init();
 }
 
 static void

@@ -398,6 +398,8 @@ px_tls_ready(struct proxy_session *s)
 	proxy_kv(s, &kv, "tls");
 	kvlog_str(&kv, "tls", s->tlsver);
 	kvlog_str(&kv, "cipher", s->cipher);
+	kvlog_str(&kv, "resumed", io_ssl(s->io) != NULL &&
+	    SSL_session_reused(io_ssl(s->io)) ? "yes" : "no");
 	kvlog_str(&kv, "cert", io_tls_peer_cert_provided(s->io) ?
 	    "presented" : "none");
 	kvlog_str(&kv, "cert-subject", s->cert_subject);

@@ -1,0 +1,320 @@
+/*
+ * TLS session resumption on the listeners (issue 14 item 2).
+ *
+ * A smart-card user's client opens several connections (an IMAP client
+ * one per folder it watches, a submission client one per message); each
+ * full handshake is a signature on the card.  Resumption skips it.
+ *
+ * Tickets (TLS 1.3, and TLS 1.2 clients that offer them) are encrypted
+ * under keys made here with RAND_bytes(): they exist only in this
+ * process's memory, never on disk, and a new key takes over every
+ * lifetime (the previous one still decrypts, its tickets get renewed);
+ * a restarted front simply makes new ones.  TLS 1.2 session IDs go to a
+ * bounded cache per listener context: OpenSSL's own store (its size
+ * bound and timeouts) with our index on top, because the lookup must
+ * pass through us (SSL_SESS_CACHE_NO_INTERNAL_LOOKUP and a get callback)
+ * to check the certificate again.
+ *
+ * Both ways end in certverify_resume(): the session's client
+ * certificate through the listener's verifier with the current CRL set,
+ * as at a full handshake.  A certificate revoked since (or a path that
+ * no longer validates) declines the session; the client's full
+ * handshake then refuses it with the usual 554.  A reload that changes
+ * what the listener trusts changes the session id context (front.c),
+ * and OpenSSL declines sessions of another context by itself.
+ */
+#include <sys/types.h>
+
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <openssl/core_names.h>
+#include <openssl/evp.h>
+#include <openssl/rand.h>
+#include <openssl/ssl.h>
+
+#include "certverify.h"
+#include "log.h"
+#include "stats.h"
+#include "tlsresume.h"
+
+/* A ticket key: name (in every ticket), AES-256-CBC and HMAC-SHA256. */
+struct tr_key {
+	unsigned char	 name[16];
+	unsigned char	 aes[32];
+	unsigned char	 hmac[32];
+	time_t		 born;
+	int		 set;
+};
+
+/* One cached TLS 1.2 session, indexed by its ID. */
+struct tr_ent {
+	struct tr_ent	*next;
+	SSL_SESSION	*sess;		/* OpenSSL's store holds it */
+	unsigned int	 len;
+	unsigned char	 id[SSL_MAX_SSL_SESSION_ID_LENGTH];
+};
+
+struct tr_index {
+	struct tr_ent	**bucket;
+	size_t		  nbuckets;	/* a power of two */
+};
+
+static struct tr_key	 tr_keys[2];	/* current, previous */
+static int64_t		 tr_lifetime = TLSRESUME_LIFETIME_DEFAULT;
+static int		 tr_idx = -1;	/* SSL_CTX -> struct tr_index */
+
+static void
+tr_index_free(void *parent, void *ptr, CRYPTO_EX_DATA *ad, int idx,
+    long argl, void *argp)
+{
+	struct tr_index	*x = ptr;
+	struct tr_ent	*e, *n;
+	size_t		 i;
+
+	if (x == NULL)
+		return;
+	for (i = 0; i < x->nbuckets; i++)
+		for (e = x->bucket[i]; e != NULL; e = n) {
+			n = e->next;
+			free(e);
+		}
+	free(x->bucket);
+	free(x);
+}
+
+void
+tlsresume_init(void)
+{
+	if ((tr_idx = SSL_CTX_get_ex_new_index(0, NULL, NULL, NULL,
+	    tr_index_free)) < 0)
+		fatalx("%s: ex_data", __func__);
+}
+
+/* ---------------------------------------------------------------- */
+/* Tickets */
+
+static void
+tr_rotate(time_t now)
+{
+	if (tr_keys[0].set && now - tr_keys[0].born < tr_lifetime)
+		return;
+	tr_keys[1] = tr_keys[0];
+	if (RAND_bytes(tr_keys[0].name, sizeof(tr_keys[0].name)) != 1 ||
+	    RAND_bytes(tr_keys[0].aes, sizeof(tr_keys[0].aes)) != 1 ||
+	    RAND_bytes(tr_keys[0].hmac, sizeof(tr_keys[0].hmac)) != 1)
+		fatalx("RAND_bytes for a ticket key");
+	tr_keys[0].born = now;
+	tr_keys[0].set = 1;
+}
+
+static int
+tr_mac_key(EVP_MAC_CTX *hctx, const struct tr_key *k)
+{
+	OSSL_PARAM	 p[3];
+
+	p[0] = OSSL_PARAM_construct_octet_string(OSSL_MAC_PARAM_KEY,
+	    (void *)k->hmac, sizeof(k->hmac));
+	p[1] = OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST,
+	    (char *)"SHA256", 0);
+	p[2] = OSSL_PARAM_construct_end();
+	return EVP_MAC_CTX_set_params(hctx, p);
+}
+
+/* SSL_CTX_set_tlsext_ticket_key_evp_cb(): 1 key found (or made), 2
+ * found but old (renew the ticket), 0 unknown, -1 error. */
+static int
+tr_ticket_key(SSL *ssl, unsigned char name[16], unsigned char *iv,
+    EVP_CIPHER_CTX *cctx, EVP_MAC_CTX *hctx, int enc)
+{
+	const struct tr_key	*k;
+	time_t			 now = time(NULL);
+	int			 i;
+
+	tr_rotate(now);
+	if (enc) {
+		k = &tr_keys[0];
+		memcpy(name, k->name, sizeof(k->name));
+		if (RAND_bytes(iv, 16) != 1 ||
+		    EVP_EncryptInit_ex(cctx, EVP_aes_256_cbc(), NULL, k->aes,
+		    iv) != 1 || tr_mac_key(hctx, k) != 1)
+			return -1;
+		return 1;
+	}
+	for (i = 0; i < 2; i++) {
+		k = &tr_keys[i];
+		/* A key older than two lifetimes can only hold expired
+		 * tickets. */
+		if (!k->set || now - k->born >= 2 * tr_lifetime ||
+		    memcmp(name, k->name, sizeof(k->name)) != 0)
+			continue;
+		if (EVP_DecryptInit_ex(cctx, EVP_aes_256_cbc(), NULL, k->aes,
+		    iv) != 1 || tr_mac_key(hctx, k) != 1)
+			return -1;
+		return i == 0 ? 1 : 2;
+	}
+	return 0;
+}
+
+/* SSL_CTX_set_session_ticket_cb(): a decrypted ticket's session. */
+static SSL_TICKET_RETURN
+tr_ticket_decrypted(SSL *ssl, SSL_SESSION *sess, const unsigned char *name,
+    size_t namelen, SSL_TICKET_STATUS status, void *arg)
+{
+	switch (status) {
+	case SSL_TICKET_SUCCESS:
+	case SSL_TICKET_SUCCESS_RENEW:
+		if (!certverify_resume(ssl, sess)) {
+			stats_inc(STAT_TLS_RESUME_REFUSED);
+			return SSL_TICKET_RETURN_IGNORE_RENEW;
+		}
+		stats_inc(STAT_TLS_RESUMED);
+		return status == SSL_TICKET_SUCCESS ? SSL_TICKET_RETURN_USE :
+		    SSL_TICKET_RETURN_USE_RENEW;
+	case SSL_TICKET_FATAL_ERR_MALLOC:
+	case SSL_TICKET_FATAL_ERR_OTHER:
+		return SSL_TICKET_RETURN_ABORT;
+	default:
+		/* None, empty, or not ours (an old key, another front):
+		 * a full handshake and a new ticket. */
+		return SSL_TICKET_RETURN_IGNORE_RENEW;
+	}
+}
+
+/* ---------------------------------------------------------------- */
+/* TLS 1.2 session IDs */
+
+static struct tr_ent **
+tr_slot(struct tr_index *x, const unsigned char *id, unsigned int len)
+{
+	struct tr_ent	**pp;
+	uint64_t	  h = 1469598103934665603ULL;	/* FNV-1a */
+	unsigned int	  i;
+
+	for (i = 0; i < len; i++)
+		h = (h ^ id[i]) * 1099511628211ULL;
+	for (pp = &x->bucket[h & (x->nbuckets - 1)]; *pp != NULL;
+	    pp = &(*pp)->next)
+		if ((*pp)->len == len && memcmp((*pp)->id, id, len) == 0)
+			break;
+	return pp;
+}
+
+static int
+tr_new_session(SSL *ssl, SSL_SESSION *sess)
+{
+	struct tr_index	*x;
+	struct tr_ent	**pp, *e;
+	const unsigned char *id;
+	unsigned int	 len;
+
+	/* TLS 1.3 sessions live in their tickets; OpenSSL tells us of
+	 * them anyway. */
+	if (SSL_SESSION_get_protocol_version(sess) >= TLS1_3_VERSION ||
+	    (x = SSL_CTX_get_ex_data(SSL_get_SSL_CTX(ssl), tr_idx)) == NULL)
+		return 0;
+	id = SSL_SESSION_get_id(sess, &len);
+	if (len == 0 || len > SSL_MAX_SSL_SESSION_ID_LENGTH)
+		return 0;
+	pp = tr_slot(x, id, len);
+	if (*pp == NULL) {
+		if ((e = calloc(1, sizeof(*e))) == NULL)
+			return 0;	/* not resumable, nothing worse */
+		memcpy(e->id, id, len);
+		e->len = len;
+		*pp = e;
+	}
+	(*pp)->sess = sess;
+	/* 0: OpenSSL's store keeps the one reference. */
+	return 0;
+}
+
+static void
+tr_remove_session(SSL_CTX *ctx, SSL_SESSION *sess)
+{
+	struct tr_index	*x;
+	struct tr_ent	**pp, *e;
+	const unsigned char *id;
+	unsigned int	 len;
+
+	if ((x = SSL_CTX_get_ex_data(ctx, tr_idx)) == NULL)
+		return;
+	id = SSL_SESSION_get_id(sess, &len);
+	if (len == 0 || len > SSL_MAX_SSL_SESSION_ID_LENGTH)
+		return;
+	pp = tr_slot(x, id, len);
+	if ((e = *pp) != NULL && e->sess == sess) {
+		*pp = e->next;
+		free(e);
+	}
+}
+
+static SSL_SESSION *
+tr_get_session(SSL *ssl, const unsigned char *id, int len, int *copy)
+{
+	SSL_CTX		*ctx = SSL_get_SSL_CTX(ssl);
+	struct tr_index	*x;
+	struct tr_ent	*e;
+	SSL_SESSION	*sess;
+
+	*copy = 0;
+	if ((x = SSL_CTX_get_ex_data(ctx, tr_idx)) == NULL || len <= 0 ||
+	    len > SSL_MAX_SSL_SESSION_ID_LENGTH ||
+	    (e = *tr_slot(x, id, (unsigned int)len)) == NULL ||
+	    e->sess == NULL)
+		return NULL;
+	sess = e->sess;
+	if (!certverify_resume(ssl, sess)) {
+		stats_inc(STAT_TLS_RESUME_REFUSED);
+		/* Gone for good: the certificate will not get better. */
+		SSL_CTX_remove_session(ctx, sess);
+		return NULL;
+	}
+	stats_inc(STAT_TLS_RESUMED);
+	*copy = 1;	/* OpenSSL takes its own reference */
+	return sess;
+}
+
+void
+tlsresume_ctx(SSL_CTX *ctx, int64_t lifetime, int cache,
+    const unsigned char sid_ctx[32])
+{
+	struct tr_index	*x;
+	size_t		 n;
+
+	if (SSL_CTX_set_session_id_context(ctx, sid_ctx, 32) != 1)
+		fatalx("%s: session id context", __func__);
+	if (cache == 0) {
+		/* As before: no tickets, no cache. */
+		SSL_CTX_set_options(ctx, SSL_OP_NO_TICKET);
+		SSL_CTX_set_num_tickets(ctx, 0);
+		SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
+		return;
+	}
+	/* One lifetime for the whole front: the ticket keys are shared. */
+	tr_lifetime = lifetime;
+	SSL_CTX_clear_options(ctx, SSL_OP_NO_TICKET);
+	/* One ticket a handshake: a client uses each once. */
+	SSL_CTX_set_num_tickets(ctx, 1);
+	SSL_CTX_set_timeout(ctx, (long)lifetime);
+	SSL_CTX_set_tlsext_ticket_key_evp_cb(ctx, tr_ticket_key);
+	SSL_CTX_set_session_ticket_cb(ctx, NULL, tr_ticket_decrypted, NULL);
+
+	SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_SERVER |
+	    SSL_SESS_CACHE_NO_INTERNAL_LOOKUP);
+	SSL_CTX_sess_set_cache_size(ctx, cache);
+	if ((x = calloc(1, sizeof(*x))) == NULL)
+		fatal(NULL);
+	for (n = 64; n < (size_t)cache / 2 && n < (1U << 20); n <<= 1)
+		;
+	if ((x->bucket = calloc(n, sizeof(*x->bucket))) == NULL)
+		fatal(NULL);
+	x->nbuckets = n;
+	if (SSL_CTX_set_ex_data(ctx, tr_idx, x) != 1)
+		fatalx("%s: ex_data", __func__);
+	SSL_CTX_sess_set_new_cb(ctx, tr_new_session);
+	SSL_CTX_sess_set_remove_cb(ctx, tr_remove_session);
+	SSL_CTX_sess_set_get_cb(ctx, tr_get_session);
+}
