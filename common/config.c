@@ -145,6 +145,7 @@ config_new(const char *path)
 	conf->tls_security_level = -1;
 	conf->tls_session_lifetime = -1;
 	conf->tls_session_cache = -1;
+	tlsopts_init(&conf->tls);
 	conf->resolve_every = -1;
 	conf->ocsp.enabled = -1;
 	conf->ocsp.stale = -1;
@@ -223,6 +224,7 @@ config_listener_new(void)
 	l->proto = -1;
 	l->tls = -1;
 	l->fd = -1;
+	tlsopts_init(&l->tlsopts);
 	config_limits_unset(&l->limits_set);
 	config_limits_unset(&l->limits);
 	return l;
@@ -235,6 +237,7 @@ config_listener_free(struct listener *l)
 		return;
 	free(l->pki_name);
 	free(l->ca_name);
+	tlsopts_free(&l->tlsopts);
 	free(l->auth_profile_name);
 	free(l->policy_name);
 	free(l->relay_name);
@@ -398,6 +401,7 @@ config_relay_new(void)
 	r = xcalloc(1, sizeof(*r));
 	TAILQ_INIT(&r->hosts);
 	r->tls = -1;
+	tlsopts_init(&r->tlsopts);
 	r->xclient = -1;
 	r->connect_timeout = -1;
 	r->timeout = -1;
@@ -419,6 +423,7 @@ config_relay_free(struct relay *r)
 	}
 	free(r->name);
 	free(r->ca_name);
+	tlsopts_free(&r->tlsopts);
 	free(r->src.file);
 	free(r);
 }
@@ -450,6 +455,7 @@ config_proxy_server_new(void)
 
 	s = xcalloc(1, sizeof(*s));
 	s->tls = -1;
+	tlsopts_init(&s->tlsopts);
 	return s;
 }
 
@@ -463,6 +469,7 @@ proxy_server_free(struct proxy_server *s)
 	free(s->host);
 	free(s->tls_name);
 	free(s->ca_name);
+	tlsopts_free(&s->tlsopts);
 	for (i = 0; i < s->nalt; i++)
 		free(s->alt[i]);
 	free(s);
@@ -576,6 +583,7 @@ config_free(struct smtpcertd_conf *conf)
 	free(conf->control_group);
 	free(conf->crl_cachedir);
 	free(conf->hostname);
+	tlsopts_free(&conf->tls);
 	free(conf->ocsp.responder);
 	free(conf);
 }

@@ -24,6 +24,8 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "tlsopts.h"
+
 /* Default paths and names. */
 #define CONFIG_DEFAULT_USER		"_smtpcertd"
 #define CONFIG_DEFAULT_CHROOT		"/var/lib/smtpcertd/empty"
@@ -296,6 +298,7 @@ struct relay {
 	TAILQ_HEAD(, relay_host) hosts;	/* failover in this order */
 	enum upstream_tls tls;		/* default required */
 	char		*ca_name;	/* NULL: system default CAs */
+	struct tls_opts	 tlsopts;	/* tls profile, protocols, ... */
 	struct ca	*ca;
 	int		 xclient;
 	int		 connect_timeout; /* seconds */
@@ -358,6 +361,7 @@ struct proxy_server {
 	char		*tls_name;	/* certificate name and the name users
 					 * select it by; NULL: host */
 	char		*ca_name;	/* NULL: system default CAs */
+	struct tls_opts	 tlsopts;
 	struct ca	*ca;
 	/* Further addresses of the same server, tried in order when host
 	 * cannot be reached ("address", set by the parent's resolver). */
@@ -433,6 +437,7 @@ struct listener {
 	int		 proto;		/* enum listen_proto */
 	int		 tls;		/* enum listen_tls */
 	int		 proxy_protocol; /* PROXY v1/v2 header accepted */
+	struct tls_opts	 tlsopts;	/* over the global ones */
 	int		 fd;		/* runtime only: -1, never printed */
 
 	char		*pki_name;
@@ -472,6 +477,7 @@ struct smtpcertd_conf {
 	 * defaults below. */
 	int64_t		 tls_session_lifetime;	/* seconds */
 	int		 tls_session_cache;	/* entries; 0: no resumption */
+	struct tls_opts	 tls;		/* global TLS settings */
 	int64_t		 resolve_every;	/* seconds between re-resolutions of
 					 * relay and back-end host names;
 					 * 0: at start and reload only */

@@ -254,6 +254,8 @@ enum {
 static struct smtpcertd_conf *parse_run(struct file *, const char *, int);
 static void	 src_set(struct conf_src *);
 static void	 setstr(char **, char *, const char *);
+static struct tls_opts *tls_target(void);
+static void	 tls_setstr(char **, char *, const char *);
 static int	 check_name(const char *);
 static int	 check_path(const char *);
 static int	 check_url(const char *, const char *const *);
@@ -301,13 +303,18 @@ typedef struct {
 %token	TTL TYPE UNAUTHLIMIT URL USER USERATTR USERNAME VERIFY XCLIENT YES
 %token	CERTPOLICY INHIBITANYPOLICY INHIBITPOLICYMAPPING REQEXPLICITPOLICY
 %token	SECURITYLEVEL BINDSLOGIN MASTER SEPARATOR
-%token	SESSIONCACHE SESSIONLIFETIME
+%token	SESSIONCACHE SESSIONLIFETIME PROTOCOLS CIPHERS CIPHERSUITES GROUPS
+/* One: a listener's `tls' (implicit TLS) before `profile' is read as
+ * `tls profile ...' (its TLS settings); a proxy's `profile' never
+ * follows `tls' on a listener. */
+%expect 1
 %token	ERROR
 %token	<v.string>	STRING
 %token	<v.number>	NUMBER
 %type	<v.string>	string name path value relayname
 %destructor	{ free($$); } <v.string>
 %type	<v.number>	yesno stale duration port count upstreamtls policytls
+%type	<v.number>	tlsprofile
 %type	<v.number>	dnfield authkind scope authmethod relayport
 
 %%
@@ -558,7 +565,8 @@ main		: USER string			{
 		| gphead gpblock
 		| authhead authinline authtail
 		| policyhead policyblock
-		| relayhead relayinline relaytail
+		| relayhead relayinline relaytail	{ cur_relay = NULL; }
+		| tlsopt
 		| proxyhead proxyblock
 		| listenhead listenopts	{ listen_end(); }
 		;
@@ -1094,6 +1102,7 @@ relayopt	: HOST string relayport relayname	{
 			TAILQ_INSERT_TAIL(&cur_relay->hosts, h, entry);
 		}
 		| TLS upstreamtls	{ SETONCE(cur_relay->tls, $2, "tls"); }
+		| tlsopt
 		| CA name		{ setstr(&cur_relay->ca_name, $2, "ca"); }
 		| XCLIENT		{ SETONCE(cur_relay->xclient, 1, "xclient"); }
 		| CONNECTTIMEOUT duration	{
@@ -1285,6 +1294,7 @@ srvopt		: PORT port		{
 		| TLS upstreamtls	{
 			SETONCE(cur_server->tls, $2, "tls");
 		}
+		| tlsopt
 		| NAME string		{
 			if ($2[0] == '\0')
 				yyerror("empty name");
@@ -1315,6 +1325,41 @@ srvopt		: PORT port		{
 listenhead	: LISTEN ON STRING	{ listen_begin($3); }
 		;
 
+/*
+ * TLS settings (common/tlsopts.h), for whatever is being defined: a
+ * listener, a proxy back end, a relay, or else the global default.
+ */
+tlsopt		: TLS PROFILE tlsprofile	{
+			SETONCE(tls_target()->profile, $3, "tls profile");
+		}
+		| TLS PROTOCOLS string	{
+			tls_setstr(&tls_target()->protocols, $3, "protocols");
+		}
+		| TLS CIPHERS string	{
+			tls_setstr(&tls_target()->ciphers, $3, "ciphers");
+		}
+		| TLS CIPHERSUITES string	{
+			tls_setstr(&tls_target()->ciphersuites, $3,
+			    "ciphersuites");
+		}
+		| TLS GROUPS string	{
+			tls_setstr(&tls_target()->groups, $3, "groups");
+		}
+		;
+
+tlsprofile	: DEFAULT	{ $$ = TLS_PROFILE_DEFAULT; }
+		| STRING	{
+			if (strcmp($1, "strict") == 0)
+				$$ = TLS_PROFILE_STRICT;
+			else {
+				yyerror("unknown tls profile \"%s\" (default, "
+				    "strict)", $1);
+				$$ = TLS_PROFILE_DEFAULT;
+			}
+			free($1);
+		}
+		;
+
 listenopts	: /* empty */
 		| listenopts listenopt
 		;
@@ -1341,6 +1386,14 @@ listenopt	: PORT port		{
 		| RELAY name		{ setstr(&lt->relay_name, $2, "relay"); }
 		| PROFILE name		{
 			setstr(&lt->proxy_name, $2, "profile");
+		}
+		| tlsopt
+		| TLS SECURITYLEVEL NUMBER	{
+			if ($3 < 0 || $3 > 5)
+				yyerror("tls security-level out of range (0-5)");
+			else
+				SETONCE(lt->tlsopts.security_level, (int)$3,
+				    "tls security-level");
 		}
 		| PROXYPROTO		{
 			if (lt->proxy_protocol)
@@ -1382,6 +1435,8 @@ static const struct keywords keywords[] = {
 	{ "cert-policy",		CERTPOLICY },
 	{ "certificate",		CERTIFICATE },
 	{ "chroot",			CHROOT },
+	{ "ciphers",			CIPHERS },
+	{ "ciphersuites",		CIPHERSUITES },
 	{ "client-certificate",		CLIENTCERT },
 	{ "connect-timeout",		CONNECTTIMEOUT },
 	{ "connections",		CONNECTIONS },
@@ -1404,6 +1459,7 @@ static const struct keywords keywords[] = {
 	{ "format",			FORMAT },
 	{ "group",			GROUP },
 	{ "group-policy",		GROUPPOLICY },
+	{ "groups",			GROUPS },
 	{ "hex",			HEX },
 	{ "host",			HOST },
 	{ "hostname",			HOSTNAME },
@@ -1444,6 +1500,7 @@ static const struct keywords keywords[] = {
 	{ "port",			PORT },
 	{ "preferred",			PREFERRED },
 	{ "profile",			PROFILE },
+	{ "protocols",			PROTOCOLS },
 	{ "proxy",			PROXY },
 	{ "proxy-protocol",		PROXYPROTO },
 	{ "query",			QUERY },
@@ -1942,6 +1999,38 @@ src_set(struct conf_src *src)
 	src->line = yylval.lineno;
 }
 
+/* What a `tls ...' setting belongs to where it appears (tlsopt). */
+static struct tls_opts *
+tls_target(void)
+{
+	if (lt != NULL)
+		return &lt->tlsopts;
+	if (cur_server != NULL)
+		return &cur_server->tlsopts;
+	if (cur_relay != NULL)
+		return &cur_relay->tlsopts;
+	return &conf->tls;
+}
+
+static void
+tls_setstr(char **dst, char *val, const char *what)
+{
+	char	 buf[64], err[512];
+
+	snprintf(buf, sizeof(buf), "tls %s", what);
+	if (val[0] == '\0')
+		yyerror("empty %s", buf);
+	else if (!conf->from_text &&
+	    tlsopts_check_value(what, val, err, sizeof(err)) == -1)
+		yyerror("%s", err);
+	/* libtls, towards relays and back ends, has no TLS 1.3 list. */
+	if (strcmp(what, "ciphersuites") == 0 && lt == NULL &&
+	    (cur_server != NULL || cur_relay != NULL))
+		yyerror("tls ciphersuites can only be set for listeners "
+		    "(relays and back ends use OpenSSL's TLS 1.3 suites)");
+	setstr(dst, val, buf);
+}
+
 static void
 setstr(char **dst, char *val, const char *what)
 {
@@ -2156,6 +2245,7 @@ proxy_server_begin(char *host)
 		free(cur_server->host);
 		free(cur_server->tls_name);
 		free(cur_server->ca_name);
+		tlsopts_free(&cur_server->tlsopts);
 		free(cur_server);
 	}
 	cur_server = config_proxy_server_new();
@@ -2179,6 +2269,7 @@ proxy_server_done(int isdefault)
 		free(cur_server->host);
 		free(cur_server->tls_name);
 		free(cur_server->ca_name);
+		tlsopts_free(&cur_server->tlsopts);
 		free(cur_server);
 		cur_server = NULL;
 		return;
@@ -2340,6 +2431,12 @@ listen_end(void)
 		DUP(relay_name);
 		DUP(proxy_name);
 		DUP(src.file);
+		l->tlsopts.profile = lt->tlsopts.profile;
+		l->tlsopts.security_level = lt->tlsopts.security_level;
+		DUP(tlsopts.protocols);
+		DUP(tlsopts.ciphers);
+		DUP(tlsopts.ciphersuites);
+		DUP(tlsopts.groups);
 #undef DUP
 		l->src.line = lt->src.line;
 		l->index = conf->nlisteners++;
@@ -2385,6 +2482,7 @@ parse_run(struct file *f, const char *path, int from_text)
 		free(cur_server->host);
 		free(cur_server->tls_name);
 		free(cur_server->ca_name);
+		tlsopts_free(&cur_server->tlsopts);
 		free(cur_server);
 		cur_server = NULL;
 	}

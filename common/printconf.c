@@ -266,6 +266,7 @@ print_relay(FILE *fp, const struct relay *r)
 		config_print_string(fp, r->ca_name);
 		fprintf(fp, "\n");
 	}
+	tlsopts_print(fp, &r->tlsopts, "\t", "\n");
 	if (r->xclient)
 		fprintf(fp, "\txclient\n");
 	fprintf(fp, "\tconnect-timeout %s\n",
@@ -295,6 +296,7 @@ print_proxy_server(FILE *fp, const struct proxy_server *s)
 		fprintf(fp, " address ");
 		config_print_string(fp, s->alt[i]);
 	}
+	tlsopts_print(fp, &s->tlsopts, " ", "");
 	fprintf(fp, "\n");
 }
 
@@ -431,6 +433,7 @@ print_listener(FILE *fp, const struct listener *l)
 #undef REF
 	if (l->proxy_protocol)
 		fprintf(fp, " proxy-protocol");
+	tlsopts_print(fp, &l->tlsopts, " ", "");
 	print_limits(fp, &l->limits_set, " ", "");
 	fprintf(fp, "\n");
 }
@@ -484,6 +487,7 @@ config_print(FILE *fp, const struct smtpcertd_conf *conf)
 		    conf->tls_session_lifetime, buf, sizeof(buf)));
 	if (conf->tls_session_cache != -1)
 		fprintf(fp, "tls session-cache %d\n", conf->tls_session_cache);
+	tlsopts_print(fp, &conf->tls, "", "\n");
 	fprintf(fp, "ocsp %s", yesno(conf->ocsp.enabled));
 	if (conf->ocsp.responder != NULL) {
 		fprintf(fp, " responder ");

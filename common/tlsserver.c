@@ -33,6 +33,7 @@
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
 
+#include "tlsopts.h"
 #include "tlsserver.h"
 
 /* Session IDs are never reused (no cache, no tickets), but OpenSSL wants
@@ -233,6 +234,42 @@ tlsserver_ca(SSL_CTX *ctx, const uint8_t *ca, size_t calen, char *err,
 	}
 	BIO_free(bio);
 	ERR_clear_error();
+	return 0;
+}
+
+int
+tlsserver_settings(struct tlsserver *ts, const struct tls_opts *o, char *err,
+    size_t errlen)
+{
+	SSL_CTX	*ctx = ts->ctx;
+	char	 list[2048];
+	int	 min, max;
+
+	if (tlsopts_versions(o->protocols, &min, &max, err, errlen) == -1)
+		return -1;
+	if (SSL_CTX_set_min_proto_version(ctx, min) != 1 ||
+	    SSL_CTX_set_max_proto_version(ctx, max) != 1) {
+		tlsserver_error(err, errlen, "tls protocols");
+		return -1;
+	}
+	if (o->ciphers != NULL) {
+		/* A key held elsewhere cannot decrypt (tlsserver_keypair). */
+		snprintf(list, sizeof(list), "%s%s", o->ciphers,
+		    SSL_CTX_get_mode(ctx) & SSL_MODE_ASYNC ? ":!kRSA" : "");
+		if (SSL_CTX_set_cipher_list(ctx, list) != 1) {
+			tlsserver_error(err, errlen, "tls ciphers");
+			return -1;
+		}
+	}
+	if (o->ciphersuites != NULL &&
+	    SSL_CTX_set_ciphersuites(ctx, o->ciphersuites) != 1) {
+		tlsserver_error(err, errlen, "tls ciphersuites");
+		return -1;
+	}
+	if (o->groups != NULL && SSL_CTX_set1_groups_list(ctx, o->groups) != 1) {
+		tlsserver_error(err, errlen, "tls groups");
+		return -1;
+	}
 	return 0;
 }
 

@@ -73,6 +73,15 @@ void		 tlsserver_set_keyfn(struct evp_pkey_st *(*fn)(
 void		 tlsserver_set_resumed_chain(struct ssl_st *,
 		    struct stack_st_X509 *);
 struct stack_st_X509 *tlsserver_resumed_chain(struct ssl_st *);
+/*
+ * A listener's TLS settings (tlsopts.h, already merged): versions, the
+ * TLS 1.2 list (without RSA key exchange when the key is elsewhere),
+ * TLS 1.3 suites, groups.  The security level is the caller's.  0 or -1
+ * with a message in err.
+ */
+struct tls_opts;
+int		 tlsserver_settings(struct tlsserver *, const struct tls_opts *,
+		    char *err, size_t errlen);
 /* Running sessions keep a reference: freeing here does not end them. */
 void		 tlsserver_free(struct tlsserver *);
 /*

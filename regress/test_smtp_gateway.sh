@@ -437,7 +437,10 @@ test_openssl_s_client_with_certificate() {
 	    -cert "$PKI/alice.crt" -key "$PKI/alice.key" -CAfile "$PKI/chain.pem" \
 	    -verify_return_error -crlf -ign_eof -nocommands >"$T/s2.out" 2>&1 ||
 	    { cat "$T/s2.out"; fail "s_client (implicit TLS) failed"; }
-	grep -q "^220 gw.example.test ESMTP smtpcertd" "$T/s2.out" || { cat "$T/s2.out"; fail "no 220"; }
+	# (No anchor: s_client prints the TLS 1.3 session ticket through a
+	# buffered stream while it writes the data straight away, so the
+	# banner can be glued to the end of that text.)
+	grep -q "220 gw.example.test ESMTP smtpcertd" "$T/s2.out" || { cat "$T/s2.out"; fail "no 220"; }
 	grep -q "^250-AUTH EXTERNAL" "$T/s2.out" || fail "implicit TLS: not authenticated"
 	up_assert_count 1
 	up_received 1 "authenticated as alice by certificate"

@@ -86,6 +86,7 @@ front_gen_free(struct front_gen *g)
 	free(g->srv);
 	free(g->clientcfg);
 	free(g->clientca);
+	free(g->clientopts);
 	conf_bundle_free(g->b);
 	free(g);
 }
@@ -106,12 +107,23 @@ front_childproc(void)
 struct tls_config *
 front_client_tlsconf(struct front_gen *g, const char *ca)
 {
+	return front_client_tlsconf_opts(g, ca, NULL);
+}
+
+struct tls_config *
+front_client_tlsconf_opts(struct front_gen *g, const char *ca,
+    const struct tls_opts *opts)
+{
 	size_t	 i;
 
 	if (ca == NULL)
 		ca = CA_SYSTEM;
+	/* With no settings of its own nor global ones, the shared one. */
+	if (opts != NULL && !tlsopts_isset(opts) &&
+	    !tlsopts_isset(&g->conf->tls))
+		opts = NULL;
 	for (i = 0; i < g->nclient; i++)
-		if (strcmp(g->clientca[i], ca) == 0)
+		if (g->clientopts[i] == opts && strcmp(g->clientca[i], ca) == 0)
 			return g->clientcfg[i];
 	return NULL;
 }
@@ -121,7 +133,8 @@ front_relay_tlsconf(struct front_gen *g, const struct relay *r)
 {
 	struct tls_config	*cfg;
 
-	if ((cfg = front_client_tlsconf(g, r->ca_name)) == NULL)
+	if ((cfg = front_client_tlsconf_opts(g, r->ca_name, &r->tlsopts)) ==
+	    NULL)
 		log_warnx("relay %s: no CA certificates to verify the "
 		    "upstream with", r->name);
 	return cfg;
@@ -147,7 +160,8 @@ front_sid_ctx(const struct conf_bundle *b, const struct listener *l,
 	v[1] = (int32_t)verify;
 	v[2] = crl_check;
 	v[3] = (int32_t)b->conf->crl_stale;
-	v[4] = b->conf->tls_security_level;
+	v[4] = l->tlsopts.security_level != -1 ? l->tlsopts.security_level :
+	    b->conf->tls_security_level;
 	if (l->ca != NULL) {
 		v[5] = l->ca->require_explicit_policy;
 		v[6] = l->ca->inhibit_policy_mapping;
@@ -179,6 +193,8 @@ front_server_ctx(struct conf_bundle *b, const struct listener *l)
 	struct tlsserver	*ts;
 	enum tlsserver_verify	 verify = TLSSERVER_VERIFY_NONE;
 	struct certverify_opts	 vo;
+	struct tls_opts		 to;
+	int			 level;
 	unsigned char		 sid[32];
 	char			 err[512];
 
@@ -213,9 +229,23 @@ front_server_ctx(struct conf_bundle *b, const struct listener *l)
 		log_warnx("listener %u: %s", l->index, err);
 		return NULL;
 	}
-	if (b->conf->tls_security_level >= 0)
-		SSL_CTX_set_security_level(tlsserver_ctx(ts),
-		    b->conf->tls_security_level);
+	/* The listener's TLS settings over the global ones; its security
+	 * level (or the global one) also judges client certificates. */
+	tlsopts_effective(&to, &l->tlsopts, &b->conf->tls);
+	if (l->tlsopts.security_level != -1)
+		level = l->tlsopts.security_level;
+	else
+		level = b->conf->tls_security_level;
+	if (to.profile == TLS_PROFILE_STRICT &&
+	    level < TLS_STRICT_SECURITY_LEVEL)
+		level = TLS_STRICT_SECURITY_LEVEL;
+	if (tlsserver_settings(ts, &to, err, sizeof(err)) == -1) {
+		log_warnx("listener %u: %s", l->index, err);
+		tlsserver_free(ts);
+		return NULL;
+	}
+	if (level >= 0)
+		SSL_CTX_set_security_level(tlsserver_ctx(ts), level);
 	if (verify != TLSSERVER_VERIFY_NONE) {
 		/* RFC 5280 validation in the handshake (certverify.c). */
 		memset(&vo, 0, sizeof(vo));
@@ -224,7 +254,7 @@ front_server_ctx(struct conf_bundle *b, const struct listener *l)
 		    b->conf->crl_check_proxy;
 		vo.stale = b->conf->crl_stale;
 		vo.ca = l->ca;
-		vo.security_level = b->conf->tls_security_level;
+		vo.security_level = level;
 		if (certverify_server_ctx(tlsserver_ctx(ts), &vo, ca->a,
 		    ca->alen, err, sizeof(err)) == -1) {
 			log_warnx("listener %u: %s", l->index, err);
@@ -242,40 +272,86 @@ front_server_ctx(struct conf_bundle *b, const struct listener *l)
 	return ts;
 }
 
+/* One client configuration: a CA bundle and TLS settings (NULL: none). */
+static void
+front_client_cfg(struct front_gen *g, struct conf_bundle *b,
+    const char *name, const struct tls_opts *opts)
+{
+	const struct conf_blob	*blob;
+	struct tls_config	*cfg;
+	struct tls_opts		 e;
+	char			 err[512];
+
+	if ((blob = conf_bundle_blob(b, IMSG_CONF_CA, name)) == NULL)
+		return;		/* no system bundle on this host */
+	if ((cfg = tls_config_new()) == NULL)
+		fatal("tls_config_new");
+	if (tls_config_set_ca_mem(cfg, blob->a, blob->alen) == -1)
+		log_warnx("ca %s: %s", name, tls_config_error(cfg));
+	if (opts != NULL) {
+		/* Settings of the relay or back end over the global ones;
+		 * one that cannot be applied fails TLS, not open. */
+		tlsopts_effective(&e, opts, &b->conf->tls);
+		if (tlsopts_apply_client(cfg, &e, err, sizeof(err)) == -1) {
+			log_warnx("ca %s: TLS settings: %s", name, err);
+			tls_config_free(cfg);
+			return;
+		}
+	}
+	if ((g->clientca[g->nclient] = strdup(name)) == NULL)
+		fatal(NULL);
+	g->clientopts[g->nclient] = opts;
+	g->clientcfg[g->nclient++] = cfg;
+}
+
 /*
- * A client configuration per CA bundle, shared by every relay and proxy
- * back end that names the bundle.  A bundle that does not load gives a
- * configuration without CAs: verification, and so TLS, then fails.
+ * Client configurations: one per CA bundle, shared by every relay and
+ * proxy back end that names the bundle and sets nothing else, plus one
+ * for each relay and back end with TLS settings (its own, or global
+ * ones).  A bundle that does not load gives a configuration without
+ * CAs: verification, and so TLS, then fails.
  */
 static void
 front_client_cfgs(struct front_gen *g, struct conf_bundle *b)
 {
-	const struct conf_blob	*blob;
+	struct smtpcertd_conf	*conf = b->conf;
 	struct ca		*ca;
-	struct tls_config	*cfg;
-	size_t			 n = 1, i = 0;
-	const char		*name;
+	struct relay		*r;
+	struct proxy_profile	*px;
+	struct proxy_server	*ps;
+	size_t			 n = 1;
+	int			 global = tlsopts_isset(&conf->tls);
 
-	TAILQ_FOREACH(ca, &b->conf->cas, entry)
+	TAILQ_FOREACH(ca, &conf->cas, entry)
 		n++;
-	if ((g->clientcfg = calloc(n, sizeof(*g->clientcfg))) == NULL ||
-	    (g->clientca = calloc(n, sizeof(*g->clientca))) == NULL)
-		fatal(NULL);
-	ca = TAILQ_FIRST(&b->conf->cas);
-	for (i = 0; i < n; i++) {
-		name = ca != NULL ? ca->name : CA_SYSTEM;
-		if (ca != NULL)
-			ca = TAILQ_NEXT(ca, entry);
-		if ((blob = conf_bundle_blob(b, IMSG_CONF_CA, name)) == NULL)
-			continue;	/* no system bundle on this host */
-		if ((cfg = tls_config_new()) == NULL)
-			fatal("tls_config_new");
-		if (tls_config_set_ca_mem(cfg, blob->a, blob->alen) == -1)
-			log_warnx("ca %s: %s", name, tls_config_error(cfg));
-		if ((g->clientca[g->nclient] = strdup(name)) == NULL)
-			fatal(NULL);
-		g->clientcfg[g->nclient++] = cfg;
+	TAILQ_FOREACH(r, &conf->relays, entry)
+		n++;
+	TAILQ_FOREACH(px, &conf->proxies, entry) {
+		n++;
+		TAILQ_FOREACH(ps, &px->allowed, entry)
+			n++;
 	}
+	if ((g->clientcfg = calloc(n, sizeof(*g->clientcfg))) == NULL ||
+	    (g->clientca = calloc(n, sizeof(*g->clientca))) == NULL ||
+	    (g->clientopts = calloc(n, sizeof(*g->clientopts))) == NULL)
+		fatal(NULL);
+	TAILQ_FOREACH(ca, &conf->cas, entry)
+		front_client_cfg(g, b, ca->name, NULL);
+	front_client_cfg(g, b, CA_SYSTEM, NULL);
+#define WITH_OPTS(ca_name, o) do {					\
+	if (global || tlsopts_isset(o))					\
+		front_client_cfg(g, b, (ca_name) != NULL ? (ca_name) :	\
+		    CA_SYSTEM, (o));					\
+} while (0)
+	TAILQ_FOREACH(r, &conf->relays, entry)
+		WITH_OPTS(r->ca_name, &r->tlsopts);
+	TAILQ_FOREACH(px, &conf->proxies, entry) {
+		if ((ps = px->default_server) != NULL)
+			WITH_OPTS(ps->ca_name, &ps->tlsopts);
+		TAILQ_FOREACH(ps, &px->allowed, entry)
+			WITH_OPTS(ps->ca_name, &ps->tlsopts);
+	}
+#undef WITH_OPTS
 }
 
 static const char *

@@ -42,6 +42,9 @@ struct front_gen {
 	 * one per CA bundle (a tls_config only differs by its CAs). */
 	struct tls_config	**clientcfg;
 	char			**clientca;	/* the bundles' names */
+	/* NULL, or the relay's or back end's TLS settings (one
+	 * configuration each such relay or back end). */
+	const struct tls_opts	**clientopts;
 	size_t			 nclient;
 };
 
@@ -53,6 +56,9 @@ struct tls_config *front_relay_tlsconf(struct front_gen *,
 /* The client configuration for a CA bundle name (NULL: system CAs);
  * NULL when there is no such bundle. */
 struct tls_config *front_client_tlsconf(struct front_gen *, const char *ca);
+/* The same with a back end's TLS settings (the global ones under them). */
+struct tls_config *front_client_tlsconf_opts(struct front_gen *,
+	    const char *ca, const struct tls_opts *);
 struct childproc *front_childproc(void);
 
 /*

@@ -147,8 +147,8 @@ proxy_backend_starttls(struct proxy_session *s)
 	struct tls		*ctx;
 	ssize_t			 injected;
 
-	if ((cfg = front_client_tlsconf(s->gen, s->server->ca_name)) ==
-	    NULL) {
+	if ((cfg = front_client_tlsconf_opts(s->gen, s->server->ca_name,
+	    &s->server->tlsopts)) == NULL) {
 		proxy_backend_failed(s, PXF_TEMP, "no CA certificates to "
 		    "verify the mail server with");
 		return -1;

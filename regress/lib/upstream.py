@@ -103,6 +103,8 @@ class Server:
         if args.tls_cert:
             self.ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
             self.ctx.minimum_version = ssl.TLSVersion.TLSv1_2
+            if args.tls_max == "1.2":
+                self.ctx.maximum_version = ssl.TLSVersion.TLSv1_2
             self.ctx.load_cert_chain(args.tls_cert, args.tls_key)
             if args.tls_ca:
                 self.ctx.load_verify_locations(args.tls_ca)
@@ -492,6 +494,7 @@ def main():
     ap.add_argument("--tls-cert")
     ap.add_argument("--tls-key")
     ap.add_argument("--tls-ca")
+    ap.add_argument("--tls-max", choices=["1.2", "1.3"])
     ap.add_argument("--smtps", action="store_true")
     ap.add_argument("--require-tls", action="store_true")
     ap.add_argument("--xclient", action="store_true")
