@@ -1635,6 +1635,15 @@ io_destroy(struct io *io)
 	io_peerchain_drop(io);
 	if (io->tls != NULL)
 		tls_free(io->tls);
+	/*
+	 * A client that drops the connection after a complete handshake
+	 * (no close_notify either way) would otherwise lose its session:
+	 * OpenSSL removes a session from the cache when SSL_free() finds it
+	 * not shut down.  Fatal alerts remove theirs on their own.
+	 */
+	if (io->ssl != NULL && SSL_is_init_finished(io->ssl))
+		SSL_set_shutdown(io->ssl, SSL_get_shutdown(io->ssl) |
+		    SSL_SENT_SHUTDOWN);
 	SSL_free(io->ssl);
 	if (io->fd != -1)
 		close(io->fd);

@@ -104,6 +104,12 @@ test_tls12_session_id() {
 	sclient "$T/second" -tls1_2 -no_ticket -sess_in "$T/sess"
 	grep -q "^Reused, TLSv1.2" "$T/second" || { cat "$T/second"; fail "not resumed by session ID"; return 1; }
 	grep -q "^250 2.0.0 Ok: queued" "$T/second" || fail "resumed session not delivered"
+	# A client that just drops the connection keeps its session too.
+	echo | timeout 30 openssl s_client -connect "127.0.0.1:$SUB_PORT" \
+	    -starttls smtp -cert "$T/pki/alice.crt" -key "$T/pki/alice.key" \
+	    -tls1_2 -no_ticket -reconnect >"$T/drop" 2>&1 || true
+	[ "$(grep -c "^Reused, TLSv1.2" "$T/drop")" -ge 4 ] ||
+	    { grep -E "^(New|Reused)" "$T/drop"; fail "sessions of dropped connections not resumed"; }
 }
 
 # Revoked since the first handshake: once crld has the new CRL, the

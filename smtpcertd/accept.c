@@ -21,6 +21,7 @@
 #include <sys/socket.h>
 
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 
 #include <errno.h>
 #include <netdb.h>
@@ -130,6 +131,12 @@ accept_connection(int fd, const struct listener *fl)
 	struct accept_wait	*w;
 	struct timeval		 tv;
 
+	/* Replies go out as the session writes them (io.c writes each
+	 * event's output at once): Nagle would hold a reply back until the
+	 * client's delayed ACK of the one before, e.g. the 220 behind a
+	 * TLS 1.3 session ticket. */
+	(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &(int){ 1 },
+	    sizeof(int));
 	g = front_gen_ref();
 	l = config_find_listener(g->conf, fl->index);
 	if (l == NULL || l->index >= g->nsrv) {

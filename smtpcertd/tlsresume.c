@@ -10,10 +10,9 @@
  * process's memory, never on disk, and a new key takes over every
  * lifetime (the previous one still decrypts, its tickets get renewed);
  * a restarted front simply makes new ones.  TLS 1.2 session IDs go to a
- * bounded cache per listener context: OpenSSL's own store (its size
- * bound and timeouts) with our index on top, because the lookup must
- * pass through us (SSL_SESS_CACHE_NO_INTERNAL_LOOKUP and a get callback)
- * to check the certificate again.
+ * bounded cache per listener context of our own (SSL_SESS_CACHE_NO_INTERNAL
+ * and callbacks), because every lookup must pass through us to check
+ * the certificate again.
  *
  * Both ways end in certverify_resume(): the session's client
  * certificate through the listener's verifier with the current CRL set,
@@ -24,6 +23,7 @@
  * and OpenSSL declines sessions of another context by itself.
  */
 #include <sys/types.h>
+#include <sys/queue.h>
 
 #include <stdint.h>
 #include <stdlib.h>
@@ -49,17 +49,20 @@ struct tr_key {
 	int		 set;
 };
 
-/* One cached TLS 1.2 session, indexed by its ID. */
+/* One cached TLS 1.2 session, indexed by its ID, oldest first. */
 struct tr_ent {
-	struct tr_ent	*next;
-	SSL_SESSION	*sess;		/* OpenSSL's store holds it */
-	unsigned int	 len;
-	unsigned char	 id[SSL_MAX_SSL_SESSION_ID_LENGTH];
+	struct tr_ent		*next;		/* hash chain */
+	TAILQ_ENTRY(tr_ent)	 age;
+	SSL_SESSION		*sess;		/* our reference */
+	unsigned int		 len;
+	unsigned char		 id[SSL_MAX_SSL_SESSION_ID_LENGTH];
 };
 
 struct tr_index {
-	struct tr_ent	**bucket;
-	size_t		  nbuckets;	/* a power of two */
+	struct tr_ent		**bucket;
+	size_t			  nbuckets;	/* a power of two */
+	TAILQ_HEAD(, tr_ent)	  ages;
+	size_t			  n, max;
 };
 
 static struct tr_key	 tr_keys[2];	/* current, previous */
@@ -71,16 +74,15 @@ tr_index_free(void *parent, void *ptr, CRYPTO_EX_DATA *ad, int idx,
     long argl, void *argp)
 {
 	struct tr_index	*x = ptr;
-	struct tr_ent	*e, *n;
-	size_t		 i;
+	struct tr_ent	*e;
 
 	if (x == NULL)
 		return;
-	for (i = 0; i < x->nbuckets; i++)
-		for (e = x->bucket[i]; e != NULL; e = n) {
-			n = e->next;
-			free(e);
-		}
+	while ((e = TAILQ_FIRST(&x->ages)) != NULL) {
+		TAILQ_REMOVE(&x->ages, e, age);
+		SSL_SESSION_free(e->sess);
+		free(e);
+	}
 	free(x->bucket);
 	free(x);
 }
@@ -202,6 +204,30 @@ tr_slot(struct tr_index *x, const unsigned char *id, unsigned int len)
 	return pp;
 }
 
+static void
+tr_drop(struct tr_index *x, struct tr_ent **pp)
+{
+	struct tr_ent	*e = *pp;
+
+	*pp = e->next;
+	TAILQ_REMOVE(&x->ages, e, age);
+	x->n--;
+	SSL_SESSION_free(e->sess);
+	free(e);
+}
+
+static int
+tr_expired(SSL_SESSION *sess, time_t now)
+{
+	return SSL_SESSION_get_time(sess) + SSL_SESSION_get_timeout(sess) <
+	    now;
+}
+
+/*
+ * The cache is ours alone (SSL_SESS_CACHE_NO_INTERNAL): OpenSSL's store
+ * would also keep every TLS 1.3 session once a remove callback is set.
+ * Bounded by count, oldest out first, expired ones as they come up.
+ */
 static int
 tr_new_session(SSL *ssl, SSL_SESSION *sess)
 {
@@ -209,6 +235,7 @@ tr_new_session(SSL *ssl, SSL_SESSION *sess)
 	struct tr_ent	**pp, *e;
 	const unsigned char *id;
 	unsigned int	 len;
+	time_t		 now = time(NULL);
 
 	/* TLS 1.3 sessions live in their tickets; OpenSSL tells us of
 	 * them anyway. */
@@ -218,24 +245,28 @@ tr_new_session(SSL *ssl, SSL_SESSION *sess)
 	id = SSL_SESSION_get_id(sess, &len);
 	if (len == 0 || len > SSL_MAX_SSL_SESSION_ID_LENGTH)
 		return 0;
-	pp = tr_slot(x, id, len);
-	if (*pp == NULL) {
-		if ((e = calloc(1, sizeof(*e))) == NULL)
-			return 0;	/* not resumable, nothing worse */
-		memcpy(e->id, id, len);
-		e->len = len;
-		*pp = e;
-	}
-	(*pp)->sess = sess;
-	/* 0: OpenSSL's store keeps the one reference. */
-	return 0;
+	while ((e = TAILQ_FIRST(&x->ages)) != NULL &&
+	    (x->n >= x->max || tr_expired(e->sess, now)))
+		tr_drop(x, tr_slot(x, e->id, e->len));
+	if (*(pp = tr_slot(x, id, len)) != NULL)
+		tr_drop(x, pp);
+	if ((e = calloc(1, sizeof(*e))) == NULL)
+		return 0;	/* not resumable, nothing worse */
+	memcpy(e->id, id, len);
+	e->len = len;
+	e->sess = sess;
+	*tr_slot(x, id, len) = e;
+	TAILQ_INSERT_TAIL(&x->ages, e, age);
+	x->n++;
+	return 1;	/* the reference OpenSSL took for us is ours */
 }
 
+/* OpenSSL gives up on a session (a fatal alert on its connection). */
 static void
 tr_remove_session(SSL_CTX *ctx, SSL_SESSION *sess)
 {
 	struct tr_index	*x;
-	struct tr_ent	**pp, *e;
+	struct tr_ent	**pp;
 	const unsigned char *id;
 	unsigned int	 len;
 
@@ -244,32 +275,31 @@ tr_remove_session(SSL_CTX *ctx, SSL_SESSION *sess)
 	id = SSL_SESSION_get_id(sess, &len);
 	if (len == 0 || len > SSL_MAX_SSL_SESSION_ID_LENGTH)
 		return;
-	pp = tr_slot(x, id, len);
-	if ((e = *pp) != NULL && e->sess == sess) {
-		*pp = e->next;
-		free(e);
-	}
+	if (*(pp = tr_slot(x, id, len)) != NULL && (*pp)->sess == sess)
+		tr_drop(x, pp);
 }
 
 static SSL_SESSION *
 tr_get_session(SSL *ssl, const unsigned char *id, int len, int *copy)
 {
-	SSL_CTX		*ctx = SSL_get_SSL_CTX(ssl);
 	struct tr_index	*x;
-	struct tr_ent	*e;
+	struct tr_ent	**pp;
 	SSL_SESSION	*sess;
 
 	*copy = 0;
-	if ((x = SSL_CTX_get_ex_data(ctx, tr_idx)) == NULL || len <= 0 ||
-	    len > SSL_MAX_SSL_SESSION_ID_LENGTH ||
-	    (e = *tr_slot(x, id, (unsigned int)len)) == NULL ||
-	    e->sess == NULL)
+	if ((x = SSL_CTX_get_ex_data(SSL_get_SSL_CTX(ssl), tr_idx)) == NULL ||
+	    len <= 0 || len > SSL_MAX_SSL_SESSION_ID_LENGTH ||
+	    *(pp = tr_slot(x, id, (unsigned int)len)) == NULL)
 		return NULL;
-	sess = e->sess;
+	sess = (*pp)->sess;
+	if (tr_expired(sess, time(NULL))) {
+		tr_drop(x, pp);
+		return NULL;
+	}
 	if (!certverify_resume(ssl, sess)) {
 		stats_inc(STAT_TLS_RESUME_REFUSED);
 		/* Gone for good: the certificate will not get better. */
-		SSL_CTX_remove_session(ctx, sess);
+		tr_drop(x, tr_slot(x, id, (unsigned int)len));
 		return NULL;
 	}
 	stats_inc(STAT_TLS_RESUMED);
@@ -303,10 +333,11 @@ tlsresume_ctx(SSL_CTX *ctx, int64_t lifetime, int cache,
 	SSL_CTX_set_session_ticket_cb(ctx, NULL, tr_ticket_decrypted, NULL);
 
 	SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_SERVER |
-	    SSL_SESS_CACHE_NO_INTERNAL_LOOKUP);
-	SSL_CTX_sess_set_cache_size(ctx, cache);
+	    SSL_SESS_CACHE_NO_INTERNAL);
 	if ((x = calloc(1, sizeof(*x))) == NULL)
 		fatal(NULL);
+	TAILQ_INIT(&x->ages);
+	x->max = (size_t)cache;
 	for (n = 64; n < (size_t)cache / 2 && n < (1U << 20); n <<= 1)
 		;
 	if ((x->bucket = calloc(n, sizeof(*x->bucket))) == NULL)
