@@ -184,6 +184,7 @@ control socket "$dir/ctl.sock"
 crl cache "$dir/crlcache"
 crl-check inbound $check
 limit max-sessions $maxs
+${BENCH_CONF:-}
 
 pki "gw" cert "$T/pki/server.chain.pem" key "$T/pki/server.key"
 ca "clients" file "$T/pki/chain.pem"

@@ -33,6 +33,8 @@
 #   BENCH_NOLDAP=1   policy without require smtp-auth and no auth-profile
 #                    (for when ldapd-helper is unavailable)
 #   BENCH_KEEP=1     keep the work directory (logs)
+#   BENCH_CONF       more top-level configuration lines for smtpcertd
+#                    (e.g. "tls session-cache 0")
 set -u
 . "$(dirname "$0")/lib.sh"
 

@@ -573,6 +573,42 @@ sandbox_allow_threads(scmp_filter_ctx ctx)
 	ALLOW(ctx, sched_yield);
 }
 
+/*
+ * W^X for processes that never load code after start: no mapping may
+ * become executable (no dlopen, no injected shellcode pages).
+ */
+static void
+sandbox_no_exec_mappings(scmp_filter_ctx ctx)
+{
+	RULE1(ctx, SCMP_ACT_ALLOW, mmap,
+	    SCMP_A2(SCMP_CMP_MASKED_EQ, PROT_EXEC, 0));
+	RULE1(ctx, SCMP_ACT_ALLOW, mprotect,
+	    SCMP_A2(SCMP_CMP_MASKED_EQ, PROT_EXEC, 0));
+}
+
+/*
+ * For processes without files: a library probing one (OpenSSL config,
+ * /etc/localtime, ASan reading /proc/self/maps for a report) fails
+ * quietly instead of killing the process.
+ */
+static void
+sandbox_deny_files(scmp_filter_ctx ctx)
+{
+	DENY(ctx, open, EACCES);
+	DENY(ctx, openat, EACCES);
+	DENY(ctx, openat2, EACCES);
+	DENY(ctx, stat, EACCES);
+	DENY(ctx, lstat, EACCES);
+	DENY(ctx, statx, EACCES);
+	RULE1(ctx, SCMP_ACT_ERRNO(EACCES), newfstatat,
+	    SCMP_A3(SCMP_CMP_MASKED_EQ, AT_EMPTY_PATH, 0));
+	DENY(ctx, access, EACCES);
+	DENY(ctx, faccessat, EACCES);
+	DENY(ctx, faccessat2, EACCES);
+	DENY(ctx, readlink, EACCES);
+	DENY(ctx, readlinkat, EACCES);
+}
+
 /* --- the three processes ------------------------------------------------ */
 
 /*
@@ -591,12 +627,7 @@ sandbox_front(void)
 	ctx = sandbox_seccomp_new("front");
 	sandbox_allow_common(ctx);
 
-	/* W^X: the front never loads code after start, so no mapping may
-	 * become executable (no dlopen, no injected shellcode pages). */
-	RULE1(ctx, SCMP_ACT_ALLOW, mmap,
-	    SCMP_A2(SCMP_CMP_MASKED_EQ, PROT_EXEC, 0));
-	RULE1(ctx, SCMP_ACT_ALLOW, mprotect,
-	    SCMP_A2(SCMP_CMP_MASKED_EQ, PROT_EXEC, 0));
+	sandbox_no_exec_mappings(ctx);
 
 	/* Clients and connections to upstream servers by address. */
 	ALLOW(ctx, accept);
@@ -614,21 +645,7 @@ sandbox_front(void)
 	RULE1(ctx, SCMP_ACT_ERRNO(ENOTTY), ioctl,
 	    ARG_EQ(1, TCGETS));
 
-	/* A library probing a file (OpenSSL config, /etc/localtime, ASan
-	 * reading /proc/self/maps for a report) fails quietly. */
-	DENY(ctx, open, EACCES);
-	DENY(ctx, openat, EACCES);
-	DENY(ctx, openat2, EACCES);
-	DENY(ctx, stat, EACCES);
-	DENY(ctx, lstat, EACCES);
-	DENY(ctx, statx, EACCES);
-	RULE1(ctx, SCMP_ACT_ERRNO(EACCES), newfstatat,
-	    SCMP_A3(SCMP_CMP_MASKED_EQ, AT_EMPTY_PATH, 0));
-	DENY(ctx, access, EACCES);
-	DENY(ctx, faccessat, EACCES);
-	DENY(ctx, faccessat2, EACCES);
-	DENY(ctx, readlink, EACCES);
-	DENY(ctx, readlinkat, EACCES);
+	sandbox_deny_files(ctx);
 
 	sandbox_seccomp_load(ctx, "front");
 }
@@ -649,26 +666,11 @@ sandbox_keys(void)
 
 	ctx = sandbox_seccomp_new("keys");
 	sandbox_allow_common(ctx);
-	RULE1(ctx, SCMP_ACT_ALLOW, mmap,
-	    SCMP_A2(SCMP_CMP_MASKED_EQ, PROT_EXEC, 0));
-	RULE1(ctx, SCMP_ACT_ALLOW, mprotect,
-	    SCMP_A2(SCMP_CMP_MASKED_EQ, PROT_EXEC, 0));
+	sandbox_no_exec_mappings(ctx);
 	/* glibc syslog() after a syslogd restart, as in the front. */
 	RULE1(ctx, SCMP_ACT_ERRNO(EACCES), socket, ARG_EQ(0, AF_UNIX));
 	RULE1(ctx, SCMP_ACT_ERRNO(ENOTTY), ioctl, ARG_EQ(1, TCGETS));
-	DENY(ctx, open, EACCES);
-	DENY(ctx, openat, EACCES);
-	DENY(ctx, openat2, EACCES);
-	DENY(ctx, stat, EACCES);
-	DENY(ctx, lstat, EACCES);
-	DENY(ctx, statx, EACCES);
-	RULE1(ctx, SCMP_ACT_ERRNO(EACCES), newfstatat,
-	    SCMP_A3(SCMP_CMP_MASKED_EQ, AT_EMPTY_PATH, 0));
-	DENY(ctx, access, EACCES);
-	DENY(ctx, faccessat, EACCES);
-	DENY(ctx, faccessat2, EACCES);
-	DENY(ctx, readlink, EACCES);
-	DENY(ctx, readlinkat, EACCES);
+	sandbox_deny_files(ctx);
 
 	sandbox_seccomp_load(ctx, "keys");
 }
