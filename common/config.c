@@ -47,6 +47,7 @@ static void	finish_listener(struct smtpcertd_conf *, struct listener *);
 static void	finish_listeners(struct smtpcertd_conf *);
 static void	warn_crl(struct smtpcertd_conf *);
 static void	warn_plaintext_auth(struct smtpcertd_conf *);
+static int	listener_is_loopback(const struct listener *);
 static int	ca_has_crl(struct smtpcertd_conf *, struct ca *);
 
 static void
@@ -1433,7 +1434,8 @@ config_finish(struct smtpcertd_conf *conf)
  * RFC 4954 section 4: no password mechanism without TLS.  `tls required'
  * and `require tls-for-auth' keep AUTH PLAIN/LOGIN for after STARTTLS
  * (538 before it); a STARTTLS listener whose `tls preferred' policy has
- * neither would take a password in the clear.
+ * neither would take a password in the clear, and so would a `tls off'
+ * listener anywhere but on loopback.
  */
 static void
 warn_plaintext_auth(struct smtpcertd_conf *conf)
@@ -1449,13 +1451,41 @@ warn_plaintext_auth(struct smtpcertd_conf *conf)
 			continue;
 		if (ap->kind != AUTH_PROFILE_SMTPAUTH && ap->fallback == NULL)
 			continue;	/* certificates only: no password */
-		/* `tls off' says on purpose that there is no TLS (a
-		 * loopback listener for local programs, say). */
+		/* `tls off' says on purpose that there is no TLS: fine on
+		 * loopback for local programs, not where a password would
+		 * cross a network (another address, or a PROXY header's
+		 * load balancer in front). */
+		if (pol->tls == POLICY_TLS_OFF && (l->proxy_protocol ||
+		    !listener_is_loopback(l))) {
+			conf_warn(&l->src, "listener with policy \"%s\" "
+			    "(tls off) %s accepts a password in the clear",
+			    pol->name, l->proxy_protocol ? "behind a PROXY "
+			    "header" : "on a non-loopback address");
+			continue;
+		}
 		if (pol->tls != POLICY_TLS_PREFERRED ||
 		    pol->require_tls_for_auth)
 			continue;
 		conf_warn(&l->src, "listener with policy \"%s\" (tls "
 		    "preferred) without require tls-for-auth accepts a "
 		    "password in the clear", pol->name);
+	}
+}
+
+static int
+listener_is_loopback(const struct listener *l)
+{
+	const struct sockaddr_in	*sin;
+	const struct sockaddr_in6	*sin6;
+
+	switch (l->ss.ss_family) {
+	case AF_INET:
+		sin = (const struct sockaddr_in *)&l->ss;
+		return (ntohl(sin->sin_addr.s_addr) >> 24) == 127;
+	case AF_INET6:
+		sin6 = (const struct sockaddr_in6 *)&l->ss;
+		return IN6_IS_ADDR_LOOPBACK(&sin6->sin6_addr);
+	default:
+		return 0;
 	}
 }
