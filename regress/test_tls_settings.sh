@@ -4,6 +4,7 @@
 # forward secrecy only: no CBC, no RSA key exchange).
 . "$(dirname "$0")/lib.sh"
 . "$REGRESS/lib/smtp.sh"
+. "$REGRESS/lib/proxy.sh"
 smtp_init || exit 1
 
 # Every TLS 1.2 CBC suite, RSA key exchange included.
@@ -98,14 +99,88 @@ c.cmd("MAIL FROM:<sender@example.test>", 451, "4.4.1")
 c.cmd("QUIT", 221)
 ' "$SUB_PORT" || fail "relay with TLS 1.3 only against a TLS 1.2 upstream"
 	up_assert_count 0 0
+	grep -q 'upstream-retry .*reason="TLS handshake: .*protocol version' "$T/smtpcertd.log" ||
+	    fail "relay failure is not the TLS version"
 	kill "$(cat "$T/daemon.pid")"; sleep 0.5
 	SMTP_RELAY_TLS='tls required
 	ca "clients"
 	tls profile strict' SMTP_POLICY="tls preferred" SMTP_PROFILE=none smtp_start
 	smtp_swaks "$T/sw" --from sender@example.test --to rcpt@example.test
 	grep -q "<- *250 2.0.0 Ok: queued as 1" "$T/sw" || fail "strict relay not delivered"
-	up_msg_json 1 'm["tls_version"] == "TLSv1.2" and "GCM" in m.get("tls_cipher", "GCM")' ||
+	up_msg_json 1 'm["tls_version"] == "TLSv1.2" and "GCM" in m["cipher"]' ||
 	    fail "relay TLS not AEAD TLS 1.2"
+}
+
+# A relay's cipher list is what it offers: against an upstream with only
+# CBC suites, `tls profile strict' fails, a list naming one of them
+# delivers over it, and so does a relay without settings.
+test_relay_ciphers() {
+	local up="--tls-cert $SMTP_PKI_CACHE/pki/server.chain.pem --tls-key $SMTP_PKI_CACHE/pki/server.key --require-tls --tls-max 1.2 --tls-ciphers ECDHE-RSA-AES128-SHA:ECDHE-ECDSA-AES128-SHA"
+	# shellcheck disable=SC2086
+	smtp_env $up
+	SMTP_RELAY_TLS='tls required
+	ca "clients"
+	tls profile strict' SMTP_POLICY="tls preferred" SMTP_PROFILE=none smtp_start
+	smtp_raw '
+c = C(sys.argv[1]); c.expect(220); c.ehlo()
+c.cmd("MAIL FROM:<sender@example.test>", 451, "4.4.1")
+c.cmd("QUIT", 221)
+' "$SUB_PORT" || fail "strict relay against a CBC-only upstream"
+	up_assert_count 0 0
+	grep -q 'upstream-retry .*reason="TLS handshake: ' "$T/smtpcertd.log" ||
+	    fail "relay failure is not the TLS handshake"
+	kill "$(cat "$T/daemon.pid")"; sleep 0.5
+	SMTP_RELAY_TLS='tls required
+	ca "clients"
+	tls ciphers "ECDHE-RSA-AES128-SHA:ECDHE-ECDSA-AES128-SHA"' SMTP_POLICY="tls preferred" SMTP_PROFILE=none smtp_start
+	smtp_swaks "$T/sw" --from sender@example.test --to rcpt@example.test
+	grep -q "<- *250 2.0.0 Ok: queued as 1" "$T/sw" || fail "CBC relay not delivered"
+	up_msg_json 1 'm["tls_version"] == "TLSv1.2" and m["cipher"].endswith("AES128-SHA")' ||
+	    fail "relay TLS not the CBC suite asked for"
+	# A relay without settings offers what it always did (libtls's
+	# "HIGH:!aNULL", CBC included).
+	kill "$(cat "$T/daemon.pid")"; sleep 0.5
+	SMTP_RELAY_TLS='tls required
+	ca "clients"' SMTP_POLICY="tls preferred" SMTP_PROFILE=none smtp_start
+	smtp_swaks "$T/sw2" --from sender@example.test --to rcpt@example.test
+	grep -q "<- *250 2.0.0 Ok: queued as 2" "$T/sw2" || fail "default relay not delivered"
+}
+
+# The same for a proxy back end (the smtps proxy listener in front of the
+# recording upstream, TLS 1.2 only; regress/lib/proxy.sh without Dovecot).
+px_tls_start() {
+	DC_IMAP_PORT=$(free_port) DC_IMAPS_PORT=$(free_port) DC_POP3_PORT=$(free_port)
+	P_IMAP=$(free_port) P_POP=$(free_port) P_CUID=$(free_port)
+	P_CCN=$(free_port) P_CEA=$(free_port) P_CEAO=$(free_port)
+	P_CDN=$(free_port) P_MH=$(free_port) P_PIGGY=$(free_port)
+	P_NOGP=$(free_port) P_SMTPS=$(free_port)
+	P_DEAD=$(free_port) P_MUTE=$(free_port)
+	PX_SMTP_SERVER="default server \"127.0.0.1\" port $UP_PORT tls required ca \"clients\" $1" \
+	    px_start
+}
+
+px_tls_send() {
+	timeout 30 swaks --server "127.0.0.1:$P_SMTPS" --tlsc --timeout 15 \
+	    --tls-cert "$PKI/alice.crt" --tls-key "$PKI/alice.key" \
+	    --from alice@example.test --to bob@example.test >"$1" 2>&1 || :
+}
+
+test_proxy_backend_settings() {
+	local up="--tls-cert $SMTP_PKI_CACHE/pki/server.chain.pem --tls-key $SMTP_PKI_CACHE/pki/server.key --require-tls --tls-max 1.2"
+	# shellcheck disable=SC2086
+	smtp_env $up
+	px_tls_start 'tls protocols "tlsv1.3"'
+	px_tls_send "$T/sw1"
+	grep -q '^<~\* *451 ' "$T/sw1" || { cat "$T/sw1"; fail "TLS 1.3 back end against TLS 1.2 not refused"; }
+	[ "$(upstream_msg_count "$T/up")" = 0 ] || fail "delivered anyway"
+	grep -q 'event=backend .*result=failed reason="mail server: TLS handshake: .*protocol version' "$T/smtpcertd.log" ||
+	    fail "back end failure is not the TLS version"
+	kill "$(cat "$T/daemon.pid")"; sleep 0.5
+	px_tls_start 'tls profile strict'
+	px_tls_send "$T/sw2"
+	upstream_wait_msg "$T/up" 1 10 || { cat "$T/sw2"; fail "strict back end not delivered"; }
+	up_msg_json 1 'm["tls_version"] == "TLSv1.2" and "GCM" in m["cipher"]' ||
+	    fail "back end TLS not AEAD TLS 1.2"
 }
 
 test_bad_settings_are_config_errors() {
@@ -134,5 +209,7 @@ run_test test_strict_profile_refuses_cbc
 run_test test_global_and_listener_protocols
 run_test test_listener_ciphersuites_and_groups
 run_test test_relay_settings
+run_test test_relay_ciphers
+run_test test_proxy_backend_settings
 run_test test_bad_settings_are_config_errors
 finish

@@ -4,7 +4,8 @@
 Stdlib only; run it under /usr/bin/python3 (regress/lib/upstream.sh does).
 
     upstream.py --port P --dir D [--host 127.0.0.1] [--tls-cert C --tls-key K]
-                [--tls-ca CA] [--smtps] [--require-tls] [--xclient]
+                [--tls-ca CA] [--tls-max 1.2|1.3] [--tls-ciphers LIST]
+                [--smtps] [--require-tls] [--xclient]
                 [--smtputf8] [--size N] [--fail MODE[,MODE...]]
                 [--hostname NAME] [--timeout SECS]
 
@@ -105,6 +106,8 @@ class Server:
             self.ctx.minimum_version = ssl.TLSVersion.TLSv1_2
             if args.tls_max == "1.2":
                 self.ctx.maximum_version = ssl.TLSVersion.TLSv1_2
+            if args.tls_ciphers:
+                self.ctx.set_ciphers(args.tls_ciphers)
             self.ctx.load_cert_chain(args.tls_cert, args.tls_key)
             if args.tls_ca:
                 self.ctx.load_verify_locations(args.tls_ca)
@@ -495,6 +498,7 @@ def main():
     ap.add_argument("--tls-key")
     ap.add_argument("--tls-ca")
     ap.add_argument("--tls-max", choices=["1.2", "1.3"])
+    ap.add_argument("--tls-ciphers")  # TLS 1.2 list, OpenSSL syntax
     ap.add_argument("--smtps", action="store_true")
     ap.add_argument("--require-tls", action="store_true")
     ap.add_argument("--xclient", action="store_true")
