@@ -107,6 +107,14 @@ tlsopts_versions(const char *protocols, int *min, int *max, char *err,
 	return 0;
 }
 
+static int	(*suites_check)(const char *, char *, size_t);
+
+void
+tlsopts_set_suites_check(int (*fn)(const char *, char *, size_t))
+{
+	suites_check = fn;
+}
+
 int
 tlsopts_check_value(const char *what, const char *v, char *err,
     size_t errlen)
@@ -124,7 +132,7 @@ tlsopts_check_value(const char *what, const char *v, char *err,
 			    "TLS_AES_128_GCM_SHA256\")", v);
 			return -1;
 		}
-		return 0;
+		return suites_check != NULL ? suites_check(v, err, errlen) : 0;
 	}
 	/* libtls checks cipher lists and groups as relays will use them. */
 	if ((cfg = tls_config_new()) == NULL) {

@@ -55,6 +55,10 @@ int	tlsopts_versions(const char *protocols, int *min, int *max,
  * groups the way relays use them): 0 or -1 with err. */
 int	tlsopts_check_value(const char *what, const char *v, char *err,
 	    size_t errlen);
+/* Where libssl is linked (smtpcertd: tlsopts_ssl.c), every TLS 1.3
+ * suite name is checked as it is parsed; elsewhere only its form. */
+void	tlsopts_set_suites_check(int (*)(const char *, char *, size_t));
+int	tlsopts_ssl_check_suites(const char *, char *, size_t);
 /* Each setting set, as "<pre>tls profile strict<post>". */
 void	tlsopts_print(FILE *, const struct tls_opts *, const char *pre,
 	    const char *post);

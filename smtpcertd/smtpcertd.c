@@ -59,6 +59,8 @@ main(int argc, char *argv[])
 	ssize_t			 n;
 	FILE			*fp;
 
+	/* Misspelt TLS 1.3 suites are errors with file:line (tlsopts.h). */
+	tlsopts_set_suites_check(tlsopts_ssl_check_suites);
 	while ((ch = getopt(argc, argv, "dD:f:np:T:v")) != -1) {
 		switch (ch) {
 		case 'd':
