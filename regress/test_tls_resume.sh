@@ -21,7 +21,7 @@ crl cache "$T/crlcache"
 hostname "gw.example.test"
 ${1:-}
 pki "gw" cert "$T/pki/server.chain.pem" key "$T/pki/server.key"
-ca "clients" file "${RESUME_CA:-$T/pki/chain.pem}"
+ca "clients" file "${RESUME_CA:-$T/pki/chain.pem}" ${RESUME_CAOPTS:-}
 crl "inter" {
 	ca "clients"
 	type pem
@@ -50,7 +50,7 @@ policy "CAC" {
 }
 relay "mx" host "127.0.0.1" port $UP_PORT tls none
 listen on 127.0.0.1 port $SUB_PORT starttls pki "gw" ca "clients" \\
-	auth-profile "cac" policy "CAC" relay "mx"
+	auth-profile "cac" policy "CAC" relay "mx" ${RESUME_LISTENOPTS:-}
 CONF
 }
 
@@ -93,6 +93,12 @@ test_resumed_session_keeps_the_user() {
 		up_received $n "authenticated as alice by certificate serial $(pki_serial "$T/pki" alice)"
 	done
 	grep -q "resumed=yes" "$T/smtpcertd.log" || fail "no resumed=yes on the tls line"
+	# The resumed sessions' lines name the user and the certificate as
+	# the full handshakes' do.
+	[ "$(grep -Ec "event=end .* cert=ok cert-subject=\"[^\"]*CN=TESTER\.ALICE[^\"]*\" cert-serial=$(pki_serial "$T/pki" alice) .* user=alice method=certificate messages=1 " "$T/smtpcertd.log")" -eq 4 ] ||
+	    { grep "event=end" "$T/smtpcertd.log"; fail "user or certificate not on every end line"; }
+	[ "$(grep -Ec "event=tls .* resumed=yes cert=presented" "$T/smtpcertd.log")" -eq 2 ] ||
+	    { grep "event=tls" "$T/smtpcertd.log"; fail "resumed tls lines without the certificate"; }
 	ctl show stats | grep -E "^tls\.resumptions\.ok +2$" || { ctl show stats | grep resum; fail "resumptions not counted"; }
 }
 
@@ -159,6 +165,52 @@ test_reload_changing_ca_ends_resumption() {
 	grep -q "^250 2.0.0 Ok: queued" "$T/after" || fail "full handshake after the change not delivered"
 }
 
+# resume_across_reload WHAT EXPECTED: a session from before a reload
+# that changed what the listener trusts (set up by the caller in
+# between) is not resumed; the full handshake answers EXPECTED.
+resume_across_reload() {
+	ctl reload >/dev/null || fail "$1: reload"
+	sleep 0.5
+	local v
+	for v in -tls1_3 -tls1_2; do
+		sclient "$T/after$v" $v -sess_in "$T/sess$v"
+		grep -q "^New, TLSv1" "$T/after$v" || { cat "$T/after$v"; fail "$1: $v resumed across the change"; }
+		# (s_client's ticket dump may run into the reply line)
+		grep -aq "$2" "$T/after$v" || { grep "^[2-5][0-9][0-9] " "$T/after$v"; fail "$1: $v full handshake after the change: no $2"; }
+	done
+}
+resume_sessions() {
+	local v
+	for v in -tls1_3 -tls1_2; do
+		sclient "$T/first$v" $v -sess_out "$T/sess$v"
+		sclient "$T/same$v" $v -sess_in "$T/sess$v"
+		grep -q "^Reused" "$T/same$v" || { cat "$T/same$v"; fail "$1: $v not resumed before the change"; return 1; }
+	done
+}
+
+# The ca's certificate policies decide trust too: alice's path asserts
+# none, so once the ca names one her old sessions must not slip past
+# the policy check; the full handshake refuses her.
+test_reload_changing_cert_policy_ends_resumption() {
+	resume_start
+	resume_sessions cert-policy || return 1
+	RESUME_CAOPTS='cert-policy "1.3.6.1.4.1.55555.1.1"' resume_conf
+	resume_across_reload cert-policy \
+	    "554 5.7.1 Client certificate refused: certificate policy not acceptable"
+	ctl show stats | grep -E "^tls\.resumptions\.refused +0$" ||
+	    fail "a context change counted as a certificate refusal"
+}
+
+# So do the listener's TLS settings: a TLS 1.2 session keeps its cipher.
+test_reload_changing_tls_settings_ends_resumption() {
+	resume_start
+	resume_sessions ciphers || return 1
+	RESUME_LISTENOPTS='tls ciphers "ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-RSA-AES256-GCM-SHA384"' resume_conf
+	"$SMTPCERTD" -n -f "$T/smtpcertd.conf" >"$T/n.out" 2>&1 ||
+	    { cat "$T/n.out"; fail "listener tls ciphers refused"; return 1; }
+	resume_across_reload ciphers "250 2.0.0 Ok: queued"
+}
+
 test_session_cache_zero_turns_it_off() {
 	smtp_env
 	resume_conf "tls session-cache 0"
@@ -183,5 +235,7 @@ run_test test_resumed_session_keeps_the_user
 run_test test_tls12_session_id
 run_test test_revoked_certificate_is_not_resumed
 run_test test_reload_changing_ca_ends_resumption
+run_test test_reload_changing_cert_policy_ends_resumption
+run_test test_reload_changing_tls_settings_ends_resumption
 run_test test_session_cache_zero_turns_it_off
 finish

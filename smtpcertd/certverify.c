@@ -1093,6 +1093,12 @@ cv_ssl_verify(X509_STORE_CTX *ctx, void *arg)
 		log_warnx("client certificate: WARNING: %s; ACCEPTED "
 		    "UNCHECKED (fail-open)", st.warn);
 	if (ssl == NULL || (!st.has_hs && !st.has_after && pol == NULL)) {
+		/* Nothing to say: nor does a resumption check before it
+		 * (certverify_resume()) whose session was not taken. */
+		if (ssl != NULL && SSL_get_ex_data(ssl, cv_ssl_idx) != NULL) {
+			cv_result_free(SSL_get_ex_data(ssl, cv_ssl_idx));
+			SSL_set_ex_data(ssl, cv_ssl_idx, NULL);
+		}
 		free(pol);
 		return ret;
 	}
@@ -1137,6 +1143,10 @@ certverify_resume(SSL *ssl, SSL_SESSION *sess)
 		ERR_clear_error();
 		return 0;
 	}
+	/* The listener's security level judges the client's keys, as in
+	 * libssl's ssl_verify_cert_chain(). */
+	X509_VERIFY_PARAM_set_auth_level(X509_STORE_CTX_get0_param(xctx),
+	    SSL_get_security_level(ssl));
 	ok = cv_ssl_verify(xctx, o) > 0;
 	res = SSL_get_ex_data(ssl, cv_ssl_idx);
 	if (ok && (res == NULL || !res->has_after)) {

@@ -152,7 +152,9 @@ front_sid_ctx(const struct conf_bundle *b, const struct listener *l,
     int crl_check, unsigned char out[32])
 {
 	EVP_MD_CTX	*md;
-	int32_t		 v[8];
+	struct tls_opts	 to;
+	const char	*s;
+	int32_t		 v[9];
 	int		 i;
 
 	memset(v, 0, sizeof(v));
@@ -167,12 +169,26 @@ front_sid_ctx(const struct conf_bundle *b, const struct listener *l,
 		v[6] = l->ca->inhibit_policy_mapping;
 		v[7] = l->ca->inhibit_any_policy;
 	}
+	/* The TLS settings too: a TLS 1.2 session keeps its cipher, which
+	 * a tightened cipher list (or profile) must not let back in. */
+	tlsopts_effective(&to, &l->tlsopts, &b->conf->tls);
+	v[8] = to.profile;
+	if (to.profile == TLS_PROFILE_STRICT &&
+	    v[4] < TLS_STRICT_SECURITY_LEVEL)
+		v[4] = TLS_STRICT_SECURITY_LEVEL;
 	if ((md = EVP_MD_CTX_new()) == NULL ||
 	    EVP_DigestInit_ex(md, EVP_sha256(), NULL) != 1 ||
 	    EVP_DigestUpdate(md, "smtpcertd listener", 18) != 1 ||
 	    EVP_DigestUpdate(md, v, sizeof(v)) != 1 ||
 	    (ca != NULL && EVP_DigestUpdate(md, ca->a, ca->alen) != 1))
 		fatalx("%s: digest", __func__);
+	for (i = 0; i < 4; i++) {
+		s = i == 0 ? to.protocols : i == 1 ? to.ciphers : i == 2 ?
+		    to.ciphersuites : to.groups;
+		if (EVP_DigestUpdate(md, s != NULL ? s : "", s != NULL ?
+		    strlen(s) + 1 : 1) != 1)
+			fatalx("%s: digest", __func__);
+	}
 	for (i = 0; l->ca != NULL && i < l->ca->npolicies; i++)
 		if (EVP_DigestUpdate(md, l->ca->policies[i],
 		    strlen(l->ca->policies[i]) + 1) != 1)

@@ -63,6 +63,7 @@ struct tr_index {
 	size_t			  nbuckets;	/* a power of two */
 	TAILQ_HEAD(, tr_ent)	  ages;
 	size_t			  n, max;
+	unsigned char		  sid_ctx[32];	/* the context's */
 };
 
 static struct tr_key	 tr_keys[2];	/* current, previous */
@@ -160,6 +161,25 @@ tr_ticket_key(SSL *ssl, unsigned char name[16], unsigned char *iv,
 	return 0;
 }
 
+/*
+ * A session of another session id context (what the listener trusted
+ * changed at a reload): OpenSSL declines it after our callbacks, so it
+ * is neither checked nor counted here.
+ */
+static int
+tr_other_ctx(SSL *ssl, SSL_SESSION *sess)
+{
+	struct tr_index		*x;
+	const unsigned char	*id;
+	unsigned int		 len;
+
+	if ((x = SSL_CTX_get_ex_data(SSL_get_SSL_CTX(ssl), tr_idx)) == NULL)
+		return 1;
+	id = SSL_SESSION_get0_id_context(sess, &len);
+	return len != sizeof(x->sid_ctx) ||
+	    memcmp(id, x->sid_ctx, sizeof(x->sid_ctx)) != 0;
+}
+
 /* SSL_CTX_set_session_ticket_cb(): a decrypted ticket's session. */
 static SSL_TICKET_RETURN
 tr_ticket_decrypted(SSL *ssl, SSL_SESSION *sess, const unsigned char *name,
@@ -168,6 +188,8 @@ tr_ticket_decrypted(SSL *ssl, SSL_SESSION *sess, const unsigned char *name,
 	switch (status) {
 	case SSL_TICKET_SUCCESS:
 	case SSL_TICKET_SUCCESS_RENEW:
+		if (tr_other_ctx(ssl, sess))
+			return SSL_TICKET_RETURN_IGNORE_RENEW;
 		if (!certverify_resume(ssl, sess)) {
 			stats_inc(STAT_TLS_RESUME_REFUSED);
 			return SSL_TICKET_RETURN_IGNORE_RENEW;
@@ -292,7 +314,7 @@ tr_get_session(SSL *ssl, const unsigned char *id, int len, int *copy)
 	    *(pp = tr_slot(x, id, (unsigned int)len)) == NULL)
 		return NULL;
 	sess = (*pp)->sess;
-	if (tr_expired(sess, time(NULL))) {
+	if (tr_expired(sess, time(NULL)) || tr_other_ctx(ssl, sess)) {
 		tr_drop(x, pp);
 		return NULL;
 	}
@@ -338,6 +360,7 @@ tlsresume_ctx(SSL_CTX *ctx, int64_t lifetime, int cache,
 		fatal(NULL);
 	TAILQ_INIT(&x->ages);
 	x->max = (size_t)cache;
+	memcpy(x->sid_ctx, sid_ctx, sizeof(x->sid_ctx));
 	for (n = 64; n < (size_t)cache / 2 && n < (1U << 20); n <<= 1)
 		;
 	if ((x->bucket = calloc(n, sizeof(*x->bucket))) == NULL)
