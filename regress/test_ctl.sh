@@ -75,7 +75,7 @@ test_every_command_text_and_json() {
 		ctl show "$c" --json >"$f.after.json" || fail "show $c --json"
 		json_ok "$f.after.json"
 	done
-	json_ok "$T/show-status.json" 'd["generation"] == 1 and len(d["processes"]) == 4'
+	json_ok "$T/show-status.json" 'd["generation"] == 1 and len(d["processes"]) == 5'
 	json_ok "$T/show-crl.json" 'd == {"crls": []}'
 	json_ok "$T/show-sessions.json" 'd == {"sessions": []}'
 	json_ok "$T/show-stats.json" 'd["partial"] is False and d["missing"] == [] and
