@@ -243,7 +243,10 @@ c.cmd("QUIT", 221)
 	    fail "a forged line"
 	KV_ALL=1 kv_check "^front\[[0-9]+\]: session=$sid event=" "f['session'] == '$sid' and f.get('user') != 'root'" ||
 	    fail "a forged field"
-	! grep -Ev '^[a-z-]+\[[0-9]+\]: |^[[:space:]]*$' "$T/smtpcertd.log" | grep -q . ||
+	# (A sanitizer build's one-time notice about OpenSSL's asynchronous
+	# job stacks, where handshakes wait for the keys process, is ASan's
+	# own output, not a log line.)
+	! grep -Ev '^[a-z-]+\[[0-9]+\]: |^[[:space:]]*$|^==[0-9]+==WARNING: ASan is ignoring requested __asan_handle_no_return|^False positive error reports may follow$|^For details see https://github.com/google/sanitizers/issues/189$' "$T/smtpcertd.log" | grep -q . ||
 	    { grep -Ev '^[a-z-]+\[[0-9]+\]: ' "$T/smtpcertd.log"; fail "a line without a process tag"; }
 }
 
