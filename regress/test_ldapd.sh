@@ -666,7 +666,9 @@ test_hung_server_times_out_and_lookups_are_bounded() {
 	expect 2 TEMPFAIL
 	local ms; ms=$(answer_ms 2)
 	echo "hung server: request 2 answered after ${ms}ms"
-	[ "$ms" -ge 5900 ] && [ "$ms" -lt 7500 ] || fail "timeout after ${ms}ms"
+	# The lower bound is the setting; the upper one only says "timed out,
+	# did not hang": a loaded sanitizer build answers late (7.6 s seen).
+	[ "$ms" -ge 5900 ] && [ "$ms" -lt 20000 ] || fail "timeout after ${ms}ms"
 	[ "$(grep -c '^RESULT TEMPFAIL .*detail=too many lookups in flight' "$T/out")" = 7 ] ||
 	    fail "in-flight bound not enforced"
 	[ "$(grep -c '^RESULT' "$T/out")" -eq "$id" ] || fail "lookups lost"
