@@ -205,6 +205,7 @@ static int		 yyerror(const char *, ...)
 			    __attribute__((format(printf, 1, 2)));
 static int		 kw_cmp(const void *, const void *);
 static int		 lookup(const char *);
+static int		 service_port(const char *);
 static int		 igetc(void);
 static int		 lgetc(int);
 static void		 lungetc(int);
@@ -458,13 +459,14 @@ port		: NUMBER			{
 			$$ = $1;
 		}
 		| STRING			{
-			struct servent	*se;
+			int	 p;
 
-			if ((se = getservbyname($1, "tcp")) == NULL) {
+			if ((p = service_port($1)) == -1) {
+				/* the %destructor frees $1 */
 				yyerror("unknown port \"%s\"", $1);
 				YYERROR;
 			}
-			$$ = ntohs(se->s_port);
+			$$ = p;
 			free($1);
 		}
 		;
@@ -1561,6 +1563,35 @@ yyerror(const char *fmt, ...)
 	va_end(ap);
 	log_warnx("%s:%d: %s", file->name, yylval.lineno, msg);
 	return 0;
+}
+
+/*
+ * A port given by name.  The mail and directory services are built in, so
+ * a configuration means the same on a system without /etc/services (a
+ * minimal container has no netbase); other names go to getservbyname().
+ */
+static int
+service_port(const char *name)
+{
+	static const struct {
+		const char	*name;
+		int		 port;
+	} builtin[] = {
+		{ "smtp", 25 }, { "submission", 587 }, { "submissions", 465 },
+		{ "smtps", 465 }, { "ssmtp", 465 }, { "imap", 143 },
+		{ "imap2", 143 }, { "imaps", 993 }, { "pop3", 110 },
+		{ "pop3s", 995 }, { "ldap", 389 }, { "ldaps", 636 },
+		{ "http", 80 }, { "https", 443 },
+	};
+	struct servent	*se;
+	size_t		 i;
+
+	for (i = 0; i < sizeof(builtin) / sizeof(builtin[0]); i++)
+		if (strcmp(name, builtin[i].name) == 0)
+			return builtin[i].port;
+	if ((se = getservbyname(name, "tcp")) == NULL)
+		return -1;
+	return ntohs(se->s_port);
 }
 
 static int

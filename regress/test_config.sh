@@ -65,7 +65,31 @@ check_case() {
 	diff -u "$out" "$T/out2" || fail "$n.conf: printout not stable"
 }
 
+# Mail service names mean the same without /etc/services (a minimal
+# container has no netbase): hide the file in a private mount namespace.
+test_service_names_without_etc_services() {
+	cat >"$T/svc.conf" <<-EOF
+	pki "gw" cert "/nonexistent.crt" key "/nonexistent.key"
+	relay "up" host "192.0.2.1" port submissions
+	proxy "mail" {
+		default server "mail.example.com"
+	}
+	policy "p" { tls preferred require tls-for-auth }
+	listen on 127.0.0.1 port submission pki "gw" policy "p" relay "up"
+	listen on 127.0.0.1 port "smtps" tls pki "gw" policy "p" relay "up"
+	listen on 127.0.0.1 port imaps proxy imap4s pki "gw" profile "mail"
+	EOF
+	local out
+	out=$(unshare -m sh -c 'mount --bind /dev/null /etc/services &&
+	    exec "$0" -nv -f "$1"' "$SMTPCERTD" "$T/svc.conf" 2>&1) ||
+	    fail "refused without /etc/services: $out"
+	for p in 587 465 993; do
+		echo "$out" | grep -q "port $p" || fail "port $p not in: $out"
+	done
+}
+
 cd "$CONFDIR" || exit 1
+run_test test_service_names_without_etc_services
 for conf in [0-9]*.conf; do
 	n=${conf%.conf}
 	eval "config_$n() { check_case $n; }"
