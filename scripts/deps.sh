@@ -30,6 +30,9 @@ python3-cryptography-vectors libnet-ssleay-perl"
 # fetchmail (IMAP SASL EXTERNAL, POP3 with a client certificate) and
 # isync's mbsync (IMAP with a client certificate, EXTERNAL and LOGIN).
 TEST_PKGS="$TEST_PKGS fetchmail isync"
+# systemd-analyze verifies the unit (regress/test_systemd.sh); passwd and
+# util-linux are in every Debian root but named for the preflight's sake.
+TEST_PKGS="$TEST_PKGS systemd passwd util-linux"
 
 if [ "$(id -u)" -ne 0 ]; then
 	echo "deps.sh: must run as root" >&2
