@@ -30,6 +30,9 @@ python3-cryptography-vectors libnet-ssleay-perl"
 # fetchmail (IMAP SASL EXTERNAL, POP3 with a client certificate) and
 # isync's mbsync (IMAP with a client certificate, EXTERNAL and LOGIN).
 TEST_PKGS="$TEST_PKGS fetchmail isync"
+# The Debian package (regress/test_deb.sh): dpkg-buildpackage with
+# debhelper (dh, compat 13), then lintian.
+TEST_PKGS="$TEST_PKGS debhelper dpkg-dev fakeroot lintian"
 
 if [ "$(id -u)" -ne 0 ]; then
 	echo "deps.sh: must run as root" >&2
