@@ -33,6 +33,9 @@ TEST_PKGS="$TEST_PKGS fetchmail isync"
 # systemd-analyze verifies the unit (regress/test_systemd.sh); passwd and
 # util-linux are in every Debian root but named for the preflight's sake.
 TEST_PKGS="$TEST_PKGS systemd passwd util-linux"
+# The Debian package (regress/test_deb.sh): dpkg-buildpackage with
+# debhelper (dh, compat 13), then lintian.
+TEST_PKGS="$TEST_PKGS debhelper dpkg-dev fakeroot lintian"
 
 if [ "$(id -u)" -ne 0 ]; then
 	echo "deps.sh: must run as root" >&2
