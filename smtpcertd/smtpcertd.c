@@ -393,8 +393,13 @@ parent_reload(char *why, size_t whylen)
 		    "refused: configuration has errors");
 		return -1;
 	}
+	/* The metrics endpoint first: listen_bind_all() hands the old
+	 * generation's sockets over when it succeeds, so nothing may fail
+	 * after it. */
 	if (parent_prepare_dirs(b->conf) == -1 ||
-	    listen_bind_all(b, old) == -1 || metrics_prepare(b->conf) == -1) {
+	    metrics_prepare(b->conf) == -1 ||
+	    listen_bind_all(b, old) == -1) {
+		metrics_abort();
 		snprintf(why, whylen, "could not set up the new "
 		    "configuration, see the log");
 		snprintf(parent->last_reload_result,
