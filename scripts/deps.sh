@@ -30,6 +30,9 @@ python3-cryptography-vectors libnet-ssleay-perl"
 # fetchmail (IMAP SASL EXTERNAL, POP3 with a client certificate) and
 # isync's mbsync (IMAP with a client certificate, EXTERNAL and LOGIN).
 TEST_PKGS="$TEST_PKGS fetchmail isync"
+# The Prometheus client's parser judges the metrics output
+# (regress/test_metrics.sh).
+TEST_PKGS="$TEST_PKGS python3-prometheus-client"
 
 if [ "$(id -u)" -ne 0 ]; then
 	echo "deps.sh: must run as root" >&2
