@@ -48,6 +48,8 @@ static void	finish_listeners(struct smtpcertd_conf *);
 static void	warn_crl(struct smtpcertd_conf *);
 static void	warn_plaintext_auth(struct smtpcertd_conf *);
 static int	listener_is_loopback(const struct listener *);
+static int	ss_is_loopback(const struct sockaddr_storage *);
+static void	finish_metrics(struct smtpcertd_conf *);
 static int	ca_has_crl(struct smtpcertd_conf *, struct ca *);
 
 static void
@@ -582,6 +584,7 @@ config_free(struct smtpcertd_conf *conf)
 	free(conf->chroot);
 	free(conf->control_socket);
 	free(conf->control_group);
+	free(conf->metrics.src.file);
 	free(conf->crl_cachedir);
 	free(conf->hostname);
 	tlsopts_free(&conf->tls);
@@ -1421,6 +1424,7 @@ config_finish(struct smtpcertd_conf *conf)
 	TAILQ_FOREACH(px, &conf->proxies, entry)
 		finish_proxy(conf, px);
 	finish_listeners(conf);
+	finish_metrics(conf);
 	if (TAILQ_EMPTY(&conf->listeners) && !conf->from_text)
 		log_warnx("%s: warning: no listeners", conf->path);
 	if (conf_errors == 0 && !conf->from_text) {
@@ -1475,17 +1479,49 @@ warn_plaintext_auth(struct smtpcertd_conf *conf)
 static int
 listener_is_loopback(const struct listener *l)
 {
+	return ss_is_loopback(&l->ss);
+}
+
+static int
+ss_is_loopback(const struct sockaddr_storage *ss)
+{
 	const struct sockaddr_in	*sin;
 	const struct sockaddr_in6	*sin6;
 
-	switch (l->ss.ss_family) {
+	switch (ss->ss_family) {
 	case AF_INET:
-		sin = (const struct sockaddr_in *)&l->ss;
+		sin = (const struct sockaddr_in *)ss;
 		return (ntohl(sin->sin_addr.s_addr) >> 24) == 127;
 	case AF_INET6:
-		sin6 = (const struct sockaddr_in6 *)&l->ss;
+		sin6 = (const struct sockaddr_in6 *)ss;
 		return IN6_IS_ADDR_LOOPBACK(&sin6->sin6_addr);
 	default:
 		return 0;
 	}
+}
+
+/*
+ * The metrics endpoint must not take a listener's address (the bind
+ * would fail at start), and is plain HTTP without authentication: say so
+ * when it is reachable from elsewhere than this machine.
+ */
+static void
+finish_metrics(struct smtpcertd_conf *conf)
+{
+	struct listener	*l;
+
+	if (conf->metrics.sslen == 0)
+		return;
+	TAILQ_FOREACH(l, &conf->listeners, entry)
+		if (l->sslen == conf->metrics.sslen &&
+		    memcmp(&l->ss, &conf->metrics.ss, l->sslen) == 0) {
+			conf_error(&conf->metrics.src, "metrics listen: "
+			    "address and port already used by the listener "
+			    "at %s:%d", l->src.file, l->src.line);
+			return;
+		}
+	if (!conf->from_text && !ss_is_loopback(&conf->metrics.ss))
+		conf_warn(&conf->metrics.src, "metrics listen on a "
+		    "non-loopback address: plain HTTP without "
+		    "authentication, reachable by anyone who can connect");
 }

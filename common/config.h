@@ -458,12 +458,24 @@ struct listener {
 	struct conf_src	 src;
 };
 
+/* `metrics listen on ADDRESS port N': the parent's Prometheus endpoint
+ * (smtpcertd/metrics.c), plain HTTP. */
+struct metrics_conf {
+	struct sockaddr_storage ss;
+	socklen_t	 sslen;		/* 0: not configured */
+	struct conf_src	 src;
+};
+
 struct smtpcertd_conf {
 	char		*path;		/* file or text name it was parsed from */
 	char		*user;
 	char		*chroot;
 	char		*control_socket;
 	char		*control_group;	/* NULL: root only */
+	int		 control_group_changes; /* the group may also change
+					 * things (reload, kill, ...);
+					 * else it may only show */
+	struct metrics_conf metrics;	/* sslen 0: no endpoint */
 	char		*crl_cachedir;
 	char		*hostname;
 

@@ -22,7 +22,10 @@
  *	user "name"				["_smtpcertd"]
  *	chroot "/dir"				["/var/lib/smtpcertd/empty"]
  *	control socket "/path"			["/run/smtpcertd.sock"]
- *	control group "group"			[none: root only]
+ *	control group "group" [allow changes]	[none: root only; the
+ *						 group may only show]
+ *	metrics listen on ADDRESS port N	[none] numeric address;
+ *						 Prometheus over plain HTTP
  *	crl cache "/dir"			["/var/cache/smtpcertd"]
  *	hostname "name"				[gethostname()]
  *	limit NAME VALUE			[see below; a listener may
@@ -266,6 +269,7 @@ static int	 parse_size(const char *, int64_t *);
 static void	 set_limit(struct conf_limits *, const char *, const char *);
 static void	 set_filter(char **, char *, const char *);
 static void	 listen_begin(char *);
+static void	 metrics_set(const char *, int);
 static void	 listen_end(void);
 static void	 listen_mode(int);
 static void	 listen_reset(void);
@@ -305,6 +309,7 @@ typedef struct {
 %token	CERTPOLICY INHIBITANYPOLICY INHIBITPOLICYMAPPING REQEXPLICITPOLICY
 %token	SECURITYLEVEL BINDSLOGIN MASTER SEPARATOR
 %token	SESSIONCACHE SESSIONLIFETIME PROTOCOLS CIPHERS CIPHERSUITES GROUPS
+%token	METRICS CHANGES
 /* One: a listener's `tls' (implicit TLS) before `profile' is read as
  * `tls profile ...' (its TLS settings); a proxy's `profile' never
  * follows `tls' on a listener. */
@@ -315,7 +320,7 @@ typedef struct {
 %type	<v.string>	string name path value relayname
 %destructor	{ free($$); } <v.string>
 %type	<v.number>	yesno stale duration port count upstreamtls policytls
-%type	<v.number>	tlsprofile
+%type	<v.number>	tlsprofile controlchanges
 %type	<v.number>	dnfield authkind scope authmethod relayport
 
 %%
@@ -471,6 +476,11 @@ port		: NUMBER			{
 		}
 		;
 
+/* Members of the control group only show, unless this says otherwise. */
+controlchanges	: /* empty */			{ $$ = 0; }
+		| ALLOW CHANGES			{ $$ = 1; }
+		;
+
 dnfield		: STRING			{
 			int	 f;
 
@@ -492,10 +502,15 @@ main		: USER string			{
 		| CONTROL SOCKET path	{
 			setstr(&conf->control_socket, $3, "control socket");
 		}
-		| CONTROL GROUP string	{
+		| CONTROL GROUP string controlchanges	{
 			if (check_name($3) == -1)
 				yyerror("invalid group \"%s\"", $3);
 			setstr(&conf->control_group, $3, "control group");
+			conf->control_group_changes = $4;
+		}
+		| METRICS LISTEN ON STRING PORT port	{
+			metrics_set($4, $6);
+			free($4);
 		}
 		| HOSTNAME string	{
 			const char	*p;
@@ -1436,6 +1451,7 @@ static const struct keywords keywords[] = {
 	{ "cert",			CERT },
 	{ "cert-policy",		CERTPOLICY },
 	{ "certificate",		CERTIFICATE },
+	{ "changes",			CHANGES },
 	{ "chroot",			CHROOT },
 	{ "ciphers",			CIPHERS },
 	{ "ciphersuites",		CIPHERSUITES },
@@ -1481,6 +1497,7 @@ static const struct keywords keywords[] = {
 	{ "match",			MATCH },
 	{ "match-certificate",		MATCHCERT },
 	{ "method",			METHOD },
+	{ "metrics",			METRICS },
 	{ "monitor",			MONITOR },
 	{ "must",			MUST },
 	{ "name",			NAME },
@@ -2475,6 +2492,39 @@ listen_end(void)
 	}
 	freeaddrinfo(res);
 	listen_reset();
+}
+
+/*
+ * `metrics listen on ADDRESS port N': a numeric address only, never a
+ * name to resolve (a management endpoint should not move with the DNS)
+ * and never "*".
+ */
+static void
+metrics_set(const char *addr, int port)
+{
+	struct addrinfo	 hints, *res;
+	char		 serv[16];
+
+	if (conf->metrics.sslen != 0) {
+		yyerror("metrics listen given twice");
+		return;
+	}
+	memset(&hints, 0, sizeof(hints));
+	hints.ai_family = AF_UNSPEC;
+	hints.ai_socktype = SOCK_STREAM;
+	hints.ai_flags = AI_NUMERICHOST | AI_NUMERICSERV | AI_PASSIVE;
+	snprintf(serv, sizeof(serv), "%d", port);
+	if (getaddrinfo(addr, serv, &hints, &res) != 0) {
+		yyerror("metrics listen: \"%s\" is not a numeric IPv4 or "
+		    "IPv6 address", addr);
+		return;
+	}
+	if (res->ai_addrlen <= sizeof(conf->metrics.ss)) {
+		memcpy(&conf->metrics.ss, res->ai_addr, res->ai_addrlen);
+		conf->metrics.sslen = res->ai_addrlen;
+		src_set(&conf->metrics.src);
+	}
+	freeaddrinfo(res);
 }
 
 /* Parsing */

@@ -464,7 +464,19 @@ config_print(FILE *fp, const struct smtpcertd_conf *conf)
 	if (conf->control_group != NULL) {
 		fprintf(fp, "control group ");
 		config_print_string(fp, conf->control_group);
-		fprintf(fp, "\n");
+		fprintf(fp, "%s\n", conf->control_group_changes ?
+		    " allow changes" : "");
+	}
+	if (conf->metrics.sslen != 0) {
+		char	 host[NI_MAXHOST], serv[NI_MAXSERV];
+
+		if (getnameinfo((const struct sockaddr *)&conf->metrics.ss,
+		    conf->metrics.sslen, host, sizeof(host), serv,
+		    sizeof(serv), NI_NUMERICHOST | NI_NUMERICSERV) != 0) {
+			snprintf(host, sizeof(host), "?");
+			snprintf(serv, sizeof(serv), "0");
+		}
+		fprintf(fp, "metrics listen on %s port %s\n", host, serv);
 	}
 	fprintf(fp, "crl cache ");
 	config_print_string(fp, conf->crl_cachedir);

@@ -13,8 +13,8 @@
 #define PROC_PARENT_FD		3
 
 /* Bumped whenever a control message changes shape. */
-#define SMTPCERTD_CTL_VERSION	7	/* 7: message numbers moved (allowance
-					 * lookups, master passwords) */
+#define SMTPCERTD_CTL_VERSION	8	/* 8: show stats ends with
+					 * IMSG_CTL_STATS_INFO */
 
 enum smtpcertd_proc {
 	PROC_PARENT,
@@ -86,6 +86,7 @@ const char	*proc_name(enum smtpcertd_proc);
 	X(IMSG_CTL_SHOW_STATS)	/* empty; STATS_ROW..., MISSING..., END */ \
 	X(IMSG_CTL_STATS_ROW)	/* str name, u64 value */		\
 	X(IMSG_CTL_STATS_MISSING) /* str process, str reason */		\
+	X(IMSG_CTL_STATS_INFO)	/* uptime, time, processes; see below */ \
 	X(IMSG_CTL_SESSION_KILL) /* u64 session id; OK or FAIL */	\
 	/* front <-> keys: private-key operations, see the notes below */ \
 	X(IMSG_KEY_OP_REQ)						\
@@ -272,6 +273,10 @@ enum ocsp_status {
  * IMSG_CTL_SHOW_STATS	empty
  * IMSG_CTL_STATS_ROW	str name, u64 value (in the table's order)
  * IMSG_CTL_STATS_MISSING str process, str reason (its counters are absent)
+ * IMSG_CTL_STATS_INFO	i64 parent's start (epoch), i64 time of the answer
+ *			(epoch), u32 n (at most PROC_MAX), n x (str
+ *			process, u32 1 if its counters are in, else 0);
+ *			once, last before the end
  * IMSG_CTL_END		empty
  *
  * `smtpcertctl session kill': the parent passes the request to the front

@@ -41,6 +41,8 @@ struct msgreader;
 	/* parent: control socket */					\
 	X(STAT_CTL_CONNECTIONS,	PROC_PARENT, "control.connections")	\
 	X(STAT_CTL_REFUSED,	PROC_PARENT, "control.refused")		\
+	/* changing commands refused to a read-only control group */	\
+	X(STAT_CTL_DENIED,	PROC_PARENT, "control.denied")		\
 	/* front: connections accepted, by listener protocol */	\
 	X(STAT_CONN_SMTP,	PROC_FRONT, "connections.smtp")		\
 	X(STAT_CONN_SMTPS,	PROC_FRONT, "connections.smtps")	\

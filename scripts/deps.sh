@@ -36,6 +36,9 @@ TEST_PKGS="$TEST_PKGS systemd passwd util-linux"
 # The Debian package (regress/test_deb.sh): dpkg-buildpackage with
 # debhelper (dh, compat 13), then lintian.
 TEST_PKGS="$TEST_PKGS debhelper dpkg-dev fakeroot lintian"
+# The Prometheus client's parser judges the metrics output
+# (regress/test_metrics.sh).
+TEST_PKGS="$TEST_PKGS python3-prometheus-client"
 
 if [ "$(id -u)" -ne 0 ]; then
 	echo "deps.sh: must run as root" >&2

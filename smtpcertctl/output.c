@@ -10,6 +10,7 @@
 #include "crl_status.h"
 #include "log.h"
 #include "output.h"
+#include "stats_prom.h"
 
 static void
 json_str(const char *s)
@@ -429,19 +430,62 @@ stats_node_free(struct stats_node *n)
 	free(n);
 }
 
+/* The Prometheus text format, from the same writer as the daemon's
+ * `metrics listen' endpoint. */
+static void
+stats_prometheus(const struct st_stats *st)
+{
+	struct stats_prom_row	*rows;
+	struct stats_prom_proc	*procs;
+	struct stats_prom	 s;
+	size_t			 i;
+
+	if ((rows = calloc(st->nrows + 1, sizeof(*rows))) == NULL ||
+	    (procs = calloc(st->nasked + 1, sizeof(*procs))) == NULL)
+		err(1, NULL);
+	for (i = 0; i < st->nrows; i++) {
+		rows[i].name = st->rows[i].name;
+		rows[i].value = st->rows[i].value;
+	}
+	for (i = 0; i < st->nasked; i++) {
+		procs[i].name = st->asked[i].process;
+		procs[i].present = st->asked[i].present;
+	}
+	memset(&s, 0, sizeof(s));
+	s.rows = rows;
+	s.nrows = st->nrows;
+	s.procs = procs;
+	s.nprocs = st->nasked;
+	s.started = st->started;
+	s.now = st->now;
+	if (stats_prom_write(stdout, &s) == -1)
+		err(1, "stdout");
+	free(rows);
+	free(procs);
+}
+
 void
-output_stats(const struct st_stats *st, int json)
+output_stats(const struct st_stats *st, enum output_format fmt)
 {
 	struct stats_node	*root;
 	size_t			 i, seg, prevseg = 0;
+	char			 age[32], when[64];
 
-	/* Checked in both formats: a malformed answer is never printed. */
+	/* Checked in every format: a malformed answer is never printed. */
 	if ((root = calloc(1, sizeof(*root))) == NULL)
 		err(1, NULL);
 	for (i = 0; i < st->nrows; i++)
 		stats_node_insert(root, st->rows[i].name, st->rows[i].value);
-	if (json) {
-		printf("{\"partial\":%s,\"missing\":[",
+	if (fmt == OUT_PROMETHEUS) {
+		stats_node_free(root);
+		stats_prometheus(st);
+		return;
+	}
+	if (fmt == OUT_JSON) {
+		printf("{\"started\":%lld,\"uptime\":%lld,\"timestamp\":%lld,"
+		    "\"partial\":%s,\"missing\":[", (long long)st->started,
+		    (long long)(st->now >= st->started ?
+		    st->now - st->started : 0), (long long)st->now,
 		    st->nmissing ? "true" : "false");
 		for (i = 0; i < st->nmissing; i++) {
 			printf("%s{\"process\":", i ? "," : "");
@@ -457,6 +501,9 @@ output_stats(const struct st_stats *st, int json)
 		return;
 	}
 	stats_node_free(root);
+	printf("smtpcertd up %s, counters at %s\n\n",
+	    fmt_age(st->now, st->started, age, sizeof(age)),
+	    fmt_utc(st->now, when, sizeof(when)));
 	for (i = 0; i < st->nmissing; i++)
 		printf("partial: no counters from %s (%s)\n",
 		    st->missing[i].process, st->missing[i].reason);

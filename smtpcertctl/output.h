@@ -71,11 +71,28 @@ struct st_missing {
 	char		*reason;
 };
 
+/* A process asked for its counters, and whether they are in. */
+struct st_asked {
+	char		*process;
+	int		 present;
+};
+
 struct st_stats {
 	struct st_counter	*rows;
 	size_t			 nrows;
 	struct st_missing	*missing;
 	size_t			 nmissing;
+	int64_t			 started;	/* the parent, epoch */
+	int64_t			 now;		/* the answer, epoch */
+	struct st_asked		*asked;
+	size_t			 nasked;
+};
+
+/* How to print: -j/--json is OUT_JSON; Prometheus is for show stats. */
+enum output_format {
+	OUT_TEXT,
+	OUT_JSON,
+	OUT_PROMETHEUS
 };
 
 struct crl_status;
@@ -86,6 +103,6 @@ void	output_result(int ok, const char *msg, int json);
 void	output_sessions(const struct st_session *, size_t n, int json,
 	    time_t now);
 /* Exits if the names do not form a tree (a malformed answer). */
-void	output_stats(const struct st_stats *, int json);
+void	output_stats(const struct st_stats *, enum output_format);
 
 #endif

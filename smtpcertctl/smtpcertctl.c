@@ -1,7 +1,8 @@
 /*
  * smtpcertctl: control smtpcertd over its unix socket.
  *
- *	smtpcertctl [-j] [-s socket] show status | show crl |
+ *	smtpcertctl [-j | --format text|json|prometheus] [-s socket]
+ *	    show status | show crl |
  *	    show sessions | show stats | reload | ldap flush |
  *	    log verbose|brief [subsystem ...] | crl update [name] |
  *	    session kill id
@@ -37,6 +38,8 @@
 #define CTL_STR_MAX	4096
 /* Rows of `show stats' we accept: the table has about a hundred. */
 #define CTL_STATS_MAX	1024
+/* Processes one `show stats' answer may name. */
+#define CTL_STATS_PROCS_MAX	16
 
 /* Set once the daemon accepted us, for the message when it hangs up. */
 static int	ctl_accepted;
@@ -48,8 +51,9 @@ static int	ctl_next(struct imsgbuf *, struct imsg *);
 static void
 usage(void)
 {
-	fprintf(stderr, "usage: smtpcertctl [-j | --json] [-s socket] command "
-	    "[argument ...]\n"
+	fprintf(stderr, "usage: smtpcertctl [-j | --json | --format "
+	    "text|json|prometheus] [-s socket]\n"
+	    "                   command [argument ...]\n"
 	    "commands: show status, show crl, show sessions, show stats, "
 	    "reload,\n          log verbose|brief [subsystem ...], "
 	    "crl update [name],\n          ldap flush, session kill id\n");
@@ -325,13 +329,15 @@ show_sessions(struct imsgbuf *ibuf, int json)
  * for shape here; output.c refuses a set that is not a tree.
  */
 static int
-show_stats(struct imsgbuf *ibuf, int json)
+show_stats(struct imsgbuf *ibuf, enum output_format fmt)
 {
 	struct st_stats		 st;
 	struct imsg		 imsg;
 	struct msgreader	 r;
 	char			*m;
 	size_t			 i;
+	uint32_t		 n;
+	int			 have_info = 0;
 
 	memset(&st, 0, sizeof(st));
 	for (;;) {
@@ -358,11 +364,34 @@ show_stats(struct imsgbuf *ibuf, int json)
 			st.missing[st.nmissing].reason = get_str(&r);
 			st.nmissing++;
 			break;
+		case IMSG_CTL_STATS_INFO:
+			if (have_info++)
+				errx(1, "IMSG_CTL_STATS_INFO twice from "
+				    "smtpcertd");
+			st.started = msg_get_i64(&r);
+			st.now = msg_get_i64(&r);
+			n = msg_get_u32(&r);
+			if (n > CTL_STATS_PROCS_MAX)
+				errx(1, "too many processes in reply");
+			if ((st.asked = calloc(n + 1, sizeof(*st.asked))) ==
+			    NULL)
+				err(1, NULL);
+			for (i = 0; i < n; i++) {
+				st.asked[i].process = get_str(&r);
+				st.asked[i].present = msg_get_u32(&r) != 0;
+			}
+			st.nasked = n;
+			break;
 		case IMSG_CTL_END:
 			if (imsg.datalen != 0)
 				errx(1, "malformed IMSG_CTL_END from smtpcertd");
+			if (!have_info)
+				errx(1, "incomplete reply from smtpcertd");
 			imsg_free(&imsg);
-			output_stats(&st, json);
+			output_stats(&st, fmt);
+			for (i = 0; i < st.nasked; i++)
+				free(st.asked[i].process);
+			free(st.asked);
 			for (i = 0; i < st.nrows; i++)
 				free(st.rows[i].name);
 			for (i = 0; i < st.nmissing; i++) {
@@ -374,7 +403,7 @@ show_stats(struct imsgbuf *ibuf, int json)
 			return 0;
 		case IMSG_CTL_FAIL:
 			m = get_str(&r);
-			output_result(0, m, json);
+			output_result(0, m, fmt == OUT_JSON);
 			free(m);
 			return 1;
 		default:
@@ -432,8 +461,10 @@ main(int argc, char *argv[])
 	struct msgbuild		 mb;
 	static const struct option longopts[] = {
 		{ "json",	no_argument,	NULL,	'j' },
+		{ "format",	required_argument, NULL, 'F' },
 		{ NULL,		0,		NULL,	0 }
 	};
+	enum output_format	 fmt = OUT_TEXT;
 	const char		*sock = CTL_SOCKET;
 	uint64_t		 sid = 0;
 	uint32_t		 v;
@@ -444,7 +475,20 @@ main(int argc, char *argv[])
 	while ((ch = getopt_long(argc, argv, "js:", longopts, NULL)) != -1) {
 		switch (ch) {
 		case 'j':
-			json = 1;
+			fmt = OUT_JSON;
+			break;
+		case 'F':
+			if (strcmp(optarg, "text") == 0)
+				fmt = OUT_TEXT;
+			else if (strcmp(optarg, "json") == 0)
+				fmt = OUT_JSON;
+			else if (strcmp(optarg, "prometheus") == 0)
+				fmt = OUT_PROMETHEUS;
+			else {
+				fprintf(stderr, "unknown format: %s (text, "
+				    "json or prometheus)\n", optarg);
+				usage();
+			}
 			break;
 		case 's':
 			sock = optarg;
@@ -457,6 +501,10 @@ main(int argc, char *argv[])
 	argv += optind;
 	if (parse_args(argc, argv, &req) == -1)
 		usage();
+	json = fmt == OUT_JSON;
+	/* Counters are what the format describes; nothing else is. */
+	if (fmt == OUT_PROMETHEUS && req.action != CTL_SHOW_STATS)
+		errx(1, "--format prometheus is only for show stats");
 	if (req.action == CTL_SESSION_KILL)
 		sid = parse_session_id(req.arg);
 
@@ -537,6 +585,6 @@ main(int argc, char *argv[])
 	if (req.action == CTL_SHOW_SESSIONS)
 		return show_sessions(&ibuf, json);
 	if (req.action == CTL_SHOW_STATS)
-		return show_stats(&ibuf, json);
+		return show_stats(&ibuf, fmt);
 	return simple_result(&ibuf, json);
 }

@@ -4,6 +4,12 @@
  * the socket's file mode), must open with IMSG_CTL_HELLO carrying our
  * protocol version, and are dropped on the first malformed message:
  * a control client can never hurt the daemon.
+ *
+ * Members of the control group may only look (the `show' requests, see
+ * control_readonly()) unless the configuration says `control group
+ * "name" allow changes'; root may always do everything.  A request not
+ * known to only look is a change: one added later is refused to the
+ * group until it is listed, never allowed by omission.
  */
 #include <sys/types.h>
 #include <sys/socket.h>
@@ -47,6 +53,8 @@ static TAILQ_HEAD(, ctl_client) ctl_clients =
 static int		 ctl_fd = -1;
 static char		*ctl_path;
 static gid_t		 ctl_gid = (gid_t)-1;
+static char		*ctl_group;	/* its name, for messages */
+static int		 ctl_group_changes;	/* `allow changes' */
 static struct event	*ctl_ev;
 static int		 ctl_nclients;
 static uint64_t		 ctl_next_id;
@@ -59,7 +67,7 @@ static void	control_refuse(int, const char *);
 static int	control_log(struct ctl_client *, struct imsg *);
 
 int
-control_init(const char *path, const char *group)
+control_init(const char *path, const char *group, int changes)
 {
 	struct sockaddr_un	 sun;
 	struct group		*gr;
@@ -79,6 +87,9 @@ control_init(const char *path, const char *group)
 			return -1;
 		}
 		ctl_gid = gr->gr_gid;
+		if ((ctl_group = strdup(group)) == NULL)
+			fatal(NULL);
+		ctl_group_changes = changes;
 	}
 	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
 	    0)) == -1) {
@@ -121,6 +132,43 @@ control_init(const char *path, const char *group)
 	return 0;
 }
 
+/*
+ * At reload: whether the group may change things takes effect at once
+ * (taking the right away must not wait for a restart); another group
+ * needs the socket's owner changed, which waits for the restart.
+ */
+void
+control_reconfigure(const struct smtpcertd_conf *conf)
+{
+	const char	*g = conf->control_group;
+
+	if ((g == NULL) != (ctl_group == NULL) ||
+	    (g != NULL && strcmp(g, ctl_group) != 0)) {
+		log_warnx("control group changes take effect at restart");
+		return;
+	}
+	if (g != NULL && ctl_group_changes != conf->control_group_changes)
+		log_info("control group %s may now %s", g,
+		    conf->control_group_changes ? "change things (allow "
+		    "changes)" : "only show");
+	ctl_group_changes = conf->control_group_changes;
+}
+
+/* The requests that only show: all a read-only group member may send. */
+static int
+control_readonly(uint32_t type)
+{
+	switch (type) {
+	case IMSG_CTL_SHOW_STATUS:
+	case IMSG_CTL_SHOW_CRL:
+	case IMSG_CTL_SHOW_SESSIONS:
+	case IMSG_CTL_SHOW_STATS:
+		return 1;
+	default:
+		return 0;
+	}
+}
+
 void
 control_listen(void)
 {
@@ -150,6 +198,8 @@ control_cleanup(void)
 		unlink(ctl_path);
 	free(ctl_path);
 	ctl_path = NULL;
+	free(ctl_group);
+	ctl_group = NULL;
 }
 
 /*
@@ -414,6 +464,20 @@ control_dispatch(struct imsgev *iev, struct imsg *imsg)
 		    sizeof(v));
 		return;
 	}
+	if (c->uid != 0 && !ctl_group_changes &&
+	    !control_readonly(imsg->hdr.type)) {
+		log_warnx("control: %s refused to uid %ld: the control group "
+		    "may only show", imsg_type_name(imsg->hdr.type),
+		    (long)c->uid);
+		stats_inc(STAT_CTL_DENIED);
+		snprintf(why, sizeof(why), "permission denied: members of "
+		    "the control group \"%s\" may only use the show "
+		    "commands; this one needs root, or `control group \"%s\" "
+		    "allow changes' in smtpcertd.conf", ctl_group ? ctl_group :
+		    "", ctl_group ? ctl_group : "");
+		control_reply(c, IMSG_CTL_FAIL, why);
+		return;
+	}
 	switch (imsg->hdr.type) {
 	case IMSG_CTL_SHOW_STATUS:
 		if (imsg->datalen != 0)
@@ -448,7 +512,7 @@ control_dispatch(struct imsgev *iev, struct imsg *imsg)
 		if (imsg->datalen != 0)
 			break;
 		/* The children answer; stats_parent.c gathers. */
-		stats_parent_request(c->id);
+		stats_parent_request(STATS_FOR_CONTROL, c->id);
 		return;
 	case IMSG_CTL_SESSION_KILL:
 		if (imsg_get_data(imsg, &sid, sizeof(sid)) == -1)

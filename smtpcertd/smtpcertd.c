@@ -163,8 +163,10 @@ main(int argc, char *argv[])
 	if (listen_bind_all(b, NULL) == -1)
 		fatalx("could not open the listening sockets");
 	if (control_init(b->conf->control_socket,
-	    b->conf->control_group) == -1)
+	    b->conf->control_group, b->conf->control_group_changes) == -1)
 		fatalx("could not open the control socket");
+	if (metrics_prepare(b->conf) == -1)
+		fatalx("could not open the metrics endpoint");
 	parent->cur = b;
 	parent->last_reload = time(NULL);
 	snprintf(parent->last_reload_result,
@@ -173,6 +175,7 @@ main(int argc, char *argv[])
 	proc_init();
 	proc_start_all();
 	control_listen();
+	metrics_commit();
 	resolve_schedule();
 	log_info("smtpcertd %s started, configuration %s", SMTPCERTD_VERSION,
 	    conffile);
@@ -193,6 +196,7 @@ main(int argc, char *argv[])
 	event_base_dispatch(parent->base);
 
 	control_cleanup();
+	metrics_cleanup();
 	if (pidfile != NULL)
 		unlink(pidfile);
 	log_info("terminated");
@@ -389,8 +393,13 @@ parent_reload(char *why, size_t whylen)
 		    "refused: configuration has errors");
 		return -1;
 	}
+	/* The metrics endpoint first: listen_bind_all() hands the old
+	 * generation's sockets over when it succeeds, so nothing may fail
+	 * after it. */
 	if (parent_prepare_dirs(b->conf) == -1 ||
+	    metrics_prepare(b->conf) == -1 ||
 	    listen_bind_all(b, old) == -1) {
+		metrics_abort();
 		snprintf(why, whylen, "could not set up the new "
 		    "configuration, see the log");
 		snprintf(parent->last_reload_result,
@@ -404,7 +413,9 @@ parent_reload(char *why, size_t whylen)
 		    "processes restart");
 	if (strcmp(b->conf->control_socket, old->conf->control_socket) != 0)
 		log_warnx("control socket changes take effect at restart");
+	control_reconfigure(b->conf);
 
+	metrics_commit();
 	parent_install(b);
 	snprintf(parent->last_reload_result,
 	    sizeof(parent->last_reload_result), "generation %llu loaded",

@@ -81,7 +81,9 @@ int	proc_broadcast(uint32_t type, const void *, size_t);
 struct child *proc_child(enum smtpcertd_proc);
 
 /* control.c */
-int	control_init(const char *path, const char *group);
+int	control_init(const char *path, const char *group, int changes);
+/* At reload: `allow changes' at once; another group at restart. */
+void	control_reconfigure(const struct smtpcertd_conf *);
 /* Answer a control client later, by its id; a client gone is ignored. */
 void	control_reply_id(uint64_t id, uint32_t type, const char *text);
 /* Send a built message (NULL: empty) to a client by its id. */
@@ -112,13 +114,28 @@ int	accounting_front_imsg(struct imsg *);
 void	sessions_request(uint64_t ctlid);
 int	sessions_front_imsg(struct imsg *);
 
-/* stats_parent.c: `show stats', counters gathered from the children */
-void	stats_parent_request(uint64_t ctlid);
+/* stats_parent.c: `show stats', counters gathered from the children,
+ * for a control client or an HTTP client of `metrics listen' */
+enum stats_asker {
+	STATS_FOR_CONTROL,
+	STATS_FOR_METRICS
+};
+void	stats_parent_request(enum stats_asker, uint64_t id);
 int	stats_parent_child_imsg(struct child *, struct imsg *);
 void	stats_parent_child_down(struct child *);
 
 /* accounting.c: `session kill', passed to the front */
 void	sessions_kill(uint64_t ctlid, uint64_t session);
+
+/* metrics.c: `metrics listen', the Prometheus endpoint */
+struct stats_prom;
+/* Bind a changed address (-1: cannot), then take it or drop it. */
+int	metrics_prepare(const struct smtpcertd_conf *);
+void	metrics_commit(void);
+void	metrics_abort(void);
+void	metrics_stats_done(uint64_t id, const struct stats_prom *);
+void	metrics_stats_failed(uint64_t id, const char *why);
+void	metrics_cleanup(void);
 
 /* load.c */
 int	load_files(struct conf_bundle *);

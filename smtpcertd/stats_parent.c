@@ -13,6 +13,12 @@
  * Every row a child sends is checked against the table (stats_get()): a
  * name that is unknown or owned by another process is a malformed
  * message, and the child is killed like for any other.
+ *
+ * Two kinds of askers: a control client (rows, missing processes, the
+ * uptime and time, then the end, by its id) and a `metrics listen' HTTP
+ * client (metrics.c, by its id, given the same answer to print in the
+ * Prometheus format).  Either may be gone when the answer is ready; the
+ * id then finds nobody and the answer is dropped.
  */
 #include <sys/types.h>
 #include <sys/queue.h>
@@ -20,6 +26,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <event2/event.h>
 
@@ -29,6 +36,7 @@
 #include "proto.h"
 #include "smtpcertd.h"
 #include "stats.h"
+#include "stats_prom.h"
 
 /* Requests waiting at once; each costs one timer and ~1 KB. */
 #define STATS_MAX_PENDING	32
@@ -36,7 +44,8 @@
 struct stats_req {
 	TAILQ_ENTRY(stats_req)	 entry;
 	uint64_t		 id;		/* towards the children */
-	uint64_t		 ctlid;		/* the control client */
+	enum stats_asker	 asker;
+	uint64_t		 askid;		/* the control or HTTP client */
 	unsigned		 waiting;	/* 1 << proc */
 	unsigned		 have;		/* 1 << proc: counters in */
 	const char		*missing[PROC_MAX]; /* why not (static) */
@@ -51,6 +60,7 @@ static uint64_t		 stats_next_id;
 
 static void	stats_finish(struct stats_req *);
 static void	stats_timeout(evutil_socket_t, short, void *);
+static void	stats_fail(enum stats_asker, uint64_t, const char *);
 
 /* The children asked, in the order their missing rows are listed. */
 static const enum smtpcertd_proc stats_children[] = {
@@ -58,7 +68,7 @@ static const enum smtpcertd_proc stats_children[] = {
 };
 
 void
-stats_parent_request(uint64_t ctlid)
+stats_parent_request(enum stats_asker asker, uint64_t askid)
 {
 	struct stats_req	*q;
 	struct child		*c;
@@ -67,17 +77,18 @@ stats_parent_request(uint64_t ctlid)
 	int			 id;
 
 	if (stats_npending >= STATS_MAX_PENDING) {
-		control_reply_id(ctlid, IMSG_CTL_FAIL, "too many show stats "
-		    "requests at once, try again");
+		stats_fail(asker, askid, "too many show stats requests at "
+		    "once, try again");
 		return;
 	}
 	if ((q = calloc(1, sizeof(*q))) == NULL) {
 		log_warn("show stats");
-		control_reply_id(ctlid, IMSG_CTL_FAIL, "out of memory");
+		stats_fail(asker, askid, "out of memory");
 		return;
 	}
 	q->id = ++stats_next_id;
-	q->ctlid = ctlid;
+	q->asker = asker;
+	q->askid = askid;
 	for (id = 0; id < STAT_MAX; id++)
 		if (stats_owner(id) == PROC_PARENT)
 			q->values[id] = stats_value(id);
@@ -107,11 +118,57 @@ stats_parent_request(uint64_t ctlid)
 	evtimer_add(q->timer, &tv);
 }
 
-/* Rows in the table's order, then who is missing, then the end. */
 static void
-stats_finish(struct stats_req *q)
+stats_fail(enum stats_asker asker, uint64_t askid, const char *why)
+{
+	if (asker == STATS_FOR_CONTROL)
+		control_reply_id(askid, IMSG_CTL_FAIL, why);
+	else
+		metrics_stats_failed(askid, why);
+}
+
+/* The processes whose counters an answer holds, or misses. */
+static const enum smtpcertd_proc stats_procs[] = {
+	PROC_PARENT, PROC_FRONT, PROC_LDAPD, PROC_CRLD
+};
+#define STATS_NPROCS	(sizeof(stats_procs) / sizeof(stats_procs[0]))
+
+/* The rows, in the table's order, for the Prometheus writer. */
+static void
+stats_finish_metrics(struct stats_req *q, time_t now)
+{
+	struct stats_prom_row	 rows[STAT_MAX];
+	struct stats_prom_proc	 procs[STATS_NPROCS];
+	struct stats_prom	 s;
+	size_t			 i;
+	int			 id;
+
+	memset(&s, 0, sizeof(s));
+	for (id = 0; id < STAT_MAX; id++) {
+		if (!(q->have & (1U << stats_owner(id))))
+			continue;
+		rows[s.nrows].name = stats_name(id);
+		rows[s.nrows++].value = q->values[id];
+	}
+	for (i = 0; i < STATS_NPROCS; i++) {
+		procs[i].name = proc_name(stats_procs[i]);
+		procs[i].present = (q->have & (1U << stats_procs[i])) != 0;
+	}
+	s.rows = rows;
+	s.procs = procs;
+	s.nprocs = STATS_NPROCS;
+	s.started = parent->started;
+	s.now = now;
+	metrics_stats_done(q->askid, &s);
+}
+
+/* Rows in the table's order, then who is missing, the uptime and time,
+ * then the end. */
+static void
+stats_finish_control(struct stats_req *q, time_t now)
 {
 	struct msgbuild	 m;
+	size_t		 i;
 	int		 id, p;
 
 	msg_init(&m);
@@ -123,7 +180,7 @@ stats_finish(struct stats_req *q)
 		msg_reset(&m);
 		msg_put_str(&m, stats_name(id));
 		msg_put_u64(&m, q->values[id]);
-		control_send_id(q->ctlid, IMSG_CTL_STATS_ROW, &m);
+		control_send_id(q->askid, IMSG_CTL_STATS_ROW, &m);
 	}
 	for (p = 0; p < PROC_MAX; p++) {
 		if (q->missing[p] == NULL)
@@ -131,10 +188,30 @@ stats_finish(struct stats_req *q)
 		msg_reset(&m);
 		msg_put_str(&m, proc_name(p));
 		msg_put_str(&m, q->missing[p]);
-		control_send_id(q->ctlid, IMSG_CTL_STATS_MISSING, &m);
+		control_send_id(q->askid, IMSG_CTL_STATS_MISSING, &m);
 	}
+	msg_reset(&m);
+	msg_put_i64(&m, (int64_t)parent->started);
+	msg_put_i64(&m, (int64_t)now);
+	msg_put_u32(&m, STATS_NPROCS);
+	for (i = 0; i < STATS_NPROCS; i++) {
+		msg_put_str(&m, proc_name(stats_procs[i]));
+		msg_put_u32(&m, (q->have & (1U << stats_procs[i])) != 0);
+	}
+	control_send_id(q->askid, IMSG_CTL_STATS_INFO, &m);
 	msg_free(&m);
-	control_send_id(q->ctlid, IMSG_CTL_END, NULL);
+	control_send_id(q->askid, IMSG_CTL_END, NULL);
+}
+
+static void
+stats_finish(struct stats_req *q)
+{
+	time_t	 now = time(NULL);
+
+	if (q->asker == STATS_FOR_CONTROL)
+		stats_finish_control(q, now);
+	else
+		stats_finish_metrics(q, now);
 	if (q->timer != NULL)
 		event_free(q->timer);
 	TAILQ_REMOVE(&stats_reqs, q, entry);
