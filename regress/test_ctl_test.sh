@@ -52,18 +52,13 @@ crl \"root\" {
 	    { cat "$T/conftest.out"; fail "config refused"; return 1; }
 	start_daemon "$T/smtpcertd.conf"
 	wait_port "$SUB_PORT" 10 || fail "listener not open"
-	# Revocation needs the set in the front: wait for both CRLs.
+	# Revocation needs the set in the front: both CRLs tried, then a
+	# moment for the front to map the set.
 	local i=0
-	while [ $i -lt 100 ]; do
-		[ "$(ctl show crl | grep -c ' ok ')" -ge 2 ] 2>/dev/null &&
-		    break
-		ctl -j show crl | $PY -c '
-import json, sys
-c = json.load(sys.stdin)["crls"]
-sys.exit(0 if len(c) == 2 and all(x.get("entries") is not None and x.get("result") == "ok" for x in c) else 1)' && break
+	while [ $i -lt 100 ] && ctl show crl | grep -q "not attempted yet"; do
 		sleep 0.1; i=$((i + 1))
 	done
-	sleep 0.5
+	sleep 1
 }
 
 test_certificate_steps() {
@@ -148,7 +143,7 @@ test_ldap_down_is_tempfail() {
 	grep -q "^decision: tempfail" "$T/bob.txt" || fail "text tempfail"
 }
 
-[ -n "${ONLY:-}" ] || run_test test_certificate_steps
-[ -n "${ONLY:-}" ] || run_test test_login_allowance
+run_test test_certificate_steps
+run_test test_login_allowance
 run_test test_ldap_down_is_tempfail
 finish

@@ -4,7 +4,8 @@
  *	smtpcertctl [-j] [-s socket] show status | show crl |
  *	    show sessions | show stats | reload | ldap flush |
  *	    log verbose|brief [subsystem ...] | crl update [name] |
- *	    session kill id
+ *	    session kill id | test certificate file [listener address:port] |
+ *	    test login user [listener address:port]
  *
  * Speaks the versioned control protocol (IMSG_CTL_HELLO first) and gives
  * up after CTL_TIMEOUT seconds of silence, so a wedged daemon never hangs
