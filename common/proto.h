@@ -13,8 +13,9 @@
 #define PROC_PARENT_FD		3
 
 /* Bumped whenever a control message changes shape. */
-#define SMTPCERTD_CTL_VERSION	8	/* 8: show stats ends with
-					 * IMSG_CTL_STATS_INFO */
+#define SMTPCERTD_CTL_VERSION	9	/* 8: show stats ends with
+					 * IMSG_CTL_STATS_INFO; 9: test
+					 * certificate, test login */
 
 enum smtpcertd_proc {
 	PROC_PARENT,
@@ -91,6 +92,13 @@ const char	*proc_name(enum smtpcertd_proc);
 	/* front <-> keys: private-key operations, see the notes below */ \
 	X(IMSG_KEY_OP_REQ)						\
 	X(IMSG_KEY_OP_RES)						\
+	/* issue 15 item 3: test certificate, test login; see below */	\
+	X(IMSG_CTL_TEST_CERT_DATA) /* data: a piece of the PEM file */	\
+	X(IMSG_CTL_TEST_CERT)	/* see the notes below */		\
+	X(IMSG_CTL_TEST_LOGIN)						\
+	X(IMSG_CTL_TEST_STEP)	/* str step, str result, str detail */	\
+	X(IMSG_CTL_TEST_DECISION) /* u32 enum ctl_test_decision, str	\
+				 * user, str reason */			\
 	X(IMSG_TYPE_MAX)
 
 #define IMSG_ENUM_ENTRY(n)	n,
@@ -287,5 +295,45 @@ enum ocsp_status {
  * IMSG_CTL_SESSION_KILL	u64 session id
  */
 #define STATS_TIMEOUT		5	/* seconds */
+
+/*
+ * `smtpcertctl test certificate FILE [listener ADDRESS:PORT]' and `test
+ * login USER [listener ...]' (issue 15 item 3): the front runs what a
+ * session would -- verification, revocation, OCSP, the certificate query
+ * or the allowance lookup -- and answers each step as it is done, then
+ * the decision, then the end, all with the control client's id as reqid
+ * (the parent relays them).  Nothing is sent as mail; no failed-login
+ * counter or limit sees it.
+ *
+ * client -> parent:
+ * IMSG_CTL_TEST_CERT_DATA	data: the next piece of the PEM file (the
+ *				control socket takes 16 KB messages), in
+ *				all at most CTL_TEST_CERT_MAX bytes
+ * IMSG_CTL_TEST_CERT		str listener ("" the first), after the data
+ * IMSG_CTL_TEST_LOGIN		str listener ("" the first), str user
+ * parent -> front (the listener found by address, or the first):
+ * IMSG_CTL_TEST_CERT		u32 listener index, data PEM
+ * IMSG_CTL_TEST_LOGIN		u32 listener index, str user
+ * front -> parent -> client:
+ * IMSG_CTL_TEST_STEP		str step, str result ("ok", "fail", "warn",
+ *				"skip", "tempfail"), str detail
+ * IMSG_CTL_TEST_DECISION	u32 enum ctl_test_decision, str user (the
+ *				user the certificate maps to, or the login
+ *				name allowed), str reason
+ * IMSG_CTL_END			empty
+ * A request the parent refuses (no such listener, file too large, the
+ * front not running) gets IMSG_CTL_FAIL instead.
+ */
+#define CTL_TEST_CERT_MAX	(64 * 1024)	/* bytes of PEM */
+#define CTL_TEST_CHAIN_MAX	16		/* certificates in it */
+#define CTL_TEST_FIELD_MAX	4096		/* any string of a step */
+#define CTL_TEST_STEPS_MAX	32		/* steps of one answer */
+
+enum ctl_test_decision {
+	CTL_TEST_ACCEPTED = 0,	/* maps to a user / may log in */
+	CTL_TEST_REFUSED,
+	CTL_TEST_TEMPFAIL,	/* LDAP or OCSP unavailable: try later */
+	CTL_TEST_MAX
+};
 
 #endif

@@ -253,7 +253,7 @@ test_control_group_read_only() {
 		if as_user $c >"$T/deny.txt" 2>&1; then
 			fail "$c allowed to the read-only group"
 		fi
-		grep -q "permission denied: members of the control group \"$grp\" may only use the show commands" \
+		grep -q "permission denied: members of the control group \"$grp\" may only use the show and test commands" \
 		    "$T/deny.txt" || { cat "$T/deny.txt"; fail "$c: message"; }
 	done
 	as_user -j reload >"$T/deny.json" && fail "json reload allowed"

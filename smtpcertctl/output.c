@@ -11,6 +11,7 @@
 #include "log.h"
 #include "output.h"
 #include "stats_prom.h"
+#include "proto.h"
 
 static void
 json_str(const char *s)
@@ -518,4 +519,46 @@ output_stats(const struct st_stats *st, enum output_format fmt)
 		printf("%-40s %llu\n", st->rows[i].name,
 		    (unsigned long long)st->rows[i].value);
 	}
+}
+
+static const char *
+test_decision_name(uint32_t d)
+{
+	return d == CTL_TEST_ACCEPTED ? "accepted" : d == CTL_TEST_TEMPFAIL ?
+	    "tempfail" : "refused";
+}
+
+void
+output_test(const struct st_test *t, int json)
+{
+	size_t	 i;
+
+	if (json) {
+		printf("{\"steps\":[");
+		for (i = 0; i < t->nsteps; i++) {
+			printf("%s{\"step\":", i ? "," : "");
+			json_str(t->steps[i].step);
+			printf(",\"result\":");
+			json_str(t->steps[i].result);
+			printf(",\"detail\":");
+			json_str(t->steps[i].detail);
+			printf("}");
+		}
+		printf("],\"decision\":");
+		json_str(test_decision_name(t->decision));
+		printf(",\"user\":");
+		if (t->user[0] != '\0')
+			json_str(t->user);
+		else
+			printf("null");
+		printf(",\"reason\":");
+		json_str(t->reason);
+		printf("}\n");
+		return;
+	}
+	for (i = 0; i < t->nsteps; i++)
+		printf("%-12s %-9s %s\n", t->steps[i].step,
+		    t->steps[i].result, t->steps[i].detail);
+	printf("decision: %s%s%s: %s\n", test_decision_name(t->decision),
+	    t->user[0] != '\0' ? ", user " : "", t->user, t->reason);
 }

@@ -95,6 +95,21 @@ enum output_format {
 	OUT_PROMETHEUS
 };
 
+/* `test certificate', `test login': the steps and the decision. */
+struct st_step {
+	char		*step;
+	char		*result;
+	char		*detail;
+};
+
+struct st_test {
+	struct st_step	*steps;
+	size_t		 nsteps;
+	uint32_t	 decision;	/* enum ctl_test_decision */
+	char		*user;
+	char		*reason;
+};
+
 struct crl_status;
 
 void	output_status(const struct status *, int json, time_t now);
@@ -104,5 +119,6 @@ void	output_sessions(const struct st_session *, size_t n, int json,
 	    time_t now);
 /* Exits if the names do not form a tree (a malformed answer). */
 void	output_stats(const struct st_stats *, enum output_format);
+void	output_test(const struct st_test *, int json);
 
 #endif

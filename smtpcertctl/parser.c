@@ -14,6 +14,9 @@
 #define TOK_SUBSYSTEMS	"<subsystem ...>"
 /* Required: a table holding only this takes any one word (session id). */
 #define TOK_ID		"<id>"
+/* Required: one word (a file, a user), then optionally "listener
+ * ADDRESS:PORT". */
+#define TOK_TEST	"<arg> [listener address:port]"
 
 struct token {
 	const char		*keyword;
@@ -30,6 +33,9 @@ static const struct token t_crl[];
 static const struct token t_crl_name[];
 static const struct token t_session[];
 static const struct token t_session_id[];
+static const struct token t_test[];
+static const struct token t_test_cert[];
+static const struct token t_test_login[];
 
 static const struct token t_main[] = {
 	{ "show",	CTL_NONE,		t_show },
@@ -38,6 +44,25 @@ static const struct token t_main[] = {
 	{ "crl",	CTL_NONE,		t_crl },
 	{ "ldap",	CTL_NONE,		t_ldap },
 	{ "session",	CTL_NONE,		t_session },
+	{ "test",	CTL_NONE,		t_test },
+	{ NULL,		CTL_NONE,		NULL }
+};
+
+/* "test certificate FILE", "test login USER", each optionally with
+ * "listener ADDRESS:PORT". */
+static const struct token t_test[] = {
+	{ "certificate", CTL_NONE,		t_test_cert },
+	{ "login",	CTL_NONE,		t_test_login },
+	{ NULL,		CTL_NONE,		NULL }
+};
+
+static const struct token t_test_cert[] = {
+	{ TOK_TEST,	CTL_TEST_CERT,		NULL },
+	{ NULL,		CTL_NONE,		NULL }
+};
+
+static const struct token t_test_login[] = {
+	{ TOK_TEST,	CTL_TEST_LOGIN,		NULL },
 	{ NULL,		CTL_NONE,		NULL }
 };
 
@@ -144,6 +169,29 @@ parse_args(int argc, char *argv[], struct ctl_request *req)
 			}
 			req->action = table->action;
 			req->arg = argv[i];
+			return 0;
+		}
+		if (strcmp(table->keyword, TOK_TEST) == 0) {
+			if (argv[i][0] == '\0') {
+				fprintf(stderr, "empty argument\n");
+				return -1;
+			}
+			req->action = table->action;
+			req->arg = argv[i];
+			if (i + 1 == argc)
+				return 0;
+			if (strcmp(argv[i + 1], "listener") != 0 ||
+			    i + 2 >= argc || argv[i + 2][0] == '\0') {
+				fprintf(stderr, "after %s: expected "
+				    "\"listener ADDRESS:PORT\"\n", argv[i]);
+				return -1;
+			}
+			if (i + 3 < argc) {
+				fprintf(stderr, "superfluous argument: %s\n",
+				    argv[i + 3]);
+				return -1;
+			}
+			req->listener = argv[i + 2];
 			return 0;
 		}
 		match = NULL;

@@ -18,6 +18,8 @@ enum ctl_action {
 	CTL_LDAP_FLUSH,
 	CTL_SHOW_STATS,
 	CTL_SESSION_KILL,
+	CTL_TEST_CERT,
+	CTL_TEST_LOGIN,
 };
 
 struct ctl_request {
@@ -25,6 +27,7 @@ struct ctl_request {
 	const char	*arg;		/* argument (a name, a session id), or
 					 * NULL */
 	uint32_t	 trace;		/* log: subsystems (log.h), 0 all */
+	const char	*listener;	/* test: "ADDRESS:PORT", or NULL */
 };
 
 /* Returns 0 and fills req, or -1 after printing what was expected. */

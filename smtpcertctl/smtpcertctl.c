@@ -5,7 +5,8 @@
  *	    show status | show crl |
  *	    show sessions | show stats | reload | ldap flush |
  *	    log verbose|brief [subsystem ...] | crl update [name] |
- *	    session kill id
+ *	    session kill id | test certificate file [listener address:port] |
+ *	    test login user [listener address:port]
  *
  * Speaks the versioned control protocol (IMSG_CTL_HELLO first) and gives
  * up after CTL_TIMEOUT seconds of silence, so a wedged daemon never hangs
@@ -17,6 +18,7 @@
 
 #include <err.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <poll.h>
 #include <signal.h>
@@ -56,7 +58,9 @@ usage(void)
 	    "                   command [argument ...]\n"
 	    "commands: show status, show crl, show sessions, show stats, "
 	    "reload,\n          log verbose|brief [subsystem ...], "
-	    "crl update [name],\n          ldap flush, session kill id\n");
+	    "crl update [name],\n          ldap flush, session kill id,\n"
+	    "          test certificate file [listener address:port],\n"
+	    "          test login user [listener address:port]\n");
 	exit(1);
 }
 
@@ -417,6 +421,112 @@ show_stats(struct imsgbuf *ibuf, enum output_format fmt)
 	}
 }
 
+/*
+ * The PEM file of `test certificate', read whole before connecting: at
+ * most CTL_TEST_CERT_MAX bytes.
+ */
+static uint8_t *
+read_pem(const char *path, size_t *len)
+{
+	uint8_t	*buf;
+	ssize_t	 n;
+	size_t	 off = 0;
+	int	 fd;
+
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1)
+		err(1, "%s", path);
+	if ((buf = malloc(CTL_TEST_CERT_MAX + 1)) == NULL)
+		err(1, NULL);
+	while (off <= CTL_TEST_CERT_MAX) {
+		n = read(fd, buf + off, CTL_TEST_CERT_MAX + 1 - off);
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n == -1)
+			err(1, "%s", path);
+		if (n == 0)
+			break;
+		off += (size_t)n;
+	}
+	close(fd);
+	if (off > CTL_TEST_CERT_MAX)
+		errx(1, "%s: larger than %d KB: not a certificate chain", path,
+		    CTL_TEST_CERT_MAX / 1024);
+	if (off == 0)
+		errx(1, "%s: empty file", path);
+	*len = off;
+	return buf;
+}
+
+/* Steps, the decision, the end; exit status 0 accepted, 1 refused, 2
+ * temporary failure. */
+static int
+show_test(struct imsgbuf *ibuf, int json)
+{
+	struct st_test		 t;
+	struct imsg		 imsg;
+	struct msgreader	 r;
+	struct st_step		*st;
+	char			*m;
+	int			 decided = 0;
+	size_t			 i;
+
+	memset(&t, 0, sizeof(t));
+	for (;;) {
+		ctl_next(ibuf, &imsg);
+		msg_reader(&r, &imsg);
+		switch (imsg.hdr.type) {
+		case IMSG_CTL_TEST_STEP:
+			if (decided || t.nsteps >= CTL_TEST_STEPS_MAX)
+				errx(1, "too many rows in reply");
+			if ((t.steps = reallocarray(t.steps, t.nsteps + 1,
+			    sizeof(*t.steps))) == NULL)
+				err(1, NULL);
+			st = &t.steps[t.nsteps++];
+			st->step = get_str(&r);
+			st->result = get_str(&r);
+			st->detail = get_str(&r);
+			break;
+		case IMSG_CTL_TEST_DECISION:
+			if (decided)
+				errx(1, "two decisions in reply");
+			t.decision = msg_get_u32(&r);
+			t.user = get_str(&r);
+			t.reason = get_str(&r);
+			if (t.decision >= CTL_TEST_MAX)
+				errx(1, "malformed decision from smtpcertd");
+			decided = 1;
+			break;
+		case IMSG_CTL_END:
+			if (imsg.datalen != 0 || !decided)
+				errx(1, "incomplete reply from smtpcertd");
+			imsg_free(&imsg);
+			output_test(&t, json);
+			for (i = 0; i < t.nsteps; i++) {
+				free(t.steps[i].step);
+				free(t.steps[i].result);
+				free(t.steps[i].detail);
+			}
+			free(t.steps);
+			free(t.user);
+			free(t.reason);
+			return t.decision == CTL_TEST_ACCEPTED ? 0 :
+			    t.decision == CTL_TEST_TEMPFAIL ? 2 : 1;
+		case IMSG_CTL_FAIL:
+			m = get_str(&r);
+			output_result(0, m, json);
+			free(m);
+			return 1;
+		default:
+			errx(1, "unexpected %s from smtpcertd",
+			    imsg_type_name(imsg.hdr.type));
+		}
+		if (msg_end(&r) == -1)
+			errx(1, "malformed %s from smtpcertd",
+			    imsg_type_name(imsg.hdr.type));
+		imsg_free(&imsg);
+	}
+}
+
 /* A session id as `show sessions' and the logs print it: hex. */
 static uint64_t
 parse_session_id(const char *s)
@@ -467,6 +577,8 @@ main(int argc, char *argv[])
 	enum output_format	 fmt = OUT_TEXT;
 	const char		*sock = CTL_SOCKET;
 	uint64_t		 sid = 0;
+	uint8_t			*pem = NULL;
+	size_t			 pemlen = 0, off, n;
 	uint32_t		 v;
 	int			 ch, json = 0, fd;
 
@@ -507,6 +619,8 @@ main(int argc, char *argv[])
 		errx(1, "--format prometheus is only for show stats");
 	if (req.action == CTL_SESSION_KILL)
 		sid = parse_session_id(req.arg);
+	if (req.action == CTL_TEST_CERT)
+		pem = read_pem(req.arg, &pemlen);
 
 	/* A refused client may find the socket closed under its hello:
 	 * EPIPE, then read the reason the daemon left for it. */
@@ -573,11 +687,34 @@ main(int argc, char *argv[])
 			errx(1, "log: cannot build the request");
 		msg_free(&mb);
 		break;
+	case CTL_TEST_CERT:
+		/* In pieces: a control message holds at most 16 KB. */
+		for (off = 0; off < pemlen; off += n) {
+			n = pemlen - off < 8192 ? pemlen - off : 8192;
+			if (imsg_compose(&ibuf, IMSG_CTL_TEST_CERT_DATA, 0, 0,
+			    -1, pem + off, n) == -1)
+				errx(1, "test certificate: cannot build the "
+				    "request");
+		}
+		free(pem);
+		/* FALLTHROUGH */
+	case CTL_TEST_LOGIN:
+		msg_init(&mb);
+		msg_put_str(&mb, req.listener != NULL ? req.listener : "");
+		if (req.action == CTL_TEST_LOGIN)
+			msg_put_str(&mb, req.arg);
+		if (msg_send(&ibuf, &mb, req.action == CTL_TEST_CERT ?
+		    IMSG_CTL_TEST_CERT : IMSG_CTL_TEST_LOGIN, 0, 0, -1) == -1)
+			errx(1, "test: argument too long");
+		msg_free(&mb);
+		break;
 	default:
 		usage();
 	}
 	if (imsgbuf_flush(&ibuf) == -1)
 		err(1, "write");
+	if (req.action == CTL_TEST_CERT || req.action == CTL_TEST_LOGIN)
+		return show_test(&ibuf, json);
 	if (req.action == CTL_SHOW_STATUS)
 		return show_status(&ibuf, json);
 	if (req.action == CTL_SHOW_CRL)

@@ -1071,11 +1071,15 @@ cv_sslctx_free(void *parent, void *ptr, CRYPTO_EX_DATA *ad, int idx,
 	free(o);
 }
 
-/* SSL_CTX_set_cert_verify_callback(): the handshake's verification. */
+/*
+ * The handshake's verification (SSL_CTX_set_cert_verify_callback()), also
+ * run by a resumption and by `smtpcertctl test certificate'; warn, if
+ * not NULL, gets a fail-open warning (which is logged either way).
+ */
 static int
-cv_ssl_verify(X509_STORE_CTX *ctx, void *arg)
+cv_ssl_verify_warn(X509_STORE_CTX *ctx, struct cv_ctxopts *o, char *warn,
+    size_t warnlen)
 {
-	struct cv_ctxopts	*o = arg;
 	struct cv_state		 st;
 	struct cv_result	*res;
 	SSL			*ssl;
@@ -1092,6 +1096,8 @@ cv_ssl_verify(X509_STORE_CTX *ctx, void *arg)
 	if (st.warn[0] != '\0')
 		log_warnx("client certificate: WARNING: %s; ACCEPTED "
 		    "UNCHECKED (fail-open)", st.warn);
+	if (warn != NULL)
+		strlcpy(warn, st.warn, warnlen);
 	if (ssl == NULL || (!st.has_hs && !st.has_after && pol == NULL)) {
 		/* Nothing to say: nor does a resumption check before it
 		 * (certverify_resume()) whose session was not taken. */
@@ -1114,6 +1120,42 @@ cv_ssl_verify(X509_STORE_CTX *ctx, void *arg)
 	return ret;
 }
 
+static int
+cv_ssl_verify(X509_STORE_CTX *ctx, void *arg)
+{
+	return cv_ssl_verify_warn(ctx, arg, NULL, 0);
+}
+
+/*
+ * A store context for a client chain on ssl's listener, set up as
+ * libssl sets up a client certificate's verification
+ * (ssl_verify_cert_chain()): the context's store, the SSL's parameters,
+ * the listener's security level judging the client's keys.
+ */
+static X509_STORE_CTX *
+cv_ssl_xctx(SSL *ssl, X509 *leaf, STACK_OF(X509) *untrusted)
+{
+	SSL_CTX		*sctx = SSL_get_SSL_CTX(ssl);
+	X509_STORE_CTX	*xctx;
+
+	if ((xctx = X509_STORE_CTX_new()) == NULL)
+		fatal(NULL);
+	if (X509_STORE_CTX_init(xctx, SSL_CTX_get_cert_store(sctx), leaf,
+	    untrusted) != 1 ||
+	    X509_STORE_CTX_set_ex_data(xctx,
+	    SSL_get_ex_data_X509_STORE_CTX_idx(), ssl) != 1 ||
+	    X509_STORE_CTX_set_default(xctx, "ssl_client") != 1 ||
+	    X509_VERIFY_PARAM_set1(X509_STORE_CTX_get0_param(xctx),
+	    SSL_get0_param(ssl)) != 1) {
+		X509_STORE_CTX_free(xctx);
+		ERR_clear_error();
+		return NULL;
+	}
+	X509_VERIFY_PARAM_set_auth_level(X509_STORE_CTX_get0_param(xctx),
+	    SSL_get_security_level(ssl));
+	return xctx;
+}
+
 int
 certverify_resume(SSL *ssl, SSL_SESSION *sess)
 {
@@ -1129,24 +1171,8 @@ certverify_resume(SSL *ssl, SSL_SESSION *sess)
 		return 1;	/* no client certificate to check again */
 	if ((o = SSL_CTX_get_ex_data(sctx, cv_sslctx_idx)) == NULL)
 		return 0;	/* a certificate where none is verified */
-	if ((xctx = X509_STORE_CTX_new()) == NULL)
-		fatal(NULL);
-	/* As libssl sets up a client certificate's verification. */
-	if (X509_STORE_CTX_init(xctx, SSL_CTX_get_cert_store(sctx), leaf,
-	    NULL) != 1 ||
-	    X509_STORE_CTX_set_ex_data(xctx,
-	    SSL_get_ex_data_X509_STORE_CTX_idx(), ssl) != 1 ||
-	    X509_STORE_CTX_set_default(xctx, "ssl_client") != 1 ||
-	    X509_VERIFY_PARAM_set1(X509_STORE_CTX_get0_param(xctx),
-	    SSL_get0_param(ssl)) != 1) {
-		X509_STORE_CTX_free(xctx);
-		ERR_clear_error();
+	if ((xctx = cv_ssl_xctx(ssl, leaf, NULL)) == NULL)
 		return 0;
-	}
-	/* The listener's security level judges the client's keys, as in
-	 * libssl's ssl_verify_cert_chain(). */
-	X509_VERIFY_PARAM_set_auth_level(X509_STORE_CTX_get0_param(xctx),
-	    SSL_get_security_level(ssl));
 	ok = cv_ssl_verify(xctx, o) > 0;
 	res = SSL_get_ex_data(ssl, cv_ssl_idx);
 	if (ok && (res == NULL || !res->has_after)) {
@@ -1166,6 +1192,46 @@ certverify_resume(SSL *ssl, SSL_SESSION *sess)
 	X509_STORE_CTX_free(xctx);
 	ERR_clear_error();
 	return ok;
+}
+
+int
+certverify_test(SSL *ssl, STACK_OF(X509) *chain,
+    struct certverify_refusal *r, char *warn, size_t warnlen)
+{
+	struct cv_ctxopts		*o;
+	const struct certverify_refusal	*why;
+	struct cv_result		*res;
+	X509_STORE_CTX			*xctx;
+	int				 ret;
+
+	memset(r, 0, sizeof(*r));
+	warn[0] = '\0';
+	if ((o = SSL_CTX_get_ex_data(SSL_get_SSL_CTX(ssl),
+	    cv_sslctx_idx)) == NULL)
+		return -1;
+	/* The whole chain as untrusted, leaf included, as libssl has it. */
+	if ((xctx = cv_ssl_xctx(ssl, sk_X509_value(chain, 0), chain)) == NULL)
+		ret = 0;
+	else {
+		ret = cv_ssl_verify_warn(xctx, o, warn, warnlen);
+		X509_STORE_CTX_free(xctx);
+	}
+	ERR_clear_error();
+	res = SSL_get_ex_data(ssl, cv_ssl_idx);
+	if (res != NULL && (res->has_after || res->has_hs)) {
+		why = res->has_hs ? &res->hs : &res->after;
+		*r = *why;
+		return 0;
+	}
+	if (ret <= 0) {
+		/* Refused without a recorded reason: still refused. */
+		r->error = X509_V_ERR_UNSPECIFIED;
+		cv_classify(r);
+		snprintf(r->reason, sizeof(r->reason), "certificate "
+		    "verification failed");
+		return 0;
+	}
+	return 1;
 }
 
 const struct certverify_refusal *

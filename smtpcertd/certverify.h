@@ -73,6 +73,17 @@ const struct certverify_refusal *certverify_handshake_failure(SSL *);
  * as after a full handshake), 0: decline, logged.
  */
 int	certverify_resume(SSL *ssl, SSL_SESSION *sess);
+/*
+ * `smtpcertctl test certificate': a client chain (leaf first) through
+ * the verification of the listener whose context ssl (a fresh SSL_new())
+ * comes from, as a handshake runs it, with the current CRLs.  1 valid,
+ * 0 refused (r says why; r->after tells whether the handshake would have
+ * finished), -1 the listener verifies no client certificates.  warn
+ * gets a fail-open warning, "" if none.  certverify_policies(ssl) then
+ * holds the valid policies.  Nothing is counted.
+ */
+int	certverify_test(SSL *ssl, STACK_OF(X509) *chain,
+	    struct certverify_refusal *r, char *warn, size_t warnlen);
 /* The valid policies of the accepted path ("2.5.29.32.0 ..."), or NULL. */
 const char *certverify_policies(SSL *);
 

@@ -46,6 +46,9 @@ struct ctl_client {
 	uint64_t		 id;	/* for replies that come later */
 	uid_t			 uid;
 	int			 hello;
+	/* `test certificate': the PEM file as it arrives in pieces. */
+	uint8_t			*pem;
+	size_t			 pemlen;
 };
 
 static TAILQ_HEAD(, ctl_client) ctl_clients =
@@ -65,6 +68,7 @@ static void	control_drop(struct ctl_client *, const char *);
 static void	control_status(struct ctl_client *);
 static void	control_refuse(int, const char *);
 static int	control_log(struct ctl_client *, struct imsg *);
+static int	control_test(struct ctl_client *, struct imsg *);
 
 int
 control_init(const char *path, const char *group, int changes)
@@ -163,6 +167,10 @@ control_readonly(uint32_t type)
 	case IMSG_CTL_SHOW_CRL:
 	case IMSG_CTL_SHOW_SESSIONS:
 	case IMSG_CTL_SHOW_STATS:
+	/* diagnostics: they change nothing (an LDAP answer may be cached) */
+	case IMSG_CTL_TEST_CERT_DATA:
+	case IMSG_CTL_TEST_CERT:
+	case IMSG_CTL_TEST_LOGIN:
 		return 1;
 	default:
 		return 0;
@@ -185,6 +193,7 @@ control_cleanup(void)
 	while ((c = TAILQ_FIRST(&ctl_clients)) != NULL) {
 		TAILQ_REMOVE(&ctl_clients, c, entry);
 		imsgev_close(&c->iev);
+		free(c->pem);
 		free(c);
 	}
 	if (ctl_ev != NULL) {
@@ -316,7 +325,10 @@ control_refuse(int fd, const char *text)
 static void
 control_free_cb(evutil_socket_t fd, short ev, void *arg)
 {
-	free(arg);
+	struct ctl_client	*c = arg;
+
+	free(c->pem);
+	free(c);
 }
 
 /*
@@ -471,7 +483,7 @@ control_dispatch(struct imsgev *iev, struct imsg *imsg)
 		    (long)c->uid);
 		stats_inc(STAT_CTL_DENIED);
 		snprintf(why, sizeof(why), "permission denied: members of "
-		    "the control group \"%s\" may only use the show "
+		    "the control group \"%s\" may only use the show and test "
 		    "commands; this one needs root, or `control group \"%s\" "
 		    "allow changes' in smtpcertd.conf", ctl_group ? ctl_group :
 		    "", ctl_group ? ctl_group : "");
@@ -538,6 +550,12 @@ control_dispatch(struct imsgev *iev, struct imsg *imsg)
 		return;
 	case IMSG_CTL_LOG_VERBOSE:
 		if (control_log(c, imsg) == -1)
+			break;
+		return;
+	case IMSG_CTL_TEST_CERT_DATA:
+	case IMSG_CTL_TEST_CERT:
+	case IMSG_CTL_TEST_LOGIN:
+		if (control_test(c, imsg) == -1)
 			break;
 		return;
 	}
@@ -614,4 +632,173 @@ control_status(struct ctl_client *c)
 	}
 	imsgev_compose(&c->iev, IMSG_CTL_END, 0, 0, -1, NULL, 0);
 	msg_free(&m);
+}
+
+/* --- test certificate, test login (issue 15 item 3) --------------------- */
+
+/*
+ * The listener "ADDRESS:PORT" names ("[ADDRESS]:PORT" for IPv6), as `show
+ * status' prints addresses; "" is the first listener.  Its index, or -1
+ * with why set.
+ */
+static int
+control_find_listener(const char *spec, uint32_t *index, char *why,
+    size_t whylen)
+{
+	struct smtpcertd_conf	*conf = parent->cur->conf;
+	struct listener		*l;
+	char			 host[NI_MAXHOST], serv[NI_MAXSERV];
+	char			 want[NI_MAXHOST];
+	const char		*colon, *port;
+	size_t			 hl;
+
+	if (*spec == '\0') {
+		if ((l = TAILQ_FIRST(&conf->listeners)) == NULL) {
+			snprintf(why, whylen, "no listener configured");
+			return -1;
+		}
+		*index = l->index;
+		return 0;
+	}
+	if ((colon = strrchr(spec, ':')) == NULL || colon == spec ||
+	    colon[1] == '\0') {
+		snprintf(why, whylen, "listener \"%.200s\": give it as "
+		    "ADDRESS:PORT", spec);
+		return -1;
+	}
+	port = colon + 1;
+	hl = (size_t)(colon - spec);
+	if (spec[0] == '[' && hl >= 2 && spec[hl - 1] == ']') {
+		spec++;
+		hl -= 2;
+	}
+	if (hl >= sizeof(want)) {
+		snprintf(why, whylen, "listener address too long");
+		return -1;
+	}
+	memcpy(want, spec, hl);
+	want[hl] = '\0';
+	TAILQ_FOREACH(l, &conf->listeners, entry) {
+		if (getnameinfo((struct sockaddr *)&l->ss, l->sslen, host,
+		    sizeof(host), serv, sizeof(serv),
+		    NI_NUMERICHOST | NI_NUMERICSERV) != 0)
+			continue;
+		if (strcmp(host, want) == 0 && strcmp(serv, port) == 0) {
+			*index = l->index;
+			return 0;
+		}
+	}
+	snprintf(why, whylen, "no listener on %.200s port %.20s (see show "
+	    "status)", want, port);
+	return -1;
+}
+
+/*
+ * A test request: the PEM file's pieces are kept (bounded), then the
+ * request goes to the front, which answers steps, a decision and the
+ * end with our id; proc.c relays them (control_test_relay()).  -1:
+ * malformed, the client is dropped.
+ */
+static int
+control_test(struct ctl_client *c, struct imsg *imsg)
+{
+	struct child		*front = proc_child(PROC_FRONT);
+	struct msgreader	 r;
+	struct msgbuild		 m;
+	uint8_t			*n;
+	char			*lspec, *user = NULL, why[512];
+	uint32_t		 index;
+	int			 rc;
+
+	if (imsg->hdr.type == IMSG_CTL_TEST_CERT_DATA) {
+		if (imsg->datalen == 0)
+			return -1;
+		if (imsg->datalen > CTL_TEST_CERT_MAX - c->pemlen) {
+			control_reply(c, IMSG_CTL_FAIL, "certificate file "
+			    "too large: at most 64 KB");
+			control_drop(c, NULL);
+			return 0;
+		}
+		if ((n = realloc(c->pem, c->pemlen + imsg->datalen)) == NULL) {
+			control_reply(c, IMSG_CTL_FAIL, "out of memory");
+			control_drop(c, NULL);
+			return 0;
+		}
+		c->pem = n;
+		memcpy(c->pem + c->pemlen, imsg->data, imsg->datalen);
+		c->pemlen += imsg->datalen;
+		return 0;
+	}
+	msg_reader(&r, imsg);
+	lspec = msg_get_str(&r, NI_MAXHOST + NI_MAXSERV);
+	if (imsg->hdr.type == IMSG_CTL_TEST_LOGIN)
+		user = msg_get_str(&r, LDAP_MAX_VALUE);
+	if (msg_end(&r) == -1 || (imsg->hdr.type == IMSG_CTL_TEST_CERT &&
+	    c->pemlen == 0) || (user != NULL && *user == '\0')) {
+		free(lspec);
+		free(user);
+		return -1;
+	}
+	rc = 0;
+	if (control_find_listener(lspec, &index, why, sizeof(why)) == -1)
+		control_reply(c, IMSG_CTL_FAIL, why);
+	else if (front == NULL || !front->up)
+		control_reply(c, IMSG_CTL_FAIL, "the front is not running: "
+		    "nothing to test with");
+	else {
+		msg_init(&m);
+		msg_put_u32(&m, index);
+		if (user != NULL)
+			msg_put_str(&m, user);
+		else
+			msg_put_data(&m, c->pem, c->pemlen);
+		if (imsgev_send(&front->iev, &m, imsg->hdr.type, 0, c->id,
+		    -1) == -1)
+			control_reply(c, IMSG_CTL_FAIL, "cannot reach the "
+			    "front");
+		msg_free(&m);
+		log_info("test %s requested by control client (uid %ld)",
+		    user != NULL ? "login" : "certificate", (long)c->uid);
+	}
+	free(c->pem);
+	c->pem = NULL;
+	c->pemlen = 0;
+	free(lspec);
+	free(user);
+	return rc;
+}
+
+/* A step or the decision from the front: checked, then relayed; -1 if
+ * malformed. */
+int
+control_test_relay(struct imsg *imsg)
+{
+	struct msgreader	 r;
+	struct msgbuild		 m;
+	char			*f[3] = { NULL, NULL, NULL };
+	uint32_t		 d = 0;
+	int			 i, rc = 0;
+
+	msg_reader(&r, imsg);
+	if (imsg->hdr.type == IMSG_CTL_TEST_DECISION) {
+		d = msg_get_u32(&r);
+		f[0] = msg_get_str(&r, CTL_TEST_FIELD_MAX);
+		f[1] = msg_get_str(&r, CTL_TEST_FIELD_MAX);
+	} else
+		for (i = 0; i < 3; i++)
+			f[i] = msg_get_str(&r, CTL_TEST_FIELD_MAX);
+	if (msg_end(&r) == -1 || d >= CTL_TEST_MAX)
+		rc = -1;
+	else {
+		msg_init(&m);
+		if (imsg->hdr.type == IMSG_CTL_TEST_DECISION)
+			msg_put_u32(&m, d);
+		for (i = 0; i < 3 && f[i] != NULL; i++)
+			msg_put_str(&m, f[i]);
+		control_send_id(imsg->hdr.reqid, imsg->hdr.type, &m);
+		msg_free(&m);
+	}
+	for (i = 0; i < 3; i++)
+		free(f[i]);
+	return rc;
 }

@@ -29,6 +29,7 @@
 #include "confmsg.h"
 #include "certverify.h"
 #include "crl_front.h"
+#include "ctltest.h"
 #include "front.h"
 #include "keysign.h"
 #include "tlsresume.h"
@@ -545,6 +546,15 @@ front_parent_imsg(struct childproc *cp, struct imsg *imsg)
 			    (unsigned long long)id);
 			front_ctl_reply(cp, imsg->hdr.reqid, IMSG_CTL_FAIL, text);
 		}
+		return;
+	}
+	/* Issue 15 item 3: smtpcertctl test certificate|login. */
+	if (imsg->hdr.type == IMSG_CTL_TEST_CERT) {
+		ctltest_cert(cp, imsg);
+		return;
+	}
+	if (imsg->hdr.type == IMSG_CTL_TEST_LOGIN) {
+		ctltest_login(cp, imsg);
 		return;
 	}
 	crl_front_parent_imsg(cp, imsg);

@@ -148,6 +148,18 @@ ocsp_front_check_client(const struct smtpcertd_conf *conf,
     const struct listener *l, struct io *io, const char *who,
     ocsp_front_cb cb, void *arg, uint64_t *reqid, char *why, size_t whylen)
 {
+	*reqid = 0;
+	if (!io_tls_peer_cert_provided(io))
+		return 0;
+	return ocsp_front_check_chain(conf, l, io_tls_peer_chain(io), who, cb,
+	    arg, reqid, why, whylen);
+}
+
+int
+ocsp_front_check_chain(const struct smtpcertd_conf *conf,
+    const struct listener *l, STACK_OF(X509) *chain, const char *who,
+    ocsp_front_cb cb, void *arg, uint64_t *reqid, char *why, size_t whylen)
+{
 	struct ocsp_pending	*p;
 	struct msgbuild		 m;
 	unsigned char		*ld = NULL, *id = NULL;
@@ -156,10 +168,9 @@ ocsp_front_check_client(const struct smtpcertd_conf *conf,
 	int			 ll, il, r;
 
 	*reqid = 0;
-	if (!conf->ocsp.enabled || l->ca_name == NULL ||
-	    !io_tls_peer_cert_provided(io))
+	if (!conf->ocsp.enabled || l->ca_name == NULL)
 		return 0;
-	if (crl_front_leaf_issuer(io_tls_peer_chain(io), l->ca_name, &leaf,
+	if (crl_front_leaf_issuer(chain, l->ca_name, &leaf,
 	    &issuer) == -1) {
 		strlcpy(what, leaf == NULL ? "unreadable certificate" :
 		    "its issuer not found", sizeof(what));

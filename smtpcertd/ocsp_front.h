@@ -34,6 +34,13 @@ int	ocsp_front_check_client(const struct smtpcertd_conf *,
 	    const struct listener *, struct io *, const char *who,
 	    ocsp_front_cb, void *arg, uint64_t *reqid, char *why,
 	    size_t whylen);
+/* The same for a chain (leaf first) presented some other way
+ * (`smtpcertctl test certificate'). */
+struct stack_st_X509;
+int	ocsp_front_check_chain(const struct smtpcertd_conf *,
+	    const struct listener *, struct stack_st_X509 *chain,
+	    const char *who, ocsp_front_cb, void *arg, uint64_t *reqid,
+	    char *why, size_t whylen);
 void	ocsp_front_cancel(uint64_t reqid);
 /* crld's channel: IMSG_OCSP_RES, or NULL when crld is gone. */
 void	ocsp_front_dispatch(struct imsg *);

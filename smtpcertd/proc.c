@@ -299,6 +299,12 @@ proc_dispatch(struct imsgev *iev, struct imsg *imsg)
 		if (c->proc != PROC_FRONT || sessions_front_imsg(imsg) == -1)
 			goto bad;
 		break;
+	case IMSG_CTL_TEST_STEP:
+	case IMSG_CTL_TEST_DECISION:
+		/* `test certificate', `test login' (control.c). */
+		if (c->proc != PROC_FRONT || control_test_relay(imsg) == -1)
+			goto bad;
+		break;
 	case IMSG_STATS:
 		/* `show stats' (stats_parent.c): any child. */
 		if (stats_parent_child_imsg(c, imsg) == -1)

@@ -88,6 +88,8 @@ void	control_reconfigure(const struct smtpcertd_conf *);
 void	control_reply_id(uint64_t id, uint32_t type, const char *text);
 /* Send a built message (NULL: empty) to a client by its id. */
 void	control_send_id(uint64_t id, uint32_t type, struct msgbuild *);
+/* `test certificate', `test login': the front's steps and decision. */
+int	control_test_relay(struct imsg *);
 void	control_listen(void);
 void	control_cleanup(void);
 
