@@ -47,6 +47,9 @@
 #include "upstream.h"
 
 #define SESSION_NAME_MAX	256
+/* Recipients named in a message line; the rest are counted. */
+#define SESSION_RCPT_LOG_N	10
+#define SESSION_RCPT_LOG	1024
 #define AUTH_LINE_MAX		12288	/* base64 of PLAIN with long names */
 
 enum sess_state {
@@ -104,6 +107,7 @@ struct session {
 	int			 tls;
 	char			 tlsver[32];	/* "TLSv1.3" */
 	char			 cipher[96];
+	int			 cipher_bits, cipher_alg_bits;
 	time_t			 started;
 	int			 errors;
 
@@ -135,6 +139,11 @@ struct session {
 	char			 mailparams[SMTP_LINE_MAX];
 	size_t			 nrcpt;		/* accepted by upstream */
 	size_t			 rcpt_tried;
+	char			 rcpt_pending[SMTP_PATH_MAX];
+	/* The first accepted recipients for the message line ("to="),
+	 * comma separated; the others are only counted ("to-more="). */
+	char			 rcpt_log[SESSION_RCPT_LOG];
+	size_t			 rcpt_logged;
 	struct upstream		*up;
 	enum up_wait		 wait;
 	int			 up_failed;	/* during DATA */
@@ -672,6 +681,7 @@ session_io(struct io *io, int evt, void *arg)
 		/* For the log lines, also if the checks below refuse. */
 		io_tls_names(io, s->tlsver, sizeof(s->tlsver), s->cipher,
 		    sizeof(s->cipher));
+		s->cipher_bits = io_tls_cipher_bits(io, &s->cipher_alg_bits);
 		/* Issue 5, CRL check (crl_front.c): a revoked chain, or one
 		 * without a fresh CRL under fail-closed, ends the session
 		 * right after the handshake.  Here rather than in
@@ -1308,6 +1318,36 @@ session_auth(struct session *s, const char *arg, size_t len)
 	session_reply(s, 504, "5.5.4", "Unrecognized authentication type");
 }
 
+/*
+ * An accepted recipient for the message line: the first
+ * SESSION_RCPT_LOG_N (and as many as fit the buffer) by address, the
+ * rest counted.  The upstream's 2xx makes it a recipient, so the line
+ * lists what was really relayed to.
+ */
+static void
+session_rcpt_accepted(struct session *s)
+{
+	size_t	 used = strlen(s->rcpt_log), alen = strlen(s->rcpt_pending);
+
+	if (s->rcpt_logged < SESSION_RCPT_LOG_N &&
+	    used + (used ? 1 : 0) + alen < sizeof(s->rcpt_log)) {
+		if (used)
+			s->rcpt_log[used++] = ',';
+		memcpy(s->rcpt_log + used, s->rcpt_pending, alen + 1);
+		s->rcpt_logged++;
+	}
+	s->rcpt_pending[0] = '\0';
+}
+
+/* "to=a@x,b@y" and, when some were left out, "to-more=N". */
+static void
+session_kv_rcpts(struct session *s, struct kvlog *kv)
+{
+	kvlog_str(kv, "to", s->rcpt_logged ? s->rcpt_log : NULL);
+	if (s->nrcpt > s->rcpt_logged)
+		kvlog_u64(kv, "to-more", s->nrcpt - s->rcpt_logged);
+}
+
 static void
 session_tx_reset(struct session *s)
 {
@@ -1316,6 +1356,9 @@ session_tx_reset(struct session *s)
 	s->mailparams[0] = '\0';
 	s->nrcpt = 0;
 	s->rcpt_tried = 0;
+	s->rcpt_pending[0] = '\0';
+	s->rcpt_log[0] = '\0';
+	s->rcpt_logged = 0;
 	s->up_failed = 0;
 	data_filter_reset(&s->df);
 	/* Not just emptied: a session idle after a message keeps none. */
@@ -1544,6 +1587,7 @@ session_rcpt(struct session *s, const char *arg, size_t len)
 		return;
 	}
 	s->rcpt_tried++;
+	strlcpy(s->rcpt_pending, path.addr, sizeof(s->rcpt_pending));
 	session_wait(s, S_UPSTREAM);
 	s->wait = W_RCPT;
 	if (upstream_command(s->up, "RCPT TO:<%s>%s%s", path.addr,
@@ -1595,7 +1639,7 @@ session_received(struct session *s)
 {
 	char		 hdr[DF_HEADER_MAX], helo[SESSION_NAME_MAX];
 	char		 user[SESSION_NAME_MAX], how[1200], date[64];
-	char		 subj[512], iss[512];
+	char		 subj[512], iss[512], tls[200];
 	struct tm	 tm;
 	time_t		 now = time(NULL);
 
@@ -1613,12 +1657,20 @@ session_received(struct session *s)
 		    s->monitor ? ", monitored" : "");
 	else
 		how[0] = '\0';
+	/* The TLS session, as Postfix writes it (RFC 8314 7.4 wants the
+	 * Received: field to say TLS was used); nothing for plaintext. */
+	if (s->tls && s->tlsver[0])
+		snprintf(tls, sizeof(tls), "\r\n\t(using %s with cipher %s "
+		    "(%d/%d bits))", s->tlsver, s->cipher, s->cipher_bits,
+		    s->cipher_alg_bits);
+	else
+		tls[0] = '\0';
 	gmtime_r(&now, &tm);
 	strftime(date, sizeof(date), "%a, %d %b %Y %H:%M:%S +0000", &tm);
 	/* An IPv6 client is an RFC 5321 address literal: [IPv6:...]. */
-	snprintf(hdr, sizeof(hdr), "Received: from %s (%s [%s%s])\r\n"
+	snprintf(hdr, sizeof(hdr), "Received: from %s (%s [%s%s])%s\r\n"
 	    "\tby %s (smtpcertd) with %s%s%s id %012llx.%u%s;\r\n\t%s\r\n",
-	    helo, helo, strchr(s->addr, ':') ? "IPv6:" : "", s->addr,
+	    helo, helo, strchr(s->addr, ':') ? "IPv6:" : "", s->addr, tls,
 	    s->gen->conf->hostname,
 	    s->esmtp ? "ESMTP" : "SMTP", s->tls ? "S" : "",
 	    s->authenticated ? "A" : "", (unsigned long long)s->id,
@@ -1656,6 +1708,7 @@ session_data_end(struct session *s, int event)
 		session_kv(s, &kv, "message");
 		kvlog_str(&kv, "from", s->mailfrom);
 		kvlog_u64(&kv, "rcpts", s->nrcpt);
+		session_kv_rcpts(s, &kv);
 		kvlog_str(&kv, "user", s->authenticated ? s->user : NULL);
 		kvlog_str(&kv, "upstream", s->up != NULL ?
 		    upstream_peer(s->up) : NULL);
@@ -1679,6 +1732,7 @@ session_data_end(struct session *s, int event)
 		session_kv(s, &kv, "message");
 		kvlog_str(&kv, "from", s->mailfrom);
 		kvlog_u64(&kv, "rcpts", s->nrcpt);
+		session_kv_rcpts(s, &kv);
 		kvlog_str(&kv, "user", s->authenticated ? s->user : NULL);
 		kvlog_str(&kv, "result", "tempfail");
 		kvlog_str(&kv, "reason", "upstream lost during DATA");
@@ -1772,8 +1826,10 @@ session_upstream_cb(void *arg, int event, const struct smtp_reply *r,
 		session_relay_reply(s, r);
 		break;
 	case W_RCPT:
-		if (r->code / 100 == 2)
+		if (r->code / 100 == 2) {
 			s->nrcpt++;
+			session_rcpt_accepted(s);
+		}
 		session_relay_reply(s, r);
 		break;
 	case W_DATA:
@@ -1794,6 +1850,7 @@ session_upstream_cb(void *arg, int event, const struct smtp_reply *r,
 		session_kv(s, &kv, "message");
 		kvlog_str(&kv, "from", s->mailfrom);
 		kvlog_u64(&kv, "rcpts", s->nrcpt);
+		session_kv_rcpts(s, &kv);
 		kvlog_u64(&kv, "size", s->msgsize);
 		kvlog_str(&kv, "user", s->authenticated ? s->user : NULL);
 		kvlog_str(&kv, "upstream", upstream_peer(s->up));
