@@ -45,7 +45,8 @@ def parse(line):
                     else:
                         raise ValueError("bad escape at %d" % i)
                     continue
-                if not 0x20 <= ord(b[i]) < 0x7f:
+                # Printable ASCII, or UTF-8 that prints (kvlog.h).
+                if not (0x20 <= ord(b[i]) < 0x7f or ord(b[i]) >= 0xa0):
                     raise ValueError("raw byte %r in quotes" % b[i])
                 v += b[i].encode()
                 i += 1
@@ -237,7 +238,8 @@ c.cmd("QUIT", 221)
 	    "f['user'] == 'x\" user=root' and f['result'] == 'not found'"
 	kv_check "^front\[[0-9]+\]: session=$sid event=auth .*user=\"M" \
 	    "f['user'] == 'M\u00fcller' and f['result'] == 'not found'"
-	grep -q 'user="M\\xc3\\xbcller"' "$T/smtpcertd.log" || fail "UTF-8 not hex-escaped"
+	# Valid UTF-8 is logged as it is (issue 15).
+	grep -q "user=\"M$(printf '\303\274')ller\"" "$T/smtpcertd.log" || fail "UTF-8 not kept"
 	# The forged text is inside a quoted value, never a line or field.
 	! grep -Eq '^(front|smtpcertd|ldapd-helper|crld)\[[0-9]+\]: session=000000000001' "$T/smtpcertd.log" ||
 	    fail "a forged line"
