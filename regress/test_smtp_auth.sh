@@ -325,7 +325,7 @@ c.cmd("QUIT", 221)
 	up_received 2 "authenticated as bob by AUTH PLAIN)"
 	up_received 3 "authenticated as erin by AUTH LOGIN, monitored"
 	local sid
-	sid=$(sed -n 's/^front\[[0-9]*\]: session=\([0-9a-f]*\) event=monitor .*user=alice reason="authenticated outside the allowance.*/\1/p' "$T/smtpcertd.log")
+	sid=$(sed -n 's/^[^ ]* front\[[0-9]*\]: session=\([0-9a-f]*\) event=monitor .*user=alice reason="authenticated outside the allowance.*/\1/p' "$T/smtpcertd.log")
 	[ -n "$sid" ] || fail "no monitor line for alice"
 	grep "session=$sid event=monitor " "$T/smtpcertd.log" | sed 's/^[^ ]* //' >"$T/mon"
 	cat "$T/mon"
@@ -345,7 +345,7 @@ c.cmd("QUIT", 221)
 	    fail "erin not monitored"
 	log_count_is "event=monitor .*user=bob " 0 || fail "bob monitored"
 	local bsid
-	bsid=$(sed -n 's/^front\[[0-9]*\]: session=\([0-9a-f]*\) event=auth .*method=PLAIN user=bob result=ok.*/\1/p' "$T/smtpcertd.log")
+	bsid=$(sed -n 's/^[^ ]* front\[[0-9]*\]: session=\([0-9a-f]*\) event=auth .*method=PLAIN user=bob result=ok.*/\1/p' "$T/smtpcertd.log")
 	[ -n "$bsid" ] && ! grep -q "session=$bsid event=monitor" "$T/smtpcertd.log" ||
 	    fail "bob's session has monitor lines"
 }
