@@ -339,6 +339,30 @@ c.cmd("QUIT", 221)
 	    'command=RSET$' 'command=QUIT$' 'reply="221 '; do
 		grep -Eq -- "$re" "$T/mon" || fail "no monitor line /$re/"
 	done
+	# Issue 15: monitor mode logs the session from the connection on:
+	# what came before the AUTH that began it is logged then, in order,
+	# marked replay=yes, AUTH without its response.
+	local first
+	first=$(grep -n 'reason="authenticated outside' "$T/mon" | cut -d: -f1)
+	head -n "$first" "$T/mon" | grep 'replay=yes' | sed -E 's/.* (command|reply)=/\1=/; s/ replay=yes$//' >"$T/replay"
+	$PY - "$T/replay" <<'EOF' || { cat "$T/replay"; fail "monitor replay of the session before AUTH"; }
+import re, sys
+got = [l.rstrip("\n") for l in open(sys.argv[1])]
+want = [r'reply="220 ', r'command="EHLO ', r'reply="250-', r'command=STARTTLS$',
+        r'reply="220 ', r'command="EHLO ', r'reply="250-',
+        r'command="AUTH PLAIN \(response not logged\)"$']
+assert len(got) == len(want), got
+for g, w in zip(got, want):
+    assert re.match(w, g), (g, w)
+EOF
+	# Replayed lines come before the line that says why, none after.
+	! tail -n "+$first" "$T/mon" | grep -q 'replay=yes' || fail "replayed line after the start"
+	# bob, inside the allowance, has no monitor line at all.
+	local bsid0
+	bsid0=$(sed -n 's/^[^ ]* front\[[0-9]*\]: session=\([0-9a-f]*\) event=auth .*method=PLAIN user=bob result=ok.*/\1/p' "$T/smtpcertd.log" | head -1)
+	! grep -q "session=$bsid0 event=monitor" "$T/smtpcertd.log" || fail "bob monitored"
+	# erin's AUTH LOGIN: neither her name nor her password as she sent them.
+	! grep -Eq 'erinpw|ZXJpbnB3|ZXJpbg==' "$T/smtpcertd.log" || fail "AUTH LOGIN response logged"
 	# The password never appears in the log, not even in the monitor.
 	! grep -Eq 'alicepw|YWxpY2Vwdw|AGFsaWNlAGFsaWNlcHc' "$T/smtpcertd.log" || fail "password logged"
 	log_count_is 'event=monitor .*user=erin reason="authenticated outside the allowance' 1 ||

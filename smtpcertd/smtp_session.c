@@ -50,6 +50,7 @@
 /* Recipients named in a message line; the rest are counted. */
 #define SESSION_RCPT_LOG_N	10
 #define SESSION_RCPT_LOG	1024
+#define SESSION_HIST_MAX	8192	/* monitor history, bytes */
 #define AUTH_LINE_MAX		12288	/* base64 of PLAIN with long names */
 
 enum sess_state {
@@ -121,6 +122,13 @@ struct session {
 						 * answer awaited */
 	int			 authenticated;
 	int			 monitor;	/* allowance failed: log all */
+	/* Until then, on a listener whose profile may monitor, the
+	 * session's commands and replies so far ("c" or "r", the text,
+	 * a NUL each), so that monitor mode logs it from the connection
+	 * on; bounded, what does not fit is counted. */
+	char			*hist;
+	size_t			 histlen;
+	unsigned		 hist_dropped;
 	int			 external_done;	/* AUTH EXTERNAL succeeded */
 	char			 user[SESSION_NAME_MAX];
 	char			 method[32];	/* "certificate", "PLAIN" ... */
@@ -175,6 +183,11 @@ static void	session_kv(struct session *, struct kvlog *, const char *);
 static int	session_auth_needs_tls(const struct session *);
 static void	session_log_reply(struct session *, const char *,
 		    const char *);
+static void	session_hist_add(struct session *, char, const char *,
+		    size_t);
+static void	session_hist_flush(struct session *);
+static void	session_hist_stop(struct session *);
+static int	session_may_monitor(const struct session *);
 
 void
 smtp_session_init(void)
@@ -225,7 +238,7 @@ session_reply(struct session *s, int code, const char *enh,
 		kvlog_warn(&kv);
 		strlcpy(wire, "451 4.3.0 Internal error\r\n", sizeof(wire));
 	}
-	if (s->monitor || log_tracing(TRACE_SMTP))
+	if (s->monitor || s->hist != NULL || log_tracing(TRACE_SMTP))
 		session_log_reply(s, "reply", wire);
 	io_write(s->io, wire, strlen(wire));
 	if (code >= 500 && code != 554 && code != 552 && code != 550 &&
@@ -245,7 +258,7 @@ session_relay_reply(struct session *s, const struct smtp_reply *r)
 		snprintf(wire, sizeof(wire), "%d %s\r\n", r->code,
 		    r->code < 400 ? "OK" : "Refused by the mail server");
 	}
-	if (s->monitor || log_tracing(TRACE_SMTP))
+	if (s->monitor || s->hist != NULL || log_tracing(TRACE_SMTP))
 		session_log_reply(s, "upstream-reply", wire);
 	io_write(s->io, wire, strlen(wire));
 }
@@ -257,6 +270,68 @@ session_kv(struct session *s, struct kvlog *kv, const char *event)
 	kvlog_init(kv, s->id, event);
 	kvlog_str(kv, "proto", "smtp");
 	kvlog_addr(kv, "client", s->addr, s->port);
+}
+
+/*
+ * The monitor history (struct session, hist).  Lines already cleaned
+ * for the log (AUTH without its response) go in; a line that does not
+ * fit any more is only counted.  NUL bytes in a line end it early here,
+ * which only shortens what is logged.
+ */
+static void
+session_hist_add(struct session *s, char kind, const char *text,
+    size_t len)
+{
+	const char	*nul;
+
+	if (s->hist == NULL)
+		return;
+	if ((nul = memchr(text, '\0', len)) != NULL)
+		len = nul - text;
+	if (s->histlen + len + 2 > SESSION_HIST_MAX) {
+		s->hist_dropped++;
+		return;
+	}
+	s->hist[s->histlen++] = kind;
+	memcpy(s->hist + s->histlen, text, len);
+	s->histlen += len;
+	s->hist[s->histlen++] = '\0';
+}
+
+/* Monitor mode begins: the session so far, one line each, marked as
+ * logged late (replay=yes), then it is logged as it goes. */
+static void
+session_hist_flush(struct session *s)
+{
+	struct kvlog	 kv;
+	size_t		 off = 0, n;
+	const char	*what;
+
+	while (s->hist != NULL && off < s->histlen) {
+		n = strlen(s->hist + off + 1);
+		what = s->hist[off] == 'c' ? "command" : s->hist[off] == 'u' ?
+		    "upstream-reply" : "reply";
+		session_kv(s, &kv, "monitor");
+		kvlog_mem(&kv, what, s->hist + off + 1, n);
+		kvlog_str(&kv, "replay", "yes");
+		kvlog_info(&kv);
+		off += n + 2;
+	}
+	if (s->hist_dropped) {
+		session_kv(s, &kv, "monitor");
+		kvlog_u64(&kv, "replay-dropped", s->hist_dropped);
+		kvlog_info(&kv);
+	}
+	session_hist_stop(s);
+}
+
+static void
+session_hist_stop(struct session *s)
+{
+	free(s->hist);
+	s->hist = NULL;
+	s->histlen = 0;
+	s->hist_dropped = 0;
 }
 
 /*
@@ -280,6 +355,7 @@ session_log_reply(struct session *s, const char *what, const char *wire)
 	} else {
 		char	 q[KVLOG_VALUE_MAX + 8];
 
+		session_hist_add(s, what[0] == 'u' ? 'u' : 'r', wire, len);
 		log_trace(TRACE_SMTP, "session=%012llx %s=%s",
 		    (unsigned long long)s->id, what,
 		    kvlog_quote(q, sizeof(q), wire, len));
@@ -318,10 +394,12 @@ session_log_command(struct session *s, const struct smtp_cmd *cmd,
 		session_kv(s, &kv, "monitor");
 		kvlog_mem(&kv, "command", line, len);
 		kvlog_info(&kv);
-	} else
+	} else {
+		session_hist_add(s, 'c', line, len);
 		log_trace(TRACE_SMTP, "session=%012llx command=%s",
 		    (unsigned long long)s->id,
 		    kvlog_quote(q, sizeof(q), line, len));
+	}
 }
 
 static void
@@ -359,6 +437,7 @@ session_free(struct session *s)
 		upstream_abort(s->up);
 	data_filter_free(&s->df);
 	dbuf_free(&s->dout);
+	free(s->hist);
 	free(s->cert_subject);
 	free(s->cert_serial);
 	free(s->cert_issuer);
@@ -431,6 +510,10 @@ smtp_session_accept(int fd, struct front_gen *g, const struct listener *l,
 	    STAT_CONN_SMTP);
 	strlcpy(s->addr, peer->addr, sizeof(s->addr));
 	s->port = peer->port;
+	/* Only where monitor mode can begin; without memory, monitor
+	 * lines start at the AUTH that begins it, as before. */
+	if (session_may_monitor(s))
+		s->hist = malloc(SESSION_HIST_MAX);
 	if (data_filter_init(&s->df, s->l->limits.max_line_length + 2,
 	    (uint64_t)s->l->limits.max_message_size) == -1 ||
 	    (s->io = io_new(front_base(), fd, session_io, s)) == NULL) {
@@ -521,6 +604,7 @@ session_cert_cb(void *arg, const struct lookup_result *res)
 		strlcpy(s->user, res->user ? res->user : "", sizeof(s->user));
 		session_keep_identity(s, s->l->auth_profile, res);
 		strlcpy(s->method, "certificate", sizeof(s->method));
+		session_hist_stop(s);	/* no AUTH, no monitor mode */
 		break;
 	case LDAP_RES_NOTFOUND:
 	case LDAP_RES_BADREQ:
@@ -976,6 +1060,17 @@ session_auth_profile(struct session *s)
 	return NULL;
 }
 
+/* Whether AUTH on this listener can begin monitor mode. */
+static int
+session_may_monitor(const struct session *s)
+{
+	const struct auth_profile *ap = s->l->auth_profile;
+
+	if (ap != NULL && ap->kind != AUTH_PROFILE_SMTPAUTH)
+		ap = ap->fallback;
+	return ap != NULL && ap->disallowed == DISALLOWED_MONITOR;
+}
+
 /* RFC 4954 and SPEC 3.4: names LDAP would normalise are refused. */
 static int
 auth_user_ok(const char *u, size_t len)
@@ -1019,6 +1114,8 @@ session_auth_cb(void *arg, const struct lookup_result *res)
 	switch (res->result) {
 	case LDAP_RES_OK:
 		s->authenticated = 1;
+		/* Authenticated inside the allowance: no monitor mode. */
+		session_hist_stop(s);
 		strlcpy(s->user, s->auth_user, sizeof(s->user));
 		session_keep_identity(s, ap, res);
 		/* An upstream connection from an earlier message says
@@ -1029,6 +1126,7 @@ session_auth_cb(void *arg, const struct lookup_result *res)
 	case LDAP_RES_DISALLOWED:
 		if (ap != NULL && ap->disallowed == DISALLOWED_MONITOR) {
 			s->authenticated = 1;
+			session_hist_flush(s);
 			s->monitor = 1;
 			strlcpy(s->user, s->auth_user, sizeof(s->user));
 			session_keep_identity(s, ap, res);
@@ -1890,7 +1988,7 @@ session_command(struct session *s, char *line, size_t len)
 		return 0;
 	}
 	smtp_cmd_parse(line, len, &cmd);
-	if (s->monitor || log_tracing(TRACE_SMTP))
+	if (s->monitor || s->hist != NULL || log_tracing(TRACE_SMTP))
 		session_log_command(s, &cmd, line, len);
 	switch (cmd.verb) {
 	case SMTP_CMD_EHLO:
