@@ -515,7 +515,7 @@ test_first_ldap_server_down_second_answers() {
 # here, printed, not asserted tightly), never 535, not counted as failed
 # logins (limit 2) and not cached: once slapd answers again the same user
 # gets in.  A hung slapd (SIGSTOP) also makes the certificate lookup
-# tempfail (454 at MAIL).
+# tempfail (454 at MAIL, and at AUTH EXTERNAL, which EHLO still offers).
 test_all_ldap_servers_down_454_within_timeout() {
 	smtp_env
 	local dead spid t0 t1 e
@@ -544,11 +544,21 @@ c = session(sys.argv[1], tls=True, cert="alice")
 c.cmd("MAIL FROM:<alice@example.test>", 454, "4.7.0 Temporary authentication failure")
 print("# hung slapd: certificate lookup tempfail after %.2fs" % (time.time() - t))
 c.cmd("QUIT", 221)
+# Issue 15: the certificate user still sees AUTH EXTERNAL (not a
+# server without authentication), and AUTH EXTERNAL answers 454.
+c = session(sys.argv[1], tls=True, cert="alice")
+r = c.ehlo()
+assert "AUTH EXTERNAL" in r and "PLAIN" not in r, r
+c.cmd("AUTH EXTERNAL =", 454, "4.7.0 Temporary authentication failure")
+c.cmd("MAIL FROM:<alice@example.test>", 454, "4.7.0")
+c.cmd("QUIT", 221)
 ' "$SUB_PORT"
 	t1=$(now)
 	e=$(elapsed "$t0" "$t1")
-	note "four lookups against a hung slapd (timeout 2s each): ${e}s"
-	lt "$e" 20 || fail "lookups took ${e}s"
+	note "five lookups against a hung slapd (timeout 2s each): ${e}s"
+	lt "$e" 30 || fail "lookups took ${e}s"
+	log_count_is 'event=auth .*method=EXTERNAL result=tempfail' 1 ||
+	    fail "no tempfail line for AUTH EXTERNAL"
 	kill -CONT "$spid"
 	# slapd answers again: carol is neither blocked nor cached as bad
 	auth_raw '

@@ -968,10 +968,15 @@ session_ehlo(struct session *s, const char *arg, size_t len, int esmtp)
 		    s->cert == CERT_UNUSED)))
 			auth = 1;
 	}
-	if (auth || s->cert == CERT_OK)
+	/* A certificate whose lookup failed for now (LDAP down) still
+	 * gets EXTERNAL: its AUTH answers 454, so a client configured for
+	 * EXTERNAL reports a temporary failure, not a server without
+	 * authentication. */
+	if (auth || s->cert == CERT_OK || s->cert == CERT_TEMPFAIL)
 		n += snprintf(caps + n, sizeof(caps) - n, "\nAUTH%s%s",
 		    auth ? " PLAIN LOGIN" : "",
-		    s->cert == CERT_OK ? " EXTERNAL" : "");
+		    s->cert == CERT_OK || s->cert == CERT_TEMPFAIL ?
+		    " EXTERNAL" : "");
 	snprintf(caps + n, sizeof(caps) - n, "\nHELP");
 	session_reply(s, 250, NULL, "%s", caps);
 }
@@ -1356,6 +1361,19 @@ session_auth(struct session *s, const char *arg, size_t len)
 	if (strcmp(a.mech, "EXTERNAL") == 0) {
 		/* RFC 4422 appendix A: the certificate is the identity; an
 		 * authorization id, if given, must be that same user. */
+		if (s->cert == CERT_TEMPFAIL) {
+			/* Fail closed, and temporarily: try again later. */
+			stats_auth(SAM_EXTERNAL, SAR_TEMPFAIL);
+			session_kv(s, &kv, "auth");
+			kvlog_str(&kv, "method", "EXTERNAL");
+			kvlog_str(&kv, "result", "tempfail");
+			kvlog_str(&kv, "reason", "certificate lookup failed "
+			    "for now");
+			kvlog_info(&kv);
+			session_reply(s, 454, "4.7.0", "Temporary "
+			    "authentication failure, try again later");
+			return;
+		}
 		if (s->cert != CERT_OK) {
 			stats_auth(SAM_EXTERNAL, SAR_BADCRED);
 			session_reply(s, 535, "5.7.8", "No certificate "
