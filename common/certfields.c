@@ -285,6 +285,33 @@ cf_name_string(const X509_NAME *name, const char *what, unsigned int *ctrl,
 	return s;
 }
 
+const char *
+certfields_dn_print(const X509_NAME *name, char *buf, size_t len)
+{
+	BIO	*bio;
+	char	*p;
+	long	 n;
+	size_t	 i;
+
+	if (len == 0)
+		return buf;
+	buf[0] = '\0';
+	if (name == NULL || (bio = BIO_new(BIO_s_mem())) == NULL)
+		return buf;
+	if (X509_NAME_print_ex(bio, name, 0, CF_DN_FLAGS) >= 0 &&
+	    (n = BIO_get_mem_data(bio, &p)) > 0) {
+		i = (size_t)n < len - 1 ? (size_t)n : len - 1;
+		/* Cut at a character, not inside a UTF-8 sequence. */
+		if ((size_t)n > i)
+			while (i > 0 && ((unsigned char)p[i] & 0xc0) == 0x80)
+				i--;
+		memcpy(buf, p, i);
+		buf[i] = '\0';
+	}
+	BIO_free(bio);
+	return buf;
+}
+
 static char *
 cf_hex(const unsigned char *p, size_t len, const char *prefix)
 {

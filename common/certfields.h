@@ -119,6 +119,13 @@ int	certfields_ident(X509 *x, struct certfields *cf);
  * the subject is unusable.
  */
 char	*certfields_subject_from_der(const uint8_t *der, size_t len);
+/*
+ * An X.509 name as every log line and reply writes one: RFC 4514
+ * (OpenSSL's RFC 2253 printer, most specific RDN first, UTF-8 kept, the
+ * {dn} format), into buf, cut at a character when longer.  "" for NULL.
+ * Returns buf.
+ */
+const char *certfields_dn_print(const X509_NAME *, char *buf, size_t len);
 /* Free the values and the reference; *cf is zeroed.  NULL is fine. */
 void	certfields_free(struct certfields *cf);
 

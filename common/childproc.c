@@ -57,6 +57,7 @@ childproc_main(const struct childproc_ops *ops, int foreground, int verbose,
 	cp.data = data;
 
 	log_init(foreground, verbose);
+	log_timestamps(foreground);
 	log_procinit(proc_name(ops->proc));
 	childproc_purge_fds();
 	if (fcntl(PROC_PARENT_FD, F_GETFD) == -1)

@@ -668,6 +668,27 @@ io_tls_cipher(struct io *io)
 	return tls_conn_cipher(io->tls);
 }
 
+int
+io_tls_cipher_bits(struct io *io, int *alg_bits)
+{
+	const SSL_CIPHER	*c;
+	int			 bits, alg = 0;
+
+	*alg_bits = 0;
+	if (!io_is_tls(io) || io->state != IO_S_UP)
+		return 0;
+	if (io->ssl != NULL) {
+		if ((c = SSL_get_current_cipher(io->ssl)) == NULL)
+			return 0;
+		bits = SSL_CIPHER_get_bits(c, &alg);
+		*alg_bits = alg;
+		return bits;
+	}
+	bits = tls_conn_cipher_strength(io->tls);
+	*alg_bits = bits;
+	return bits;
+}
+
 void
 io_tls_names(struct io *io, char *ver, size_t verlen, char *cipher,
     size_t cipherlen)

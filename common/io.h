@@ -205,6 +205,9 @@ void		 io_set_async_abort(void (*)(struct io *));
 /* TLS session details for the log; NULL / 0 on a plaintext io. */
 const char	*io_tls_version(struct io *);
 const char	*io_tls_cipher(struct io *);
+/* The cipher's secret bits (and the algorithm's in *alg_bits), as in
+ * Postfix's "(256/256 bits)"; 0 when unknown. */
+int		 io_tls_cipher_bits(struct io *, int *alg_bits);
 /* Both, copied for log lines that outlive the io; "?" when unknown. */
 void		 io_tls_names(struct io *, char *ver, size_t verlen,
 		    char *cipher, size_t cipherlen);

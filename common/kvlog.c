@@ -9,6 +9,7 @@
 #include "compat.h"
 #include "kvlog.h"
 #include "log.h"
+#include "utf8.h"
 
 /* Room kept at the end of every line for " truncated=yes". */
 #define KVLOG_TAIL		sizeof(" truncated=yes")
@@ -20,30 +21,46 @@ kv_bare(int c)
 	return c > 0x20 && c < 0x7f && c != '"' && c != '\\' && c != '=';
 }
 
-/* Bytes byte c takes inside quotes. */
-static size_t
-kv_width(int c)
+/*
+ * The encoding of the character at v (left > 0 bytes) inside quotes:
+ * its width in *need, the input bytes in *used.  Valid UTF-8 that
+ * prints (utf8_printable()) stays as it is; every other byte outside
+ * printable ASCII is one \xHH, so invalid UTF-8 is logged byte for byte
+ * and a C1 control or a bidirectional override never reaches a terminal.
+ */
+static void
+kv_char(const unsigned char *v, size_t left, size_t *need, size_t *used)
 {
-	if (c == '"' || c == '\\')
-		return 2;
-	if (c < 0x20 || c >= 0x7f)
-		return 4;
-	return 1;
+	uint32_t	 cp;
+	size_t		 n;
+
+	*used = 1;
+	if (*v == '"' || *v == '\\')
+		*need = 2;
+	else if (*v < 0x20 || *v == 0x7f)
+		*need = 4;
+	else if (*v < 0x7f)
+		*need = 1;
+	else if ((n = utf8_next(v, left, &cp)) > 1 && utf8_printable(cp))
+		*need = *used = n;
+	else
+		*need = 4;
 }
 
 /*
  * Encode v into dst, which has room for len bytes and a NUL: bare when
  * allowed, else quoted.  A value that does not fit is cut before the
- * first byte that would not fit (never inside an escape) and closed with
- * "...\"".  Returns the bytes written (without the NUL); *cut is set
- * when the value was cut.  len must be at least 6 (`"..."` and a NUL).
+ * first character that would not fit (never inside an escape or a UTF-8
+ * sequence) and closed with "...\"".  Returns the bytes written (without
+ * the NUL); *cut is set when the value was cut.  len must be at least 6
+ * (`"..."` and a NUL).
  */
 static size_t
 kv_encode(char *dst, size_t len, const unsigned char *v, size_t vlen,
     int *cut)
 {
 	static const char	 hex[] = "0123456789abcdef";
-	size_t			 i, o = 0, need;
+	size_t			 i, o = 0, need, used;
 	int			 bare = vlen > 0;
 
 	*cut = 0;
@@ -58,18 +75,19 @@ kv_encode(char *dst, size_t len, const unsigned char *v, size_t vlen,
 		return vlen;
 	}
 	dst[o++] = '"';
-	for (i = 0; i < vlen; i++) {
-		need = kv_width(v[i]);
+	for (i = 0; i < vlen; i += used) {
+		kv_char(v + i, vlen - i, &need, &used);
 		/* Keep room for the closing quote, or for the ellipsis
 		 * and the quote should anything not fit. */
 		if (o + need + 1 > len || (o + need + sizeof(KVLOG_ELLIPSIS) >
-		    len && i + 1 < vlen)) {
+		    len && i + used < vlen)) {
 			*cut = 1;
 			break;
 		}
-		if (need == 1)
-			dst[o++] = v[i];
-		else if (need == 2) {
+		if (need == 1 || used > 1) {
+			memcpy(dst + o, v + i, need);
+			o += need;
+		} else if (need == 2) {
 			dst[o++] = '\\';
 			dst[o++] = v[i];
 		} else {

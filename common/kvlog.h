@@ -9,8 +9,11 @@
  * Keys are constants of the program ([a-z0-9-]).  A value is written bare
  * when it is one or more printable ASCII characters other than space,
  * '"', '\' and '='; otherwise it is quoted, with '"' and '\' preceded by
- * '\' and every other byte outside 0x20-0x7e (controls, DEL, UTF-8)
- * written as \xHH.  A field with no value is written as a bare "-"; a
+ * '\' and every other byte outside 0x20-0x7e (controls, DEL) written
+ * as \xHH.  Valid UTF-8 (common/utf8.h) is written as it is (a value
+ * with it is quoted), except C1 controls, line separators,
+ * bidirectional controls, the BOM and noncharacters, whose bytes are
+ * \xHH like those of invalid UTF-8.  A field with no value is written as a bare "-"; a
  * value that really is "-" is quoted.  Certificate subjects and user
  * names come from the network: with these rules no value can end its
  * field or the line early, or look like another field.

@@ -14,6 +14,7 @@
 #include "log.h"
 
 static int	 log_foreground = 1;
+static int	 log_stamped;	/* -d: ISO 8601 time first */
 uint32_t	 log_trace_mask;
 static char	 log_tag[32] = "smtpcertd";
 static char	*log_cap;
@@ -36,6 +37,12 @@ log_init(int foreground, int verbose)
 	if (!log_foreground)
 		openlog("smtpcertd", LOG_PID | LOG_NDELAY, LOG_MAIL);
 	tzset();
+}
+
+void
+log_timestamps(int on)
+{
+	log_stamped = on;
 }
 
 void
@@ -149,6 +156,29 @@ log_trace_emit(enum trace_subsys sub, const char *fmt, ...)
 	logit(LOG_DEBUG, "trace %s: %s", log_trace_name(sub), line);
 }
 
+/*
+ * "2026-12-06T16:12:38.123Z": ISO 8601 in UTC with milliseconds, for
+ * the lines of -d (syslog stamps its own).  UTC, because the sandboxed
+ * children cannot read the time zone files and every process must
+ * agree; the Z says so.
+ */
+static const char *
+log_stamp(char *buf, size_t len)
+{
+	struct timespec	 ts;
+	struct tm	 tm;
+	size_t		 n;
+
+	if (clock_gettime(CLOCK_REALTIME, &ts) == -1 ||
+	    gmtime_r(&ts.tv_sec, &tm) == NULL ||
+	    (n = strftime(buf, len, "%Y-%m-%dT%H:%M:%S", &tm)) == 0) {
+		snprintf(buf, len, "-");
+		return buf;
+	}
+	snprintf(buf + n, len - n, ".%03ldZ", ts.tv_nsec / 1000000);
+	return buf;
+}
+
 void
 vlog(int pri, const char *fmt, va_list ap)
 {
@@ -165,11 +195,12 @@ vlog(int pri, const char *fmt, va_list ap)
 	if (log_foreground) {
 		/* One write per line so lines of different processes
 		 * sharing stderr never interleave. */
-		char	 out[4200];
+		char	 out[4240], stamp[32];
 		int	 n;
 
-		n = snprintf(out, sizeof(out), "%s[%d]: %s\n", log_tag,
-		    (int)getpid(), line);
+		n = snprintf(out, sizeof(out), "%s%s%s[%d]: %s\n",
+		    log_stamped ? log_stamp(stamp, sizeof(stamp)) : "",
+		    log_stamped ? " " : "", log_tag, (int)getpid(), line);
 		if (n > (int)sizeof(out))
 			n = sizeof(out);
 		if (n > 0 && write(STDERR_FILENO, out, n) == -1) {

@@ -59,6 +59,8 @@ const char *log_trace_format(uint32_t mask, char *buf, size_t len);
  * whether any is traced; log_debug() is the TRACE_PROC subsystem. */
 void	log_init(int foreground, int verbose);
 void	log_procinit(const char *procname);
+/* Lines on stderr start with the time (the daemon's -d, not -n). */
+void	log_timestamps(int on);
 void	log_setverbose(int verbose);
 int	log_getverbose(void);
 const char *log_procname(void);

@@ -48,6 +48,7 @@
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
 
+#include "certfields.h"
 #include "config.h"
 #include "crld.h"
 #include "log.h"
@@ -1072,7 +1073,6 @@ crl_validate(const unsigned char *body, size_t len, int type, int ldap,
 	unsigned char		*ext = NULL, *der = NULL, *q;
 	unsigned int		 dlen;
 	size_t			 tbslen;
-	BIO			*bio;
 	int			 derlen, n, r = -1;
 	char			 t1[32], t2[32];
 
@@ -1098,12 +1098,8 @@ crl_validate(const unsigned char *body, size_t len, int type, int ldap,
 	crlset_issuer_hash(der, n, d->issuer_hash);
 	OPENSSL_free(der);
 	der = NULL;
-	if ((bio = BIO_new(BIO_s_mem())) == NULL)
-		fatalx("BIO_new");
-	X509_NAME_print_ex(bio, X509_CRL_get_issuer(crl), 0, XN_FLAG_RFC2253);
-	n = BIO_read(bio, d->issuer, sizeof(d->issuer) - 1);
-	d->issuer[n > 0 ? n : 0] = '\0';
-	BIO_free(bio);
+	certfields_dn_print(X509_CRL_get_issuer(crl), d->issuer,
+	    sizeof(d->issuer));
 
 	if (crl_check_extensions(crl, d, why, whylen) == -1)
 		goto done;

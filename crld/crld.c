@@ -34,6 +34,7 @@
 #include <openssl/x509v3.h>
 
 #include "childproc.h"
+#include "certfields.h"
 #include "compat.h"
 #include "config.h"
 #include "confmsg.h"
@@ -494,7 +495,7 @@ crld_warn_uncovered(void)
 					found = 1;
 			if (found)
 				continue;
-			X509_NAME_oneline(X509_get_subject_name(x), name,
+			certfields_dn_print(X509_get_subject_name(x), name,
 			    sizeof(name));
 			log_warnx("listener %u: ca \"%s\": issuing CA %s has "
 			    "no CRL; with %s the certificates it issued are "

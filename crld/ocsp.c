@@ -46,6 +46,7 @@
 #include <openssl/x509v3.h>
 
 #include "childproc.h"
+#include "certfields.h"
 #include "compat.h"
 #include "config.h"
 #include "crld.h"
@@ -478,7 +479,7 @@ cert_desc(X509 *x, char *buf, size_t len)
 
 	bn = ASN1_INTEGER_to_BN(X509_get0_serialNumber(x), NULL);
 	hex = bn != NULL ? BN_bn2hex(bn) : NULL;
-	X509_NAME_oneline(X509_get_issuer_name(x), issuer, sizeof(issuer));
+	certfields_dn_print(X509_get_issuer_name(x), issuer, sizeof(issuer));
 	snprintf(buf, len, "serial %s issuer %s", hex != NULL ? hex : "?",
 	    issuer);
 	for (i = 7; buf[i] != '\0' && buf[i] != ' '; i++)

@@ -160,7 +160,7 @@ test_demo_printed_commands_give_documented_results() {
 		*"log: "*)
 			local logre=${expect##*log: }; logre=${logre%)}
 			# A line of the daemon's log, not the printed text.
-			wait_log "$T/demo.out" "^[a-z-]+\[[0-9]+\]: .*$logre" 10 ||
+			wait_log "$T/demo.out" "^[^ ]* [a-z-]+\[[0-9]+\]: .*$logre" 10 ||
 			    fail "case $num: no \"$logre\" in the gateway's log"
 			;;
 		esac

@@ -9,6 +9,8 @@
 smtp_init || exit 1
 
 INTER_DN="CN=Example Test Intermediate CA,O=Example Test,C=US"
+# Every line of -d starts with its time: ISO 8601, UTC, milliseconds.
+TS='[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{3}Z'
 
 # kv_check SELECT-REGEX PYTHON-EXPR: exactly one line of the daemon's log
 # matches the regex; its fields, decoded by the rules of common/kvlog.h,
@@ -21,7 +23,7 @@ import os, re, sys
 log, sel, expr = sys.argv[1], sys.argv[2], sys.argv[3]
 
 def parse(line):
-    m = re.match(r"^[a-z-]+\[\d+\]: (.*)$", line)
+    m = re.match(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z [a-z-]+\[\d+\]: (.*)$", line)
     if not m:
         raise ValueError("no process tag: %r" % line)
     b, f, i = m.group(1), {}, 0
@@ -45,7 +47,8 @@ def parse(line):
                     else:
                         raise ValueError("bad escape at %d" % i)
                     continue
-                if not 0x20 <= ord(b[i]) < 0x7f:
+                # Printable ASCII, or UTF-8 that prints (kvlog.h).
+                if not (0x20 <= ord(b[i]) < 0x7f or ord(b[i]) >= 0xa0):
                     raise ValueError("raw byte %r in quotes" % b[i])
                 v += b[i].encode()
                 i += 1
@@ -87,7 +90,7 @@ EOF
 
 # The session id of the one session whose connect line matches.
 session_of() {
-	sed -n "s/^front\[[0-9]*\]: session=\([0-9a-f]*\) event=$1 .*/\1/p" \
+	sed -n "s/^[^ ]* front\[[0-9]*\]: session=\([0-9a-f]*\) event=$1 .*/\1/p" \
 	    "$T/smtpcertd.log"
 }
 
@@ -120,12 +123,12 @@ c.message(frm="alice@example.test", rcpts=("bob@example.test",))
 c.cmd("QUIT", 221)
 ' "$SMTPS_PORT"
 	up_assert_count 1
-	log_count_is '^front\[[0-9]+\]: session=[0-9a-f]+ event=end ' 1 || fail "no end line"
+	log_count_is "^$TS front\[[0-9]+\]: session=[0-9a-f]+ event=end " 1 || fail "no end line"
 	local sid serial
 	sid=$(session_of connect)
 	serial=$(pki_serial "$PKI" alice)
 	[ -n "$sid" ] || fail "no connect line"
-	kv_check "^front\[[0-9]+\]: session=$sid event=end " "
+	kv_check "^$TS front\[[0-9]+\]: session=$sid event=end " "
 f['proto'] == 'smtp' and re.fullmatch(r'127\.0\.0\.1:\d+', f['client']) and
 f['listener'] == '1' and f['helo'] == 'client.example.test' and
 f['tls'] in ('TLSv1.2', 'TLSv1.3') and re.fullmatch(r'[A-Z0-9_-]+', f['cipher']) and
@@ -134,18 +137,23 @@ f['cert-subject'].endswith(',OU=People,O=Example Test,C=US') and
 f['cert-serial'] == '$serial' and f['cert-issuer'] == '$INTER_DN' and
 f['user'] == 'alice' and f['method'] == 'certificate' and
 f['messages'] == '1' and int(f['duration']) >= 0 and f['result'] == 'quit'"
-	kv_check "^front\[[0-9]+\]: session=$sid event=connect " \
+	kv_check "^$TS front\[[0-9]+\]: session=$sid event=connect " \
 	    "f['proto'] == 'smtp' and f['listener'] == '1' and f['client'].startswith('127.0.0.1:')"
-	kv_check "^front\[[0-9]+\]: session=$sid event=tls " \
+	kv_check "^$TS front\[[0-9]+\]: session=$sid event=tls " \
 	    "f['tls'] in ('TLSv1.2', 'TLSv1.3') and f['cert'] == 'presented'"
-	kv_check "^front\[[0-9]+\]: session=$sid event=cert " \
+	kv_check "^$TS front\[[0-9]+\]: session=$sid event=cert " \
 	    "f['cert-serial'] == '$serial' and f['user'] == 'alice' and f['result'] == 'ok'"
-	kv_check "^front\[[0-9]+\]: session=$sid event=upstream " \
+	kv_check "^$TS front\[[0-9]+\]: session=$sid event=upstream " \
 	    "f['upstream'] == '127.0.0.1:$UP_PORT' and f['upstream-tls'] is None"
-	kv_check "^front\[[0-9]+\]: session=$sid event=message " "
+	kv_check "^$TS front\[[0-9]+\]: session=$sid event=message " "
 f['from'] == 'alice@example.test' and f['rcpts'] == '1' and int(f['size']) > 0 and
+f['to'] == 'bob@example.test' and 'to-more' not in f and
 f['user'] == 'alice' and f['upstream'] == '127.0.0.1:$UP_PORT' and
 re.fullmatch(r'250 2\.0\.0 Ok: queued as 1', f['upstream-reply']) and f['result'] == 'ok'"
+	# Received: says how the message came (RFC 8314 7.4, Postfix's form).
+	up_received 1 "(using $(sed -n "s/.*session=$sid event=tls .*tls=\([^ ]*\) .*/\1/p" "$T/smtpcertd.log") with cipher "
+	grep -Eq '^	\(using TLSv1\.[23] with cipher [A-Z0-9_-]+ \((128|256)/(128|256) bits\)\)'$'\r''$' "$T/up/msg-1.eml" ||
+	    { head -5 "$T/up/msg-1.eml"; fail "Received: lacks the TLS session"; }
 	# Every session line of the front is an event line.
 	! grep -E "front\[[0-9]+\]: session" "$T/smtpcertd.log" |
 	    grep -Ev "front\[[0-9]+\]: session=$sid event=[a-z-]+ " ||
@@ -171,22 +179,22 @@ c.message(frm="bob@example.test", rcpts=("alice@example.test", "carol@example.te
 c.cmd("QUIT", 221)
 ' "$SUB_PORT"
 	up_assert_count 1
-	log_count_is '^front\[[0-9]+\]: session=[0-9a-f]+ event=end ' 1 || fail "no end line"
+	log_count_is "^$TS front\[[0-9]+\]: session=[0-9a-f]+ event=end " 1 || fail "no end line"
 	local sid
 	sid=$(session_of connect)
-	kv_check "^front\[[0-9]+\]: session=$sid event=end " "
+	kv_check "^$TS front\[[0-9]+\]: session=$sid event=end " "
 f['proto'] == 'smtp' and re.fullmatch(r'127\.0\.0\.1:\d+', f['client']) and
 f['listener'] == '0' and f['helo'] == 'authclient.example.test' and
 f['tls'] in ('TLSv1.2', 'TLSv1.3') and f['cipher'] and f['cert'] == 'none' and
 f['cert-subject'] is None and f['cert-serial'] is None and
 f['cert-issuer'] is None and f['user'] == 'bob' and f['method'] == 'PLAIN' and
 f['messages'] == '1' and f['result'] == 'quit'"
-	kv_check "^front\[[0-9]+\]: session=$sid event=auth .*result=ok" \
+	kv_check "^$TS front\[[0-9]+\]: session=$sid event=auth .*result=ok" \
 	    "f['method'] == 'PLAIN' and f['user'] == 'bob'"
-	kv_check "^front\[[0-9]+\]: session=$sid event=auth .*result=\"bad credentials\"" \
+	kv_check "^$TS front\[[0-9]+\]: session=$sid event=auth .*result=\"bad credentials\"" \
 	    "f['method'] == 'PLAIN' and f['user'] == 'bob'"
-	kv_check "^front\[[0-9]+\]: session=$sid event=message " \
-	    "f['from'] == 'bob@example.test' and f['rcpts'] == '2' and f['user'] == 'bob' and f['result'] == 'ok'"
+	kv_check "^$TS front\[[0-9]+\]: session=$sid event=message " \
+	    "f['from'] == 'bob@example.test' and f['rcpts'] == '2' and f['user'] == 'bob' and f['result'] == 'ok' and f['to'] == 'alice@example.test,carol@example.test'"
 	# start_daemon runs with -v: the SMTP trace shows the dialogue,
 	# AUTH without its response.
 	log_count_is "trace smtp: session=$sid command=\"AUTH PLAIN \(response not logged\)\"" 2 ||
@@ -225,29 +233,58 @@ c.cmd("AUTH PLAIN " + plain("x\" user=root", "pw"), 535)
 c.cmd("AUTH PLAIN " + plain("M\u00fcller", "pw"), 535)
 c.cmd("QUIT", 221)
 ' "$SUB_PORT"
-	log_count_is '^front\[[0-9]+\]: session=[0-9a-f]+ event=end ' 1 || fail "not one end line"
+	log_count_is "^$TS front\[[0-9]+\]: session=[0-9a-f]+ event=end " 1 || fail "not one end line"
 	local sid
 	sid=$(session_of connect)
-	WANT=$want kv_check "^front\[[0-9]+\]: session=$sid event=cert " \
+	WANT=$want kv_check "^$TS front\[[0-9]+\]: session=$sid event=cert " \
 	    "f['cert-subject'] == os.environ['WANT'] and f['result'] == 'unusable certificate field' and f['user'] is None" ||
 	    return 1
-	WANT=$want kv_check "^front\[[0-9]+\]: session=$sid event=end " \
+	WANT=$want kv_check "^$TS front\[[0-9]+\]: session=$sid event=end " \
 	    "f['cert-subject'] == os.environ['WANT'] and f['cert'] == 'bad-field' and f['user'] is None"
-	kv_check "^front\[[0-9]+\]: session=$sid event=auth .*user=\"x" \
+	kv_check "^$TS front\[[0-9]+\]: session=$sid event=auth .*user=\"x" \
 	    "f['user'] == 'x\" user=root' and f['result'] == 'not found'"
-	kv_check "^front\[[0-9]+\]: session=$sid event=auth .*user=\"M" \
+	kv_check "^$TS front\[[0-9]+\]: session=$sid event=auth .*user=\"M" \
 	    "f['user'] == 'M\u00fcller' and f['result'] == 'not found'"
-	grep -q 'user="M\\xc3\\xbcller"' "$T/smtpcertd.log" || fail "UTF-8 not hex-escaped"
+	# Valid UTF-8 is logged as it is (issue 15).
+	grep -q "user=\"M$(printf '\303\274')ller\"" "$T/smtpcertd.log" || fail "UTF-8 not kept"
 	# The forged text is inside a quoted value, never a line or field.
-	! grep -Eq '^(front|smtpcertd|ldapd-helper|crld)\[[0-9]+\]: session=000000000001' "$T/smtpcertd.log" ||
+	! grep -Eq "^$TS (front|smtpcertd|ldapd-helper|crld)\[[0-9]+\]: session=000000000001" "$T/smtpcertd.log" ||
 	    fail "a forged line"
-	KV_ALL=1 kv_check "^front\[[0-9]+\]: session=$sid event=" "f['session'] == '$sid' and f.get('user') != 'root'" ||
+	KV_ALL=1 kv_check "^$TS front\[[0-9]+\]: session=$sid event=" "f['session'] == '$sid' and f.get('user') != 'root'" ||
 	    fail "a forged field"
 	# (A sanitizer build's one-time notice about OpenSSL's asynchronous
 	# job stacks, where handshakes wait for the keys process, is ASan's
 	# own output, not a log line.)
-	! grep -Ev '^[a-z-]+\[[0-9]+\]: |^[[:space:]]*$|^==[0-9]+==WARNING: ASan is ignoring requested __asan_handle_no_return|^False positive error reports may follow$|^For details see https://github.com/google/sanitizers/issues/189$' "$T/smtpcertd.log" | grep -q . ||
-	    { grep -Ev '^[a-z-]+\[[0-9]+\]: ' "$T/smtpcertd.log"; fail "a line without a process tag"; }
+	! grep -Ev "^$TS "'[a-z-]+\[[0-9]+\]: |^[[:space:]]*$|^==[0-9]+==WARNING: ASan is ignoring requested __asan_handle_no_return|^False positive error reports may follow$|^For details see https://github.com/google/sanitizers/issues/189$' "$T/smtpcertd.log" | grep -q . ||
+	    { grep -Ev "^$TS "'[a-z-]+\[[0-9]+\]: ' "$T/smtpcertd.log"; fail "a line without a process tag"; }
+}
+
+# A plaintext message to 12 recipients, one refused by the upstream: the
+# message line names the first 10 accepted and counts the rest, every
+# value escaped; the Received: field names no TLS session.
+test_message_line_recipients() {
+	smtp_env --fail rcpt-reject
+	SMTP_POLICY="tls preferred" SMTP_PROFILE=none smtp_start
+	smtp_raw '
+c = C(sys.argv[1]); c.expect(220); c.ehlo()
+c.cmd("MAIL FROM:<sender@example.test>", 250)
+c.cmd("RCPT TO:<\x22odd user\x22@example.test>", 250)
+c.cmd("RCPT TO:<reject-me@example.test>", 550)
+for i in range(1, 12):
+    c.cmd("RCPT TO:<r%d@example.test>" % i, 250)
+c.cmd("DATA", 354)
+c.send(b"Subject: many\r\n\r\nx\r\n.\r\n")
+c.expect(250)
+c.cmd("QUIT", 221)
+' "$SUB_PORT"
+	up_assert_count 1
+	local sid
+	sid=$(session_of connect)
+	kv_check "^$TS front\[[0-9]+\]: session=$sid event=message " "
+f['rcpts'] == '12' and f['to-more'] == '2' and
+f['to'] == '\"odd user\"@example.test,' + ','.join('r%d@example.test' % i for i in range(1, 10)) and
+f['result'] == 'ok'"
+	! head -3 "$T/up/msg-1.eml" | grep -q "using " || fail "plaintext Received: names TLS"
 }
 
 # pid of a running child, once it is not OLD any more.
@@ -359,5 +396,6 @@ assert d["trace"] == [] and d["verbose"] is False, d
 run_test test_end_line_certificate_session
 run_test test_end_line_auth_session
 run_test test_hostile_values_escaped_one_line
+run_test test_message_line_recipients
 run_test test_trace_ldap_switched_at_run_time
 finish

@@ -192,10 +192,10 @@ pkits_start() {
 	echo "# CRL sources: $(grep -c '^crl "' "$T/crls-shown.txt") shown," \
 	    "$(grep -c 'accepted from' "$T/crls-shown.txt") accepted"
 	# The front uses crld's latest revocation set.
-	set=$(sed -nE 's/^crld\[[0-9]+\]: revocation set ([0-9]+):.*/\1/p' \
+	set=$(sed -nE 's/^[^ ]* crld\[[0-9]+\]: revocation set ([0-9]+):.*/\1/p' \
 	    "$T/smtpcertd.log" | tail -n 1)
 	if [ -n "$set" ]; then
-		wait_log "$T/smtpcertd.log" "^front\[[0-9]+\]: revocation set $set in use" 10 ||
+		wait_log "$T/smtpcertd.log" "^[^ ]* front\[[0-9]+\]: revocation set $set in use" 10 ||
 		    echo "# the front's log does not say it uses revocation set $set; going on"
 	else
 		sleep 1

@@ -325,7 +325,7 @@ c.cmd("QUIT", 221)
 	up_received 2 "authenticated as bob by AUTH PLAIN)"
 	up_received 3 "authenticated as erin by AUTH LOGIN, monitored"
 	local sid
-	sid=$(sed -n 's/^front\[[0-9]*\]: session=\([0-9a-f]*\) event=monitor .*user=alice reason="authenticated outside the allowance.*/\1/p' "$T/smtpcertd.log")
+	sid=$(sed -n 's/^[^ ]* front\[[0-9]*\]: session=\([0-9a-f]*\) event=monitor .*user=alice reason="authenticated outside the allowance.*/\1/p' "$T/smtpcertd.log")
 	[ -n "$sid" ] || fail "no monitor line for alice"
 	grep "session=$sid event=monitor " "$T/smtpcertd.log" | sed 's/^[^ ]* //' >"$T/mon"
 	cat "$T/mon"
@@ -339,13 +339,37 @@ c.cmd("QUIT", 221)
 	    'command=RSET$' 'command=QUIT$' 'reply="221 '; do
 		grep -Eq -- "$re" "$T/mon" || fail "no monitor line /$re/"
 	done
+	# Issue 15: monitor mode logs the session from the connection on:
+	# what came before the AUTH that began it is logged then, in order,
+	# marked replay=yes, AUTH without its response.
+	local first
+	first=$(grep -n 'reason="authenticated outside' "$T/mon" | cut -d: -f1)
+	head -n "$first" "$T/mon" | grep 'replay=yes' | sed -E 's/.* (command|reply)=/\1=/; s/ replay=yes$//' >"$T/replay"
+	$PY - "$T/replay" <<'EOF' || { cat "$T/replay"; fail "monitor replay of the session before AUTH"; }
+import re, sys
+got = [l.rstrip("\n") for l in open(sys.argv[1])]
+want = [r'reply="220 ', r'command="EHLO ', r'reply="250-', r'command=STARTTLS$',
+        r'reply="220 ', r'command="EHLO ', r'reply="250-',
+        r'command="AUTH PLAIN \(response not logged\)"$']
+assert len(got) == len(want), got
+for g, w in zip(got, want):
+    assert re.match(w, g), (g, w)
+EOF
+	# Replayed lines come before the line that says why, none after.
+	! tail -n "+$first" "$T/mon" | grep -q 'replay=yes' || fail "replayed line after the start"
+	# bob, inside the allowance, has no monitor line at all.
+	local bsid0
+	bsid0=$(sed -n 's/^[^ ]* front\[[0-9]*\]: session=\([0-9a-f]*\) event=auth .*method=PLAIN user=bob result=ok.*/\1/p' "$T/smtpcertd.log" | head -1)
+	! grep -q "session=$bsid0 event=monitor" "$T/smtpcertd.log" || fail "bob monitored"
+	# erin's AUTH LOGIN: neither her name nor her password as she sent them.
+	! grep -Eq 'erinpw|ZXJpbnB3|ZXJpbg==' "$T/smtpcertd.log" || fail "AUTH LOGIN response logged"
 	# The password never appears in the log, not even in the monitor.
 	! grep -Eq 'alicepw|YWxpY2Vwdw|AGFsaWNlAGFsaWNlcHc' "$T/smtpcertd.log" || fail "password logged"
 	log_count_is 'event=monitor .*user=erin reason="authenticated outside the allowance' 1 ||
 	    fail "erin not monitored"
 	log_count_is "event=monitor .*user=bob " 0 || fail "bob monitored"
 	local bsid
-	bsid=$(sed -n 's/^front\[[0-9]*\]: session=\([0-9a-f]*\) event=auth .*method=PLAIN user=bob result=ok.*/\1/p' "$T/smtpcertd.log")
+	bsid=$(sed -n 's/^[^ ]* front\[[0-9]*\]: session=\([0-9a-f]*\) event=auth .*method=PLAIN user=bob result=ok.*/\1/p' "$T/smtpcertd.log")
 	[ -n "$bsid" ] && ! grep -q "session=$bsid event=monitor" "$T/smtpcertd.log" ||
 	    fail "bob's session has monitor lines"
 }
@@ -491,7 +515,7 @@ test_first_ldap_server_down_second_answers() {
 # here, printed, not asserted tightly), never 535, not counted as failed
 # logins (limit 2) and not cached: once slapd answers again the same user
 # gets in.  A hung slapd (SIGSTOP) also makes the certificate lookup
-# tempfail (454 at MAIL).
+# tempfail (454 at MAIL, and at AUTH EXTERNAL, which EHLO still offers).
 test_all_ldap_servers_down_454_within_timeout() {
 	smtp_env
 	local dead spid t0 t1 e
@@ -520,11 +544,21 @@ c = session(sys.argv[1], tls=True, cert="alice")
 c.cmd("MAIL FROM:<alice@example.test>", 454, "4.7.0 Temporary authentication failure")
 print("# hung slapd: certificate lookup tempfail after %.2fs" % (time.time() - t))
 c.cmd("QUIT", 221)
+# Issue 15: the certificate user still sees AUTH EXTERNAL (not a
+# server without authentication), and AUTH EXTERNAL answers 454.
+c = session(sys.argv[1], tls=True, cert="alice")
+r = c.ehlo()
+assert "AUTH EXTERNAL" in r and "PLAIN" not in r, r
+c.cmd("AUTH EXTERNAL =", 454, "4.7.0 Temporary authentication failure")
+c.cmd("MAIL FROM:<alice@example.test>", 454, "4.7.0")
+c.cmd("QUIT", 221)
 ' "$SUB_PORT"
 	t1=$(now)
 	e=$(elapsed "$t0" "$t1")
-	note "four lookups against a hung slapd (timeout 2s each): ${e}s"
-	lt "$e" 20 || fail "lookups took ${e}s"
+	note "five lookups against a hung slapd (timeout 2s each): ${e}s"
+	lt "$e" 30 || fail "lookups took ${e}s"
+	log_count_is 'event=auth .*method=EXTERNAL result=tempfail' 1 ||
+	    fail "no tempfail line for AUTH EXTERNAL"
 	kill -CONT "$spid"
 	# slapd answers again: carol is neither blocked nor cached as bad
 	auth_raw '

@@ -8,26 +8,17 @@
 #include <time.h>
 
 #include "crl_status.h"
+#include "json.h"
 #include "log.h"
 #include "output.h"
 #include "stats_prom.h"
 #include "proto.h"
 
+/* common/json.c: the same escaping as the accounting file. */
 static void
 json_str(const char *s)
 {
-	const unsigned char	*p;
-
-	putchar('"');
-	for (p = (const unsigned char *)s; *p != '\0'; p++) {
-		if (*p == '"' || *p == '\\')
-			printf("\\%c", *p);
-		else if (*p < 0x20)
-			printf("\\u%04x", *p);
-		else
-			putchar(*p);
-	}
-	putchar('"');
+	json_fputs(stdout, s);
 }
 
 static const char *

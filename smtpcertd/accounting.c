@@ -27,85 +27,21 @@
 
 #include "config.h"
 #include "imsg.h"
+#include "json.h"
 #include "log.h"
 #include "proto.h"
 #include "smtpcertd.h"
 
 #define ACCT_LINE_MAX	(16 * ACCT_MAX_FIELD)
 
-/* Length of a valid UTF-8 sequence at p (at most left bytes), else 0. */
-static size_t
-utf8_seq(const unsigned char *p, size_t left)
-{
-	size_t	 n, i;
-	uint32_t cp;
-
-	if (p[0] < 0x80)
-		return 1;
-	if ((p[0] & 0xe0) == 0xc0) {
-		n = 2;
-		cp = p[0] & 0x1f;
-	} else if ((p[0] & 0xf0) == 0xe0) {
-		n = 3;
-		cp = p[0] & 0x0f;
-	} else if ((p[0] & 0xf8) == 0xf0) {
-		n = 4;
-		cp = p[0] & 0x07;
-	} else
-		return 0;
-	if (n > left)
-		return 0;
-	for (i = 1; i < n; i++) {
-		if ((p[i] & 0xc0) != 0x80)
-			return 0;
-		cp = (cp << 6) | (p[i] & 0x3f);
-	}
-	if ((n == 2 && cp < 0x80) || (n == 3 && cp < 0x800) ||
-	    (n == 4 && (cp < 0x10000 || cp > 0x10ffff)) ||
-	    (cp >= 0xd800 && cp <= 0xdfff))
-		return 0;
-	return n;
-}
-
-/* A JSON string: escapes, control characters as \u00XX, invalid UTF-8
- * as U+FFFD, so the line always parses. */
+/* A JSON string (common/json.c: invalid UTF-8 as \ufffd), kept clear of
+ * the room the line's "}\n" needs; a string cut short is still closed. */
 static void
 json_str(char *buf, size_t bufsz, size_t *off, const char *s)
 {
-	const unsigned char	*p = (const unsigned char *)s;
-	size_t			 left = strlen(s), n, o = *off;
-
-#define PUT(str, len) do {						\
-	if (o + (len) + 2 < bufsz) {					\
-		memcpy(buf + o, (str), (len));				\
-		o += (len);						\
-	}								\
-} while (0)
-	PUT("\"", 1);
-	while (left > 0) {
-		char	 esc[8];
-
-		if (*p == '"' || *p == '\\') {
-			esc[0] = '\\';
-			esc[1] = *p;
-			PUT(esc, 2);
-			n = 1;
-		} else if (*p < 0x20 || *p == 0x7f) {
-			snprintf(esc, sizeof(esc), "\\u%04x", *p);
-			PUT(esc, 6);
-			n = 1;
-		} else if ((n = utf8_seq(p, left)) == 0) {
-			PUT("\\ufffd", 6);
-			n = 1;
-		} else
-			PUT(p, n);
-		p += n;
-		left -= n;
-	}
-	PUT("\"", 1);
-#undef PUT
-	buf[o] = '\0';
-	*off = o;
+	if (*off + 2 + 3 > bufsz)
+		return;
+	*off += json_escape(buf + *off, bufsz - *off - 2, s, strlen(s), NULL);
 }
 
 static void

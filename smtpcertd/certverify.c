@@ -56,6 +56,7 @@
 #include <openssl/x509v3.h>
 
 #include "certverify.h"
+#include "certfields.h"
 #include "compat.h"
 #include "crlset.h"
 #include "kvlog.h"
@@ -132,19 +133,11 @@ static void	cv_sslctx_free(void *, void *, CRYPTO_EX_DATA *, int, long,
 /* ---------------------------------------------------------------- */
 /* Names for people */
 
+/* The one DN format of the logs (certfields_dn_print(): RFC 4514). */
 static void
 cv_name(const X509_NAME *n, char *buf, size_t len)
 {
-	BIO	*bio;
-	int	 r;
-
-	buf[0] = '\0';
-	if (n == NULL || (bio = BIO_new(BIO_s_mem())) == NULL)
-		return;
-	X509_NAME_print_ex(bio, n, 0, XN_FLAG_RFC2253);
-	r = BIO_read(bio, buf, (int)len - 1);
-	buf[r > 0 ? r : 0] = '\0';
-	BIO_free(bio);
+	certfields_dn_print(n, buf, len);
 }
 
 static void

@@ -24,6 +24,7 @@
 #include <openssl/x509.h>
 
 #include "childproc.h"
+#include "certfields.h"
 #include "compat.h"
 #include "config.h"
 #include "crl_front.h"
@@ -65,7 +66,7 @@ cert_desc(X509 *x, char *buf, size_t len)
 	for (i = 0; hex != NULL && hex[i] != '\0'; i++)
 		if (hex[i] >= 'A' && hex[i] <= 'F')
 			hex[i] += 'a' - 'A';
-	X509_NAME_oneline(X509_get_issuer_name(x), issuer, sizeof(issuer));
+	certfields_dn_print(X509_get_issuer_name(x), issuer, sizeof(issuer));
 	snprintf(buf, len, "serial %s issuer %s", hex != NULL ? hex : "?",
 	    issuer);
 	OPENSSL_free(hex);

@@ -47,6 +47,10 @@
 #include "upstream.h"
 
 #define SESSION_NAME_MAX	256
+/* Recipients named in a message line; the rest are counted. */
+#define SESSION_RCPT_LOG_N	10
+#define SESSION_RCPT_LOG	1024
+#define SESSION_HIST_MAX	8192	/* monitor history, bytes */
 #define AUTH_LINE_MAX		12288	/* base64 of PLAIN with long names */
 
 enum sess_state {
@@ -104,6 +108,7 @@ struct session {
 	int			 tls;
 	char			 tlsver[32];	/* "TLSv1.3" */
 	char			 cipher[96];
+	int			 cipher_bits, cipher_alg_bits;
 	time_t			 started;
 	int			 errors;
 
@@ -117,6 +122,13 @@ struct session {
 						 * answer awaited */
 	int			 authenticated;
 	int			 monitor;	/* allowance failed: log all */
+	/* Until then, on a listener whose profile may monitor, the
+	 * session's commands and replies so far ("c" or "r", the text,
+	 * a NUL each), so that monitor mode logs it from the connection
+	 * on; bounded, what does not fit is counted. */
+	char			*hist;
+	size_t			 histlen;
+	unsigned		 hist_dropped;
 	int			 external_done;	/* AUTH EXTERNAL succeeded */
 	char			 user[SESSION_NAME_MAX];
 	char			 method[32];	/* "certificate", "PLAIN" ... */
@@ -135,6 +147,11 @@ struct session {
 	char			 mailparams[SMTP_LINE_MAX];
 	size_t			 nrcpt;		/* accepted by upstream */
 	size_t			 rcpt_tried;
+	char			 rcpt_pending[SMTP_PATH_MAX];
+	/* The first accepted recipients for the message line ("to="),
+	 * comma separated; the others are only counted ("to-more="). */
+	char			 rcpt_log[SESSION_RCPT_LOG];
+	size_t			 rcpt_logged;
 	struct upstream		*up;
 	enum up_wait		 wait;
 	int			 up_failed;	/* during DATA */
@@ -166,6 +183,11 @@ static void	session_kv(struct session *, struct kvlog *, const char *);
 static int	session_auth_needs_tls(const struct session *);
 static void	session_log_reply(struct session *, const char *,
 		    const char *);
+static void	session_hist_add(struct session *, char, const char *,
+		    size_t);
+static void	session_hist_flush(struct session *);
+static void	session_hist_stop(struct session *);
+static int	session_may_monitor(const struct session *);
 
 void
 smtp_session_init(void)
@@ -216,7 +238,7 @@ session_reply(struct session *s, int code, const char *enh,
 		kvlog_warn(&kv);
 		strlcpy(wire, "451 4.3.0 Internal error\r\n", sizeof(wire));
 	}
-	if (s->monitor || log_tracing(TRACE_SMTP))
+	if (s->monitor || s->hist != NULL || log_tracing(TRACE_SMTP))
 		session_log_reply(s, "reply", wire);
 	io_write(s->io, wire, strlen(wire));
 	if (code >= 500 && code != 554 && code != 552 && code != 550 &&
@@ -236,7 +258,7 @@ session_relay_reply(struct session *s, const struct smtp_reply *r)
 		snprintf(wire, sizeof(wire), "%d %s\r\n", r->code,
 		    r->code < 400 ? "OK" : "Refused by the mail server");
 	}
-	if (s->monitor || log_tracing(TRACE_SMTP))
+	if (s->monitor || s->hist != NULL || log_tracing(TRACE_SMTP))
 		session_log_reply(s, "upstream-reply", wire);
 	io_write(s->io, wire, strlen(wire));
 }
@@ -248,6 +270,68 @@ session_kv(struct session *s, struct kvlog *kv, const char *event)
 	kvlog_init(kv, s->id, event);
 	kvlog_str(kv, "proto", "smtp");
 	kvlog_addr(kv, "client", s->addr, s->port);
+}
+
+/*
+ * The monitor history (struct session, hist).  Lines already cleaned
+ * for the log (AUTH without its response) go in; a line that does not
+ * fit any more is only counted.  NUL bytes in a line end it early here,
+ * which only shortens what is logged.
+ */
+static void
+session_hist_add(struct session *s, char kind, const char *text,
+    size_t len)
+{
+	const char	*nul;
+
+	if (s->hist == NULL)
+		return;
+	if ((nul = memchr(text, '\0', len)) != NULL)
+		len = nul - text;
+	if (s->histlen + len + 2 > SESSION_HIST_MAX) {
+		s->hist_dropped++;
+		return;
+	}
+	s->hist[s->histlen++] = kind;
+	memcpy(s->hist + s->histlen, text, len);
+	s->histlen += len;
+	s->hist[s->histlen++] = '\0';
+}
+
+/* Monitor mode begins: the session so far, one line each, marked as
+ * logged late (replay=yes), then it is logged as it goes. */
+static void
+session_hist_flush(struct session *s)
+{
+	struct kvlog	 kv;
+	size_t		 off = 0, n;
+	const char	*what;
+
+	while (s->hist != NULL && off < s->histlen) {
+		n = strlen(s->hist + off + 1);
+		what = s->hist[off] == 'c' ? "command" : s->hist[off] == 'u' ?
+		    "upstream-reply" : "reply";
+		session_kv(s, &kv, "monitor");
+		kvlog_mem(&kv, what, s->hist + off + 1, n);
+		kvlog_str(&kv, "replay", "yes");
+		kvlog_info(&kv);
+		off += n + 2;
+	}
+	if (s->hist_dropped) {
+		session_kv(s, &kv, "monitor");
+		kvlog_u64(&kv, "replay-dropped", s->hist_dropped);
+		kvlog_info(&kv);
+	}
+	session_hist_stop(s);
+}
+
+static void
+session_hist_stop(struct session *s)
+{
+	free(s->hist);
+	s->hist = NULL;
+	s->histlen = 0;
+	s->hist_dropped = 0;
 }
 
 /*
@@ -271,6 +355,7 @@ session_log_reply(struct session *s, const char *what, const char *wire)
 	} else {
 		char	 q[KVLOG_VALUE_MAX + 8];
 
+		session_hist_add(s, what[0] == 'u' ? 'u' : 'r', wire, len);
 		log_trace(TRACE_SMTP, "session=%012llx %s=%s",
 		    (unsigned long long)s->id, what,
 		    kvlog_quote(q, sizeof(q), wire, len));
@@ -309,10 +394,12 @@ session_log_command(struct session *s, const struct smtp_cmd *cmd,
 		session_kv(s, &kv, "monitor");
 		kvlog_mem(&kv, "command", line, len);
 		kvlog_info(&kv);
-	} else
+	} else {
+		session_hist_add(s, 'c', line, len);
 		log_trace(TRACE_SMTP, "session=%012llx command=%s",
 		    (unsigned long long)s->id,
 		    kvlog_quote(q, sizeof(q), line, len));
+	}
 }
 
 static void
@@ -350,6 +437,7 @@ session_free(struct session *s)
 		upstream_abort(s->up);
 	data_filter_free(&s->df);
 	dbuf_free(&s->dout);
+	free(s->hist);
 	free(s->cert_subject);
 	free(s->cert_serial);
 	free(s->cert_issuer);
@@ -422,6 +510,10 @@ smtp_session_accept(int fd, struct front_gen *g, const struct listener *l,
 	    STAT_CONN_SMTP);
 	strlcpy(s->addr, peer->addr, sizeof(s->addr));
 	s->port = peer->port;
+	/* Only where monitor mode can begin; without memory, monitor
+	 * lines start at the AUTH that begins it, as before. */
+	if (session_may_monitor(s))
+		s->hist = malloc(SESSION_HIST_MAX);
 	if (data_filter_init(&s->df, s->l->limits.max_line_length + 2,
 	    (uint64_t)s->l->limits.max_message_size) == -1 ||
 	    (s->io = io_new(front_base(), fd, session_io, s)) == NULL) {
@@ -512,6 +604,7 @@ session_cert_cb(void *arg, const struct lookup_result *res)
 		strlcpy(s->user, res->user ? res->user : "", sizeof(s->user));
 		session_keep_identity(s, s->l->auth_profile, res);
 		strlcpy(s->method, "certificate", sizeof(s->method));
+		session_hist_stop(s);	/* no AUTH, no monitor mode */
 		break;
 	case LDAP_RES_NOTFOUND:
 	case LDAP_RES_BADREQ:
@@ -672,6 +765,7 @@ session_io(struct io *io, int evt, void *arg)
 		/* For the log lines, also if the checks below refuse. */
 		io_tls_names(io, s->tlsver, sizeof(s->tlsver), s->cipher,
 		    sizeof(s->cipher));
+		s->cipher_bits = io_tls_cipher_bits(io, &s->cipher_alg_bits);
 		/* Issue 5, CRL check (crl_front.c): a revoked chain, or one
 		 * without a fresh CRL under fail-closed, ends the session
 		 * right after the handshake.  Here rather than in
@@ -874,10 +968,15 @@ session_ehlo(struct session *s, const char *arg, size_t len, int esmtp)
 		    s->cert == CERT_UNUSED)))
 			auth = 1;
 	}
-	if (auth || s->cert == CERT_OK)
+	/* A certificate whose lookup failed for now (LDAP down) still
+	 * gets EXTERNAL: its AUTH answers 454, so a client configured for
+	 * EXTERNAL reports a temporary failure, not a server without
+	 * authentication. */
+	if (auth || s->cert == CERT_OK || s->cert == CERT_TEMPFAIL)
 		n += snprintf(caps + n, sizeof(caps) - n, "\nAUTH%s%s",
 		    auth ? " PLAIN LOGIN" : "",
-		    s->cert == CERT_OK ? " EXTERNAL" : "");
+		    s->cert == CERT_OK || s->cert == CERT_TEMPFAIL ?
+		    " EXTERNAL" : "");
 	snprintf(caps + n, sizeof(caps) - n, "\nHELP");
 	session_reply(s, 250, NULL, "%s", caps);
 }
@@ -966,6 +1065,17 @@ session_auth_profile(struct session *s)
 	return NULL;
 }
 
+/* Whether AUTH on this listener can begin monitor mode. */
+static int
+session_may_monitor(const struct session *s)
+{
+	const struct auth_profile *ap = s->l->auth_profile;
+
+	if (ap != NULL && ap->kind != AUTH_PROFILE_SMTPAUTH)
+		ap = ap->fallback;
+	return ap != NULL && ap->disallowed == DISALLOWED_MONITOR;
+}
+
 /* RFC 4954 and SPEC 3.4: names LDAP would normalise are refused. */
 static int
 auth_user_ok(const char *u, size_t len)
@@ -1009,6 +1119,8 @@ session_auth_cb(void *arg, const struct lookup_result *res)
 	switch (res->result) {
 	case LDAP_RES_OK:
 		s->authenticated = 1;
+		/* Authenticated inside the allowance: no monitor mode. */
+		session_hist_stop(s);
 		strlcpy(s->user, s->auth_user, sizeof(s->user));
 		session_keep_identity(s, ap, res);
 		/* An upstream connection from an earlier message says
@@ -1019,6 +1131,7 @@ session_auth_cb(void *arg, const struct lookup_result *res)
 	case LDAP_RES_DISALLOWED:
 		if (ap != NULL && ap->disallowed == DISALLOWED_MONITOR) {
 			s->authenticated = 1;
+			session_hist_flush(s);
 			s->monitor = 1;
 			strlcpy(s->user, s->auth_user, sizeof(s->user));
 			session_keep_identity(s, ap, res);
@@ -1248,6 +1361,19 @@ session_auth(struct session *s, const char *arg, size_t len)
 	if (strcmp(a.mech, "EXTERNAL") == 0) {
 		/* RFC 4422 appendix A: the certificate is the identity; an
 		 * authorization id, if given, must be that same user. */
+		if (s->cert == CERT_TEMPFAIL) {
+			/* Fail closed, and temporarily: try again later. */
+			stats_auth(SAM_EXTERNAL, SAR_TEMPFAIL);
+			session_kv(s, &kv, "auth");
+			kvlog_str(&kv, "method", "EXTERNAL");
+			kvlog_str(&kv, "result", "tempfail");
+			kvlog_str(&kv, "reason", "certificate lookup failed "
+			    "for now");
+			kvlog_info(&kv);
+			session_reply(s, 454, "4.7.0", "Temporary "
+			    "authentication failure, try again later");
+			return;
+		}
 		if (s->cert != CERT_OK) {
 			stats_auth(SAM_EXTERNAL, SAR_BADCRED);
 			session_reply(s, 535, "5.7.8", "No certificate "
@@ -1308,6 +1434,36 @@ session_auth(struct session *s, const char *arg, size_t len)
 	session_reply(s, 504, "5.5.4", "Unrecognized authentication type");
 }
 
+/*
+ * An accepted recipient for the message line: the first
+ * SESSION_RCPT_LOG_N (and as many as fit the buffer) by address, the
+ * rest counted.  The upstream's 2xx makes it a recipient, so the line
+ * lists what was really relayed to.
+ */
+static void
+session_rcpt_accepted(struct session *s)
+{
+	size_t	 used = strlen(s->rcpt_log), alen = strlen(s->rcpt_pending);
+
+	if (s->rcpt_logged < SESSION_RCPT_LOG_N &&
+	    used + (used ? 1 : 0) + alen < sizeof(s->rcpt_log)) {
+		if (used)
+			s->rcpt_log[used++] = ',';
+		memcpy(s->rcpt_log + used, s->rcpt_pending, alen + 1);
+		s->rcpt_logged++;
+	}
+	s->rcpt_pending[0] = '\0';
+}
+
+/* "to=a@x,b@y" and, when some were left out, "to-more=N". */
+static void
+session_kv_rcpts(struct session *s, struct kvlog *kv)
+{
+	kvlog_str(kv, "to", s->rcpt_logged ? s->rcpt_log : NULL);
+	if (s->nrcpt > s->rcpt_logged)
+		kvlog_u64(kv, "to-more", s->nrcpt - s->rcpt_logged);
+}
+
 static void
 session_tx_reset(struct session *s)
 {
@@ -1316,6 +1472,9 @@ session_tx_reset(struct session *s)
 	s->mailparams[0] = '\0';
 	s->nrcpt = 0;
 	s->rcpt_tried = 0;
+	s->rcpt_pending[0] = '\0';
+	s->rcpt_log[0] = '\0';
+	s->rcpt_logged = 0;
 	s->up_failed = 0;
 	data_filter_reset(&s->df);
 	/* Not just emptied: a session idle after a message keeps none. */
@@ -1544,6 +1703,7 @@ session_rcpt(struct session *s, const char *arg, size_t len)
 		return;
 	}
 	s->rcpt_tried++;
+	strlcpy(s->rcpt_pending, path.addr, sizeof(s->rcpt_pending));
 	session_wait(s, S_UPSTREAM);
 	s->wait = W_RCPT;
 	if (upstream_command(s->up, "RCPT TO:<%s>%s%s", path.addr,
@@ -1595,7 +1755,7 @@ session_received(struct session *s)
 {
 	char		 hdr[DF_HEADER_MAX], helo[SESSION_NAME_MAX];
 	char		 user[SESSION_NAME_MAX], how[1200], date[64];
-	char		 subj[512], iss[512];
+	char		 subj[512], iss[512], tls[200];
 	struct tm	 tm;
 	time_t		 now = time(NULL);
 
@@ -1613,12 +1773,20 @@ session_received(struct session *s)
 		    s->monitor ? ", monitored" : "");
 	else
 		how[0] = '\0';
+	/* The TLS session, as Postfix writes it (RFC 8314 7.4 wants the
+	 * Received: field to say TLS was used); nothing for plaintext. */
+	if (s->tls && s->tlsver[0])
+		snprintf(tls, sizeof(tls), "\r\n\t(using %s with cipher %s "
+		    "(%d/%d bits))", s->tlsver, s->cipher, s->cipher_bits,
+		    s->cipher_alg_bits);
+	else
+		tls[0] = '\0';
 	gmtime_r(&now, &tm);
 	strftime(date, sizeof(date), "%a, %d %b %Y %H:%M:%S +0000", &tm);
 	/* An IPv6 client is an RFC 5321 address literal: [IPv6:...]. */
-	snprintf(hdr, sizeof(hdr), "Received: from %s (%s [%s%s])\r\n"
+	snprintf(hdr, sizeof(hdr), "Received: from %s (%s [%s%s])%s\r\n"
 	    "\tby %s (smtpcertd) with %s%s%s id %012llx.%u%s;\r\n\t%s\r\n",
-	    helo, helo, strchr(s->addr, ':') ? "IPv6:" : "", s->addr,
+	    helo, helo, strchr(s->addr, ':') ? "IPv6:" : "", s->addr, tls,
 	    s->gen->conf->hostname,
 	    s->esmtp ? "ESMTP" : "SMTP", s->tls ? "S" : "",
 	    s->authenticated ? "A" : "", (unsigned long long)s->id,
@@ -1656,6 +1824,7 @@ session_data_end(struct session *s, int event)
 		session_kv(s, &kv, "message");
 		kvlog_str(&kv, "from", s->mailfrom);
 		kvlog_u64(&kv, "rcpts", s->nrcpt);
+		session_kv_rcpts(s, &kv);
 		kvlog_str(&kv, "user", s->authenticated ? s->user : NULL);
 		kvlog_str(&kv, "upstream", s->up != NULL ?
 		    upstream_peer(s->up) : NULL);
@@ -1679,6 +1848,7 @@ session_data_end(struct session *s, int event)
 		session_kv(s, &kv, "message");
 		kvlog_str(&kv, "from", s->mailfrom);
 		kvlog_u64(&kv, "rcpts", s->nrcpt);
+		session_kv_rcpts(s, &kv);
 		kvlog_str(&kv, "user", s->authenticated ? s->user : NULL);
 		kvlog_str(&kv, "result", "tempfail");
 		kvlog_str(&kv, "reason", "upstream lost during DATA");
@@ -1772,8 +1942,10 @@ session_upstream_cb(void *arg, int event, const struct smtp_reply *r,
 		session_relay_reply(s, r);
 		break;
 	case W_RCPT:
-		if (r->code / 100 == 2)
+		if (r->code / 100 == 2) {
 			s->nrcpt++;
+			session_rcpt_accepted(s);
+		}
 		session_relay_reply(s, r);
 		break;
 	case W_DATA:
@@ -1794,6 +1966,7 @@ session_upstream_cb(void *arg, int event, const struct smtp_reply *r,
 		session_kv(s, &kv, "message");
 		kvlog_str(&kv, "from", s->mailfrom);
 		kvlog_u64(&kv, "rcpts", s->nrcpt);
+		session_kv_rcpts(s, &kv);
 		kvlog_u64(&kv, "size", s->msgsize);
 		kvlog_str(&kv, "user", s->authenticated ? s->user : NULL);
 		kvlog_str(&kv, "upstream", upstream_peer(s->up));
@@ -1833,7 +2006,7 @@ session_command(struct session *s, char *line, size_t len)
 		return 0;
 	}
 	smtp_cmd_parse(line, len, &cmd);
-	if (s->monitor || log_tracing(TRACE_SMTP))
+	if (s->monitor || s->hist != NULL || log_tracing(TRACE_SMTP))
 		session_log_command(s, &cmd, line, len);
 	switch (cmd.verb) {
 	case SMTP_CMD_EHLO:

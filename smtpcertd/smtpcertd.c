@@ -146,6 +146,7 @@ main(int argc, char *argv[])
 			pidfile = SMTPCERTD_PID;
 	}
 	log_init(foreground, verbose);
+	log_timestamps(foreground);
 	log_procinit("parent");
 
 	signal(SIGPIPE, SIG_IGN);

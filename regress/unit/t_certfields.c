@@ -63,6 +63,7 @@ static void	test_from_pem_chain_takes_leaf(void);
 static void	test_subject_from_der(void);
 static void	test_from_pem_garbage_fails(void);
 static void	test_filter_values_expand(void);
+static void	test_dn_print_one_format(void);
 
 static EVP_PKEY *
 mkkey(void)
@@ -464,6 +465,33 @@ test_filter_specials_kept_raw(void)
 	CHECK(streq(cf.dn, "CN=*)(uid=*\\\\x"));
 	certfields_free(&cf);
 	X509_free(x);
+}
+
+/* Issue 15: every log line names a CA or a subject as {dn} does (RFC
+ * 4514, most specific first, UTF-8 kept), never X509_NAME_oneline()'s
+ * "/C=US/O=..."; a cut never splits a UTF-8 sequence. */
+static void
+test_dn_print_one_format(void)
+{
+	X509_NAME	*n = X509_NAME_new();
+	char		 buf[64], small[16];
+	size_t		 i;
+
+	add_txt(n, NID_countryName, "US");
+	add_txt(n, NID_organizationName, "Example, Inc");
+	add_txt(n, NID_commonName, "J\xc3\xbcrgen\xc3\xbc");
+	CHECK(streq(certfields_dn_print(n, buf, sizeof(buf)),
+	    "CN=J\xc3\xbcrgen\xc3\xbc,O=Example\\, Inc,C=US"));
+	/* "CN=J\xc3\xbcrgen\xc3" would split the last character. */
+	CHECK(streq(certfields_dn_print(n, small, 12), "CN=J\xc3\xbcrgen"));
+	for (i = 1; i < sizeof(small); i++) {
+		certfields_dn_print(n, small, i);
+		CHECK(strlen(small) < i);
+		CHECK(strlen(small) == 0 ||
+		    ((unsigned char)small[strlen(small) - 1] & 0xc0) != 0xc0);
+	}
+	CHECK(streq(certfields_dn_print(NULL, buf, sizeof(buf)), ""));
+	X509_NAME_free(n);
 }
 
 static void
@@ -1084,6 +1112,7 @@ main(void)
 	RUN(test_subject_from_der);
 	RUN(test_from_pem_garbage_fails);
 	RUN(test_filter_values_expand);
+	RUN(test_dn_print_one_format);
 
 	X509_free(ca_cert);
 	EVP_PKEY_free(ca_key);

@@ -104,7 +104,7 @@ test_quote_and_backslash_escaped(void)
 }
 
 static void
-test_controls_and_utf8_hex_escaped(void)
+test_controls_hex_escaped(void)
 {
 	const char	*l;
 
@@ -113,10 +113,80 @@ test_controls_and_utf8_hex_escaped(void)
 	CHECK(strcmp(l, "cert-subject=\"CN=evil\\x0d\\x0asession=1 "
 	    "event=end user=root\"") == 0);
 	CHECK(count_fields(l) == 1);
-	CHECK(strcmp(one("user", "M\xc3\xbcller"),
-	    "user=\"M\\xc3\\xbcller\"") == 0);
 	CHECK(strcmp(one("v", "\x1b[2J\x7f\t"),
 	    "v=\"\\x1b[2J\\x7f\\x09\"") == 0);
+}
+
+/* Issue 15: valid UTF-8 is logged as it is (quoted), so a name reads
+ * as the user wrote it. */
+static void
+test_valid_utf8_kept(void)
+{
+	CHECK(strcmp(one("user", "M\xc3\xbcller"),
+	    "user=\"M\xc3\xbcller\"") == 0);
+	CHECK(count_fields(one("user", "M\xc3\xbcller")) == 1);
+	/* Three- and four-byte sequences: CJK, an emoji. */
+	CHECK(strcmp(one("cert-subject", "CN=\xe5\xb1\xb1\xe7\x94\xb0"),
+	    "cert-subject=\"CN=\xe5\xb1\xb1\xe7\x94\xb0\"") == 0);
+	CHECK(strcmp(one("v", "\xf0\x9f\x93\xa7"),
+	    "v=\"\xf0\x9f\x93\xa7\"") == 0);
+	/* Still quoted, and quote and backslash still escaped. */
+	CHECK(strcmp(one("v", "\xc3\xa9\"\\"), "v=\"\xc3\xa9\\\"\\\\\"") == 0);
+}
+
+/* What is not valid UTF-8, or would mislead a reader, stays \xHH:
+ * stray and truncated bytes, overlong forms, surrogates, C1 controls,
+ * line separators, bidirectional overrides and isolates, the BOM. */
+static void
+test_invalid_utf8_and_tricks_escaped(void)
+{
+	CHECK(strcmp(one("v", "a\xff" "b"), "v=\"a\\xffb\"") == 0);
+	CHECK(strcmp(one("v", "\xbc"), "v=\"\\xbc\"") == 0);
+	CHECK(strcmp(one("v", "x\xc3"), "v=\"x\\xc3\"") == 0);
+	/* Overlong "/" and NUL. */
+	CHECK(strcmp(one("v", "\xc0\xaf"), "v=\"\\xc0\\xaf\"") == 0);
+	CHECK(strcmp(one("v", "\xe0\x80\x80"),
+	    "v=\"\\xe0\\x80\\x80\"") == 0);
+	/* A UTF-16 surrogate, and beyond U+10FFFF. */
+	CHECK(strcmp(one("v", "\xed\xa0\x80"),
+	    "v=\"\\xed\\xa0\\x80\"") == 0);
+	CHECK(strcmp(one("v", "\xf4\x90\x80\x80"),
+	    "v=\"\\xf4\\x90\\x80\\x80\"") == 0);
+	/* U+0085 NEL (C1), U+2028, U+202E RLO, U+2066 LRI, U+FEFF. */
+	CHECK(strcmp(one("v", "\xc2\x85"), "v=\"\\xc2\\x85\"") == 0);
+	CHECK(strcmp(one("v", "\xe2\x80\xa8"),
+	    "v=\"\\xe2\\x80\\xa8\"") == 0);
+	CHECK(strcmp(one("user", "evil\xe2\x80\xaetxt.exe"),
+	    "user=\"evil\\xe2\\x80\\xaetxt.exe\"") == 0);
+	CHECK(strcmp(one("v", "\xe2\x81\xa6"),
+	    "v=\"\\xe2\\x81\\xa6\"") == 0);
+	CHECK(strcmp(one("v", "\xef\xbb\xbf"),
+	    "v=\"\\xef\\xbb\\xbf\"") == 0);
+	/* Valid around invalid: each judged on its own. */
+	CHECK(strcmp(one("v", "\xc3\xbc\xff\xc3\xbc"),
+	    "v=\"\xc3\xbc\\xff\xc3\xbc\"") == 0);
+}
+
+/* A cut value ends before a whole UTF-8 sequence, never inside one. */
+static void
+test_cut_never_splits_utf8(void)
+{
+	char		 big[2000], out[32];
+	size_t		 i, n;
+	const char	*p;
+
+	for (i = 0; i + 2 < sizeof(big); i += 2) {
+		big[i] = (char)0xc3;
+		big[i + 1] = (char)0xbc;
+	}
+	big[i] = '\0';
+	for (i = 6; i < sizeof(out); i++) {
+		kvlog_quote(out, i, big, strlen(big));
+		p = strstr(out, "...\"");
+		CHECK(p != NULL && p[4] == '\0');
+		n = p != NULL ? (size_t)(p - out - 1) : 1;
+		CHECK(n % 2 == 0);
+	}
 }
 
 static void
@@ -269,7 +339,10 @@ main(void)
 	RUN(test_spaces_and_equals_are_quoted);
 	RUN(test_absent_empty_and_dash);
 	RUN(test_quote_and_backslash_escaped);
-	RUN(test_controls_and_utf8_hex_escaped);
+	RUN(test_controls_hex_escaped);
+	RUN(test_valid_utf8_kept);
+	RUN(test_invalid_utf8_and_tricks_escaped);
+	RUN(test_cut_never_splits_utf8);
 	RUN(test_nul_inside_a_value);
 	RUN(test_ipv6_client_in_brackets);
 	RUN(test_numbers);
