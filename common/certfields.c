@@ -97,6 +97,10 @@ static const struct cf_placeholder cf_placeholders[] = {
 	{ "dn",		offsetof(struct certfields, dn), CF_CTRL_DN },
 	{ "issuer",	offsetof(struct certfields, issuer), CF_CTRL_ISSUER },
 	{ "fp",		offsetof(struct certfields, fp), 0 },
+	{ "issuer_x500", offsetof(struct certfields, issuer_x500),
+	    CF_CTRL_ISSUER },
+	{ "sn_rev",	offsetof(struct certfields, sn_rev), 0 },
+	{ "ski",	offsetof(struct certfields, ski), 0 },
 };
 
 static int	 cf_utf8_valid(const unsigned char *, size_t);
@@ -262,8 +266,20 @@ cf_name_first(const X509_NAME *name, int nid, const char *what,
 }
 
 static char *
+cf_name_string_flags(const X509_NAME *name, const char *what,
+    unsigned int *ctrl, unsigned int bit, unsigned long flags);
+
+static char *
 cf_name_string(const X509_NAME *name, const char *what, unsigned int *ctrl,
     unsigned int bit)
+{
+	return cf_name_string_flags(name, what, ctrl, bit, CF_DN_FLAGS);
+}
+
+/* flags: RFC 4514 order, or (without XN_FLAG_DN_REV) X.500 order. */
+static char *
+cf_name_string_flags(const X509_NAME *name, const char *what,
+    unsigned int *ctrl, unsigned int bit, unsigned long flags)
 {
 	BIO	*bio;
 	char	*p, *s = NULL;
@@ -275,7 +291,7 @@ cf_name_string(const X509_NAME *name, const char *what, unsigned int *ctrl,
 		log_warnx("%s: BIO_new failed", __func__);
 		return NULL;
 	}
-	if (X509_NAME_print_ex(bio, name, 0, CF_DN_FLAGS) >= 0 &&
+	if (X509_NAME_print_ex(bio, name, 0, flags) >= 0 &&
 	    (len = BIO_get_mem_data(bio, &p)) >= 0)
 		s = cf_take((unsigned char *)p, (size_t)len,
 		    CERTFIELDS_DN_MAX, what, ctrl, bit);
@@ -368,6 +384,17 @@ cf_serial(X509 *x, struct certfields *cf)
 		cf->sn = cf_hex(zero, 1, "");
 	else
 		cf->sn = cf_hex(buf, (size_t)n, neg ? "-" : "");
+	/* AD's <SR>: the same bytes, last first (a negative one has no
+	 * such form: absent, so a filter naming it matches nobody). */
+	if (!neg) {
+		unsigned char	 rev[CERTFIELDS_SERIAL_MAX];
+		int		 i;
+
+		for (i = 0; i < n; i++)
+			rev[i] = buf[n - 1 - i];
+		cf->sn_rev = n == 0 ? cf_hex(zero, 1, "") :
+		    cf_hex(rev, (size_t)n, "");
+	}
 	if ((dec = BN_bn2dec(bn)) != NULL) {
 		cf->sn_dec = strdup(dec);
 		OPENSSL_free(dec);
@@ -464,6 +491,7 @@ cf_der_fp(X509 *x, struct certfields *cf)
 int
 certfields_from_x509(X509 *x, struct certfields *cf)
 {
+	const ASN1_OCTET_STRING	*ski;
 	const X509_NAME	*subj;
 	int		 has_email;
 
@@ -494,6 +522,14 @@ certfields_from_x509(X509 *x, struct certfields *cf)
 	cf->dn = cf_name_string(subj, "subject", &cf->ctrl, CF_CTRL_DN);
 	cf->issuer = cf_name_string(X509_get_issuer_name(x), "issuer",
 	    &cf->ctrl, CF_CTRL_ISSUER);
+	cf->issuer_x500 = cf_name_string_flags(X509_get_issuer_name(x),
+	    "issuer", &cf->ctrl, CF_CTRL_ISSUER,
+	    CF_DN_FLAGS & ~XN_FLAG_DN_REV);
+	if ((ski = X509_get0_subject_key_id(x)) != NULL &&
+	    ASN1_STRING_length(ski) > 0 &&
+	    ASN1_STRING_length(ski) <= CERTFIELDS_SERIAL_MAX)
+		cf->ski = cf_hex(ASN1_STRING_get0_data(ski),
+		    (size_t)ASN1_STRING_length(ski), "");
 	ERR_pop_to_mark();
 	return 0;
  fail:
@@ -649,6 +685,9 @@ certfields_free(struct certfields *cf)
 	free(cf->dn);
 	free(cf->issuer);
 	free(cf->fp);
+	free(cf->issuer_x500);
+	free(cf->sn_rev);
+	free(cf->ski);
 	free(cf->der);
 	X509_free(cf->x509);
 	memset(cf, 0, sizeof(*cf));

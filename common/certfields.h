@@ -39,6 +39,13 @@
  *		data); control bytes, including NUL, are \XX-escaped
  *	issuer	issuer DN, same format
  *	fp	SHA-256 of the DER, lower-case hex without colons
+ *	issuer_x500  the issuer DN in X.500 order (least specific RDN
+ *		first: "C=US,O=Example,CN=Example CA"), as Active Directory
+ *		writes it in altSecurityIdentities "X509:<I>...<SR>..."
+ *	sn_rev	the serial's bytes in reverse order, lower-case hex (AD's
+ *		<SR>: 0x0a1b2c is "2c1b0a"); absent for a negative serial
+ *	ski	the subjectKeyIdentifier, lower-case hex (AD's
+ *		"X509:<SKI>..."); absent without the extension
  *
  * Multi-valued fields (two OU, two CN, ...): the FIRST in certificate
  * encoding order is used, i.e. the order of the ASN.1 RDNSequence and of
@@ -62,7 +69,7 @@
 #define CERTFIELDS_DN_MAX	4096	/* bytes of {dn} and {issuer} */
 #define CERTFIELDS_SERIAL_MAX	64	/* serial octets (RFC 5280: 20) */
 #define CERTFIELDS_PEM_MAX	(1024 * 1024)	/* whole PEM chain input */
-#define CERTFIELDS_NVALUES	10	/* placeholders, see _filter_values */
+#define CERTFIELDS_NVALUES	13	/* placeholders, see _filter_values */
 
 struct certfields {
 	char		*cn;
@@ -76,6 +83,9 @@ struct certfields {
 	char		*dn;
 	char		*issuer;
 	char		*fp;
+	char		*issuer_x500;	/* issue 15: AD's strong mappings */
+	char		*sn_rev;
+	char		*ski;
 	uint8_t		*der;		/* the leaf, DER, for userCertificate */
 	size_t		 derlen;
 	X509		*x509;		/* own reference, for _dn_field() */

@@ -17,7 +17,8 @@
 #include "ldap_filter.h"
 
 const char *const ldap_filter_ph_certificate[] = {
-	"cn", "sn", "e", "upn", "uid", "o", "ou", "dn", "issuer", "fp", NULL
+	"cn", "sn", "e", "upn", "uid", "o", "ou", "dn", "issuer", "fp",
+	"issuer_x500", "sn_rev", "ski", NULL
 };
 
 const char *const ldap_filter_ph_user[] = {

@@ -30,7 +30,9 @@
 
 /* Placeholder sets, NULL-terminated. */
 extern const char *const ldap_filter_ph_certificate[];	/* cn sn e upn uid
-							   o ou dn issuer fp */
+							   o ou dn issuer fp
+							   issuer_x500 sn_rev
+							   ski */
 extern const char *const ldap_filter_ph_user[];		/* u t */
 
 /*

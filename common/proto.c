@@ -51,6 +51,10 @@ static const char *ldap_result_names[LDAP_RES_MAX] = {
 	[LDAP_RES_DISALLOWED] = "disallowed",
 	[LDAP_RES_BADREQ] = "bad request",
 	[LDAP_RES_BADFIELD] = "unusable certificate field",
+	[LDAP_RES_LOCKED] = "account locked",
+	[LDAP_RES_PWEXPIRED] = "password expired",
+	[LDAP_RES_PWRESET] = "password must be changed",
+	[LDAP_RES_DISABLED] = "account disabled",
 	[LDAP_RES_TEMPFAIL] = "temporary failure",
 };
 

@@ -125,7 +125,13 @@ const char	*imsg_type_name(uint32_t);
  * IMSG_LDAP_AUTH_REQ	str ldap profile, str smtp-auth query, str user,
  *			data password (wiped after use, never cached in clear)
  * IMSG_LDAP_AUTH_RES	u32 result, str user, str entry dn,
- *			u32 n, n x str mail address, str detail
+ *			u32 n, n x str mail address, str detail.
+ *			LOCKED, PWEXPIRED, PWRESET, DISABLED: the
+ *			directory refused the account (its password
+ *			policy); user, dn and mails empty as for BADCRED.
+ *			OK may carry a policy warning in detail (grace
+ *			login, password expiring).  The front refuses an
+ *			account result in any other answer's type.
  * IMSG_LDAP_AUTHZ_REQ	str ldap profile, str authorization query, str user
  *			(the e-mail proxy's authenticated user name)
  * IMSG_LDAP_AUTHZ_RES	u32 result, str group policy (the first value of
@@ -164,6 +170,16 @@ enum ldap_result {
 	LDAP_RES_BADFIELD,	/* certificate: a field the filter needs
 				 * has a control character; no LDAP
 				 * request was made, detail names it */
+	/*
+	 * Issue 15: the directory's password policy refused the bind
+	 * (OpenLDAP ppolicy response control, Active Directory's "data
+	 * NNN"): the account, not the password, is the reason.  Only
+	 * smtp-auth answers carry these; never cached (pwpolicy.h).
+	 */
+	LDAP_RES_LOCKED,	/* account locked (too many failures) */
+	LDAP_RES_PWEXPIRED,	/* password expired, no grace left */
+	LDAP_RES_PWRESET,	/* password must be changed first */
+	LDAP_RES_DISABLED,	/* account disabled or expired (AD) */
 	LDAP_RES_TEMPFAIL,	/* directory unreachable, timeout, ... */
 	LDAP_RES_MAX
 };

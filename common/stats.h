@@ -113,6 +113,10 @@ struct msgreader;
 	X(STAT_LDAP_RES_DISALLOWED, PROC_LDAPD, "ldap.results.disallowed") \
 	X(STAT_LDAP_RES_BADREQ,	PROC_LDAPD, "ldap.results.badreq")	\
 	X(STAT_LDAP_RES_BADFIELD, PROC_LDAPD, "ldap.results.badfield")	\
+	X(STAT_LDAP_RES_LOCKED,	PROC_LDAPD, "ldap.results.locked")	\
+	X(STAT_LDAP_RES_PWEXPIRED, PROC_LDAPD, "ldap.results.password-expired") \
+	X(STAT_LDAP_RES_PWRESET, PROC_LDAPD, "ldap.results.password-reset") \
+	X(STAT_LDAP_RES_DISABLED, PROC_LDAPD, "ldap.results.disabled")	\
 	X(STAT_LDAP_RES_TEMPFAIL, PROC_LDAPD, "ldap.results.tempfail")	\
 	X(STAT_LDAP_SERVER_FAIL, PROC_LDAPD, "ldap.server-failures")	\
 	/* crld: CRL sources (gauges) and fetches */			\

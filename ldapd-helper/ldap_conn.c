@@ -77,6 +77,7 @@ static void	conn_ready(struct lconn *);
 static void	conn_read_cb(evutil_socket_t, short, void *);
 static void	conn_message(struct lconn *, int, LDAPMessage *);
 static void	conn_setup_message(struct lconn *, int, LDAPMessage *);
+static void	conn_ppolicy(struct lconn *, struct lreq *, LDAPControl **);
 static void	conn_timeout_cb(evutil_socket_t, short, void *);
 static void	conn_server_failed(struct lconn *, const char *);
 static void	conn_broken(struct lconn *, const char *);
@@ -93,6 +94,16 @@ static ber_slen_t tls_sb_write(Sockbuf_IO_Desc *, void *, ber_len_t);
 static int	tls_sb_close(Sockbuf_IO_Desc *);
 
 static const char *kind_name[LCONN_NKINDS] = { "service", "bind" };
+
+/*
+ * Every user bind asks for the password policy response (issue 15):
+ * not critical, so a directory without a password policy ignores it.
+ * It has no value; libldap only reads it.
+ */
+static LDAPControl ppolicy_ctrl = {
+	LDAP_CONTROL_PASSWORDPOLICYREQUEST, { 0, NULL }, 0
+};
+static LDAPControl *ppolicy_ctrls[] = { &ppolicy_ctrl, NULL };
 
 /*
  * A TLS session under libldap: the layer's private data, owned by
@@ -536,6 +547,7 @@ static void
 conn_message(struct lconn *c, int type, LDAPMessage *msg)
 {
 	struct lreq	*r;
+	LDAPControl	**ctrls = NULL;
 	char		*errmsg = NULL;
 	int		 msgid = ldap_msgid(msg), err = LDAP_OTHER;
 
@@ -568,9 +580,13 @@ conn_message(struct lconn *c, int type, LDAPMessage *msg)
 	default:
 		break;
 	}
-	if (ldap_parse_result(c->ld, msg, &err, NULL, &errmsg, NULL, NULL, 1)
-	    != LDAP_SUCCESS)
+	/* A user bind's answer may carry the password policy response. */
+	if (ldap_parse_result(c->ld, msg, &err, NULL, &errmsg, NULL,
+	    r->opkind == LCONN_BIND ? &ctrls : NULL, 1) != LDAP_SUCCESS)
 		err = LDAP_DECODING_ERROR;
+	else if (ctrls != NULL)
+		conn_ppolicy(c, r, ctrls);
+	ldap_controls_free(ctrls);
 	TAILQ_REMOVE(&c->ops, r, qentry);
 	c->nops--;
 	r->conn = NULL;
@@ -579,6 +595,37 @@ conn_message(struct lconn *c, int type, LDAPMessage *msg)
 	/* A bind connection is free again. */
 	if (c->kind == LCONN_BIND && !c->dead)
 		profile_kick(c->p, c->kind);
+}
+
+/*
+ * The password policy response control of a user bind: what the
+ * directory says about the account (locked, expired, grace logins
+ * left).  A control that does not decode is ignored: the bind's result
+ * code alone then decides, as with a directory without the overlay.
+ */
+static void
+conn_ppolicy(struct lconn *c, struct lreq *r, LDAPControl **ctrls)
+{
+	LDAPControl		*ctl;
+	LDAPPasswordPolicyError	 pperr = PP_noError;
+	ber_int_t		 expire = -1, grace = -1;
+
+	if ((ctl = ldap_control_find(LDAP_CONTROL_PASSWORDPOLICYRESPONSE,
+	    ctrls, NULL)) == NULL)
+		return;
+	if (ldap_parse_passwordpolicy_control(c->ld, ctl, &expire, &grace,
+	    &pperr) != LDAP_SUCCESS) {
+		log_warnx("ldap \"%s\": request %llu: undecodable password "
+		    "policy control ignored", c->p->conf->name,
+		    (unsigned long long)r->id);
+		return;
+	}
+	r->pp_error = (int)pperr;
+	r->pp_grace = grace;
+	r->pp_expire = expire;
+	log_trace(TRACE_LDAP, "request %llu: password policy: %s, grace %d, "
+	    "expire %d", (unsigned long long)r->id,
+	    ldap_passwordpolicy_err2txt(pperr), (int)grace, (int)expire);
 }
 
 static void
@@ -743,7 +790,7 @@ op_start(struct lconn *c, struct lreq *r)
 		cred.bv_val = (char *)r->pw;
 		cred.bv_len = r->pwlen;
 		rc = ldap_sasl_bind(c->ld, r->dn, LDAP_SASL_SIMPLE, &cred,
-		    NULL, NULL, &r->msgid);
+		    ppolicy_ctrls, NULL, &r->msgid);
 		/* Encoded and sent (or failed): our copy goes now.  (The
 		 * request encoding libldap freed is beyond our reach.) */
 		explicit_bzero(r->pw, r->pwlen);

@@ -57,10 +57,12 @@
 
 #include "certfields.h"
 #include "childproc.h"
+#include "compat.h"
 #include "imsg.h"
 #include "ldapd.h"
 #include "ldap_filter.h"
 #include "log.h"
+#include "pwpolicy.h"
 #include "stats.h"
 
 #define PWTOKEN_LEN	32
@@ -106,6 +108,8 @@ lreq_new(uint64_t id, enum lreq_type type, char *pname, char *qname)
 	r->pname = pname;
 	r->qname = qname;
 	r->start_ms = now_ms();
+	r->pp_error = PWP_PP_NONE;
+	r->pp_grace = r->pp_expire = -1;
 	r->gen = env->cur;
 	lgen_ref(r->gen);
 	TAILQ_INSERT_TAIL(&env->reqs, r, entry);
@@ -305,8 +309,8 @@ lookup_finish(struct lreq *r, uint32_t result, const char *fmt, ...)
 		va_start(ap, fmt);
 		vsnprintf(detail, sizeof(detail), fmt, ap);
 		va_end(ap);
-	} else
-		detail[0] = '\0';
+	} else	/* a password policy warning, or nothing */
+		strlcpy(detail, r->detail, sizeof(detail));
 	if (!r->cached)
 		lookup_cache_store(r, result);
 	stats_inc(lookup_stat(r->type));
@@ -465,6 +469,10 @@ lookup_cache_store(struct lreq *r, uint32_t result)
 
 	/* Never cached, see lookup_cache_key(). */
 	if (r->p == NULL || r->p->cache == NULL || r->type == LREQ_ALLOW)
+		return;
+	/* A grace login spends one of a few: each must reach the
+	 * directory, which counts them and refuses the last. */
+	if (r->pp_grace >= 0)
 		return;
 	switch (result) {
 	case LDAP_RES_OK:
@@ -666,12 +674,38 @@ lookup_search_done(struct lreq *r)
 	lconn_submit(r->p, r, LCONN_BIND);
 }
 
+/*
+ * The user's bind answered.  The directory's password policy speaks
+ * first (issue 15): OpenLDAP's ppolicy response control, or Active
+ * Directory's "data NNN" in the diagnostic of invalidCredentials, tell
+ * a locked, expired or disabled account from a wrong password.  A
+ * successful bind that the policy marks (changeAfterReset: slapd lets
+ * the user bind only to change the password) is refused all the same:
+ * success with an account error is never OK.  Grace logins and expiry
+ * warnings let the user in and say so in the detail, which the front
+ * logs.
+ */
 static void
 lookup_bind_done(struct lreq *r, int rc, const char *why)
 {
+	char		 what[64];
+	uint32_t	 acct;
+
 	log_trace(TRACE_LDAP, "request %llu: bind as the user: %s",
 	    (unsigned long long)r->id, ldap_err2string(rc));
+	acct = pwpolicy_from_ppolicy(r->pp_error);
+	if ((rc == LDAP_INVALID_CREDENTIALS || rc == LDAP_SUCCESS) &&
+	    acct != LDAP_RES_OK) {
+		lookup_finish(r, acct, "ppolicy: %s",
+		    ldap_passwordpolicy_err2txt(r->pp_error));
+		return;
+	}
 	if (rc == LDAP_INVALID_CREDENTIALS) {
+		acct = pwpolicy_from_ad(why, what, sizeof(what));
+		if (acct != LDAP_RES_BADCRED) {
+			lookup_finish(r, acct, "%s", what);
+			return;
+		}
 		lookup_finish(r, LDAP_RES_BADCRED, NULL);
 		return;
 	}
@@ -680,6 +714,12 @@ lookup_bind_done(struct lreq *r, int rc, const char *why)
 		    ldap_err2string(rc), why ? ": " : "", why ? why : "");
 		return;
 	}
+	if (r->pp_grace >= 0)
+		snprintf(r->detail, sizeof(r->detail), "password expired, "
+		    "grace login (%d left)", r->pp_grace);
+	else if (r->pp_expire >= 0)
+		snprintf(r->detail, sizeof(r->detail), "password expires in "
+		    "%ds", r->pp_expire);
 	lookup_allowance_step(r);
 }
 

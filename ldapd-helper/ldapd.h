@@ -203,6 +203,11 @@ struct lreq {
 	unsigned char		*pw;		/* wiped after use */
 	size_t			 pwlen;
 	unsigned char		 pwtoken[32];	/* HMAC, for the cache */
+	/* the password policy response to the user bind, if any
+	 * (pwpolicy.h); -1: not in the response */
+	int			 pp_error;	/* PWP_PP_NONE: none */
+	int			 pp_grace;	/* grace logins left */
+	int			 pp_expire;	/* seconds to expiry */
 
 	char			 detail[LDAPD_DETAIL_MAX];
 };

@@ -12,6 +12,7 @@
 #include "lookup.h"
 #include "peerreq.h"
 #include "proto.h"
+#include "pwpolicy.h"
 
 /* What the caller asked to be told; peerreq holds it as its arg. */
 struct lookup {
@@ -161,7 +162,10 @@ lookup_answer(void *arg, struct imsg *imsg, const char *why)
 	for (i = 0; i < n; i++)
 		res.mails[res.nmails++] = msg_get_str(&r, LDAP_MAX_VALUE);
 	res.detail = msg_get_str(&r, LDAP_MAX_DN);
-	if (msg_end(&r) == -1 || res.result >= LDAP_RES_MAX)
+	/* An account state answers a password, never anything else. */
+	if (msg_end(&r) == -1 || res.result >= LDAP_RES_MAX ||
+	    (pwpolicy_reason(res.result) != NULL &&
+	    imsg->hdr.type != IMSG_LDAP_AUTH_RES))
 		fatalx("malformed %s from ldapd-helper",
 		    imsg_type_name(imsg->hdr.type));
 	lk->cb(lk->arg, &res);

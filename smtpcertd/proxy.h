@@ -89,8 +89,11 @@ enum px_fail {
 	PXF_REFUSED,		/* not authorized: server, group policy */
 	PXF_BLOCKED,		/* too many failed logins */
 	PXF_BACKEND,		/* the back end refused: text is its reply */
-	PXF_DISALLOWED		/* the card rule (allowance filter) refuses
+	PXF_DISALLOWED,		/* the card rule (allowance filter) refuses
 				 * a password login: text is the site's */
+	PXF_ACCOUNT,		/* the directory's password policy: account
+				 * locked or disabled (pwpolicy_text()) */
+	PXF_EXPIRED		/* ... password expired or must be changed */
 };
 
 struct proxy_session;

@@ -371,6 +371,12 @@ imap_fail(struct proxy_session *s, enum px_fail why, const char *text)
 	case PXF_BACKEND:
 		proxy_reply(s, "%s NO %s\r\n", s->tag, text);
 		break;
+	case PXF_ACCOUNT:	/* RFC 5530: only an administrator helps */
+		proxy_reply(s, "%s NO [CONTACTADMIN] %s\r\n", s->tag, text);
+		break;
+	case PXF_EXPIRED:
+		proxy_reply(s, "%s NO [EXPIRED] %s\r\n", s->tag, text);
+		break;
 	default:
 		proxy_reply(s, "%s NO [UNAVAILABLE] %s\r\n", s->tag, text);
 		break;

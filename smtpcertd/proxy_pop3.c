@@ -190,6 +190,8 @@ pop3_fail(struct proxy_session *s, enum px_fail why, const char *text)
 		proxy_reply(s, "-ERR [AUTH] Not authorized: %s\r\n", text);
 		break;
 	case PXF_DISALLOWED:
+	case PXF_ACCOUNT:
+	case PXF_EXPIRED:
 		proxy_reply(s, "-ERR [AUTH] %s\r\n", text);
 		break;
 	case PXF_BACKEND:

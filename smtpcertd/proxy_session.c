@@ -91,6 +91,7 @@
 #include "log.h"
 #include "lookup.h"
 #include "proto.h"
+#include "pwpolicy.h"
 #include "proxy.h"
 #include "stats.h"
 
@@ -543,6 +544,8 @@ proxy_login_failed(struct proxy_session *s, enum px_fail why,
 		[PXF_BLOCKED] = "blocked",
 		[PXF_BACKEND] = "backend-refused",
 		[PXF_DISALLOWED] = "disallowed",
+		[PXF_ACCOUNT] = "account-refused",
+		[PXF_EXPIRED] = "password-expired",
 	};
 	struct kvlog	 kv;
 
@@ -569,9 +572,11 @@ proxy_login_failed(struct proxy_session *s, enum px_fail why,
 	/* By the method that took the user, "other" if none did. */
 	stats_auth(stats_auth_method(s->pending_method != NULL ?
 	    s->pending_method : s->method), why == PXF_TEMP ?
-	    SAR_TEMPFAIL : why == PXF_AUTH || why == PXF_BACKEND ?
-	    SAR_BADCRED : SAR_REFUSED);
-	if (why == PXF_AUTH || why == PXF_BACKEND)
+	    SAR_TEMPFAIL : why == PXF_AUTH || why == PXF_BACKEND ||
+	    why == PXF_ACCOUNT || why == PXF_EXPIRED ? SAR_BADCRED :
+	    SAR_REFUSED);
+	if (why == PXF_AUTH || why == PXF_BACKEND || why == PXF_ACCOUNT ||
+	    why == PXF_EXPIRED)
 		authfail_record(s->vpnuser[0] ? s->vpnuser : NULL, s->addr,
 		    s->l->limits.auth_failure_window, time(NULL));
 	px_forget_login(s);
@@ -942,12 +947,26 @@ px_aaa_cb(void *arg, const struct lookup_result *res)
 	kvlog_str(&kv, "method", "aaa");
 	kvlog_str(&kv, "user", s->vpnuser);
 	kvlog_str(&kv, "result", ldap_result_name(res->result));
+	if (pwpolicy_reason(res->result) != NULL)
+		kvlog_str(&kv, "reason", pwpolicy_reason(res->result));
 	if (res->detail != NULL && res->detail[0] != '\0')
 		kvlog_str(&kv, "detail", res->detail);
 	kvlog_info(&kv);
 	if (res->result == LDAP_RES_OK) {
 		s->method = "aaa";
 		px_authorize(s);
+		return;
+	}
+	/*
+	 * The directory refuses the account itself (issue 15): no later
+	 * method may let it in with a password the mail server checks,
+	 * or a lockout would be one fallback away.
+	 */
+	if (pwpolicy_text(res->result) != NULL) {
+		s->method = "aaa";
+		proxy_login_failed(s, res->result == LDAP_RES_LOCKED ||
+		    res->result == LDAP_RES_DISABLED ? PXF_ACCOUNT :
+		    PXF_EXPIRED, pwpolicy_text(res->result));
 		return;
 	}
 	/* The right password, but the card rule says no: no other method

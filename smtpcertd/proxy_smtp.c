@@ -263,6 +263,10 @@ smtp_fail(struct proxy_session *s, enum px_fail why, const char *text)
 		proxy_reply(s, "535 5.7.8 Refused by the mail server: %s\r\n",
 		    text);
 		break;
+	case PXF_ACCOUNT:
+	case PXF_EXPIRED:
+		proxy_reply(s, "535 5.7.8 %s\r\n", text);
+		break;
 	default:
 		proxy_reply(s, "%s 4.7.0 %s\r\n", mail ? "451" : "454", text);
 		break;

@@ -42,6 +42,7 @@
 #include "lookup.h"
 #include "ocsp_front.h"
 #include "proto.h"
+#include "pwpolicy.h"
 #include "smtp_parse.h"
 #include "stats.h"
 #include "upstream.h"
@@ -1103,6 +1104,8 @@ session_auth_cb(void *arg, const struct lookup_result *res)
 	kvlog_str(&kv, "method", s->method);
 	kvlog_str(&kv, "user", s->auth_user);
 	kvlog_str(&kv, "result", ldap_result_name(res->result));
+	if (pwpolicy_reason(res->result) != NULL)
+		kvlog_str(&kv, "reason", pwpolicy_reason(res->result));
 	if (res->detail != NULL && res->detail[0] != '\0')
 		kvlog_str(&kv, "detail", res->detail);
 	if (res->result == LDAP_RES_DISALLOWED && ap != NULL &&
@@ -1163,6 +1166,22 @@ session_auth_cb(void *arg, const struct lookup_result *res)
 		/* The directory's trouble, not the user's: not counted. */
 		session_reply(s, 454, "4.7.0",
 		    "Temporary authentication failure, try again later");
+		break;
+	case LDAP_RES_LOCKED:
+	case LDAP_RES_PWEXPIRED:
+	case LDAP_RES_PWRESET:
+	case LDAP_RES_DISABLED:
+		/*
+		 * The directory's password policy refused the account
+		 * (issue 15): say so, so the user calls the help desk
+		 * instead of retyping.  Only the directory can tell, and
+		 * only for an account that exists and is in that state;
+		 * a wrong password stays the reply below.
+		 */
+		authfail_record(s->auth_user, s->addr,
+		    s->l->limits.auth_failure_window, time(NULL));
+		session_reply(s, 535, "5.7.8", "%s",
+		    pwpolicy_text(res->result));
 		break;
 	default:
 		authfail_record(s->auth_user, s->addr,

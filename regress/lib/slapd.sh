@@ -22,6 +22,10 @@
 #	ldap_admin_modify DIR   ldapmodify as the rootdn, LDIF on stdin
 #	ldap_filter_escape VALUE  RFC 4515-escape one assertion value
 #
+# SLAPD_EXTRA_GLOBAL and SLAPD_EXTRA_DB, if set, are lines added to the
+# global section and after the database's (e.g. moduleload ppolicy, then
+# overlay ppolicy; regress/test_ppolicy.sh).
+#
 # Files in DIR: slapd.conf, data/ (mdb), slapd.pid, slapd.log (stderr, with
 # -d $SLAPD_DEBUG, default 0; e.g. SLAPD_DEBUG=stats to trace operations),
 # slapd.env (the start arguments), seed.ldif (what seed_ldap loaded).
@@ -81,6 +85,7 @@ _slapd_conf() {
 	modulepath /usr/lib/ldap
 	moduleload back_mdb
 	sizelimit 500
+	${SLAPD_EXTRA_GLOBAL:-}
 	EOF
 	if [ -n "$pki" ]; then
 		cat <<-EOF
@@ -116,6 +121,7 @@ _slapd_conf() {
 	    by dn.exact="$SLAPD_GWDN" read
 	    by self read
 	    by * none
+	${SLAPD_EXTRA_DB:-}
 	EOF
 	} >"$dir/slapd.conf"
 }

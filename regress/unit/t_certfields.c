@@ -308,6 +308,66 @@ streq(const char *a, const char *b)
 	return 1;
 }
 
+/*
+ * Active Directory's strong altSecurityIdentities mappings (issue 15):
+ * "X509:<I>{issuer_x500}<SR>{sn_rev}" and "X509:<SKI>{ski}".
+ */
+static void
+test_ad_mapping_fields(void)
+{
+	struct certfields	 cf;
+	X509			*x = mk_full();
+	ASN1_OCTET_STRING	*ski;
+	static const unsigned char id[4] = { 0xde, 0xad, 0x0b, 0x0e };
+	char			 out[512], err[128];
+	struct ldap_filter_value vals[CERTFIELDS_NVALUES];
+	int			 n;
+
+	CHECK(certfields_from_x509(x, &cf) == 0);
+	CHECK(streq(cf.issuer_x500, "O=Example Org,CN=Example Test Root CA"));
+	CHECK(streq(cf.sn_rev, "01efcdab9078563412"));
+	CHECK(cf.ski == NULL);		/* mkcert adds none */
+	n = certfields_filter_values(&cf, 0, vals, CERTFIELDS_NVALUES);
+	CHECK(n == CERTFIELDS_NVALUES);
+	CHECK(ldap_filter_expand_values("(altSecurityIdentities="
+	    "X509:<I>{issuer_x500}<SR>{sn_rev})", vals, n, out, sizeof(out),
+	    err, sizeof(err)) > 0);
+	CHECK(streq(out, "(altSecurityIdentities=X509:<I>O=Example Org,"
+	    "CN=Example Test Root CA<SR>01efcdab9078563412)"));
+	certfields_free(&cf);
+
+	if ((ski = ASN1_OCTET_STRING_new()) == NULL ||
+	    !ASN1_OCTET_STRING_set(ski, id, sizeof(id)) ||
+	    !X509_add1_ext_i2d(x, NID_subject_key_identifier, ski, 0, 0))
+		fatalx("subjectKeyIdentifier");
+	ASN1_OCTET_STRING_free(ski);
+	/* Decoded afresh, as a peer's certificate is (OpenSSL caches the
+	 * extensions at the first look; the signature is not checked). */
+	{
+		unsigned char	*der = NULL;
+		const unsigned char *p;
+		int		 len = i2d_X509(x, &der);
+		X509		*y;
+
+		if (der != NULL)
+			OPENSSL_free(der);
+		der = NULL;
+		if (X509_sign(x, ca_key, EVP_sha256()) <= 0 ||
+		    (len = i2d_X509(x, &der)) <= 0)
+			fatalx("X509_sign");
+		p = der;
+		if (len <= 0 || (y = d2i_X509(NULL, &p, len)) == NULL)
+			fatalx("re-encode");
+		OPENSSL_free(der);
+		X509_free(x);
+		x = y;
+	}
+	CHECK(certfields_from_x509(x, &cf) == 0);
+	CHECK(streq(cf.ski, "dead0b0e"));
+	certfields_free(&cf);
+	X509_free(x);
+}
+
 static void
 test_all_fields_present(void)
 {
@@ -410,7 +470,9 @@ test_missing_fields_are_null(void)
 	for (ph = ldap_filter_ph_certificate; *ph != NULL; ph++)
 		CHECK((certfields_get(&cf, *ph, 0) != NULL) ==
 		    (strcmp(*ph, "upn") == 0 || strcmp(*ph, "sn") == 0 ||
-		    strcmp(*ph, "fp") == 0 || strcmp(*ph, "issuer") == 0));
+		    strcmp(*ph, "fp") == 0 || strcmp(*ph, "issuer") == 0 ||
+		    strcmp(*ph, "issuer_x500") == 0 ||
+		    strcmp(*ph, "sn_rev") == 0));
 	certfields_free(&cf);
 	X509_free(x);
 }
@@ -1095,6 +1157,7 @@ main(void)
 
 	RUN(test_all_fields_present);
 	RUN(test_missing_fields_are_null);
+	RUN(test_ad_mapping_fields);
 	RUN(test_ident_subset_equals_full);
 	RUN(test_email_subject_before_san);
 	RUN(test_filter_specials_kept_raw);
