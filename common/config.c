@@ -1146,7 +1146,7 @@ proxy_warn_card_rule(struct smtpcertd_conf *conf, struct proxy_profile *p)
 {
 	int	 i, pw = 0, before_aaa = -1;
 
-	if (conf->from_text)
+	if (conf->from_text || conf->parse_errors)
 		return;
 	for (i = 0; i < p->nauth; i++) {
 		if (p->auth[i] == PROXY_AUTH_MAILHOST ||
@@ -1236,7 +1236,7 @@ finish_proxy(struct smtpcertd_conf *conf, struct proxy_profile *p)
 		conf_error(&p->src, "proxy \"%s\": unknown group-policy \"%s\"",
 		    p->name, p->default_gp_name);
 	if (p->default_gp_name == NULL && p->authz_query == NULL &&
-	    !conf->from_text)
+	    !conf->from_text && !conf->parse_errors)
 		conf_warn(&p->src, "proxy \"%s\": neither a default "
 		    "group-policy nor an authorization query: every session "
 		    "will be refused", p->name);
@@ -1425,9 +1425,10 @@ config_finish(struct smtpcertd_conf *conf)
 		finish_proxy(conf, px);
 	finish_listeners(conf);
 	finish_metrics(conf);
-	if (TAILQ_EMPTY(&conf->listeners) && !conf->from_text)
+	if (TAILQ_EMPTY(&conf->listeners) && !conf->from_text &&
+	    !conf->parse_errors)
 		log_warnx("%s: warning: no listeners", conf->path);
-	if (conf_errors == 0 && !conf->from_text) {
+	if (conf_errors == 0 && !conf->from_text && !conf->parse_errors) {
 		warn_crl(conf);
 		warn_plaintext_auth(conf);
 	}

@@ -509,10 +509,21 @@ struct smtpcertd_conf {
 	uint32_t	 nlisteners;
 
 	int		 from_text;	/* parsed by config_parse_text() */
+	int		 parse_errors;	/* errors before config_finish(): it
+					 * still checks, but warns of nothing */
 };
 
 /* Parse.  NULL after logging every error as "file:line: message". */
 struct smtpcertd_conf *config_parse_file(const char *path);
+/*
+ * The same, but the configuration comes back even with errors (NULL only
+ * when path cannot be opened), *errorsp counting them: the parent goes on
+ * to check the files it names, so one run reports every error.  Objects
+ * a broken statement left out are missing, references may be unresolved
+ * (NULL), and it must not be printed or sent anywhere.
+ */
+struct smtpcertd_conf *config_parse_file_check(const char *path,
+	    int *errorsp);
 /* From memory (the parent's printout); `include` is an error here. */
 struct smtpcertd_conf *config_parse_text(const char *name, const char *text,
 	    size_t len);

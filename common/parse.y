@@ -255,7 +255,8 @@ enum {
 	MODE_SMTPS
 };
 
-static struct smtpcertd_conf *parse_run(struct file *, const char *, int);
+static struct smtpcertd_conf *parse_run(struct file *, const char *, int,
+		    int *);
 static void	 src_set(struct conf_src *);
 static void	 setstr(char **, char *, const char *);
 static struct tls_opts *tls_target(void);
@@ -2529,8 +2530,12 @@ metrics_set(const char *addr, int port)
 
 /* Parsing */
 
+/*
+ * With errorsp, the configuration is returned even when it has errors,
+ * and *errorsp counts them.
+ */
 static struct smtpcertd_conf *
-parse_run(struct file *f, const char *path, int from_text)
+parse_run(struct file *f, const char *path, int from_text, int *errorsp)
 {
 	struct smtpcertd_conf	*c;
 	int			 errors;
@@ -2577,8 +2582,19 @@ parse_run(struct file *f, const char *path, int from_text)
 
 	c = conf;
 	conf = NULL;
-	if (errors == 0)
-		errors = config_finish(c);
+	/*
+	 * The references and consistency checks run after syntax errors
+	 * too (each broken statement was dropped at its line end), so one
+	 * run reports a misspelt keyword and a misspelt policy name alike.
+	 * A reference to an object whose own statement was dropped is then
+	 * reported as unknown as well.
+	 */
+	c->parse_errors = errors;
+	errors += config_finish(c);
+	if (errorsp != NULL) {
+		*errorsp = errors;
+		return c;
+	}
 	if (errors != 0) {
 		config_free(c);
 		return NULL;
@@ -2589,6 +2605,12 @@ parse_run(struct file *f, const char *path, int from_text)
 struct smtpcertd_conf *
 config_parse_file(const char *path)
 {
+	return config_parse_file_check(path, NULL);
+}
+
+struct smtpcertd_conf *
+config_parse_file_check(const char *path, int *errorsp)
+{
 	struct file	*f;
 
 	f = newfile(path);
@@ -2597,7 +2619,7 @@ config_parse_file(const char *path)
 		freefile(f);
 		return NULL;
 	}
-	return parse_run(f, path, 0);
+	return parse_run(f, path, 0, errorsp);
 }
 
 struct smtpcertd_conf *
@@ -2608,5 +2630,5 @@ config_parse_text(const char *name, const char *text, size_t len)
 	f = newfile(name);
 	f->text = text;
 	f->textlen = len;
-	return parse_run(f, name, 1);
+	return parse_run(f, name, 1, NULL);
 }

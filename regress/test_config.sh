@@ -4,10 +4,10 @@
 #   regress/config/N.conf   input; optional N.flags holds extra arguments
 #                           (e.g. -D name=value); N.inc files are included
 #   regress/config/N.ok     expected result:
-#       good case: the `smtpcertd -nv -f N.conf` printout; the printout
+#       good case: the `smtpcertd -Nv -f N.conf` printout; the printout
 #                  parsed again must print identically
 #       bad case:  (first line starts with "N.conf:") the exact
-#                  "file:line: message" lines `smtpcertd -n` logs, in order,
+#                  "file:line: message" lines `smtpcertd -N` (parse only) logs, in order,
 #                  and a non-zero exit
 #
 # Runs in regress/config so that file names in messages are relative.
@@ -27,11 +27,11 @@ check_case() {
 	local n=$1 flags="" out="$T/out" err="$T/err" rc
 	[ -f "$n.flags" ] && flags=$(cat "$n.flags")
 	if head -n 1 "$n.ok" 2>/dev/null | grep -q "^$n\.conf:" ||
-	    { [ -n "${UPDATE:-}" ] && ! "$SMTPCERTD" $flags -n -f "$n.conf" \
+	    { [ -n "${UPDATE:-}" ] && ! "$SMTPCERTD" $flags -N -f "$n.conf" \
 	    >/dev/null 2>&1; }; then
 		# a broken configuration
 		rc=0
-		"$SMTPCERTD" $flags -n -f "$n.conf" >"$out" 2>"$err" || rc=$?
+		"$SMTPCERTD" $flags -N -f "$n.conf" >"$out" 2>"$err" || rc=$?
 		config_errors <"$err" >"$T/errors"
 		if [ -n "${UPDATE:-}" ]; then
 			cp "$T/errors" "$n.ok"
@@ -43,7 +43,7 @@ check_case() {
 	fi
 
 	rc=0
-	"$SMTPCERTD" $flags -nv -f "$n.conf" >"$out" 2>"$err" || rc=$?
+	"$SMTPCERTD" $flags -Nv -f "$n.conf" >"$out" 2>"$err" || rc=$?
 	if [ "$rc" -ne 0 ]; then
 		cat "$err" >&2
 		fail "$n.conf: refused, exit $rc"
@@ -57,7 +57,7 @@ check_case() {
 	# flags and without the files it was built from
 	cp "$out" "$T/reparse.conf"
 	rc=0
-	"$SMTPCERTD" -nv -f "$T/reparse.conf" >"$T/out2" 2>"$err" || rc=$?
+	"$SMTPCERTD" -Nv -f "$T/reparse.conf" >"$T/out2" 2>"$err" || rc=$?
 	if [ "$rc" -ne 0 ]; then
 		cat "$err" >&2
 		fail "$n.conf: printout refused, exit $rc"
@@ -80,8 +80,9 @@ test_service_names_without_etc_services() {
 	listen on 127.0.0.1 port imaps proxy imap4s pki "gw" profile "mail"
 	EOF
 	local out
+	# -N: the grammar only (the files named here do not exist)
 	out=$(unshare -m sh -c 'mount --bind /dev/null /etc/services &&
-	    exec "$0" -nv -f "$1"' "$SMTPCERTD" "$T/svc.conf" 2>&1) ||
+	    exec "$0" -Nv -f "$1"' "$SMTPCERTD" "$T/svc.conf" 2>&1) ||
 	    fail "refused without /etc/services: $out"
 	for p in 587 465 993; do
 		echo "$out" | grep -q "port $p" || fail "port $p not in: $out"

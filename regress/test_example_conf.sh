@@ -2,7 +2,7 @@
 # etc/smtpcertd.conf is the commented example of every statement: it must
 # use every keyword of parse.y's table and every `limit' name of config.c
 # outside comments (only `include' may stay commented out: its file must
-# exist), and `smtpcertd -n' must accept it as it is, with its include
+# exist), and `smtpcertd -N' (parse only: its files do not exist here) must accept it as it is, with its include
 # turned on, and as printed back by -nv.
 . "$(dirname "$0")/lib.sh"
 
@@ -84,7 +84,7 @@ test_example_uses_every_limit() {
 }
 
 test_example_accepted() {
-	"$SMTPCERTD" -n -f "$EXAMPLE" >"$T/out" 2>&1 ||
+	"$SMTPCERTD" -N -f "$EXAMPLE" >"$T/out" 2>&1 ||
 	    { cat "$T/out"; fail "smtpcertd -n refuses etc/smtpcertd.conf"; return 1; }
 	cat "$T/out"
 	# Not even a warning: the example must be a sound configuration.
@@ -105,21 +105,21 @@ test_example_include_works() {
 	    "$EXAMPLE" >"$T/with-include.conf"
 	grep -q "^include \"$T/local.conf\"" "$T/with-include.conf" ||
 	    { fail "could not turn the include on"; return 1; }
-	"$SMTPCERTD" -nv -f "$T/with-include.conf" >"$T/printed" 2>"$T/err" ||
+	"$SMTPCERTD" -Nv -f "$T/with-include.conf" >"$T/printed" 2>"$T/err" ||
 	    { cat "$T/err"; fail "example with its include refused"; return 1; }
 	grep -q 'group-policy "from-include"' "$T/printed" ||
 	    fail "the included file's statements are missing from -nv"
 	# Without the file it is an error (which is why it is commented out).
 	rm "$T/local.conf"
-	if "$SMTPCERTD" -n -f "$T/with-include.conf" >"$T/err" 2>&1; then
+	if "$SMTPCERTD" -N -f "$T/with-include.conf" >"$T/err" 2>&1; then
 		fail "a missing include file was accepted"
 	fi
 }
 
 test_example_print_roundtrip() {
-	"$SMTPCERTD" -nv -f "$EXAMPLE" >"$T/p1.conf" 2>"$T/err" ||
+	"$SMTPCERTD" -Nv -f "$EXAMPLE" >"$T/p1.conf" 2>"$T/err" ||
 	    { cat "$T/err"; fail "-nv failed"; return 1; }
-	"$SMTPCERTD" -nv -f "$T/p1.conf" >"$T/p2.conf" 2>"$T/err" ||
+	"$SMTPCERTD" -Nv -f "$T/p1.conf" >"$T/p2.conf" 2>"$T/err" ||
 	    { cat "$T/err"; fail "the printed example is refused"; return 1; }
 	diff -u "$T/p1.conf" "$T/p2.conf" || fail "print, parse, print differs"
 }

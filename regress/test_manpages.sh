@@ -206,7 +206,7 @@ test_conf_examples_parse() {
 	for f in "$T"/ex/*.conf; do
 		[ -f "$f" ] || continue
 		n=$((n + 1))
-		if ! "$SMTPCERTD" -n -f "$f" >"$T/out" 2>&1; then
+		if ! "$SMTPCERTD" -N -f "$f" >"$T/out" 2>&1; then
 			fail "example $(basename "$f") of smtpcertd.conf.5 is refused:
 $(cat "$T/out")
 --- the example:

@@ -89,7 +89,7 @@ test_no_change_and_failure_keep_addresses() {
 test_resolve_every_zero_waits_for_reload() {
 	resolve_start 0
 	[ $? -eq 2 ] && { echo "skip: no mount namespaces here"; return 0; }
-	"$SMTPCERTD" -n -v -f "$T/smtpcertd.conf" 2>/dev/null |
+	"$SMTPCERTD" -N -v -f "$T/smtpcertd.conf" 2>/dev/null |
 	    grep -qx 'resolve every 0s' || fail "resolve every 0s not printed"
 	hosts_say "127.0.0.2 $NAME"
 	sleep 2

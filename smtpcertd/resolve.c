@@ -55,14 +55,27 @@ is_address(const char *h)
 	    inet_pton(AF_INET6, h, &a6) == 1;
 }
 
+/*
+ * Whether the resolver gave no answer rather than "no such name": the
+ * machine is offline or its DNS is down.
+ */
 static int
-resolve_relay(struct relay *r)
+resolve_no_answer(int error)
+{
+	return error == EAI_AGAIN || error == EAI_FAIL || error == EAI_SYSTEM;
+}
+
+static int
+resolve_relay(struct relay *r, int check)
 {
 	struct relay_host	*h, *next, *n, *after;
 	struct addrinfo		 hints, *res, *ai;
 	char			 addr[NI_MAXHOST];
-	int			 error, count;
+	int			 error, count, no_answer = 0, no_name = 0;
 
+	/* Without any host, config_finish() has said so. */
+	if (TAILQ_EMPTY(&r->hosts))
+		return -1;
 	for (h = TAILQ_FIRST(&r->hosts); h != NULL; h = next) {
 		next = TAILQ_NEXT(h, entry);
 		if (is_address(h->host))
@@ -72,9 +85,13 @@ resolve_relay(struct relay *r)
 		hints.ai_socktype = SOCK_STREAM;
 		if ((error = getaddrinfo(h->host, NULL, &hints, &res)) != 0) {
 			resolve_failures++;
-			log_warnx("%s:%d: relay %s: cannot resolve %s: %s",
-			    r->src.file, r->src.line, r->name, h->host,
-			    gai_strerror(error));
+			if (resolve_no_answer(error))
+				no_answer++;
+			else
+				no_name++;
+			log_warnx("%s:%d: warning: relay %s: cannot resolve "
+			    "%s: %s", r->src.file, r->src.line, r->name,
+			    h->host, gai_strerror(error));
 			TAILQ_REMOVE(&r->hosts, h, entry);
 			free(h->host);
 			free(h->tls_name);
@@ -107,6 +124,13 @@ resolve_relay(struct relay *r)
 		free(h);
 	}
 	if (TAILQ_EMPTY(&r->hosts)) {
+		if (check && no_name == 0 && no_answer > 0) {
+			log_warnx("%s:%d: warning: relay %s: no host has an "
+			    "address now (the resolver gave no answer); "
+			    "smtpcertd will not start until one has",
+			    r->src.file, r->src.line, r->name);
+			return 0;
+		}
 		log_warnx("%s:%d: relay %s: no host has an address",
 		    r->src.file, r->src.line, r->name);
 		return -1;
@@ -128,7 +152,8 @@ resolve_proxy_server(struct proxy_profile *p, struct proxy_server *s)
 	hints.ai_socktype = SOCK_STREAM;
 	if ((error = getaddrinfo(s->host, NULL, &hints, &res)) != 0) {
 		resolve_failures++;
-		log_warnx("%s:%d: proxy %s: cannot resolve server %s: %s",
+		log_warnx("%s:%d: warning: proxy %s: cannot resolve server "
+		    "%s: %s",
 		    p->src.file, p->src.line, p->name, s->host,
 		    gai_strerror(error));
 		return;
@@ -160,7 +185,7 @@ resolve_proxy_server(struct proxy_profile *p, struct proxy_server *s)
 
 /* Relays and e-mail proxy back ends (see above). */
 int
-resolve_relays(struct smtpcertd_conf *conf)
+resolve_relays(struct smtpcertd_conf *conf, int check)
 {
 	struct relay		*r;
 	struct proxy_profile	*p;
@@ -169,7 +194,7 @@ resolve_relays(struct smtpcertd_conf *conf)
 
 	resolve_failures = 0;
 	TAILQ_FOREACH(r, &conf->relays, entry)
-		if (resolve_relay(r) == -1)
+		if (resolve_relay(r, check) == -1)
 			errors++;
 	TAILQ_FOREACH(p, &conf->proxies, entry) {
 		resolve_proxy_server(p, p->default_server);
@@ -289,7 +314,7 @@ resolve_tick(evutil_socket_t fd, short event, void *arg)
 	}
 	/* Any name that did not resolve (DNS down, say) keeps every
 	 * address in use: better the old addresses than fewer. */
-	if (resolve_relays(conf) == -1 || resolve_failures > 0) {
+	if (resolve_relays(conf, 0) == -1 || resolve_failures > 0) {
 		log_warnx("re-resolution failed, the addresses in use stay");
 		config_free(conf);
 		resolve_schedule();

@@ -20,6 +20,7 @@
 
 #include <event2/event.h>
 
+#include "compat.h"
 #include "config.h"
 #include "confmsg.h"
 #include "log.h"
@@ -34,14 +35,15 @@ struct parent	*parent;
 
 static void	usage(void) __attribute__((noreturn));
 static void	parent_signal(evutil_socket_t, short, void *);
-static struct conf_bundle *parent_load(const char *, char *, size_t);
-static int	parent_prepare_dirs(struct smtpcertd_conf *);
+static struct conf_bundle *parent_load(const char *, int, char *, size_t);
+static int	parent_prepare_dirs(struct smtpcertd_conf *, int);
+static int	parent_check(const char *, int, int);
 static int	parent_daemonize(void);
 
 static void
 usage(void)
 {
-	fprintf(stderr, "usage: smtpcertd [-dnv] [-D macro=value] "
+	fprintf(stderr, "usage: smtpcertd [-dNnv] [-D macro=value] "
 	    "[-f file] [-p pidfile]\n");
 	exit(1);
 }
@@ -55,13 +57,14 @@ main(int argc, char *argv[])
 	const char		*pidfile = NULL, *title = NULL;
 	char			 exe[PATH_MAX], why[4096];
 	int			 ch, foreground = 0, verbose = 0, noaction = 0;
+	int			 parseonly = 0;
 	int			 readyfd = -1;
 	ssize_t			 n;
 	FILE			*fp;
 
 	/* Misspelt TLS 1.3 suites are errors with file:line (tlsopts.h). */
 	tlsopts_set_suites_check(tlsopts_ssl_check_suites);
-	while ((ch = getopt(argc, argv, "dD:f:np:T:v")) != -1) {
+	while ((ch = getopt(argc, argv, "dD:f:Nnp:T:v")) != -1) {
 		switch (ch) {
 		case 'd':
 			foreground = 1;
@@ -74,6 +77,9 @@ main(int argc, char *argv[])
 		case 'f':
 			conffile = optarg;
 			break;
+		case 'N':
+			parseonly = 1;
+			/* FALLTHROUGH */
 		case 'n':
 			noaction = 1;
 			break;
@@ -104,18 +110,8 @@ main(int argc, char *argv[])
 	/* Config check: errors to stderr, printout to stdout. */
 	log_init(1, verbose);
 	log_procinit("smtpcertd");
-	if (noaction) {
-		struct smtpcertd_conf	*conf;
-
-		if ((conf = config_parse_file(conffile)) == NULL)
-			exit(1);
-		if (verbose)
-			config_print(stdout, conf);
-		else
-			fprintf(stderr, "configuration OK\n");
-		config_free(conf);
-		exit(0);
-	}
+	if (noaction)
+		exit(parent_check(conffile, parseonly, verbose));
 
 	if (geteuid() != 0)
 		errx(1, "need root privileges");
@@ -134,9 +130,7 @@ main(int argc, char *argv[])
 	if ((parent->libexec = getenv("SMTPCERTD_LIBEXEC")) == NULL)
 		parent->libexec = LIBEXECDIR;
 
-	if ((b = parent_load(conffile, why, sizeof(why))) == NULL)
-		exit(1);
-	if (parent_prepare_dirs(b->conf) == -1)
+	if ((b = parent_load(conffile, 0, why, sizeof(why))) == NULL)
 		exit(1);
 
 	if (!foreground) {
@@ -279,87 +273,180 @@ parent_daemonize(void)
 }
 
 /*
- * Parse the file and load everything it names.  On failure every error has
- * been logged, and copied into why for the control client.
+ * Parse the file, resolve the names, load everything it names and prepare
+ * the directories: at start, at reload and for smtpcertd -n (check: the
+ * directories are looked at, not made, and the files the unprivileged
+ * user reads are tried as that user).  Every step runs even when an
+ * earlier one found errors, so one run reports them all.  On failure
+ * every error has been logged, and copied into why for the control
+ * client.
  */
 static struct conf_bundle *
-parent_load(const char *file, char *why, size_t whylen)
+parent_load(const char *file, int check, char *why, size_t whylen)
 {
 	struct smtpcertd_conf	*conf;
 	struct conf_bundle	*b;
-	char			*names;
+	char			*names = NULL;
 	size_t			 len;
+	int			 errors = 0;
 
 	log_capture(why, whylen);
-	if ((conf = config_parse_file(file)) == NULL) {
+	if ((conf = config_parse_file_check(file, &errors)) == NULL) {
 		log_capture(NULL, 0);
 		return NULL;
 	}
 	/* Children get addresses, never names to resolve; the timer
-	 * re-resolves from the names. */
-	if ((names = config_text(conf, &len)) == NULL)
+	 * re-resolves from the names.  (With errors it cannot be
+	 * printed.) */
+	if (errors == 0 && (names = config_text(conf, &len)) == NULL)
 		fatalx("could not print the configuration");
-	if (resolve_relays(conf) == -1) {
-		log_capture(NULL, 0);
-		config_free(conf);
-		free(names);
-		return NULL;
-	}
-	b = conf_bundle_new(++parent->next_gen);
+	if (resolve_relays(conf, check) == -1)
+		errors++;
+	b = conf_bundle_new(parent != NULL ? ++parent->next_gen : 0);
 	b->conf = conf;
 	b->names_text = names;
-	if ((b->text = config_text(conf, &len)) == NULL)
+	if (load_files(b) == -1)
+		errors++;
+	if (parent_prepare_dirs(conf, !check) == -1)
+		errors++;
+	if (check && load_check_user_files(conf) == -1)
+		errors++;
+	if (errors == 0 && (b->text = config_text(conf, &len)) == NULL)
 		fatalx("could not print the configuration");
 	b->textlen = len;
-	if (load_files(b) == -1) {
-		log_capture(NULL, 0);
+	log_capture(NULL, 0);
+	if (errors != 0) {
 		conf_bundle_free(b);
 		return NULL;
 	}
-	log_capture(NULL, 0);
 	return b;
 }
 
 /*
- * The chroot must exist, be owned by root and not be writable by anyone
- * else; the CRL cache belongs to the unprivileged user.
+ * smtpcertd -n: what start would do up to binding the ports, without
+ * making anything.  -N only parses (the grammar and the references, for
+ * a configuration written on another machine).  Errors and warnings to
+ * stderr; with -v the configuration as parsed (names, not addresses) to
+ * stdout.  The exit status.
  */
 static int
-parent_prepare_dirs(struct smtpcertd_conf *conf)
+parent_check(const char *file, int parseonly, int verbose)
+{
+	struct smtpcertd_conf	*conf;
+	struct conf_bundle	*b;
+	char			 why[4096];
+
+	if (parseonly) {
+		if ((conf = config_parse_file(file)) == NULL)
+			return 1;
+		if (verbose)
+			config_print(stdout, conf);
+		else
+			fprintf(stderr, "configuration OK\n");
+		config_free(conf);
+		return 0;
+	}
+	if ((b = parent_load(file, 1, why, sizeof(why))) == NULL) {
+		fprintf(stderr, "configuration %s has errors\n", file);
+		return 1;
+	}
+	if (verbose)
+		fputs(b->names_text, stdout);
+	else
+		fprintf(stderr, "configuration OK\n");
+	conf_bundle_free(b);
+	return 0;
+}
+
+/*
+ * A directory start makes when it is missing (mkdir, one level): with
+ * create 0 (smtpcertd -n) only whether it could.  0, or -1 logged.
+ */
+static int
+parent_dir(const char *what, const char *dir, mode_t mode, int create)
+{
+	struct stat	 st;
+	char		 up[PATH_MAX];
+	char		*slash;
+
+	if (create) {
+		if (mkdir(dir, mode) == -1 && errno != EEXIST) {
+			log_warn("%s: mkdir %s", what, dir);
+			return -1;
+		}
+		return 0;
+	}
+	if (stat(dir, &st) == 0) {
+		if (!S_ISDIR(st.st_mode)) {
+			log_warnx("%s %s is not a directory", what, dir);
+			return -1;
+		}
+		return 0;
+	}
+	if (errno != ENOENT) {
+		log_warn("%s %s", what, dir);
+		return -1;
+	}
+	/* Start makes it if the directory above exists. */
+	if (strlcpy(up, dir, sizeof(up)) >= sizeof(up) ||
+	    (slash = strrchr(up, '/')) == NULL) {
+		log_warnx("%s %s: bad path", what, dir);
+		return -1;
+	}
+	if (slash == up)
+		slash[1] = '\0';
+	else
+		*slash = '\0';
+	if (stat(up, &st) == -1 || !S_ISDIR(st.st_mode)) {
+		log_warnx("%s %s does not exist and cannot be made: no "
+		    "directory %s", what, dir, up);
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * The chroot must exist, be owned by root and not be writable by anyone
+ * else; the CRL cache belongs to the unprivileged user.  create 0
+ * (smtpcertd -n): check without making or changing anything.  Every
+ * problem is logged, not only the first.
+ */
+static int
+parent_prepare_dirs(struct smtpcertd_conf *conf, int create)
 {
 	struct stat	 st;
 	uid_t		 uid;
 	gid_t		 gid;
+	int		 errors = 0, known = 1;
 
 	if (privdrop_lookup(conf->user, &uid, &gid) == -1) {
 		log_warnx("unknown user %s (create it, e.g. useradd --system "
 		    "--no-create-home --shell /usr/sbin/nologin %s)",
 		    conf->user, conf->user);
-		return -1;
+		errors++;
+		known = 0;
 	}
-	if (mkdir(conf->chroot, 0755) == -1 && errno != EEXIST) {
-		log_warn("mkdir %s", conf->chroot);
-		return -1;
-	}
-	if (stat(conf->chroot, &st) == -1) {
-		log_warn("%s", conf->chroot);
-		return -1;
-	}
-	if (!S_ISDIR(st.st_mode) || st.st_uid != 0 ||
+	if (parent_dir("chroot", conf->chroot, 0755, create) == -1)
+		errors++;
+	else if (stat(conf->chroot, &st) == -1) {
+		if (create || errno != ENOENT) {
+			log_warn("chroot %s", conf->chroot);
+			errors++;
+		}
+	} else if (!S_ISDIR(st.st_mode) || st.st_uid != 0 ||
 	    (st.st_mode & (S_IWGRP | S_IWOTH))) {
 		log_warnx("chroot %s must be a directory owned by root and "
 		    "writable only by root", conf->chroot);
-		return -1;
+		errors++;
 	}
-	if (mkdir(conf->crl_cachedir, 0700) == -1 && errno != EEXIST) {
-		log_warn("mkdir %s", conf->crl_cachedir);
-		return -1;
-	}
-	if (chown(conf->crl_cachedir, uid, gid) == -1) {
+	if (parent_dir("crl cache", conf->crl_cachedir, 0700, create) == -1)
+		errors++;
+	else if (create && known &&
+	    chown(conf->crl_cachedir, uid, gid) == -1) {
 		log_warn("chown %s", conf->crl_cachedir);
-		return -1;
+		errors++;
 	}
-	return 0;
+	return errors ? -1 : 0;
 }
 
 /*
@@ -386,7 +473,7 @@ parent_reload(char *why, size_t whylen)
 	struct conf_bundle	*b, *old = parent->cur;
 
 	parent->last_reload = time(NULL);
-	if ((b = parent_load(parent->conffile, why, whylen)) == NULL) {
+	if ((b = parent_load(parent->conffile, 0, why, whylen)) == NULL) {
 		log_warnx("configuration %s has errors, keeping the running "
 		    "configuration", parent->conffile);
 		snprintf(parent->last_reload_result,
@@ -396,9 +483,8 @@ parent_reload(char *why, size_t whylen)
 	}
 	/* The metrics endpoint first: listen_bind_all() hands the old
 	 * generation's sockets over when it succeeds, so nothing may fail
-	 * after it. */
-	if (parent_prepare_dirs(b->conf) == -1 ||
-	    metrics_prepare(b->conf) == -1 ||
+	 * after it.  (parent_load() prepared the directories.) */
+	if (metrics_prepare(b->conf) == -1 ||
 	    listen_bind_all(b, old) == -1) {
 		metrics_abort();
 		snprintf(why, whylen, "could not set up the new "

@@ -97,7 +97,9 @@ void	control_cleanup(void);
 int	listen_bind_all(struct conf_bundle *new, struct conf_bundle *old);
 
 /* resolve.c */
-int	resolve_relays(struct smtpcertd_conf *);
+/* check (smtpcertd -n): a relay whose names only failed for want of an
+ * answer (offline) is a warning, not an error. */
+int	resolve_relays(struct smtpcertd_conf *, int check);
 /* (Re)arm the timer that re-resolves the running generation's names. */
 void	resolve_schedule(void);
 
@@ -141,6 +143,8 @@ void	metrics_cleanup(void);
 
 /* load.c */
 int	load_files(struct conf_bundle *);
+/* smtpcertd -n: files the unprivileged user reads, as that user. */
+int	load_check_user_files(const struct smtpcertd_conf *);
 
 /* front.c: the front process entry (smtpcertd -T front) */
 int	front_main(int foreground, int verbose);
