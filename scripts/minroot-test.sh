@@ -63,6 +63,9 @@ echo "=== minroot: the README's test command (plain pass) in the root"
 # A private mount namespace: the mounts end with the last process in it.
 unshare --mount --propagation private bash -c '
 	root=$1
+	# The root a mount point, as in a container: tests that unshare a
+	# mount namespace inside it need / to be one.
+	mount --bind "$root" "$root" &&
 	mount -t proc proc "$root/proc" &&
 	mount --rbind /sys "$root/sys" &&
 	mount --rbind /dev "$root/dev" || exit 1
