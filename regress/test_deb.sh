@@ -206,7 +206,10 @@ deb_ns_start() {
 }
 
 in_ns() {
-	nsenter -t "$DEB_NS" -m -- env -i \
+	# -r: the holder's root too.  Entering a mount namespace resets the
+	# root to the namespace's, so inside a chroot (CI's minimal root)
+	# a plain -m would run CMD on the machine outside it.
+	nsenter -t "$DEB_NS" -m -r -- env -i \
 	    PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
 	    LANG=C DEBIAN_FRONTEND=noninteractive "$@"
 }

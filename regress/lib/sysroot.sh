@@ -114,7 +114,10 @@ sysroot_start() {
 # installed smtpcertd must find the installed helpers by itself), but the
 # sanitizer options of the tests.
 in_sysroot() {
-	nsenter -t "$SYSROOT_NS" -m -- env -i \
+	# -r: the holder's root too.  Entering a mount namespace resets the
+	# root to the namespace's, so inside a chroot (CI's minimal root)
+	# a plain -m would run CMD on the machine outside it.
+	nsenter -t "$SYSROOT_NS" -m -r -- env -i \
 	    PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
 	    LANG=C ASAN_OPTIONS="$ASAN_OPTIONS" UBSAN_OPTIONS="$UBSAN_OPTIONS" "$@"
 }
