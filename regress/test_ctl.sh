@@ -58,6 +58,32 @@ ctl_fails() {
 	cat "$out"
 }
 
+# status_columns_line_up FILE: in each table of `show status', every
+# value starts where its heading does and values are apart by a blank
+# (a value wider than its column once pushed the rest to the right).
+status_columns_line_up() {
+	$PY - "$1" <<'PYEOF' || fail "show status columns do not line up"
+import re, sys
+lines = open(sys.argv[1]).read().split("\n")
+ok, tables = True, 0
+i = 0
+while i < len(lines):
+    if lines[i].startswith(("PROCESS ", "LISTENER ")):
+        tables += 1
+        starts = [m.start() for m in re.finditer(r"\S+", lines[i])]
+        i += 1
+        while i < len(lines) and lines[i].strip():
+            row = lines[i]
+            for s in starts[1:]:
+                if s >= len(row) or row[s] == " " or row[s - 1] != " ":
+                    print("misaligned:", repr(row)); ok = False; break
+            i += 1
+    else:
+        i += 1
+sys.exit(0 if ok and tables == 2 else 1)
+PYEOF
+}
+
 # Every command, in text and in JSON with both spellings of the option.
 test_every_command_text_and_json() {
 	local port c f; port=$(free_port)
@@ -76,6 +102,7 @@ test_every_command_text_and_json() {
 		json_ok "$f.after.json"
 	done
 	json_ok "$T/show-status.json" 'd["generation"] == 1 and len(d["processes"]) == 5'
+	status_columns_line_up "$T/show-status.txt"
 	json_ok "$T/show-crl.json" 'd == {"crls": []}'
 	json_ok "$T/show-sessions.json" 'd == {"sessions": []}'
 	json_ok "$T/show-stats.json" 'd["partial"] is False and d["missing"] == [] and

@@ -39,11 +39,82 @@ fmt_age(time_t now, int64_t then, char *buf, size_t len)
 	return buf;
 }
 
+/* Column width: the widest of the heading and the values, so that a long
+ * process name, state or IPv6 address never pushes the columns apart. */
+static int
+colw(int w, const char *s)
+{
+	int	 n = (int)strlen(s);
+
+	return n > w ? n : w;
+}
+
+static void
+status_procs_text(const struct status *st, time_t now)
+{
+	char	 pid[STATUS_MAX_ROWS][24], up[STATUS_MAX_ROWS][32];
+	char	 rs[STATUS_MAX_ROWS][16];
+	int	 i, wn, wp, ws, wu, wr;
+
+	wn = colw(0, "PROCESS"); wp = colw(0, "PID"); ws = colw(0, "STATE");
+	wu = colw(0, "UPTIME"); wr = colw(0, "RESTARTS");
+	for (i = 0; i < st->nprocs; i++) {
+		const struct st_proc	*p = &st->procs[i];
+
+		if (p->pid)
+			snprintf(pid[i], sizeof(pid[i]), "%llu",
+			    (unsigned long long)p->pid);
+		else
+			snprintf(pid[i], sizeof(pid[i]), "-");
+		if (p->pid)
+			fmt_age(now, p->started, up[i], sizeof(up[i]));
+		else
+			snprintf(up[i], sizeof(up[i]), "-");
+		snprintf(rs[i], sizeof(rs[i]), "%u", p->restarts);
+		wn = colw(wn, p->name); wp = colw(wp, pid[i]);
+		ws = colw(ws, p->state); wu = colw(wu, up[i]);
+		wr = colw(wr, rs[i]);
+	}
+	printf("%-*s %-*s %-*s %-*s %-*s %s\n", wn, "PROCESS", wp, "PID",
+	    ws, "STATE", wu, "UPTIME", wr, "RESTARTS", "CONFIG");
+	for (i = 0; i < st->nprocs; i++) {
+		const struct st_proc	*p = &st->procs[i];
+
+		printf("%-*s %-*s %-*s %-*s %-*s %llu\n", wn, p->name, wp,
+		    pid[i], ws, p->state, wu, up[i], wr, rs[i],
+		    (unsigned long long)p->gen);
+	}
+}
+
+static void
+status_listeners_text(const struct status *st)
+{
+	char	 port[12];
+	int	 i, wa, wp, wt;
+
+	wa = colw(0, "LISTENER"); wp = colw(0, "PORT");
+	wt = colw(0, "PROTOCOL");
+	for (i = 0; i < st->nlisteners; i++) {
+		snprintf(port, sizeof(port), "%u", st->listeners[i].port);
+		wa = colw(wa, st->listeners[i].address);
+		wp = colw(wp, port);
+		wt = colw(wt, st->listeners[i].proto);
+	}
+	printf("\n%-*s %-*s %-*s %s\n", wa, "LISTENER", wp, "PORT", wt,
+	    "PROTOCOL", "TLS");
+	for (i = 0; i < st->nlisteners; i++) {
+		const struct st_listener *l = &st->listeners[i];
+
+		snprintf(port, sizeof(port), "%u", l->port);
+		printf("%-*s %-*s %-*s %s\n", wa, l->address, wp, port, wt,
+		    l->proto, l->tls);
+	}
+}
+
 static void
 status_text(const struct status *st, time_t now)
 {
 	char	 age[32], names[TRACE_NAMES_MAX];
-	int	 i;
 
 	printf("smtpcertd %s, pid %llu, up %s\n", st->d.version,
 	    (unsigned long long)st->d.pid,
@@ -58,30 +129,8 @@ status_text(const struct status *st, time_t now)
 	else
 		printf("logging verbose (trace: %s)\n\n", log_trace_format(
 		    st->d.trace, names, sizeof(names)));
-	printf("%-14s %-8s %-11s %-10s %-9s %s\n", "PROCESS", "PID",
-	    "STATE", "UPTIME", "RESTARTS", "CONFIG");
-	for (i = 0; i < st->nprocs; i++) {
-		const struct st_proc	*p = &st->procs[i];
-		char			 pid[24];
-
-		if (p->pid)
-			snprintf(pid, sizeof(pid), "%llu",
-			    (unsigned long long)p->pid);
-		else
-			snprintf(pid, sizeof(pid), "-");
-		printf("%-14s %-8s %-11s %-10s %-9u %llu\n", p->name, pid,
-		    p->state, p->pid ? fmt_age(now, p->started, age,
-		    sizeof(age)) : "-", p->restarts,
-		    (unsigned long long)p->gen);
-	}
-	printf("\n%-40s %-6s %-8s %s\n", "LISTENER", "PORT", "PROTOCOL",
-	    "TLS");
-	for (i = 0; i < st->nlisteners; i++) {
-		const struct st_listener *l = &st->listeners[i];
-
-		printf("%-40s %-6u %-8s %s\n", l->address, l->port, l->proto,
-		    l->tls);
-	}
+	status_procs_text(st, now);
+	status_listeners_text(st);
 }
 
 static void
