@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <syslog.h>
 #include <unistd.h>
 
 #include "config.h"
@@ -145,6 +146,7 @@ config_new(const char *path)
 	conf->crl_check_outbound = -1;
 	conf->crl_check_proxy = -1;
 	conf->crl_stale = -1;
+	conf->log_facility = -1;
 	conf->tls_security_level = -1;
 	conf->tls_session_lifetime = -1;
 	conf->tls_session_cache = -1;
@@ -585,6 +587,7 @@ config_free(struct smtpcertd_conf *conf)
 	free(conf->control_socket);
 	free(conf->control_group);
 	free(conf->metrics.src.file);
+	free(conf->log_file);
 	free(conf->crl_cachedir);
 	free(conf->hostname);
 	tlsopts_free(&conf->tls);
@@ -893,6 +896,8 @@ finish_globals(struct smtpcertd_conf *conf)
 		conf->crl_check_proxy = 1;
 	if ((int)conf->crl_stale == -1)
 		conf->crl_stale = STALE_FAIL_CLOSED;
+	if (conf->log_facility == -1)
+		conf->log_facility = LOG_MAIL;
 	if (conf->resolve_every == -1)
 		conf->resolve_every = CONFIG_DEFAULT_RESOLVE_EVERY;
 	if (conf->ocsp.enabled == -1)

@@ -476,6 +476,8 @@ struct smtpcertd_conf {
 					 * things (reload, kill, ...);
 					 * else it may only show */
 	struct metrics_conf metrics;	/* sslen 0: no endpoint */
+	char		*log_file;	/* NULL: syslog */
+	int		 log_facility;	/* a LOG_* facility, default LOG_MAIL */
 	char		*crl_cachedir;
 	char		*hostname;
 

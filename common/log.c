@@ -1,8 +1,14 @@
 /*
  * Logging for all processes.  In the foreground (-d) lines go to stderr,
- * otherwise to syslog with facility LOG_MAIL.  openlog() is called with
- * LOG_NDELAY so the /dev/log socket is open before a process chroots.
+ * otherwise to syslog (`log facility', mail by default) or, with `log
+ * file', to the file: the parent writes its own lines there and the
+ * children write theirs to stderr, a pipe the parent drains into the
+ * file (smtpcertd/logfile.c).  Children learn both at exec from the
+ * environment (LOG_ENV_*), so a change applies when they restart.
+ * openlog() is called with LOG_NDELAY so the /dev/log socket is open
+ * before a process chroots.
  */
+#include <limits.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,6 +21,9 @@
 
 static int	 log_foreground = 1;
 static int	 log_stamped;	/* -d: ISO 8601 time first */
+static int	 log_piped;	/* child with `log file': stderr, stamped */
+static int	 log_facility = LOG_MAIL;
+static int	 log_fd = -1;	/* parent with `log file' */
 uint32_t	 log_trace_mask;
 static char	 log_tag[32] = "smtpcertd";
 static char	*log_cap;
@@ -32,17 +41,92 @@ log_capture(char *buf, size_t len)
 void
 log_init(int foreground, int verbose)
 {
+	const char	*e;
+	int		 fac;
+
 	log_foreground = foreground;
 	log_trace_mask = verbose ? TRACE_ALL : 0;
+	/* Set by the parent in the children it starts (not with -d). */
+	if (!foreground && (e = getenv(LOG_ENV_FACILITY)) != NULL &&
+	    (fac = log_facility_lookup(e)) != -1)
+		log_facility = fac;
+	if (!foreground && (e = getenv(LOG_ENV_STDERR)) != NULL &&
+	    strcmp(e, "1") == 0) {
+		log_piped = 1;
+		log_foreground = 1;
+	}
 	if (!log_foreground)
-		openlog("smtpcertd", LOG_PID | LOG_NDELAY, LOG_MAIL);
+		openlog("smtpcertd", LOG_PID | LOG_NDELAY, log_facility);
 	tzset();
 }
 
 void
 log_timestamps(int on)
 {
-	log_stamped = on;
+	log_stamped = on || log_piped;
+}
+
+static const struct {
+	const char	*name;
+	int		 fac;
+} log_facilities[] = {
+	{ "daemon", LOG_DAEMON }, { "local0", LOG_LOCAL0 },
+	{ "local1", LOG_LOCAL1 }, { "local2", LOG_LOCAL2 },
+	{ "local3", LOG_LOCAL3 }, { "local4", LOG_LOCAL4 },
+	{ "local5", LOG_LOCAL5 }, { "local6", LOG_LOCAL6 },
+	{ "local7", LOG_LOCAL7 }, { "mail", LOG_MAIL }, { "user", LOG_USER },
+};
+
+int
+log_facility_lookup(const char *name)
+{
+	size_t	 i;
+
+	for (i = 0; i < sizeof(log_facilities) / sizeof(log_facilities[0]); i++)
+		if (strcmp(log_facilities[i].name, name) == 0)
+			return log_facilities[i].fac;
+	return -1;
+}
+
+const char *
+log_facility_name(int fac)
+{
+	size_t	 i;
+
+	for (i = 0; i < sizeof(log_facilities) / sizeof(log_facilities[0]); i++)
+		if (log_facilities[i].fac == fac)
+			return log_facilities[i].name;
+	return "mail";
+}
+
+/* The parent, at start and reload: later lines use the new facility. */
+void
+log_setfacility(int fac)
+{
+	if (fac == log_facility)
+		return;
+	log_facility = fac;
+	if (!log_foreground && log_fd == -1) {
+		closelog();
+		openlog("smtpcertd", LOG_PID | LOG_NDELAY, log_facility);
+	}
+}
+
+/*
+ * The parent with `log file': its lines go, stamped, to fd instead of
+ * syslog (-1: back to syslog).  The caller owns fd.  Not with -d.
+ */
+void
+log_setfile(int fd)
+{
+	if (log_foreground && !log_piped)
+		return;
+	if (fd != -1 && log_fd == -1)
+		closelog();
+	else if (fd == -1 && log_fd != -1)
+		openlog("smtpcertd", LOG_PID | LOG_NDELAY, log_facility);
+	log_fd = fd;
+	log_stamped = fd != -1;
 }
 
 void
@@ -192,18 +276,23 @@ vlog(int pri, const char *fmt, va_list ap)
 			snprintf(log_cap + used, log_caplen - used, "%s%s",
 			    used ? "\n" : "", line);
 	}
-	if (log_foreground) {
-		/* One write per line so lines of different processes
-		 * sharing stderr never interleave. */
-		char	 out[4240], stamp[32];
+	if (log_foreground || log_fd != -1) {
+		/* One write per line, at most PIPE_BUF bytes (atomic on a
+		 * pipe), so lines of different processes sharing stderr or
+		 * the `log file' pipe never interleave. */
+		char	 out[PIPE_BUF], stamp[32];
 		int	 n;
 
 		n = snprintf(out, sizeof(out), "%s%s%s[%d]: %s\n",
 		    log_stamped ? log_stamp(stamp, sizeof(stamp)) : "",
 		    log_stamped ? " " : "", log_tag, (int)getpid(), line);
-		if (n > (int)sizeof(out))
+		if (n >= (int)sizeof(out)) {
+			/* Cut, but still a whole line. */
 			n = sizeof(out);
-		if (n > 0 && write(STDERR_FILENO, out, n) == -1) {
+			out[n - 1] = '\n';
+		}
+		if (n > 0 && write(log_fd != -1 ? log_fd : STDERR_FILENO,
+		    out, n) == -1) {
 			/* nothing sensible to do */
 		}
 	} else

@@ -39,6 +39,16 @@ enum trace_subsys {
 
 extern uint32_t	log_trace_mask;
 
+/* Set by the parent for the children it starts: `log facility' by name,
+ * and "1" with `log file' (log to stderr, the parent's pipe). */
+#define LOG_ENV_FACILITY	"SMTPCERTD_LOG_FACILITY"
+#define LOG_ENV_STDERR		"SMTPCERTD_LOG_STDERR"
+
+int		 log_facility_lookup(const char *);
+const char	*log_facility_name(int);
+void		 log_setfacility(int);
+void		 log_setfile(int);
+
 #define log_trace(sub, ...) do {					\
 	if (log_trace_mask & TRACE_BIT(sub))				\
 		log_trace_emit((sub), __VA_ARGS__);			\

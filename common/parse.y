@@ -310,7 +310,7 @@ typedef struct {
 %token	CERTPOLICY INHIBITANYPOLICY INHIBITPOLICYMAPPING REQEXPLICITPOLICY
 %token	SECURITYLEVEL BINDSLOGIN MASTER SEPARATOR
 %token	SESSIONCACHE SESSIONLIFETIME PROTOCOLS CIPHERS CIPHERSUITES GROUPS
-%token	METRICS CHANGES
+%token	METRICS CHANGES LOG FACILITY
 /* One: a listener's `tls' (implicit TLS) before `profile' is read as
  * `tls profile ...' (its TLS settings); a proxy's `profile' never
  * follows `tls' on a listener. */
@@ -508,6 +508,17 @@ main		: USER string			{
 				yyerror("invalid group \"%s\"", $3);
 			setstr(&conf->control_group, $3, "control group");
 			conf->control_group_changes = $4;
+		}
+		| LOG FILETOK path	{ setstr(&conf->log_file, $3, "log file"); }
+		| LOG FACILITY STRING	{
+			int	 fac;
+
+			if ((fac = log_facility_lookup($3)) == -1)
+				yyerror("unknown log facility \"%s\"", $3);
+			else
+				SETONCE(conf->log_facility, fac,
+				    "log facility");
+			free($3);
 		}
 		| METRICS LISTEN ON STRING PORT port	{
 			metrics_set($4, $6);
@@ -1470,6 +1481,7 @@ static const struct keywords keywords[] = {
 	{ "enabled",			ENABLED },
 	{ "every",			EVERY },
 	{ "fail-closed",		FAILCLOSED },
+	{ "facility",			FACILITY },
 	{ "fail-open",			FAILOPEN },
 	{ "fallback",			FALLBACK },
 	{ "field",			FIELD },
@@ -1492,6 +1504,7 @@ static const struct keywords keywords[] = {
 	{ "ldap",			LDAP },
 	{ "limit",			LIMIT },
 	{ "listen",			LISTEN },
+	{ "log",			LOG },
 	{ "mail",			MAIL },
 	{ "mailhost",			MAILHOST },
 	{ "master",			MASTER },

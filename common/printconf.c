@@ -12,8 +12,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <syslog.h>
 
 #include "config.h"
+#include "log.h"
 
 static void	print_limits(FILE *, const struct conf_limits *, const char *,
 		    const char *);
@@ -478,6 +480,16 @@ config_print(FILE *fp, const struct smtpcertd_conf *conf)
 		}
 		fprintf(fp, "metrics listen on %s port %s\n", host, serv);
 	}
+	if (conf->log_file != NULL) {
+		fprintf(fp, "log file ");
+		config_print_string(fp, conf->log_file);
+		fprintf(fp, "\n");
+	}
+	/* Only when not the default, so existing printouts stay as they
+	 * were. */
+	if (conf->log_facility != LOG_MAIL && conf->log_facility != -1)
+		fprintf(fp, "log facility %s\n",
+		    log_facility_name(conf->log_facility));
 	fprintf(fp, "crl cache ");
 	config_print_string(fp, conf->crl_cachedir);
 	fprintf(fp, "\nhostname ");

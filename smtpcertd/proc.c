@@ -104,6 +104,18 @@ proc_exec(struct child *c, int fd)
 		argv[argc++] = "-v";
 	argv[argc] = NULL;
 
+	/* Before the channel's dup2, which may replace the pipe's fd. */
+	if (!parent->foreground) {
+		int	 lfd = logfile_childfd();
+
+		setenv(LOG_ENV_FACILITY,
+		    log_facility_name(parent->cur->conf->log_facility), 1);
+		if (lfd != -1) {
+			if (dup2(lfd, STDERR_FILENO) == -1)
+				_exit(127);
+			setenv(LOG_ENV_STDERR, "1", 1);
+		}
+	}
 	/* dup2 clears close-on-exec: the channel is the one fd we keep. */
 	if (fd == PROC_PARENT_FD) {
 		if (fcntl(fd, F_SETFD, 0) == -1)
@@ -114,7 +126,8 @@ proc_exec(struct child *c, int fd)
 		dup2(nullfd, STDIN_FILENO);
 		if (!parent->foreground) {
 			dup2(nullfd, STDOUT_FILENO);
-			dup2(nullfd, STDERR_FILENO);
+			if (logfile_childfd() == -1)
+				dup2(nullfd, STDERR_FILENO);
 		}
 		if (nullfd > STDERR_FILENO && nullfd != PROC_PARENT_FD)
 			close(nullfd);

@@ -99,6 +99,11 @@ main(int argc, char *argv[])
 	if (optind != argc)
 		usage();
 
+	/* The parent sets these for its children only (log.c). */
+	if (title == NULL) {
+		unsetenv(LOG_ENV_FACILITY);
+		unsetenv(LOG_ENV_STDERR);
+	}
 	if (title != NULL) {
 		if (strcmp(title, "front") == 0)
 			return front_main(foreground, verbose);
@@ -154,6 +159,8 @@ main(int argc, char *argv[])
 	evsignal_add(ev_term, NULL);
 	evsignal_add(ev_int, NULL);
 	evsignal_add(ev_chld, NULL);
+	if (logfile_apply(b->conf) == -1)
+		fatalx("could not open the log file");
 
 	if (listen_bind_all(b, NULL) == -1)
 		fatalx("could not open the listening sockets");
@@ -479,6 +486,8 @@ parent_reload(char *why, size_t whylen)
 		snprintf(parent->last_reload_result,
 		    sizeof(parent->last_reload_result),
 		    "refused: configuration has errors");
+		/* Reopen the file anyway: logrotate's HUP. */
+		logfile_apply(old->conf);
 		return -1;
 	}
 	/* The metrics endpoint first: listen_bind_all() hands the old
@@ -492,8 +501,12 @@ parent_reload(char *why, size_t whylen)
 		snprintf(parent->last_reload_result,
 		    sizeof(parent->last_reload_result), "refused: %s", why);
 		conf_bundle_free(b);
+		logfile_apply(old->conf);
 		return -1;
 	}
+	/* Reopened at each reload, for logrotate; children take a new
+	 * facility or file when they restart. */
+	logfile_apply(b->conf);
 	if (strcmp(b->conf->user, old->conf->user) != 0 ||
 	    strcmp(b->conf->chroot, old->conf->chroot) != 0)
 		log_warnx("user and chroot changes take effect when the "

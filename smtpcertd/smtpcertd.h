@@ -71,6 +71,10 @@ void	parent_shutdown(void);
 /* The trace mask (log.h) here and in every child, now and restarted. */
 void	parent_log_trace(uint32_t);
 
+/* logfile.c */
+int	logfile_apply(const struct smtpcertd_conf *);
+int	logfile_childfd(void);
+
 /* proc.c */
 void	proc_init(void);
 void	proc_start_all(void);
