@@ -322,6 +322,7 @@ typedef struct {
 %destructor	{ free($$); } <v.string>
 %type	<v.number>	yesno stale duration port count upstreamtls policytls
 %type	<v.number>	tlsprofile controlchanges
+%type	<v.string>	facility
 %type	<v.number>	dnfield authkind scope authmethod relayport
 
 %%
@@ -399,6 +400,18 @@ path		: string			{
 			if (check_path($1) == -1)
 				yyerror("\"%s\": path must be absolute", $1);
 			$$ = $1;
+		}
+		;
+
+/* `mail' and `user' are keywords too. */
+facility	: STRING
+		| MAIL				{
+			if (($$ = strdup("mail")) == NULL)
+				fatal("facility");
+		}
+		| USER				{
+			if (($$ = strdup("user")) == NULL)
+				fatal("facility");
 		}
 		;
 
@@ -510,7 +523,7 @@ main		: USER string			{
 			conf->control_group_changes = $4;
 		}
 		| LOG FILETOK path	{ setstr(&conf->log_file, $3, "log file"); }
-		| LOG FACILITY STRING	{
+		| LOG FACILITY facility	{
 			int	 fac;
 
 			if ((fac = log_facility_lookup($3)) == -1)
@@ -1480,8 +1493,8 @@ static const struct keywords keywords[] = {
 	{ "dn",				DN },
 	{ "enabled",			ENABLED },
 	{ "every",			EVERY },
-	{ "fail-closed",		FAILCLOSED },
 	{ "facility",			FACILITY },
+	{ "fail-closed",		FAILCLOSED },
 	{ "fail-open",			FAILOPEN },
 	{ "fallback",			FALLBACK },
 	{ "field",			FIELD },
