@@ -24,6 +24,7 @@ static int	 log_stamped;	/* -d: ISO 8601 time first */
 static int	 log_piped;	/* child with `log file': stderr, stamped */
 static int	 log_facility = LOG_MAIL;
 static int	 log_fd = -1;	/* parent with `log file' */
+static unsigned long long log_dropped;	/* piped: lines lost, pipe full */
 uint32_t	 log_trace_mask;
 static char	 log_tag[32] = "smtpcertd";
 static char	*log_cap;
@@ -63,7 +64,7 @@ log_init(int foreground, int verbose)
 void
 log_timestamps(int on)
 {
-	log_stamped = on || log_piped;
+	log_stamped = on || log_piped || log_fd != -1;
 }
 
 static const struct {
@@ -114,13 +115,12 @@ log_setfacility(int fac)
 
 /*
  * The parent with `log file': its lines go, stamped, to fd instead of
- * syslog (-1: back to syslog).  The caller owns fd.  Not with -d.
+ * syslog (-1: back to syslog).  The caller owns fd.  Not with -d (the
+ * caller's business).
  */
 void
 log_setfile(int fd)
 {
-	if (log_foreground && !log_piped)
-		return;
 	if (fd != -1 && log_fd == -1)
 		closelog();
 	else if (fd == -1 && log_fd != -1)
@@ -263,6 +263,36 @@ log_stamp(char *buf, size_t len)
 	return buf;
 }
 
+/*
+ * One line, one write().  A child with `log file' writes to a
+ * non-blocking pipe (smtpcertd/logfile.c): when the parent has not kept
+ * up and the pipe is full the line is dropped rather than the child's
+ * event loop stopped, and the next line that fits first says how many
+ * were lost.
+ */
+static void
+log_write(const char *out, size_t n)
+{
+	char		 note[128], stamp[32];
+	int		 fd = log_fd != -1 ? log_fd : STDERR_FILENO, m;
+
+	if (log_piped && log_dropped > 0) {
+		m = snprintf(note, sizeof(note), "%s %s[%d]: %llu log line%s "
+		    "dropped: the pipe to the log file was full\n",
+		    log_stamp(stamp, sizeof(stamp)), log_tag, (int)getpid(),
+		    log_dropped, log_dropped == 1 ? "" : "s");
+		if (m > 0 && (size_t)m < sizeof(note) &&
+		    write(fd, note, m) == m)
+			log_dropped = 0;
+		else if (errno == EAGAIN) {
+			log_dropped++;
+			return;
+		}
+	}
+	if (write(fd, out, n) == -1 && log_piped && errno == EAGAIN)
+		log_dropped++;
+}
+
 void
 vlog(int pri, const char *fmt, va_list ap)
 {
@@ -291,10 +321,8 @@ vlog(int pri, const char *fmt, va_list ap)
 			n = sizeof(out);
 			out[n - 1] = '\n';
 		}
-		if (n > 0 && write(log_fd != -1 ? log_fd : STDERR_FILENO,
-		    out, n) == -1) {
-			/* nothing sensible to do */
-		}
+		if (n > 0)
+			log_write(out, n);
 	} else
 		syslog(pri, "%s: %s", log_tag, line);
 }

@@ -44,7 +44,7 @@ static void	proc_start(struct child *);
 static void	proc_dispatch(struct imsgev *, struct imsg *);
 static void	proc_restart_cb(evutil_socket_t, short, void *);
 static void	proc_connect_peers(struct child *);
-static void	proc_exec(struct child *, int);
+static void	proc_exec(struct child *, int, int);
 
 struct child *
 proc_child(enum smtpcertd_proc p)
@@ -79,8 +79,10 @@ proc_start_all(void)
 		proc_start(&parent->children[children_order[i]]);
 }
 
+/* fd: the channel; logfd: the write end of the child's log pipe, or -1
+ * (logfile.c). */
 static void
-proc_exec(struct child *c, int fd)
+proc_exec(struct child *c, int fd, int logfd)
 {
 	char		*argv[8], path[4096];
 	int		 argc = 0, nullfd;
@@ -104,14 +106,14 @@ proc_exec(struct child *c, int fd)
 		argv[argc++] = "-v";
 	argv[argc] = NULL;
 
-	/* Before the channel's dup2, which may replace the pipe's fd. */
+	/* Before the channel's dup2, which may replace the pipe's fd
+	 * (PROC_PARENT_FD); the channel is never 0-2, the parent keeps
+	 * those open. */
 	if (!parent->foreground) {
-		int	 lfd = logfile_childfd();
-
 		setenv(LOG_ENV_FACILITY,
 		    log_facility_name(parent->cur->conf->log_facility), 1);
-		if (lfd != -1) {
-			if (dup2(lfd, STDERR_FILENO) == -1)
+		if (logfd != -1) {
+			if (dup2(logfd, STDERR_FILENO) == -1)
 				_exit(127);
 			setenv(LOG_ENV_STDERR, "1", 1);
 		}
@@ -126,7 +128,7 @@ proc_exec(struct child *c, int fd)
 		dup2(nullfd, STDIN_FILENO);
 		if (!parent->foreground) {
 			dup2(nullfd, STDOUT_FILENO);
-			if (logfile_childfd() == -1)
+			if (logfd == -1)
 				dup2(nullfd, STDERR_FILENO);
 		}
 		if (nullfd > STDERR_FILENO && nullfd != PROC_PARENT_FD)
@@ -143,11 +145,13 @@ static void
 proc_start(struct child *c)
 {
 	sigset_t	 all, old;
-	int		 sp[2];
+	int		 sp[2], logfd = -1;
 	pid_t		 pid;
 
 	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sp) == -1)
 		fatal("socketpair");
+	if (!parent->foreground)
+		logfd = logfile_child_pipe(c->proc);
 	/* Block signals across fork so the child starts with none of the
 	 * parent's libevent signal handling in its way. */
 	sigfillset(&all);
@@ -164,10 +168,14 @@ proc_start(struct child *c)
 			sigaction(i, &sa, NULL);
 		sigprocmask(SIG_SETMASK, &old, NULL);
 		close(sp[0]);
-		proc_exec(c, sp[1]);
+		proc_exec(c, sp[1], logfd);
 	}
 	sigprocmask(SIG_SETMASK, &old, NULL);
 	close(sp[1]);
+	if (logfd != -1) {
+		close(logfd);
+		logfile_child_started(c->proc, pid);
+	}
 	if (fcntl(sp[0], F_SETFL, O_NONBLOCK) == -1)
 		fatal("fcntl");
 

@@ -137,6 +137,10 @@ main(int argc, char *argv[])
 
 	if ((b = parent_load(conffile, 0, why, sizeof(why))) == NULL)
 		exit(1);
+	/* Still in the foreground: a file that cannot be opened is said on
+	 * stderr. */
+	if (logfile_apply(b->conf) == -1)
+		exit(1);
 
 	if (!foreground) {
 		if ((readyfd = parent_daemonize()) == -1)
@@ -159,8 +163,6 @@ main(int argc, char *argv[])
 	evsignal_add(ev_term, NULL);
 	evsignal_add(ev_int, NULL);
 	evsignal_add(ev_chld, NULL);
-	if (logfile_apply(b->conf) == -1)
-		fatalx("could not open the log file");
 
 	if (listen_bind_all(b, NULL) == -1)
 		fatalx("could not open the listening sockets");
@@ -453,6 +455,9 @@ parent_prepare_dirs(struct smtpcertd_conf *conf, int create)
 		log_warn("chown %s", conf->crl_cachedir);
 		errors++;
 	}
+	/* Start opens (makes) it itself, in main(). */
+	if (!create && logfile_check(conf) == -1)
+		errors++;
 	return errors ? -1 : 0;
 }
 

@@ -73,7 +73,9 @@ void	parent_log_trace(uint32_t);
 
 /* logfile.c */
 int	logfile_apply(const struct smtpcertd_conf *);
-int	logfile_childfd(void);
+int	logfile_check(const struct smtpcertd_conf *);
+int	logfile_child_pipe(enum smtpcertd_proc);
+void	logfile_child_started(enum smtpcertd_proc, pid_t);
 
 /* proc.c */
 void	proc_init(void);
