@@ -56,10 +56,14 @@ childproc_main(const struct childproc_ops *ops, int foreground, int verbose,
 	cp.ops = ops;
 	cp.data = data;
 
+	/* Before log_init(): its openlog(LOG_NDELAY) opens the syslog
+	 * socket, which the purge would close under glibc's feet -- the
+	 * number reused by the next socket or epoll fd, syslog() then
+	 * writes log lines into that (a peer channel: the child dies). */
+	childproc_purge_fds();
 	log_init(foreground, verbose);
 	log_timestamps(foreground);
 	log_procinit(proc_name(ops->proc));
-	childproc_purge_fds();
 	if (fcntl(PROC_PARENT_FD, F_GETFD) == -1)
 		fatalx("no parent channel on fd %d: this program is started "
 		    "by smtpcertd, not by hand", PROC_PARENT_FD);
