@@ -274,6 +274,20 @@ logfile_child_pipe(enum smtpcertd_proc p)
 	return fds[1];
 }
 
+/* At shutdown, the children stopped: their last lines (and a
+ * sanitizer's report at exit) into the file before the parent goes. */
+void
+logfile_shutdown(void)
+{
+	int	 i;
+
+	logfile_init();
+	for (i = 0; i < PROC_MAX; i++) {
+		logfile_drain(i, 16 * LOGFILE_READ_MAX);
+		logfile_close_child(i);
+	}
+}
+
 /* After the fork: whose lines come down the pipe. */
 void
 logfile_child_started(enum smtpcertd_proc p, pid_t pid)

@@ -538,6 +538,7 @@ parent_shutdown(void)
 		return;
 	parent->shutting_down = 1;
 	proc_stop_all();
+	logfile_shutdown();
 	event_base_loopexit(parent->base, NULL);
 }
 

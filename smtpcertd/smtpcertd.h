@@ -76,6 +76,7 @@ int	logfile_apply(const struct smtpcertd_conf *);
 int	logfile_check(const struct smtpcertd_conf *);
 int	logfile_child_pipe(enum smtpcertd_proc);
 void	logfile_child_started(enum smtpcertd_proc, pid_t);
+void	logfile_shutdown(void);
 
 /* proc.c */
 void	proc_init(void);
