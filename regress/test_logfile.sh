@@ -123,34 +123,37 @@ log facility local3" smtp_conf
 	every_line_whole "$T/rot2.log"
 
 	# Stopped: the children's last lines are in the file too.
-	kill -TERM "$(cat "$T/smtpcertd.pid")"
+	local ppid
+	ppid=$(cat "$T/smtpcertd.pid")
+	kill -TERM "$ppid"
 	i=0
-	while [ $i -lt 100 ] && kill -0 "$(cat "$T/smtpcertd.pid")" 2>/dev/null; do
+	while [ $i -lt 100 ] && kill -0 "$ppid" 2>/dev/null; do
 		sleep 0.1; i=$((i + 1))
 	done
 	wait_in "$gw" "^$TS parent\[[0-9]+\]: terminated"
-	wait_in "$gw" "^$TS front\[[0-9]+\]: exiting"
+	wait_in "$gw" "^$TS front\[[0-9]+\]: .*exiting"
 	every_line_whole "$gw"
 	# Nothing was lost on the way.
 	! grep -q "log lines\? dropped" "$gw" "$T"/rot*.log || fail "lines dropped"
 }
 
 # Start refuses a file it cannot open, on the terminal (not daemonized
-# yet), and -n says so first.
+# yet), and -n says so first; a missing directory is made, one level.
 test_logfile_unopenable() {
 	smtp_env
-	SMTP_GLOBAL="log file \"$T/nodir/gw.log\"" smtp_conf
+	SMTP_GLOBAL="log file \"$T/no/dir/gw.log\"" smtp_conf
 	if "$SMTPCERTD" -n -f "$T/smtpcertd.conf" 2>"$T/n.err"; then
-		fail "-n accepted a log file in a missing directory"
+		fail "-n accepted a log file two missing directories down"
 	fi
-	grep -q "log file $T/nodir/gw.log cannot be made: no directory $T/nodir" "$T/n.err" ||
+	grep -q "log file $T/no/dir/gw.log cannot be made: no directory $T/no/dir" "$T/n.err" ||
 	    { cat "$T/n.err"; fail "-n message"; }
 	if "$SMTPCERTD" -f "$T/smtpcertd.conf" -p "$T/smtpcertd.pid" 2>"$T/start.err"; then
 		track_pid "$(cat "$T/smtpcertd.pid")"
 		fail "started without its log file"
 	fi
-	grep -q "log file $T/nodir/gw.log: No such file or directory" "$T/start.err" ||
+	grep -q "log file $T/no/dir/gw.log: No such file or directory" "$T/start.err" ||
 	    { cat "$T/start.err"; fail "start message"; }
+	[ ! -e "$T/no" ] || fail "made directories"
 	# Not a regular file: a FIFO without a reader would block the parent.
 	mkfifo "$T/fifo"
 	SMTP_GLOBAL="log file \"$T/fifo\"" smtp_conf
@@ -158,6 +161,19 @@ test_logfile_unopenable() {
 		fail "-n accepted a FIFO"
 	fi
 	grep -q "not a regular file" "$T/n.err" || { cat "$T/n.err"; fail "-n FIFO"; }
+	if "$SMTPCERTD" -f "$T/smtpcertd.conf" -p "$T/smtpcertd.pid" 2>"$T/start.err"; then
+		track_pid "$(cat "$T/smtpcertd.pid")"
+		fail "started with a FIFO"
+	fi
+	grep -q "not a regular file" "$T/start.err" || { cat "$T/start.err"; fail "start FIFO"; }
+	# One missing level: -n accepts it, start makes it (0750).
+	SMTP_GLOBAL="log file \"$T/logs/gw.log\"" smtp_conf
+	"$SMTPCERTD" -n -f "$T/smtpcertd.conf" || fail "-n, directory to make"
+	start_bg
+	[ "$(stat -c %a "$T/logs")" = 750 ] || fail "directory mode $(stat -c %a "$T/logs")"
+	grep -q "log file: made directory $T/logs" "$T/start.out" ||
+	    { cat "$T/start.out"; fail "mkdir not said"; }
+	wait_in "$T/logs/gw.log" "^$TS front\[[0-9]+\]: "
 }
 
 # `log facility local3' without `log file': every process's syslog lines

@@ -298,6 +298,30 @@ logfile_child_started(enum smtpcertd_proc p, pid_t pid)
 }
 
 /*
+ * Its directory, when missing, one level as for the chroot (the rc
+ * script's start; systemd makes /var/log/smtpcertd itself): 0750, group
+ * adm where it exists.  errno is ENOENT again after, for the caller.
+ */
+static void
+logfile_mkdir(const char *path)
+{
+	struct group	*gr;
+	char		 dir[PATH_MAX], *slash;
+
+	if (strlcpy(dir, path, sizeof(dir)) >= sizeof(dir) ||
+	    (slash = strrchr(dir, '/')) == NULL || slash == dir)
+		goto out;
+	*slash = '\0';
+	if (mkdir(dir, 0750) == -1)
+		goto out;
+	log_info("log file: made directory %s", dir);
+	if ((gr = getgrnam("adm")) != NULL && chown(dir, 0, gr->gr_gid) == -1)
+		log_warn("log file: chown %s", dir);
+out:
+	errno = ENOENT;
+}
+
+/*
  * Open (making it if missing) the file for appending.  Only a regular
  * file: a FIFO without a reader would block the parent.
  */
@@ -310,6 +334,8 @@ logfile_open(const char *path)
 
 	fd = open(path, O_WRONLY | O_APPEND | O_CLOEXEC | O_NOCTTY |
 	    O_NONBLOCK);
+	if (fd == -1 && errno == ENOENT)
+		logfile_mkdir(path);
 	if (fd == -1 && errno == ENOENT) {
 		fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_EXCL |
 		    O_CLOEXEC | O_NOCTTY, 0640);
@@ -405,6 +431,17 @@ logfile_check(const struct smtpcertd_conf *conf)
 		slash[1] = '\0';
 	else
 		*slash = '\0';
+	if (stat(dir, &st) == -1 && errno == ENOENT &&
+	    (slash = strrchr(dir, '/')) != NULL && slash != dir) {
+		/* Start makes the directory if the one above exists. */
+		*slash = '\0';
+		if (stat(dir, &st) == 0 && S_ISDIR(st.st_mode))
+			return 0;
+		*slash = '/';
+		log_warnx("log file %s cannot be made: no directory %s",
+		    conf->log_file, dir);
+		return -1;
+	}
 	if (stat(dir, &st) == -1 || !S_ISDIR(st.st_mode)) {
 		log_warnx("log file %s cannot be made: no directory %s",
 		    conf->log_file, dir);
