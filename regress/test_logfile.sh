@@ -45,7 +45,11 @@ every_line_whole() {
 	local bad
 	bad=$(grep -Evc "^$TS (parent|front|keys|ldapd-helper|crld)\[[0-9]+\]: " "$1" || :)
 	[ "$bad" = 0 ] || { grep -Ev "^$TS (parent|front|keys|ldapd-helper|crld)\[[0-9]+\]: " "$1" | head; fail "$1: $bad lines not whole"; return 1; }
-	! grep -q "]: stderr: " "$1" || { grep "]: stderr: " "$1" | head; fail "$1: stray stderr"; }
+	# ASan's notes on the front's stack switches (sanitizer build) are
+	# the one stderr output expected; they must arrive marked.
+	local stray
+	stray=$(grep "]: stderr: " "$1" | grep -Ev "]: stderr: (==[0-9]+==WARNING: ASan is ignoring requested __asan_handle_no_return|False positive error reports may follow|For details see https://github.com/google/sanitizers/issues/189)" || :)
+	[ -z "$stray" ] || { echo "$stray" | head; fail "$1: stray stderr"; }
 }
 
 # A certificate session and a failed AUTH: front and ldapd-helper lines.
