@@ -255,7 +255,7 @@ logfile_child_pipe(enum smtpcertd_proc p)
 	c = &lf_child[p];
 	if (c->fd != -1)
 		/* The old child is dead (reaped): this ends at its EOF. */
-		logfile_drain(p, SIZE_MAX);
+		logfile_drain(p, 16 * LOGFILE_READ_MAX);
 	logfile_close_child(p);
 	if (lf_fd == -1)
 		return -1;
