@@ -119,7 +119,8 @@ in_sysroot() {
 	# a plain -m would run CMD on the machine outside it.
 	nsenter -t "$SYSROOT_NS" -m -r -- env -i \
 	    PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
-	    LANG=C ASAN_OPTIONS="$ASAN_OPTIONS" UBSAN_OPTIONS="$UBSAN_OPTIONS" "$@"
+	    LANG=C ASAN_OPTIONS="$ASAN_OPTIONS" UBSAN_OPTIONS="$UBSAN_OPTIONS" \
+	    sh -c 'cd / && exec "$@"' in_sysroot "$@"
 }
 
 # A free TCP port below 1024 on 127.0.0.1 (the daemon needs
