@@ -45,6 +45,21 @@ crl \"root\" {
 	url \"file://$PKI/crl/root.crl.der\"
 	refresh every 1h
 }"
+	# An IMAP4S proxy listener whose profile names the user from the
+	# certificate's UID (its back end is never dialled by a test).
+	PX_PORT=$(free_port)
+	SMTP_EXTRA_CONF="$SMTP_EXTRA_CONF
+group-policy \"users\" {
+	simultaneous-logins 10
+}
+proxy \"px\" {
+	auth certificate aaa
+	aaa ldap \"corp\" query \"users\"
+	username field UID secondary none
+	default group-policy \"users\"
+	default server \"127.0.0.1\" port 1 tls none
+}
+listen on 127.0.0.1 port $PX_PORT proxy imap4s pki \"gw\" ca \"clients\" profile \"px\""
 	smtp_conf
 	sed -i 's/^crl-check inbound no$/crl-check inbound yes/' \
 	    "$T/smtpcertd.conf"
@@ -131,6 +146,37 @@ test_login_allowance() {
 	json_ok "$T/stats.json"
 }
 
+# A proxy listener names the user by its profile's certificate field and
+# shows the user's entry from the aaa query.
+test_certificate_proxy_listener() {
+	ctltest_start
+	ctl_rc 0 "$T/px.txt" test certificate "$PKI/alice.chain.pem" \
+	    listener "127.0.0.1:$PX_PORT"
+	grep -Eq "^user +ok .*profile px names user alice" "$T/px.txt" ||
+	    fail "no user step"
+	grep -Eq "^ldap +ok .*uid=alice.*alice.tester@example.test" "$T/px.txt" ||
+	    fail "no ldap step with the entry and its addresses"
+	grep -q "^decision: accepted, user alice:" "$T/px.txt" ||
+	    fail "alice not the proxy's user"
+	ctl_rc 0 "$T/px.json" -j test certificate "$PKI/alice.chain.pem" \
+	    listener "127.0.0.1:$PX_PORT"
+	json_ok "$T/px.json" 'd["decision"] == "accepted" and d["user"] == "alice" and [s["step"] for s in d["steps"]][-2:] == ["user", "ldap"]'
+	# bob's certificate has no UID: it names nobody here.
+	ctl_rc 1 "$T/pxbob.json" -j test certificate "$PKI/bob.chain.pem" \
+	    listener "127.0.0.1:$PX_PORT"
+	json_ok "$T/pxbob.json" 'd["decision"] == "refused" and d["user"] is None and d["steps"][-1]["step"] == "user" and d["steps"][-1]["result"] == "fail"'
+	# Revoked stays revoked on the proxy listener.
+	ctl_rc 1 "$T/pxrev.json" -j test certificate "$PKI/revoked.chain.pem" \
+	    listener "127.0.0.1:$PX_PORT"
+	json_ok "$T/pxrev.json" 'd["decision"] == "refused"'
+	# LDAP down: a temporary failure, not a refusal.
+	ctl ldap flush >/dev/null
+	stop_slapd "$T/ldap"
+	ctl_rc 2 "$T/pxdown.json" -j test certificate "$PKI/alice.chain.pem" \
+	    listener "127.0.0.1:$PX_PORT"
+	json_ok "$T/pxdown.json" 'd["decision"] == "tempfail" and d["steps"][-1]["step"] == "ldap"'
+}
+
 test_ldap_down_is_tempfail() {
 	ctltest_start
 	ctl ldap flush >/dev/null
@@ -145,5 +191,6 @@ test_ldap_down_is_tempfail() {
 
 run_test test_certificate_steps
 run_test test_login_allowance
+run_test test_certificate_proxy_listener
 run_test test_ldap_down_is_tempfail
 finish

@@ -47,6 +47,7 @@
 #include "lookup.h"
 #include "ocsp_front.h"
 #include "proto.h"
+#include "proxy.h"
 #include "tlsserver.h"
 
 /* Tests at once: each control client has at most one running. */
@@ -187,6 +188,8 @@ static void	ct_cert_ocsp(struct ctltest *);
 static void	ct_cert_ocsp_cb(void *, int, const char *);
 static void	ct_cert_lookup(struct ctltest *);
 static void	ct_cert_lookup_cb(void *, const struct lookup_result *);
+static void	ct_proxy_user(struct ctltest *);
+static void	ct_proxy_user_cb(void *, const struct lookup_result *);
 
 /* The PEM file: certificates only, leaf first, bounded. */
 static STACK_OF(X509) *
@@ -394,6 +397,99 @@ ct_cert_ocsp_cb(void *arg, int refuse, const char *why)
 	ct_cert_lookup(t);
 }
 
+/*
+ * An e-mail proxy listener names the user from a certificate field by its
+ * proxy profile (proxy_cert_username(), as a session does), then knows
+ * the user's entry from the aaa query: a login must name the user or one
+ * of the entry's addresses (certificate binds-login).
+ */
+static void
+ct_proxy_user(struct ctltest *t)
+{
+	const struct proxy_profile	*p = t->l->proxy;
+
+	if (proxy_cert_username(p, sk_X509_value(t->chain, 0), t->user,
+	    sizeof(t->user)) == -1 || t->user[0] == '\0') {
+		ct_step(t, "user", "fail", "proxy profile %s: the "
+		    "certificate has no usable %s", t->l->proxy_name,
+		    p->username_dn ? "subject" : "user-name field");
+		ct_decide(t, CTL_TEST_REFUSED, NULL, "the certificate names "
+		    "no user under proxy profile %s: %s", t->l->proxy_name,
+		    config_proxy_has_auth(p, PROXY_AUTH_CERTIFICATE) ?
+		    "no certificate login" : "a login is not bound to it");
+		return;
+	}
+	ct_step(t, "user", "ok", "proxy profile %s names user %s%s",
+	    t->l->proxy_name, t->user,
+	    config_proxy_has_auth(p, PROXY_AUTH_CERTIFICATE) ? "" :
+	    " (auth has no certificate method: a password is still asked)");
+	if (p->aaa_ldap == NULL || p->aaa_query == NULL) {
+		ct_step(t, "ldap", "skip", "proxy profile %s has no aaa ldap",
+		    t->l->proxy_name);
+		ct_decide(t, CTL_TEST_ACCEPTED, t->user, "the certificate "
+		    "names user %s", t->user);
+		return;
+	}
+	t->lookup_id = lookup_allowance(p->aaa_ldap->name,
+	    p->aaa_query->name, t->user, p->aaa_ldap->timeout,
+	    ct_proxy_user_cb, t);
+}
+
+static void
+ct_proxy_user_cb(void *arg, const struct lookup_result *res)
+{
+	struct ctltest			*t = arg;
+	const struct proxy_profile	*p = t->l->proxy;
+	const char			*detail;
+	char				 mails[1024];
+	size_t				 i;
+
+	t->lookup_id = 0;
+	detail = res->detail != NULL ? res->detail : "";
+	switch (res->result) {
+	case LDAP_RES_OK:
+	case LDAP_RES_DISALLOWED:
+		/* The allowance filter is the card rule for passwords; a
+		 * certificate login does not ask it. */
+		mails[0] = '\0';
+		for (i = 0; i < res->nmails; i++) {
+			if (i > 0)
+				strlcat(mails, " ", sizeof(mails));
+			strlcat(mails, res->mails[i], sizeof(mails));
+		}
+		ct_step(t, "ldap", "ok", "ldap %s query %s: entry \"%s\"%s%s",
+		    p->aaa_ldap->name, p->aaa_query->name, res->dn != NULL ?
+		    res->dn : "", res->nmails > 0 ? ", mail " : "", mails);
+		ct_decide(t, CTL_TEST_ACCEPTED, t->user, "the certificate "
+		    "authenticates user %s%s", t->user, p->cert_binds_login ?
+		    "; a login must name this user or one of its addresses" :
+		    "");
+		return;
+	case LDAP_RES_TEMPFAIL:
+		ct_step(t, "ldap", "tempfail", "ldap %s query %s: %s",
+		    p->aaa_ldap->name, p->aaa_query->name, *detail ? detail :
+		    "the directory is unavailable");
+		ct_decide(t, CTL_TEST_TEMPFAIL, NULL, "LDAP is unavailable: "
+		    "a login gets a temporary failure");
+		return;
+	case LDAP_RES_NOTFOUND:
+		ct_step(t, "ldap", "warn", "ldap %s query %s: no entry for %s",
+		    p->aaa_ldap->name, p->aaa_query->name, t->user);
+		ct_decide(t, CTL_TEST_ACCEPTED, t->user, "the certificate "
+		    "names user %s, whom the directory does not know: the "
+		    "login must name %s exactly", t->user, t->user);
+		return;
+	default:
+		ct_step(t, "ldap", "fail", "ldap %s query %s: %s%s%s",
+		    p->aaa_ldap->name, p->aaa_query->name,
+		    ldap_result_name(res->result), *detail ? ": " : "",
+		    detail);
+		ct_decide(t, CTL_TEST_REFUSED, NULL, "refused by the "
+		    "directory");
+		return;
+	}
+}
+
 static void
 ct_cert_lookup(struct ctltest *t)
 {
@@ -401,12 +497,7 @@ ct_cert_lookup(struct ctltest *t)
 	struct certfields		 cf;
 
 	if (t->l->proxy != NULL) {
-		ct_step(t, "ldap", "skip", "an e-mail proxy listener names "
-		    "the user from the certificate by its proxy profile %s, "
-		    "not by a certificate query", t->l->proxy_name);
-		ct_decide(t, CTL_TEST_ACCEPTED, NULL, "the certificate is "
-		    "valid on this listener; the user follows from proxy "
-		    "profile %s", t->l->proxy_name);
+		ct_proxy_user(t);
 		return;
 	}
 	if (ap == NULL || ap->kind != AUTH_PROFILE_CERTIFICATE) {
