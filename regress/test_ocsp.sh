@@ -129,6 +129,51 @@ test_good_delivered_revoked_refused() {
 	up_assert_count 1
 }
 
+# `smtpcertctl test certificate' asks the responder as a session would:
+# the ocsp step says good, or revoked with the refusal as the decision.
+test_ctl_test_certificate_asks_ocsp() {
+	ocsp_env
+	ocsp_revoke "$PKI" carol affiliationChanged
+	ocsp_start "$PKI" "$OP"
+	ocsp_conf "ocsp yes responder \"http://127.0.0.1:$OP/\" stale fail-closed timeout 5s"
+	# (The listener maps no certificate to a user: the decision after a
+	# good answer is "names nobody", exit 1.)
+	ctl -j test certificate "$PKI/alice.chain.pem" >"$T/alice.json" || true
+	cat "$T/alice.json"
+	$PY - "$T/alice.json" <<'PYEOF' || fail "alice: no good OCSP step"
+import json, sys
+d = json.load(open(sys.argv[1]))
+s = {x["step"]: x for x in d["steps"]}
+sys.exit(0 if s["ocsp"]["result"] == "ok" and s["revocation"]["result"] == "ok" else 1)
+PYEOF
+	local rc=0
+	ctl -j test certificate "$PKI/carol.chain.pem" >"$T/carol.json" || rc=$?
+	cat "$T/carol.json"
+	[ $rc = 1 ] || fail "carol: exit $rc, want 1 (refused)"
+	$PY - "$T/carol.json" <<'PYEOF' || fail "carol: not refused by OCSP"
+import json, sys
+d = json.load(open(sys.argv[1]))
+last = d["steps"][-1]
+sys.exit(0 if d["decision"] == "refused" and last["step"] == "ocsp" and
+         last["result"] == "fail" and "revoked" in last["detail"] and
+         "revoked" in d["reason"] else 1)
+PYEOF
+	[ "$(ocsp_requests "$OP")" = 2 ] ||
+	    fail "responder asked $(ocsp_requests "$OP") times, want 2"
+	# Responder gone, stale fail-closed, a certificate not asked yet: a
+	# temporary failure, not a refusal.
+	ocsp_stop "$OP"
+	rc=0
+	ctl -j test certificate "$PKI/dave.chain.pem" >"$T/dave.json" || rc=$?
+	cat "$T/dave.json"
+	[ $rc = 2 ] || fail "dave: exit $rc, want 2 (tempfail)"
+	$PY - "$T/dave.json" <<'PYEOF' || fail "dave: not a temporary failure at the ocsp step"
+import json, sys
+d = json.load(open(sys.argv[1]))
+sys.exit(0 if d["decision"] == "tempfail" and d["steps"][-1]["step"] == "ocsp" else 1)
+PYEOF
+}
+
 # A delegated responder (certified by the intermediate for OCSP signing)
 # is trusted; one signed by an unrelated CA is not (fail-closed refuses,
 # and the reason is logged).
@@ -249,6 +294,7 @@ c = C(sys.argv[1]); c.expect(220); c.ehlo(); c.cmd("QUIT", 221)
 
 ocsp_init
 run_test test_good_delivered_revoked_refused
+run_test test_ctl_test_certificate_asks_ocsp
 run_test test_delegated_ok_wrong_signer_rejected
 run_test test_responder_down_fail_open_then_closed
 run_test test_cached_answer_used_while_down
