@@ -38,6 +38,8 @@
 #include <sys/types.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 
 #include <errno.h>
 #include <fcntl.h>
@@ -336,6 +338,17 @@ io_connect(struct io *io, const struct sockaddr *sa, socklen_t salen,
 	}
 	io->fd = fd;
 	io->ctimeout = timeout_ms > 0 ? timeout_ms : 0;
+	/* Relays and proxy back ends get commands and client data in
+	 * pieces: a proxied IMAP command, then the next one after the back
+	 * end's reply; SMTP's DATA after RCPT.  With Nagle on, a small
+	 * write waits for the ACK of the one before, which the peer delays
+	 * by up to 40 ms.  Output is coalesced here instead: io_write()
+	 * only queues, and the queue goes out once per event. */
+	if ((sa->sa_family == AF_INET || sa->sa_family == AF_INET6) &&
+	    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &(int){ 1 },
+	    sizeof(int)) == -1)
+		log_trace(TRACE_UPSTREAM, "fd %d: TCP_NODELAY: %s", fd,
+		    strerror(errno));
 	if (connect(fd, sa, salen) == -1 && errno != EINPROGRESS &&
 	    errno != EINTR) {
 		/* Reported like a late failure, so the owner has one path. */
