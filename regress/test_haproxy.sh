@@ -15,7 +15,9 @@
 #
 # What must hold:
 #   - every gateway logs the client's real address, and the upstream's
-#     Received: field and XCLIENT name it;
+#     Received: field and XCLIENT name it; the gateways take headers only
+#     from the balancer (`proxy-protocol from "127.0.0.1"'): the client
+#     connecting to one directly with a forged header is refused;
 #   - a gateway killed (SIGKILL of all its processes, as in a crash)
 #     during a stream of messages from parallel clients: every message a
 #     client was told 250 for is at the upstream exactly once (by
@@ -195,7 +197,10 @@ hap_env() {
 	smtp_env
 	GW_PORT=$(free_port)
 	HAP_PORT=$(free_port)
-	SMTP_NO_SMTPS=1 SMTP_LISTEN_OPTS="proxy-protocol" smtp_conf
+	# Headers only from the balancer's address (127.0.0.1): a client
+	# that reaches a gateway directly cannot claim an address.
+	SMTP_NO_SMTPS=1 SMTP_LISTEN_OPTS='proxy-protocol from "127.0.0.1"' \
+	    smtp_conf
 	local i
 	for i in 1 2 3; do
 		gw_start "$i" || return 1
@@ -283,11 +288,20 @@ for k in range(6):
 		grep -l "by gw$i.example.test" "$T"/up/msg-*.eml >/dev/null ||
 		    fail "no message through gw$i"
 	done
-	# Straight to a gateway, without a PROXY header: refused.
+	# Straight to a gateway from the client's address, with a valid PROXY
+	# v2 header claiming another address: refused before it is read
+	# (proxy-protocol from), and nothing of it is believed.
 	hap_py '
+import ipaddress, struct
+src, dst = ipaddress.ip_address("192.0.2.99"), ipaddress.ip_address("127.0.0.2")
+body = src.packed + dst.packed + struct.pack("!HH", 40099, int(sys.argv[1]))
+hdr = b"\r\n\r\n\x00\r\nQUIT\n" + bytes([0x21, 0x11]) + struct.pack("!H", len(body)) + body
 s = socket.create_connection(("127.0.0.2", int(sys.argv[1])), timeout=10,
     source_address=(CLIENT, 0))
-s.sendall(b"EHLO direct.example.test\r\n")
+try:
+    s.sendall(hdr + b"EHLO direct.example.test\r\n")
+except OSError:
+    pass
 got = b""
 try:
     while True:
@@ -299,8 +313,10 @@ except ConnectionResetError:
     pass
 assert not got.startswith(b"220"), got
 ' "$GW_PORT"
-	wait_log "$T/gw1.log" "event=proxy-header .*result=refused" 10 ||
+	wait_log "$T/gw1.log" "event=proxy-header lb=127\\.0\\.0\\.9:[0-9]+ .*result=refused reason=\"not a listed balancer" 10 ||
 	    fail "no proxy-header refusal logged"
+	grep "event=proxy-header" "$T/gw1.log"
+	! grep -q "192\.0\.2\.99" "$T/gw1.log" || fail "the forged address was believed"
 	up_assert_count 6
 }
 
