@@ -9,12 +9,13 @@
 #      One client (Python's imaplib over TLS, one connection, logged in
 #      once) repeats BENCH_LAT_N times a FETCH of flags and envelopes of
 #      the small ones, and a full-body FETCH (BODY.PEEK[]) of the large
-#      one: straight to Dovecot's IMAPS port, and through smtpcertd's
+#      one, and an APPEND of about 50 KB: straight to Dovecot's IMAPS port, and through smtpcertd's
 #      IMAP4S proxy (auth aaa against slapd, back end Dovecot's IMAPS);
 #      p50/p99 per command and the proxy's difference at p50.
 #   2. SMTP: one client over implicit TLS with alice's certificate, one
 #      session, BENCH_LAT_N transactions of MAIL, RCPT and DATA with a
-#      10 KB message, relayed to bench/sink (the real sink of
+#      10 KB message, and of a 100 KB one (several TLS records, so the
+#      gateway writes it to the upstream in several pieces), relayed to bench/sink (the real sink of
 #      bench/smtp.sh), against the same client straight to the sink
 #      (plaintext, the sink has no TLS): p50/p99 per reply.
 #
@@ -109,7 +110,7 @@ bench_start "$T/d"
 
 "$PY" - "$T/pki" "$N" "$NMSG" "$DC_IMAPS_PORT" "$IMAP_PORT" "$SINK_PORT" \
     "$SMTP_PORT" <<'PY'
-import imaplib, smtplib, socket, ssl, sys, time
+import imaplib, os, smtplib, socket, ssl, sys, time
 pki, n, nmsg = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
 dc_port, px_port, sink_port, gw_port = map(int, sys.argv[4:8])
 
@@ -119,6 +120,11 @@ def ctx(cert=None):
     if cert:
         c.load_cert_chain(pki + "/" + cert + ".crt", pki + "/" + cert + ".key")
     return c
+
+CLIENT_NODELAY = os.environ.get("BENCH_LAT_CLIENT_NODELAY", "0") == "1"
+def nodelay(sock):
+    if CLIENT_NODELAY:
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
 def pct(v, p):
     v = sorted(v)
@@ -131,6 +137,7 @@ def timed(fn):
 
 def imap_run(port):
     m = imaplib.IMAP4_SSL("127.0.0.1", port, ssl_context=ctx(), timeout=30)
+    nodelay(m.sock)
     m.login("alice", "alicepw")
     typ, d = m.select("INBOX", readonly=True)
     assert typ == "OK" and int(d[0]) == nmsg + 1, d
@@ -142,14 +149,23 @@ def imap_run(port):
     def body():
         typ, d = m.fetch(big, "(BODY.PEEK[])")
         assert typ == "OK" and len(d[0][1]) > 50000, typ
+    line = "".join(chr(0x61 + (k % 26)) for k in range(76)) + "\r\n"
+    upload = ("Subject: appended\r\n\r\n" + line * (50 * 1024 // len(line))).encode()
+    typ, d = m.create("Bench")
+    def append():
+        typ, d = m.append("Bench", None, None, upload)
+        assert typ == "OK", d
     for _ in range(5):	# warm-up
-        env(); body()
+        env(); body(); append()
     r = {"FETCH 1:%d (FLAGS ENVELOPE)" % nmsg: [],
-         "FETCH %s (BODY.PEEK[]) ~50 KB" % big: []}
-    k1, k2 = list(r)
+         "FETCH %s (BODY.PEEK[]) ~50 KB" % big: [],
+         "APPEND ~50 KB": []}
+    k1, k2, k3 = list(r)
     for _ in range(n):
         r[k1].append(timed(env))
         r[k2].append(timed(body))
+        r[k3].append(timed(append))
+    m.delete("Bench")
     m.logout()
     return r
 
@@ -160,15 +176,23 @@ def smtp_run(port, tls):
     else:
         m = smtplib.SMTP("127.0.0.1", port, local_hostname="client.example.test",
             timeout=30)
+    nodelay(m.sock)
     m.ehlo()
     msg = ("Subject: latency\r\n\r\n" + ("x" * 78 + "\r\n") * 128).encode()
+    big = ("Subject: latency\r\n\r\n" + ("y" * 78 + "\r\n") * 1280).encode()
     def ok(r):
         assert r[0] // 100 in (2, 3), r
-    r = {"MAIL": [], "RCPT": [], "DATA (10 KB, to the end of data)": []}
+    r = {"MAIL": [], "RCPT": [], "DATA (10 KB, to the end of data)": [],
+         "MAIL+RCPT+DATA (100 KB)": []}
+    def big_txn():
+        ok(m.mail("alice@example.test"))
+        ok(m.rcpt("bob@example.test"))
+        ok(m.data(big))
     def txn(keep):
         t = [timed(lambda: ok(m.mail("alice@example.test"))),
              timed(lambda: ok(m.rcpt("bob@example.test"))),
-             timed(lambda: ok(m.data(msg)))]
+             timed(lambda: ok(m.data(msg))),
+             timed(big_txn)]
         if keep:
             for k, v in zip(r, t):
                 r[k].append(v)
