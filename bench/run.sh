@@ -1,6 +1,6 @@
 #!/bin/bash
 # Benchmarks, run by `make bench` (BUILD=build or build-san).  Each part
-# is a function; run one with: bash bench/run.sh smtp|crl|crl-sessions
+# is a function; run one with: bash bench/run.sh smtp|latency|crl|crl-sessions
 set -u
 TOP=$(cd "$(dirname "$0")/.." && pwd)
 BUILD=${BUILD:-build}
@@ -9,6 +9,13 @@ case "$BUILD" in /*) ;; *) BUILD="$TOP/$BUILD" ;; esac
 # SMTP sessions: bench/smtp.sh (its own knobs are documented there).
 bench_smtp() {
 	BUILD=$BUILD bash "$TOP/bench/smtp.sh"
+}
+
+# Per-command latency, one client at a time (issue 17): IMAP straight to
+# Dovecot vs through the IMAP4S proxy, SMTP replies relayed vs the sink
+# (bench/latency.sh; BENCH_LAT_N repetitions).
+bench_latency() {
+	BUILD=$BUILD bash "$TOP/bench/latency.sh"
 }
 
 # Revocation at DoD scale (issue 5).
@@ -35,9 +42,10 @@ bench_crl() {
 
 case "${1:-all}" in
 smtp)	bench_smtp ;;
+latency)	bench_latency ;;
 crl)	bench_crl ;;
 crl-sessions)
 	CRL_BENCH_MICRO=0 bench_crl ;;
-all)	bench_smtp; bench_crl ;;
-*)	echo "usage: bench/run.sh [smtp|crl|crl-sessions|all]" >&2; exit 1 ;;
+all)	bench_smtp; bench_latency; bench_crl ;;
+*)	echo "usage: bench/run.sh [smtp|latency|crl|crl-sessions|all]" >&2; exit 1 ;;
 esac

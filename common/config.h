@@ -24,6 +24,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "netprefix.h"
 #include "tlsopts.h"
 
 /* Default paths and names. */
@@ -429,6 +430,8 @@ enum listen_tls {
 	LISTEN_TLS_IMPLICIT
 };
 
+#define LISTEN_MAX_PP_FROM	16
+
 struct listener {
 	TAILQ_ENTRY(listener) entry;
 	uint32_t	 index;		/* 0..n-1 in file order */
@@ -437,6 +440,9 @@ struct listener {
 	int		 proto;		/* enum listen_proto */
 	int		 tls;		/* enum listen_tls */
 	int		 proxy_protocol; /* PROXY v1/v2 header accepted */
+	/* proxy-protocol from ...: only these balancers (none: any) */
+	struct netprefix pp_from[LISTEN_MAX_PP_FROM];
+	int		 npp_from;
 	struct tls_opts	 tlsopts;	/* over the global ones */
 	int		 fd;		/* runtime only: -1, never printed */
 

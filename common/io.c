@@ -38,6 +38,8 @@
 #include <sys/types.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 
 #include <errno.h>
 #include <fcntl.h>
@@ -90,6 +92,7 @@ enum io_state {
 #define IO_F_PAUSEHIT	0x1000	/* read event fired while paused */
 #define IO_F_ASYNC	0x2000	/* handshake job waits on a key operation */
 #define IO_F_SIGNED	0x4000	/* a key operation ended: no more jobs */
+#define IO_F_NOQUICKACK	0x8000	/* not TCP: no TCP_QUICKACK */
 
 /* io_tls_shake(): the handshake is paused in an asynchronous job. */
 #define IO_TLS_WANT_ASYNC	(-10)
@@ -336,6 +339,17 @@ io_connect(struct io *io, const struct sockaddr *sa, socklen_t salen,
 	}
 	io->fd = fd;
 	io->ctimeout = timeout_ms > 0 ? timeout_ms : 0;
+	/* Relays and proxy back ends get commands and client data in
+	 * pieces: a proxied IMAP command, then the next one after the back
+	 * end's reply; SMTP's DATA after RCPT.  With Nagle on, a small
+	 * write waits for the ACK of the one before, which the peer delays
+	 * by up to 40 ms.  Output is coalesced here instead: io_write()
+	 * only queues, and the queue goes out once per event. */
+	if ((sa->sa_family == AF_INET || sa->sa_family == AF_INET6) &&
+	    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &(int){ 1 },
+	    sizeof(int)) == -1)
+		log_trace(TRACE_UPSTREAM, "fd %d: TCP_NODELAY: %s", fd,
+		    strerror(errno));
 	if (connect(fd, sa, salen) == -1 && errno != EINPROGRESS &&
 	    errno != EINTR) {
 		/* Reported like a late failure, so the owner has one path. */
@@ -1415,6 +1429,21 @@ io_fill(struct io *io)
 		    (io->ssl != NULL && !SSL_has_pending(io->ssl))))
 			break;
 	}
+	/*
+	 * ACK what was read at once.  A client with Nagle on (most do)
+	 * sends a message or an APPEND in TLS records, each smaller than
+	 * loopback's or a LAN's segment once batched, and holds the last
+	 * one until the records before it are ACKed; Linux leaves
+	 * quick-ACK mode soon after the handshake and delays that ACK by
+	 * up to 40 ms, on every DATA and APPEND (measured: 100 KB DATA
+	 * 44 ms through the gateway, 1.4 ms straight to the sink;
+	 * bench/latency.sh).  Quick-ACK mode does not stick, so it is set
+	 * again after each read: one setsockopt() per read event.
+	 */
+	if (total > 0 && !(io->flags & IO_F_NOQUICKACK) &&
+	    setsockopt(io->fd, IPPROTO_TCP, TCP_QUICKACK, &(int){ 1 },
+	    sizeof(int)) == -1)
+		io->flags |= IO_F_NOQUICKACK;
 	return total;
 }
 

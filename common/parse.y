@@ -310,7 +310,7 @@ typedef struct {
 %token	CERTPOLICY INHIBITANYPOLICY INHIBITPOLICYMAPPING REQEXPLICITPOLICY
 %token	SECURITYLEVEL BINDSLOGIN MASTER SEPARATOR
 %token	SESSIONCACHE SESSIONLIFETIME PROTOCOLS CIPHERS CIPHERSUITES GROUPS
-%token	METRICS CHANGES LOG FACILITY
+%token	METRICS CHANGES LOG FACILITY FROM
 /* One: a listener's `tls' (implicit TLS) before `profile' is read as
  * `tls profile ...' (its TLS settings); a proxy's `profile' never
  * follows `tls' on a listener. */
@@ -1402,6 +1402,22 @@ tlsprofile	: DEFAULT	{ $$ = TLS_PROFILE_DEFAULT; }
 		}
 		;
 
+/* proxy-protocol from "192.0.2.5" from "10.0.0.0/24": the balancers. */
+ppfrom		: /* empty */
+		| ppfrom FROM STRING	{
+			if (lt->npp_from >= LISTEN_MAX_PP_FROM)
+				yyerror("proxy-protocol: more than %d from",
+				    LISTEN_MAX_PP_FROM);
+			else if (netprefix_parse($3,
+			    &lt->pp_from[lt->npp_from]) == -1)
+				yyerror("proxy-protocol from \"%s\": not an "
+				    "address or address/prefix-length", $3);
+			else
+				lt->npp_from++;
+			free($3);
+		}
+		;
+
 listenopts	: /* empty */
 		| listenopts listenopt
 		;
@@ -1441,7 +1457,7 @@ listenopt	: PORT port		{
 			if (lt->proxy_protocol)
 				yyerror("proxy-protocol given twice");
 			lt->proxy_protocol = 1;
-		}
+		} ppfrom
 		| LIMIT STRING value	{
 			set_limit(&lt->limits_set, $2, $3);
 			free($2);
@@ -1501,6 +1517,7 @@ static const struct keywords keywords[] = {
 	{ "file",			FILETOK },
 	{ "filter",			FILTER },
 	{ "format",			FORMAT },
+	{ "from",			FROM },
 	{ "group",			GROUP },
 	{ "group-policy",		GROUPPOLICY },
 	{ "groups",			GROUPS },
@@ -2494,6 +2511,8 @@ listen_end(void)
 		l->proto = lt->proto;
 		l->tls = lt->tls;
 		l->proxy_protocol = lt->proxy_protocol;
+		memcpy(l->pp_from, lt->pp_from, sizeof(l->pp_from));
+		l->npp_from = lt->npp_from;
 		l->limits_set = lt->limits_set;
 #define DUP(f) do {							\
 	if (lt->f != NULL && (l->f = strdup(lt->f)) == NULL)		\

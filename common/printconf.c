@@ -395,7 +395,9 @@ static void
 print_listener(FILE *fp, const struct listener *l)
 {
 	char		 host[NI_MAXHOST], serv[NI_MAXSERV];
+	char		 pfx[INET6_ADDRSTRLEN + 8];
 	const char	*proxy = NULL;
+	int		 i;
 
 	if (getnameinfo((const struct sockaddr *)&l->ss, l->sslen,
 	    host, sizeof(host), serv, sizeof(serv),
@@ -435,6 +437,10 @@ print_listener(FILE *fp, const struct listener *l)
 #undef REF
 	if (l->proxy_protocol)
 		fprintf(fp, " proxy-protocol");
+	for (i = 0; i < l->npp_from; i++) {
+		netprefix_format(&l->pp_from[i], pfx, sizeof(pfx));
+		fprintf(fp, " from \"%s\"", pfx);
+	}
 	tlsopts_print(fp, &l->tlsopts, " ", "");
 	print_limits(fp, &l->limits_set, " ", "");
 	fprintf(fp, "\n");

@@ -39,6 +39,9 @@ TEST_PKGS="$TEST_PKGS debhelper dpkg-dev fakeroot lintian"
 # The Prometheus client's parser judges the metrics output
 # (regress/test_metrics.sh).
 TEST_PKGS="$TEST_PKGS python3-prometheus-client"
+# HAProxy in front of several gateways, PROXY v2 and SMTP health checks
+# (regress/test_haproxy.sh).
+TEST_PKGS="$TEST_PKGS haproxy"
 
 if [ "$(id -u)" -ne 0 ]; then
 	echo "deps.sh: must run as root" >&2

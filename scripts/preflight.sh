@@ -44,6 +44,7 @@ need ldap-utils "ldapadd/ldapsearch/ldapwhoami" has ldapwhoami
 need dovecot-imapd "Dovecot IMAP" test -x /usr/lib/dovecot/imap
 need dovecot-pop3d "Dovecot POP3" test -x /usr/lib/dovecot/pop3
 need systemd "systemd-analyze (unit verification)" has systemd-analyze
+need haproxy "HAProxy (several gateways behind a balancer)" test -x /usr/sbin/haproxy
 
 # clients and tools, with the features the tests use
 need swaks "swaks" has swaks

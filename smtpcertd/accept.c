@@ -72,6 +72,8 @@ static void	accept_start(int, struct front_gen *, const struct listener *,
 static void	accept_proxy_read(evutil_socket_t, short, void *);
 static void	accept_proxy_timeout(evutil_socket_t, short, void *);
 static void	accept_wait_free(struct accept_wait *);
+static int	accept_from_balancer(const struct listener *,
+		    const struct sockaddr *);
 static void	accept_log(const struct front_peer *, const struct listener *,
 		    const char *, const char *, int);
 static void	accept_refuse(struct accept_wait *, const char *, ...)
@@ -145,6 +147,8 @@ accept_connection(int fd, const struct listener *fl)
 		return;
 	}
 	if (getpeername(fd, (struct sockaddr *)&ss, &sslen) == -1) {
+		/* No address: no listed balancer either (fails closed). */
+		ss.ss_family = AF_UNSPEC;
 		strlcpy(peer.addr, "unknown", sizeof(peer.addr));
 		peer.port = 0;
 	} else
@@ -152,6 +156,16 @@ accept_connection(int fd, const struct listener *fl)
 
 	if (!l->proxy_protocol) {
 		accept_start(fd, g, l, &peer);
+		return;
+	}
+	/* Only a listed balancer may say who the client is: anyone else
+	 * could claim any address.  Checked before a byte is read. */
+	if (l->npp_from > 0 && !accept_from_balancer(l,
+	    (struct sockaddr *)&ss)) {
+		accept_log(&peer, l, "refused", "not a listed balancer "
+		    "(proxy-protocol from)", 1);
+		front_gen_unref(g);
+		close(fd);
 		return;
 	}
 
@@ -227,6 +241,18 @@ accept_wait_free(struct accept_wait *w)
 	if (w->gen != NULL)
 		front_gen_unref(w->gen);
 	free(w);
+}
+
+/* Is the connection's own peer one of the listener's balancers? */
+static int
+accept_from_balancer(const struct listener *l, const struct sockaddr *sa)
+{
+	int	 i;
+
+	for (i = 0; i < l->npp_from; i++)
+		if (netprefix_match(&l->pp_from[i], sa))
+			return 1;
+	return 0;
 }
 
 /* The one line a connection without a session gets: the balancer, what
