@@ -4,6 +4,7 @@
 #   make                 build everything into build/
 #   make check           build and run the whole test suite
 #   make check SANITIZE=1  same, with ASan + UBSan, into build-san/
+#   make fuzz            libFuzzer targets (clang) into build/fuzz/
 #   make install PREFIX=/usr DESTDIR=/tmp/root   (layout: README.md)
 #   make uninstall       the same variables as install
 
@@ -129,6 +130,57 @@ bench: all $(BENCH_BINS)
 # The benchmark's tools alone (regress/test_bench_tools.sh builds these).
 bench-tools: $(BENCH_BINS)
 
+# Fuzzing (`make fuzz', README "Fuzzing"): one libFuzzer binary per
+# fuzz/fuzz_*.c into $(O)/fuzz/.  The parsers are compiled again with
+# clang and the fuzzer's coverage instrumentation: gcc objects carry no
+# coverage and libFuzzer would fuzz blind.  Program folders become
+# archives (their main() renamed) so a target pulls in only the objects
+# it calls.
+FUZZ_CC	?= clang
+FUZZ_SAN := -fsanitize=address,undefined -fno-sanitize-recover=undefined \
+	-fno-omit-frame-pointer
+FUZZ_CFLAGS := -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Wshadow \
+	-Wmissing-prototypes -Wpointer-arith -Wno-unused-parameter \
+	-g -O1 $(FUZZ_SAN) -fsanitize=fuzzer-no-link -Icommon \
+	-Ismtpcertd -Icrld -Ildapd-helper $(PKG_CFLAGS) \
+	-DLIBEXECDIR=\"$(LIBEXECDIR)\" -DSYSCONFDIR=\"$(SYSCONFDIR)\"
+FUZZ_SRCS := $(sort $(wildcard fuzz/fuzz_*.c))
+FUZZ_BINS := $(FUZZ_SRCS:fuzz/%.c=$(O)/fuzz/%)
+FUZZ_PROGS := smtpcertd crld ldapd-helper
+FO	:= $(O)/fuzz/obj
+
+$(FO)/common/parse.o: $(O)/gen/parse.c
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -Wno-unused-but-set-variable \
+		-Wno-missing-prototypes -c -o $@ $<
+
+$(FO)/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) $(FUZZ_MAINFLAGS) -MMD -MP -c -o $@ $<
+
+# The programs' main() files: main() renamed, the target brings its own.
+$(FO)/smtpcertd/smtpcertd.o $(FO)/crld/crld.o $(FO)/ldapd-helper/ldapd-helper.o: \
+	FUZZ_MAINFLAGS := -Dmain=fuzz_unused_main -Wno-missing-prototypes
+
+$(O)/fuzz/libcommon.a: $(COMMON_SRCS:%.c=$(FO)/%.o) $(FO)/common/parse.o
+	rm -f $@
+	$(AR) rcs $@ $^
+
+define fuzz_prog_rule
+$(O)/fuzz/lib$(1).a: $$(patsubst %.c,$(FO)/%.o,$$(sort $$(wildcard $(1)/*.c)))
+	rm -f $$@
+	$(AR) rcs $$@ $$^
+endef
+$(foreach p,$(FUZZ_PROGS),$(eval $(call fuzz_prog_rule,$(p))))
+FUZZ_LIBS := $(FUZZ_PROGS:%=$(O)/fuzz/lib%.a) $(O)/fuzz/libcommon.a
+
+$(O)/fuzz/fuzz_%: $(FO)/fuzz/fuzz_%.o $(FUZZ_LIBS)
+	$(FUZZ_CC) $(FUZZ_SAN) -fsanitize=fuzzer -o $@ $< \
+		-Wl,--start-group $(FUZZ_LIBS) -Wl,--end-group \
+		$(SSL_LIBS) $(LDLIBS)
+
+fuzz: $(FUZZ_BINS)
+
 # Installed paths in the man pages, the unit and the rc script.
 INSTALL_SED := sed -e 's|/usr/local/libexec/smtpcertd|$(LIBEXECDIR)|g' \
 	-e 's|/usr/local/sbin|$(SBINDIR)|g' -e 's|/etc/smtpcertd|$(SYSCONFDIR)|g'
@@ -184,6 +236,6 @@ uninstall:
 clean:
 	rm -rf build build-san
 
-.PHONY: all check units bench bench-tools install uninstall clean
+.PHONY: all check units bench bench-tools fuzz install uninstall clean
 
 -include $(shell find $(O) -name '*.d' 2>/dev/null)

@@ -464,8 +464,13 @@ config_proxy_server_new(void)
 	return s;
 }
 
-static void
-proxy_server_free(struct proxy_server *s)
+/*
+ * Also for the parser's half-built server: it once freed those by hand
+ * and forgot the further addresses (a leak per broken server line,
+ * found by fuzzing).
+ */
+void
+config_proxy_server_free(struct proxy_server *s)
 {
 	int	 i;
 
@@ -505,9 +510,9 @@ config_proxy_free(struct proxy_profile *p)
 		return;
 	while ((s = TAILQ_FIRST(&p->allowed)) != NULL) {
 		TAILQ_REMOVE(&p->allowed, s, entry);
-		proxy_server_free(s);
+		config_proxy_server_free(s);
 	}
-	proxy_server_free(p->default_server);
+	config_proxy_server_free(p->default_server);
 	free(p->disallowed_text);
 	free(p->master_user);
 	free(p->master_password_file);

@@ -613,6 +613,7 @@ void	config_group_policy_free(struct group_policy *);
 struct proxy_profile *config_proxy_new(void);
 void	config_proxy_free(struct proxy_profile *);
 struct proxy_server *config_proxy_server_new(void);
+void	config_proxy_server_free(struct proxy_server *);
 void	config_pki_free(struct pki *);
 void	config_ca_free(struct ca *);
 /* Format a duration (seconds) or a size (octets) in its largest exact

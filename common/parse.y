@@ -574,6 +574,12 @@ main		: USER string			{
 				fatal("ca");
 			cur_ca->name = $2;
 			cur_ca->file = $4;
+			/* A mid-rule action: name and path stay on the
+			 * stack until caopts ends, and a syntax error there
+			 * would hand them to the %destructor while cur_ca
+			 * holds them (a use after free, found by fuzzing). */
+			$2 = NULL;
+			$4 = NULL;
 			src_set(&cur_ca->src);
 			TAILQ_INSERT_TAIL(&conf->cas, cur_ca, entry);
 		} caopts		{ cur_ca = NULL; }
@@ -2334,11 +2340,7 @@ proxy_server_begin(char *host)
 {
 	if (cur_server != NULL) {
 		/* left over from a line with an error */
-		free(cur_server->host);
-		free(cur_server->tls_name);
-		free(cur_server->ca_name);
-		tlsopts_free(&cur_server->tlsopts);
-		free(cur_server);
+		config_proxy_server_free(cur_server);
 	}
 	cur_server = config_proxy_server_new();
 	cur_server->host = host;
@@ -2358,11 +2360,7 @@ proxy_server_done(int isdefault)
 			cur_server = NULL;
 			return;
 		}
-		free(cur_server->host);
-		free(cur_server->tls_name);
-		free(cur_server->ca_name);
-		tlsopts_free(&cur_server->tlsopts);
-		free(cur_server);
+		config_proxy_server_free(cur_server);
 		cur_server = NULL;
 		return;
 	}
@@ -2610,11 +2608,7 @@ parse_run(struct file *f, const char *path, int from_text, int *errorsp)
 	/* what an error left half-built */
 	listen_reset();
 	if (cur_server != NULL) {
-		free(cur_server->host);
-		free(cur_server->tls_name);
-		free(cur_server->ca_name);
-		tlsopts_free(&cur_server->tlsopts);
-		free(cur_server);
+		config_proxy_server_free(cur_server);
 		cur_server = NULL;
 	}
 	while ((f = TAILQ_FIRST(&files)) != NULL) {

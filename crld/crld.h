@@ -159,5 +159,12 @@ void	ocsp_config(const struct smtpcertd_conf *, const unsigned char *sysca,
 /* IMSG_OCSP_REQ from the front; imsg NULL: the front's channel is gone. */
 void	ocsp_front_imsg(struct imsg *);
 void	ocsp_shutdown(void);
+/* The check of one response, for the fuzz target (fuzz/fuzz_ocsp.c).
+ * The structs are OpenSSL's OCSP_REQUEST and OCSP_CERTID. */
+struct ocsp_request_st;
+struct ocsp_cert_id_st;
+uint32_t ocsp_check_body(X509 *issuer, struct ocsp_request_st *,
+	    struct ocsp_cert_id_st *, const unsigned char *, size_t,
+	    int64_t *this_update, int64_t *next_update, char *, size_t);
 
 #endif

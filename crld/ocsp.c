@@ -379,6 +379,32 @@ done:
 	OCSP_RESPONSE_free(resp);
 }
 
+/*
+ * check_response() alone, for fuzz/fuzz_ocsp.c: a response checked
+ * against a request, CertID and issuer the caller made, as a query's
+ * is.  Returns the status (enum ocsp_status); detail as in an answer.
+ */
+uint32_t
+ocsp_check_body(X509 *issuer, OCSP_REQUEST *req, OCSP_CERTID *id,
+    const unsigned char *body, size_t len, int64_t *this_update,
+    int64_t *next_update, char *detail, size_t detaillen)
+{
+	struct ocsp_query	 q;
+	struct ocsp_answer	 a;
+
+	memset(&q, 0, sizeof(q));
+	q.url = "fuzz";
+	q.req = req;
+	q.id = id;
+	q.issuer = issuer;
+	memset(&a, 0, sizeof(a));
+	check_response(&q, body, len, &a);
+	*this_update = a.this_update;
+	*next_update = a.next_update;
+	snprintf(detail, detaillen, "%s", a.detail);
+	return a.status;
+}
+
 static void
 query_done(void *arg, int ok, unsigned char *body, size_t len,
     const char *error)

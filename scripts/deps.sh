@@ -43,6 +43,10 @@ TEST_PKGS="$TEST_PKGS python3-prometheus-client"
 # (regress/test_haproxy.sh).
 TEST_PKGS="$TEST_PKGS haproxy"
 
+# The fuzz targets (`make fuzz', regress/test_fuzz.sh): Debian's clang
+# with libFuzzer, whose runtime is only a Recommends of clang.
+TEST_PKGS="$TEST_PKGS clang libclang-rt-14-dev"
+
 if [ "$(id -u)" -ne 0 ]; then
 	echo "deps.sh: must run as root" >&2
 	exit 1

@@ -38,6 +38,16 @@ for lib in libtls libevent ldap libcurl libssl libseccomp; do
 	need "$pkg" "library $lib (pkg-config)" pkg-config --exists "$lib"
 done
 
+# the fuzz targets: clang, and libFuzzer with the sanitizers linking
+need clang "clang" has clang
+need libclang-rt-14-dev "clang's libFuzzer runtime (-fsanitize=fuzzer)" \
+    sh -c 'd=$(mktemp -d) && printf "%s\n" "#include <stddef.h>" \
+    "int LLVMFuzzerTestOneInput(const unsigned char *p, size_t n);" \
+    "int LLVMFuzzerTestOneInput(const unsigned char *p, size_t n)" \
+    "{ return p == NULL && n > 0; }" >"$d/t.c" && \
+    clang -fsanitize=fuzzer,address,undefined -o "$d/t" "$d/t.c"; r=$?; \
+    rm -rf "$d"; exit $r'
+
 # real parts the integration tests start
 need slapd "OpenLDAP server" test -x /usr/sbin/slapd
 need ldap-utils "ldapadd/ldapsearch/ldapwhoami" has ldapwhoami

@@ -256,6 +256,17 @@ int	proxy_be_write(struct proxy_session *, const void *, size_t);
 /* Relay what is buffered on either side; -1 when the session ended. */
 int	proxy_relay_pump(struct proxy_session *);
 
+/* proxy_imap.c: an IMAP command's arguments (atoms, quoted strings, a
+ * literal's announcement), into the session's fields these point to. */
+struct proxy_imap_args {
+	char		(*args)[PX_LITERAL_MAX + 1];	/* PX_ARGS_MAX */
+	size_t		*arglen;
+	int		*nargs;
+	size_t		*lit_need;
+	int		 sync;		/* out: the client waits for "+" */
+};
+int	proxy_imap_args(struct proxy_imap_args *, const char *, size_t);
+
 /* proxy_login.c */
 struct proxy_split {
 	char		 vpnuser[PX_NAME_MAX];

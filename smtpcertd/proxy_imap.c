@@ -76,14 +76,15 @@ tag_char(int c)
 }
 
 /*
- * Arguments from p (len bytes) into s->args.  1: command complete; 0: a
- * literal follows (s->lit_need); -1: syntax error.
+ * Arguments from p (len bytes) into a->args.  1: command complete; 0: a
+ * literal follows (a->lit_need; a->sync: the client waits for our "+");
+ * -1: syntax error.  Pure, for fuzz/fuzz_proxy_login.c.
  */
-static int
-imap_args(struct proxy_session *s, const char *p, size_t len)
+int
+proxy_imap_args(struct proxy_imap_args *a, const char *p, size_t len)
 {
 	const char	*end = p + len;
-	char		*a;
+	char		*arg;
 	size_t		 n, i;
 	int		 nonsync;
 
@@ -92,9 +93,9 @@ imap_args(struct proxy_session *s, const char *p, size_t len)
 			p++;
 		if (p == end)
 			return 1;
-		if (s->nargs >= PX_ARGS_MAX)
+		if (*a->nargs >= PX_ARGS_MAX)
 			return -1;
-		a = s->args[s->nargs];
+		arg = a->args[*a->nargs];
 		n = 0;
 		if (*p == '"') {
 			for (p++; p < end && *p != '"'; p++) {
@@ -105,7 +106,7 @@ imap_args(struct proxy_session *s, const char *p, size_t len)
 					return -1;
 				if (n >= PX_LITERAL_MAX)
 					return -1;
-				a[n++] = *p;
+				arg[n++] = *p;
 			}
 			if (p == end)
 				return -1;
@@ -122,12 +123,11 @@ imap_args(struct proxy_session *s, const char *p, size_t len)
 				p++;
 			if (p + 1 != end || *p != '}')
 				return -1;
-			s->arglen[s->nargs] = 0;
-			s->args[s->nargs][0] = '\0';
-			s->nargs++;
-			s->lit_need = i;
-			if (!nonsync)
-				proxy_reply(s, "+ Ready for literal data\r\n");
+			a->arglen[*a->nargs] = 0;
+			a->args[*a->nargs][0] = '\0';
+			(*a->nargs)++;
+			*a->lit_need = i;
+			a->sync = !nonsync;
 			return 0;
 		} else {
 			while (p < end && *p != ' ') {
@@ -135,14 +135,31 @@ imap_args(struct proxy_session *s, const char *p, size_t len)
 				    (unsigned char)*p < 0x20 || *p == '(' ||
 				    *p == ')' || *p == '{' || *p == '"')
 					return -1;
-				a[n++] = *p++;
+				arg[n++] = *p++;
 			}
 		}
-		a[n] = '\0';
-		s->arglen[s->nargs++] = n;
+		arg[n] = '\0';
+		a->arglen[(*a->nargs)++] = n;
 		if (p < end && *p != ' ')
 			return -1;
 	}
+}
+
+static int
+imap_args(struct proxy_session *s, const char *p, size_t len)
+{
+	struct proxy_imap_args	 a;
+	int			 r;
+
+	a.args = s->args;
+	a.arglen = s->arglen;
+	a.nargs = &s->nargs;
+	a.lit_need = &s->lit_need;
+	a.sync = 0;
+	r = proxy_imap_args(&a, p, len);
+	if (r == 0 && a.sync)
+		proxy_reply(s, "+ Ready for literal data\r\n");
+	return r;
 }
 
 static int

@@ -266,7 +266,8 @@ struct smtp_reply {
 void	smtp_reply_init(struct smtp_reply *);
 enum smtp_reply_status smtp_reply_feed(struct smtp_reply *,
 	    const char *line, size_t len);
-/* Line i's text (NUL-terminated inside text), or NULL. */
+/* Line i's text and its length in *lenp, or NULL.  Only the last line
+ * is NUL-terminated: the others end in the '\n' that joins them. */
 const char *smtp_reply_line(const struct smtp_reply *, size_t i,
 	    size_t *lenp);
 /*

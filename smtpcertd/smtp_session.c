@@ -1914,6 +1914,24 @@ session_data_in(struct session *s)
 	}
 }
 
+/*
+ * The upstream's reply in a log line: its code and first line only.
+ * smtp_reply_line() is not NUL-terminated at the end of a line but the
+ * last (the lines are '\n'-joined in one buffer), so the length bounds
+ * it: printing it as a C string logged every line (found by fuzzing).
+ */
+static void
+session_kv_reply(struct kvlog *kv, const struct smtp_reply *r)
+{
+	const char	*l = NULL;
+	size_t		 len = 0;
+
+	if (r->nlines > 0)
+		l = smtp_reply_line(r, 0, &len);
+	kvlog_fmt(kv, "upstream-reply", "%d%s%s %.*s", r->code,
+	    r->enh[0] ? " " : "", r->enh, (int)len, l != NULL ? l : "");
+}
+
 static void
 session_upstream_cb(void *arg, int event, const struct smtp_reply *r,
     const char *why)
@@ -1947,9 +1965,7 @@ session_upstream_cb(void *arg, int event, const struct smtp_reply *r,
 		kvlog_str(&kv, "command", w == W_MAIL ? "MAIL" : w == W_RCPT ?
 		    "RCPT" : "DATA");
 		kvlog_str(&kv, "upstream", upstream_peer(s->up));
-		kvlog_fmt(&kv, "upstream-reply", "%d%s%s %s", r->code,
-		    r->enh[0] ? " " : "", r->enh,
-		    r->nlines ? smtp_reply_line(r, 0, NULL) : "");
+		session_kv_reply(&kv, r);
 		kvlog_str(&kv, "result", r->code / 100 == 4 ? "tempfail" :
 		    "rejected");
 		kvlog_info(&kv);
@@ -1989,9 +2005,7 @@ session_upstream_cb(void *arg, int event, const struct smtp_reply *r,
 		kvlog_u64(&kv, "size", s->msgsize);
 		kvlog_str(&kv, "user", s->authenticated ? s->user : NULL);
 		kvlog_str(&kv, "upstream", upstream_peer(s->up));
-		kvlog_fmt(&kv, "upstream-reply", "%d%s%s %s", r->code,
-		    r->enh[0] ? " " : "", r->enh,
-		    r->nlines ? smtp_reply_line(r, 0, NULL) : "");
+		session_kv_reply(&kv, r);
 		kvlog_str(&kv, "result", r->code / 100 == 2 ? "ok" :
 		    r->code / 100 == 4 ? "tempfail" : "rejected");
 		kvlog_info(&kv);
