@@ -53,6 +53,7 @@ fuzz_one() {
 	mkdir -p "$dir"
 	log="$dir/log"
 	if [ ! -x "$bin" ]; then
+		: >"$dir/FAILED"
 		echo "not ok - fuzz $t: $bin missing (make fuzz)"
 		return
 	fi
@@ -73,6 +74,7 @@ fuzz_one() {
 		[ -z "${FUZZ_CORPUS_OUT:-}" ] && rm -rf "$corpus"
 		return
 	fi
+	: >"$dir/FAILED"
 	echo "not ok - fuzz $t: exit $rc; input and log in $dir"
 	grep -E '^==[0-9]+==ERROR|^SUMMARY|runtime error:|Test unit written' \
 	    "$log" | head -5 | sed 's/^/#   /'
@@ -88,6 +90,8 @@ for t in "$@"; do
 	running=$((running + 1))
 done
 wait
-[ -z "${FUZZ_OUT:-}" ] && ! ls "$OUT"/*/crash-* "$OUT"/*/leak-* \
-    "$OUT"/*/timeout-* "$OUT"/*/oom-* >/dev/null 2>&1 && rm -rf "$OUT"
+# A scratch directory goes when every target passed; else it holds the
+# inputs and logs the "not ok" lines name.
+[ -z "${FUZZ_OUT:-}" ] && ! ls "$OUT"/*/FAILED >/dev/null 2>&1 &&
+    rm -rf "$OUT"
 exit 0
