@@ -397,6 +397,20 @@ ct_cert_ocsp_cb(void *arg, int refuse, const char *why)
 	ct_cert_lookup(t);
 }
 
+/* The entry's mail addresses, space-separated, for a step's detail. */
+static void
+ct_mails(const struct lookup_result *res, char *buf, size_t len)
+{
+	size_t	 i;
+
+	buf[0] = '\0';
+	for (i = 0; i < res->nmails; i++) {
+		if (i > 0)
+			strlcat(buf, " ", len);
+		strlcat(buf, res->mails[i], len);
+	}
+}
+
 /*
  * An e-mail proxy listener names the user from a certificate field by its
  * proxy profile (proxy_cert_username(), as a session does), then knows
@@ -442,7 +456,6 @@ ct_proxy_user_cb(void *arg, const struct lookup_result *res)
 	const struct proxy_profile	*p = t->l->proxy;
 	const char			*detail;
 	char				 mails[1024];
-	size_t				 i;
 
 	t->lookup_id = 0;
 	detail = res->detail != NULL ? res->detail : "";
@@ -451,12 +464,7 @@ ct_proxy_user_cb(void *arg, const struct lookup_result *res)
 	case LDAP_RES_DISALLOWED:
 		/* The allowance filter is the card rule for passwords; a
 		 * certificate login does not ask it. */
-		mails[0] = '\0';
-		for (i = 0; i < res->nmails; i++) {
-			if (i > 0)
-				strlcat(mails, " ", sizeof(mails));
-			strlcat(mails, res->mails[i], sizeof(mails));
-		}
+		ct_mails(res, mails, sizeof(mails));
 		ct_step(t, "ldap", "ok", "ldap %s query %s: entry \"%s\"%s%s",
 		    p->aaa_ldap->name, p->aaa_query->name, res->dn != NULL ?
 		    res->dn : "", res->nmails > 0 ? ", mail " : "", mails);
@@ -526,19 +534,13 @@ ct_cert_lookup_cb(void *arg, const struct lookup_result *res)
 	const struct auth_profile	*ap = t->l->auth_profile;
 	const char			*detail, *fb;
 	char				 mails[1024];
-	size_t				 i;
 
 	t->lookup_id = 0;
 	detail = res->detail != NULL ? res->detail : "";
 	fb = ap->fallback != NULL ? ap->fallback->name : NULL;
 	switch (res->result) {
 	case LDAP_RES_OK:
-		mails[0] = '\0';
-		for (i = 0; i < res->nmails; i++) {
-			if (i > 0)
-				strlcat(mails, " ", sizeof(mails));
-			strlcat(mails, res->mails[i], sizeof(mails));
-		}
+		ct_mails(res, mails, sizeof(mails));
 		ct_step(t, "ldap", "ok", "ldap %s query %s: entry \"%s\", "
 		    "user %s%s%s", ap->ldap->name, ap->query->name,
 		    res->dn != NULL ? res->dn : "", res->user != NULL ?
