@@ -246,7 +246,7 @@ log_trace_emit(enum trace_subsys sub, const char *fmt, ...)
  * children cannot read the time zone files and every process must
  * agree; the Z says so.
  */
-static const char *
+const char *
 log_stamp(char *buf, size_t len)
 {
 	struct timespec	 ts;

@@ -87,4 +87,7 @@ void	vlog(int, const char *, va_list) __attribute__((format(printf, 2, 0)));
 void	fatal(const char *, ...) __attribute__((noreturn, format(printf, 1, 2)));
 void	fatalx(const char *, ...) __attribute__((noreturn, format(printf, 1, 2)));
 
+/* Now as ISO 8601 UTC with milliseconds (the stamp of -d and log file). */
+const char	*log_stamp(char *, size_t);
+
 #endif

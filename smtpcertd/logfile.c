@@ -90,23 +90,6 @@ logfile_stamp_ok(const char *s, size_t len)
 	return 1;
 }
 
-/* Our own stamp, for lines of a child that carry none. */
-static void
-logfile_now(char *buf, size_t len)
-{
-	struct timespec	 ts;
-	struct tm	 tm;
-	size_t		 n;
-
-	if (clock_gettime(CLOCK_REALTIME, &ts) == -1 ||
-	    gmtime_r(&ts.tv_sec, &tm) == NULL ||
-	    (n = strftime(buf, len, "%Y-%m-%dT%H:%M:%S", &tm)) == 0) {
-		snprintf(buf, len, "-");
-		return;
-	}
-	snprintf(buf + n, len - n, ".%03ldZ", ts.tv_nsec / 1000000);
-}
-
 /*
  * One line of child p (without its newline, at most PIPE_BUF bytes):
  * bytes from a child are text for the file, control bytes become '?';
@@ -144,7 +127,7 @@ logfile_line(enum smtpcertd_proc p, char *line, size_t len)
 	if (own)
 		n = snprintf(out, sizeof(out), "%.*s\n", (int)len, line);
 	else {
-		logfile_now(stamp, sizeof(stamp));
+		log_stamp(stamp, sizeof(stamp));	/* a line without one */
 		n = snprintf(out, sizeof(out), "%s %sstderr: %.*s\n", stamp,
 		    who, (int)len, line);
 	}
