@@ -75,7 +75,7 @@ childproc_main(const struct childproc_ops *ops, int foreground, int verbose,
 		fatalx("event_base_new");
 	imsgev_init(&cp.parent, cp.base, PROC_PARENT_FD, IMSG_MAXSIZE_PEER,
 	    PROC_PARENT, childproc_parent_imsg, &cp);
-	for (i = 0; i < PROC_MAX; i++)
+	for (i = 0; i < SLOT_MAX; i++)
 		cp.peer[i].ibuf.fd = -1;
 
 	/* The config names our user, chroot and paths: wait for it. */
@@ -238,7 +238,7 @@ childproc_peer_socket(struct childproc *cp, struct imsg *imsg)
 
 	fd = imsg_get_fd(imsg);
 	if (imsg_get_data(imsg, &proc, sizeof(proc)) == -1 || fd == -1 ||
-	    proc >= PROC_MAX || !(cp->ops->peers & (1U << proc)))
+	    proc >= SLOT_MAX || !(cp->ops->peers & (1U << slot_proc(proc))))
 		fatalx("malformed IMSG_PEER_SOCKET from parent");
 	if (cp->peer_up[proc]) {
 		/* The peer was restarted: its old channel is dead. */

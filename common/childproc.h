@@ -32,8 +32,9 @@ struct childproc_ops {
 		    struct conf_bundle *old);
 	/* Messages from the parent that are not handled here. */
 	void	(*parent_imsg)(struct childproc *, struct imsg *);
-	/* Messages from a peer; imsg == NULL: the peer channel is gone
-	 * (pending requests must fail temporarily). */
+	/* Messages from a peer (proc is its slot: slot_proc() names its
+	 * kind); imsg == NULL: the peer channel is gone (pending requests
+	 * must fail temporarily). */
 	void	(*peer_imsg)(struct childproc *, int proc, struct imsg *);
 	/* A (new) channel to a peer is up. */
 	void	(*peer_up)(struct childproc *, int proc);
@@ -48,8 +49,9 @@ struct childproc {
 	const struct childproc_ops	*ops;
 	struct event_base		*base;
 	struct imsgev			 parent;
-	struct imsgev			 peer[PROC_MAX];
-	int				 peer_up[PROC_MAX];
+	/* By slot (proto.h): a helper has one channel per front. */
+	struct imsgev			 peer[SLOT_MAX];
+	int				 peer_up[SLOT_MAX];
 	struct conf_bundle		*conf;	/* current generation */
 	struct conf_bundle		*pending;
 	struct event			*ev_sigterm;

@@ -152,6 +152,7 @@ config_new(const char *path)
 	conf->tls_session_cache = -1;
 	tlsopts_init(&conf->tls);
 	conf->resolve_every = -1;
+	conf->front_processes = -1;
 	conf->ocsp.enabled = -1;
 	conf->ocsp.stale = -1;
 	conf->ocsp.timeout = -1;
@@ -905,6 +906,8 @@ finish_globals(struct smtpcertd_conf *conf)
 		conf->log_facility = LOG_MAIL;
 	if (conf->resolve_every == -1)
 		conf->resolve_every = CONFIG_DEFAULT_RESOLVE_EVERY;
+	if (conf->front_processes == -1)
+		conf->front_processes = CONFIG_DEFAULT_FRONTS;
 	if (conf->ocsp.enabled == -1)
 		conf->ocsp.enabled = 0;
 	if ((int)conf->ocsp.stale == -1)

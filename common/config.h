@@ -33,6 +33,9 @@
 #define CONFIG_DEFAULT_CONTROL_SOCKET	"/run/smtpcertd.sock"
 #define CONFIG_DEFAULT_CRL_CACHEDIR	"/var/cache/smtpcertd"
 #define CONFIG_DEFAULT_RESOLVE_EVERY	300	/* seconds */
+/* Front processes: at most this many (proto.h's FRONTS_MAX). */
+#define CONFIG_FRONTS_MAX		16
+#define CONFIG_DEFAULT_FRONTS		1
 
 /* Bounds the parser enforces. */
 #define CONFIG_NAME_MAX		128	/* object names */
@@ -501,6 +504,9 @@ struct smtpcertd_conf {
 	int64_t		 resolve_every;	/* seconds between re-resolutions of
 					 * relay and back-end host names;
 					 * 0: at start and reload only */
+	/* Front processes sharing the listeners (smtpcertd/proc.c);
+	 * taken at start only. */
+	int		 front_processes;
 	struct ocsp_conf ocsp;
 	struct conf_limits limits;	/* global */
 

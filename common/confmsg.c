@@ -53,7 +53,7 @@ conf_bundle_free(struct conf_bundle *b)
 		TAILQ_REMOVE(&b->blobs, cb, entry);
 		blob_free(cb);
 	}
-	for (i = 0; i < b->nlfds; i++)
+	for (i = 0; i < b->nlfds * (b->nsets ? b->nsets : 1); i++)
 		if (b->lfds[i] != -1)
 			close(b->lfds[i]);
 	free(b->lfds);
@@ -149,10 +149,22 @@ confmsg_is_conf(uint32_t type)
 int
 confmsg_send(struct imsgev *iev, const struct conf_bundle *b, int what)
 {
+	return confmsg_send_set(iev, b, what, 0);
+}
+
+int
+confmsg_send_set(struct imsgev *iev, const struct conf_bundle *b, int what,
+    size_t k)
+{
 	const struct conf_blob	*cb;
 	struct msgbuild		 m;
+	const int		*lfds;
 	uint32_t		 i;
 	int			 fd, r = 0;
+
+	if (k >= (b->nsets ? b->nsets : 1))
+		k = 0;
+	lfds = b->lfds + k * b->nlfds;
 
 	msg_init(&m);
 	r |= imsgev_compose(iev, IMSG_CONF_START, 0, b->gen, -1, &b->gen,
@@ -175,9 +187,9 @@ confmsg_send(struct imsgev *iev, const struct conf_bundle *b, int what)
 	}
 	if (what & CONFMSG_LISTENERS) {
 		for (i = 0; i < b->nlfds; i++) {
-			if (b->lfds[i] == -1)
+			if (lfds[i] == -1)
 				continue;
-			if ((fd = dup(b->lfds[i])) == -1) {
+			if ((fd = dup(lfds[i])) == -1) {
 				log_warn("%s: dup", __func__);
 				r = -1;
 				continue;

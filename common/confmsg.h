@@ -47,6 +47,9 @@ struct conf_bundle {
 	TAILQ_HEAD(, conf_blob)	 blobs;
 	int			*lfds;	/* by listener index, -1 if none */
 	size_t			 nlfds;
+	/* Parent only: one set of nlfds sockets per front (issue 17),
+	 * front k's at lfds[k * nlfds]; 0 means one set. */
+	size_t			 nsets;
 	/* Parent only, never sent: the configuration as printed before
 	 * host names were resolved, from which the timer re-resolves
 	 * them (smtpcertd/resolve.c). */
@@ -78,6 +81,9 @@ void	conf_bundle_wipe(struct conf_bundle *, uint32_t type);
  * the keys process holds the keys (smtpcertd/keys.c). */
 #define CONFMSG_PKI_CERTS	0x20
 int	confmsg_send(struct imsgev *, const struct conf_bundle *, int what);
+/* The same with the listening sockets of front k's set. */
+int	confmsg_send_set(struct imsgev *, const struct conf_bundle *,
+	    int what, size_t k);
 
 /*
  * Child side: feed every IMSG_CONF_* message here.  Returns 1 when a whole

@@ -28,6 +28,8 @@
  *						 Prometheus over plain HTTP
  *	crl cache "/dir"			["/var/cache/smtpcertd"]
  *	hostname "name"				[gethostname()]
+ *	front processes N			[1] 1-16 front processes
+ *						 sharing the listeners
  *	limit NAME VALUE			[see below; a listener may
  *						 override any of them]
  *	    idle-timeout DURATION [5m]   max-message-size SIZE [35M]
@@ -308,7 +310,7 @@ typedef struct {
 %token	SIZE SMTPAUTH SMTPS SOCKET STALE STARTTLS SUB TIMEOUT TLS TLSFORAUTH
 %token	TTL TYPE UNAUTHLIMIT URL USER USERATTR USERNAME VERIFY XCLIENT YES
 %token	CERTPOLICY INHIBITANYPOLICY INHIBITPOLICYMAPPING REQEXPLICITPOLICY
-%token	SECURITYLEVEL BINDSLOGIN MASTER SEPARATOR
+%token	SECURITYLEVEL BINDSLOGIN MASTER SEPARATOR FRONT PROCESSES
 %token	SESSIONCACHE SESSIONLIFETIME PROTOCOLS CIPHERS CIPHERSUITES GROUPS
 %token	METRICS CHANGES LOG FACILITY FROM
 /* One: a listener's `tls' (implicit TLS) before `profile' is read as
@@ -558,6 +560,12 @@ main		: USER string			{
 			if ($3 != 0 && ($3 < 1 || $3 > 86400))
 				yyerror("resolve every out of range (0, 1s-1d)");
 			SETONCE(conf->resolve_every, $3, "resolve every");
+		}
+		| FRONT PROCESSES NUMBER	{
+			if ($3 < 1 || $3 > CONFIG_FRONTS_MAX)
+				yyerror("front processes out of range (1-%d)",
+				    CONFIG_FRONTS_MAX);
+			SETONCE(conf->front_processes, $3, "front processes");
 		}
 		| CRLCHECK crlchecks
 		| OCSP yesno		{
@@ -1524,6 +1532,7 @@ static const struct keywords keywords[] = {
 	{ "filter",			FILTER },
 	{ "format",			FORMAT },
 	{ "from",			FROM },
+	{ "front",			FRONT },
 	{ "group",			GROUP },
 	{ "group-policy",		GROUPPOLICY },
 	{ "groups",			GROUPS },
@@ -1568,6 +1577,7 @@ static const struct keywords keywords[] = {
 	{ "pop3s",			POP3S },
 	{ "port",			PORT },
 	{ "preferred",			PREFERRED },
+	{ "processes",			PROCESSES },
 	{ "profile",			PROFILE },
 	{ "protocols",			PROTOCOLS },
 	{ "proxy",			PROXY },

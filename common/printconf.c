@@ -500,8 +500,13 @@ config_print(FILE *fp, const struct smtpcertd_conf *conf)
 	config_print_string(fp, conf->crl_cachedir);
 	fprintf(fp, "\nhostname ");
 	config_print_string(fp, conf->hostname);
-	fprintf(fp, "\nresolve every %s\n\n",
+	fprintf(fp, "\nresolve every %s\n",
 	    config_fmt_duration(conf->resolve_every, buf, sizeof(buf)));
+	/* Only when set otherwise: one front is how every configuration
+	 * before issue 17 ran, and their printouts stay as they were. */
+	if (conf->front_processes != CONFIG_DEFAULT_FRONTS)
+		fprintf(fp, "front processes %d\n", conf->front_processes);
+	fprintf(fp, "\n");
 
 	print_limits(fp, &conf->limits, "", "\n");
 	fprintf(fp, "\n");

@@ -39,6 +39,8 @@ proc_name(enum smtpcertd_proc p)
 {
 	if ((unsigned)p < PROC_MAX)
 		return proc_names[p];
+	if ((unsigned)p < SLOT_MAX)
+		return "front";		/* a further front's slot */
 	return "unknown";
 }
 

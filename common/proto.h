@@ -13,9 +13,10 @@
 #define PROC_PARENT_FD		3
 
 /* Bumped whenever a control message changes shape. */
-#define SMTPCERTD_CTL_VERSION	9	/* 8: show stats ends with
+#define SMTPCERTD_CTL_VERSION	10	/* 8: show stats ends with
 					 * IMSG_CTL_STATS_INFO; 9: test
-					 * certificate, test login */
+					 * certificate, test login; 10:
+					 * session rows name their front */
 
 enum smtpcertd_proc {
 	PROC_PARENT,
@@ -28,6 +29,35 @@ enum smtpcertd_proc {
 };
 
 const char	*proc_name(enum smtpcertd_proc);
+
+/*
+ * Issue 17: several front processes (`front processes N').  Each child
+ * has a slot: the parent's children[] and the helpers' peer channels are
+ * indexed by it.  Front 0 keeps PROC_FRONT's slot, so with one front
+ * nothing moves; front k > 0 takes slot PROC_MAX + k - 1.  A slot names
+ * the process kind through slot_proc(); proc_name() takes slots too.
+ */
+#define FRONTS_MAX		16
+#define SLOT_MAX		(PROC_MAX + FRONTS_MAX - 1)
+#define front_slot(k)		((k) == 0 ? PROC_FRONT : PROC_MAX + (k) - 1)
+#define slot_proc(s)		((s) >= PROC_MAX ? PROC_FRONT : (s))
+#define slot_front(s)		((s) == PROC_FRONT ? 0 : (s) - PROC_MAX + 1)
+
+/*
+ * A helper (ldapd-helper, crld) serving several fronts answers each
+ * request on the channel it came from: it keeps the number of that
+ * channel's front in the top byte of its own copy of the request id (the
+ * front's ids are below 2^49, peerreq.c; front 0's stay as they are) and
+ * strips it again in the answer.  The number comes from the channel,
+ * never from the front's data, so one front cannot have an answer sent
+ * to another.
+ */
+#define REQID_SLOT_SHIFT	56
+#define REQID_MASK		((1ULL << REQID_SLOT_SHIFT) - 1)
+#define reqid_tag(slot, id)	(((uint64_t)slot_front(slot) <<		\
+				    REQID_SLOT_SHIFT) | ((id) & REQID_MASK))
+#define reqid_slot(id)		front_slot((int)((id) >> REQID_SLOT_SHIFT))
+#define reqid_orig(id)		((id) & REQID_MASK)
 
 #define IMSG_TYPES(X)							\
 	/* parent -> child: start-up and reload */			\
@@ -99,6 +129,10 @@ const char	*proc_name(enum smtpcertd_proc);
 	X(IMSG_CTL_TEST_STEP)	/* str step, str result, str detail */	\
 	X(IMSG_CTL_TEST_DECISION) /* u32 enum ctl_test_decision, str	\
 				 * user, str reason */			\
+	/* issue 17: several fronts, see the notes below */		\
+	X(IMSG_FRONT_COUNTS)	/* parent -> front: u32 front, u32 n	\
+				 * fronts, u32 writable; fd memfd */	\
+	X(IMSG_AUTHFAIL_NOTE)	/* front -> parent -> other fronts */	\
 	X(IMSG_TYPE_MAX)
 
 #define IMSG_ENUM_ENTRY(n)	n,
@@ -278,7 +312,9 @@ enum ocsp_status {
  * IMSG_CTL_SHOW_SESSIONS	empty
  * IMSG_CTL_SESSION	u64 session id, str protocol, str state, str user,
  *			str client address, str back end, i64 start time,
- *			u64 bytes from the client, u64 bytes to the client
+ *			u64 bytes from the client, u64 bytes to the client;
+ *			to smtpcertctl only (the parent adds them): u32
+ *			front number, u64 front pid
  * IMSG_CTL_END		empty
  */
 #define ACCT_MAX_FIELD		1024	/* any string of a record or row */

@@ -893,8 +893,8 @@ static void
 crld_peer(struct childproc *cp, int proc, struct imsg *imsg)
 {
 	/* Issue 5 item 7: the front's OCSP requests (ocsp.c). */
-	if (proc == PROC_FRONT) {
-		ocsp_front_imsg(imsg);
+	if (slot_proc(proc) == PROC_FRONT) {
+		ocsp_front_imsg(proc, imsg);
 		return;
 	}
 	if (imsg == NULL)

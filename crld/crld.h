@@ -157,7 +157,8 @@ void	ocsp_init(struct childproc *);
 void	ocsp_config(const struct smtpcertd_conf *, const unsigned char *sysca,
 	    size_t syscalen);
 /* IMSG_OCSP_REQ from the front; imsg NULL: the front's channel is gone. */
-void	ocsp_front_imsg(struct imsg *);
+/* From the front in the slot (proto.h); NULL: its channel closed. */
+void	ocsp_front_imsg(int slot, struct imsg *);
 void	ocsp_shutdown(void);
 /* The check of one response, for the fuzz target (fuzz/fuzz_ocsp.c).
  * The structs are OpenSSL's OCSP_REQUEST and OCSP_CERTID. */

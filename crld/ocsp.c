@@ -245,8 +245,8 @@ answer(uint64_t reqid, const struct ocsp_answer *a, int cached)
 	msg_put_u32(&m, cached ? 1 : 0);
 	msg_put_str(&m, a->detail);
 	/* -1: the front is gone; its successor asks again. */
-	(void)childproc_peer_send(ocsp_cp, PROC_FRONT, &m, IMSG_OCSP_RES, 0,
-	    reqid, -1);
+	(void)childproc_peer_send(ocsp_cp, reqid_slot(reqid), &m,
+	    IMSG_OCSP_RES, 0, reqid_orig(reqid), -1);
 	msg_free(&m);
 }
 
@@ -516,7 +516,7 @@ cert_desc(X509 *x, char *buf, size_t len)
 }
 
 static void
-ocsp_request(struct imsg *imsg)
+ocsp_request(uint64_t reqid, struct imsg *imsg)
 {
 	struct msgreader	 r;
 	struct crl_fetch_opts	 o;
@@ -529,7 +529,6 @@ ocsp_request(struct imsg *imsg)
 	OCSP_CERTID		*cid = NULL;
 	EVP_PKEY		*pk;
 	uint8_t			 key[OCSP_KEY_LEN];
-	uint64_t		 reqid = imsg->hdr.reqid;
 	size_t			 ll, il;
 	char			*url = NULL, desc[640];
 	int			 derlen;
@@ -640,17 +639,22 @@ out:
 }
 
 void
-ocsp_front_imsg(struct imsg *imsg)
+ocsp_front_imsg(int slot, struct imsg *imsg)
 {
 	struct ocsp_query	*q;
-	struct ocsp_waiter	*w;
+	struct ocsp_waiter	*w, *next;
 
 	if (imsg == NULL) {
-		/* The front is gone: nobody waits any more (its successor
-		 * numbers its requests afresh).  Queries in flight go on
-		 * and fill the cache. */
+		/* A front is gone: nobody waits any more for its answers
+		 * (its successor numbers its requests afresh); the other
+		 * fronts' waiters stay.  Queries in flight go on and fill
+		 * the cache. */
 		TAILQ_FOREACH(q, &queries, entry) {
-			while ((w = TAILQ_FIRST(&q->waiters)) != NULL) {
+			for (w = TAILQ_FIRST(&q->waiters); w != NULL;
+			    w = next) {
+				next = TAILQ_NEXT(w, entry);
+				if (reqid_slot(w->reqid) != slot)
+					continue;
 				TAILQ_REMOVE(&q->waiters, w, entry);
 				nwaiters--;
 				free(w);
@@ -662,7 +666,7 @@ ocsp_front_imsg(struct imsg *imsg)
 		fatalx("unexpected %s from the front",
 		    imsg_type_name(imsg->hdr.type));
 	stats_inc(STAT_OCSP_REQUESTS);
-	ocsp_request(imsg);
+	ocsp_request(reqid_tag(slot, imsg->hdr.reqid), imsg);
 }
 
 void

@@ -240,8 +240,8 @@ lookup_send(uint64_t id, enum lreq_type type, uint32_t result,
 	for (i = 0; i < nmails; i++)
 		msg_put_str(&m, mails[i]);
 	msg_put_str(&m, detail);
-	if (childproc_peer_send(env->cp, PROC_FRONT, &m, lookup_res_type(type),
-	    0, id, -1) == -1)
+	if (childproc_peer_send(env->cp, reqid_slot(id), &m,
+	    lookup_res_type(type), 0, reqid_orig(id), -1) == -1)
 		log_trace(TRACE_LDAP, "answer %llu: front not connected",
 		    (unsigned long long)id);
 	msg_free(&m);
@@ -358,15 +358,20 @@ lookup_fail_queue(struct lreq_queue *q, const char *why)
 
 /* The front went away: its requests end without an answer. */
 void
-lookup_front_gone(void)
+lookup_front_gone(int slot)
 {
-	struct lreq	*r;
+	struct lreq	*r, *next;
 	int		 n = 0;
 
 	front_gone_quietly = 1;
-	while ((r = TAILQ_FIRST(&env->reqs)) != NULL) {
+	for (r = TAILQ_FIRST(&env->reqs); r != NULL; r = next) {
+		next = TAILQ_NEXT(r, entry);
+		if (reqid_slot(r->id) != slot)
+			continue;
 		lookup_finish(r, LDAP_RES_TEMPFAIL, "front went away");
 		n++;
+		/* lookup_finish() may free more than r: start over. */
+		next = TAILQ_FIRST(&env->reqs);
 	}
 	front_gone_quietly = 0;
 	if (n > 0)

@@ -148,23 +148,28 @@ ldapd_stats(struct childproc *cp)
 static void
 ldapd_peer(struct childproc *cp, int proc, struct imsg *imsg)
 {
+	uint64_t	 id;
+
 	if (imsg == NULL) {
-		/* The front restarted or left: nobody waits for these. */
-		lookup_front_gone();
+		/* A front restarted or left: nobody waits for its lookups
+		 * (the other fronts' go on). */
+		lookup_front_gone(proc);
 		return;
 	}
+	/* The answer goes back on this front's channel (proto.h). */
+	id = reqid_tag(proc, imsg->hdr.reqid);
 	switch (imsg->hdr.type) {
 	case IMSG_LDAP_CERT_REQ:
-		lookup_cert(imsg->hdr.reqid, imsg);
+		lookup_cert(id, imsg);
 		return;
 	case IMSG_LDAP_AUTH_REQ:
-		lookup_auth(imsg->hdr.reqid, imsg);
+		lookup_auth(id, imsg);
 		return;
 	case IMSG_LDAP_AUTHZ_REQ:
-		lookup_authz(imsg->hdr.reqid, imsg);
+		lookup_authz(id, imsg);
 		return;
 	case IMSG_LDAP_ALLOW_REQ:
-		lookup_allow(imsg->hdr.reqid, imsg);
+		lookup_allow(id, imsg);
 		return;
 	}
 	fatalx("unexpected %s from %s", imsg_type_name(imsg->hdr.type),

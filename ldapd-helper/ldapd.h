@@ -243,7 +243,8 @@ void	lookup_cert(uint64_t, struct imsg *);
 void	lookup_auth(uint64_t, struct imsg *);
 void	lookup_authz(uint64_t, struct imsg *);
 void	lookup_allow(uint64_t, struct imsg *);
-void	lookup_front_gone(void);
+/* A front's channel closed (its slot, proto.h): drop its lookups. */
+void	lookup_front_gone(int slot);
 /* Called by ldap_conn.c for the op of req. */
 void	lookup_entry(struct lreq *, LDAP *, LDAPMessage *);
 void	lookup_op_done(struct lreq *, int ldaprc, const char *why);

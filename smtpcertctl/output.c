@@ -329,17 +329,19 @@ sessions_text(const struct st_session *rows, size_t n, time_t now)
 	const struct st_session	*r;
 	size_t			 i;
 
-	printf("%-12s %-5s %-16s %-24s %-22s %-24s %6s %10s %10s\n", "ID",
-	    "PROTO", "STATE", "USER", "CLIENT", "BACKEND", "AGE", "IN", "OUT");
+	printf("%-12s %-5s %-16s %-24s %-22s %-24s %6s %10s %10s %s\n", "ID",
+	    "PROTO", "STATE", "USER", "CLIENT", "BACKEND", "AGE", "IN", "OUT",
+	    "FRONT");
 	for (i = 0; i < n; i++) {
 		r = &rows[i];
 		printf("%012llx %-5s %-16s %-24s %-22s %-24s %5llds %10llu "
-		    "%10llu\n", (unsigned long long)r->id, r->proto, r->state,
-		    r->user[0] ? r->user : "-", r->client,
+		    "%10llu %u/%llu\n", (unsigned long long)r->id, r->proto,
+		    r->state, r->user[0] ? r->user : "-", r->client,
 		    r->backend[0] ? r->backend : "-",
 		    (long long)(now - r->started),
 		    (unsigned long long)r->bytes_in,
-		    (unsigned long long)r->bytes_out);
+		    (unsigned long long)r->bytes_out, r->front,
+		    (unsigned long long)r->pid);
 	}
 }
 
@@ -364,10 +366,11 @@ sessions_json(const struct st_session *rows, size_t n, time_t now)
 		printf(",\"backend\":");
 		json_str(r->backend);
 		printf(",\"started\":%lld,\"age\":%lld,\"bytes_in\":%llu,"
-		    "\"bytes_out\":%llu}", (long long)r->started,
-		    (long long)(now - r->started),
+		    "\"bytes_out\":%llu,\"front\":%u,\"pid\":%llu}",
+		    (long long)r->started, (long long)(now - r->started),
 		    (unsigned long long)r->bytes_in,
-		    (unsigned long long)r->bytes_out);
+		    (unsigned long long)r->bytes_out, r->front,
+		    (unsigned long long)r->pid);
 	}
 	printf("]}\n");
 }

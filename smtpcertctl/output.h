@@ -57,6 +57,8 @@ struct st_session {
 	int64_t		 started;
 	uint64_t	 bytes_in;
 	uint64_t	 bytes_out;
+	uint32_t	 front;		/* which front holds it, */
+	uint64_t	 pid;		/* and its pid */
 };
 
 /* `show stats': counter rows in the daemon's order, and the processes

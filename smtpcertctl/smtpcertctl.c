@@ -303,6 +303,8 @@ session_row(struct msgreader *r, void *arg)
 	n->started = msg_get_i64(r);
 	n->bytes_in = msg_get_u64(r);
 	n->bytes_out = msg_get_u64(r);
+	n->front = msg_get_u32(r);
+	n->pid = msg_get_u64(r);
 }
 
 static int

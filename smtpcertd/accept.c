@@ -36,6 +36,7 @@
 #include "compat.h"
 #include "config.h"
 #include "front.h"
+#include "fronts.h"
 #include "kvlog.h"
 #include "log.h"
 #include "proxyproto.h"
@@ -171,7 +172,10 @@ accept_connection(int fd, const struct listener *fl)
 
 	/* Headers awaited count like sessions: a balancer opening
 	 * connections and sending nothing cannot hold more. */
-	if (accept_nwaits >= (unsigned)l->limits.max_sessions) {
+	/* Across every front (fronts.h). */
+	if (front_counts_add(FC_WAITS, 1) >
+	    (unsigned)l->limits.max_sessions) {
+		front_counts_add(FC_WAITS, -1);
 		accept_log(&peer, l, "refused", "too many connections "
 		    "waiting for their header", 1);
 		front_gen_unref(g);
@@ -179,6 +183,7 @@ accept_connection(int fd, const struct listener *fl)
 		return;
 	}
 	if ((w = calloc(1, sizeof(*w))) == NULL) {
+		front_counts_add(FC_WAITS, -1);
 		log_warn("proxy-protocol");
 		front_gen_unref(g);
 		close(fd);
@@ -232,6 +237,7 @@ accept_wait_free(struct accept_wait *w)
 {
 	TAILQ_REMOVE(&accept_waits, w, entry);
 	accept_nwaits--;
+	front_counts_add(FC_WAITS, -1);
 	if (w->ev != NULL)
 		event_free(w->ev);
 	if (w->timer != NULL)

@@ -16,6 +16,7 @@
  * `session kill' goes the same way and comes back as OK or FAIL.
  */
 #include <sys/types.h>
+#include <sys/queue.h>
 
 #include <errno.h>
 #include <fcntl.h>
@@ -25,6 +26,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "compat.h"
 #include "config.h"
 #include "imsg.h"
 #include "json.h"
@@ -149,56 +151,141 @@ done:
 	return rc;
 }
 
-/* `show sessions': ask the front, or answer "none" at once. */
+/*
+ * `show sessions' and `session kill' go to every front (issue 17): the
+ * rows of all of them, each with the front's number and pid, then one
+ * end once every front has ended (or gone); a kill is done if any front
+ * had the session.  The fronts get the control client's id as reqid.
+ */
+struct sess_req {
+	TAILQ_ENTRY(sess_req)	 entry;
+	uint64_t		 ctlid;
+	int			 kill;
+	uint32_t		 waiting;	/* 1 << front */
+	size_t			 rows;
+	int			 killed;	/* a front said OK */
+	char			 why[256];	/* the last FAIL */
+};
+static TAILQ_HEAD(, sess_req) sess_reqs = TAILQ_HEAD_INITIALIZER(sess_reqs);
+
+static void
+sess_finish(struct sess_req *q)
+{
+	if (!q->kill)
+		control_send_id(q->ctlid, IMSG_CTL_END, NULL);
+	else if (!q->killed)
+		control_reply_id(q->ctlid, IMSG_CTL_FAIL, q->why);
+	TAILQ_REMOVE(&sess_reqs, q, entry);
+	free(q);
+}
+
+static void
+sess_ask(uint64_t ctlid, int kill, const void *data, size_t len)
+{
+	struct sess_req	*q;
+	struct child	*c;
+	int		 k;
+
+	if ((q = calloc(1, sizeof(*q))) == NULL)
+		fatal(NULL);
+	q->ctlid = ctlid;
+	q->kill = kill;
+	snprintf(q->why, sizeof(q->why), "the front is not running: no "
+	    "session to kill");
+	for (k = 0; k < parent->nfronts; k++) {
+		c = proc_front(k);
+		if (c->up && imsgev_compose(&c->iev, kill ?
+		    IMSG_CTL_SESSION_KILL : IMSG_CTL_SHOW_SESSIONS, 0, ctlid,
+		    -1, data, len) != -1)
+			q->waiting |= 1U << k;
+	}
+	TAILQ_INSERT_TAIL(&sess_reqs, q, entry);
+	if (q->waiting == 0)
+		sess_finish(q);
+}
+
+/* `show sessions': ask the fronts, or answer "none" at once. */
 void
 sessions_request(uint64_t ctlid)
 {
-	struct child	*c = proc_child(PROC_FRONT);
-
-	if (c == NULL || !c->up || imsgev_compose(&c->iev,
-	    IMSG_CTL_SHOW_SESSIONS, 0, ctlid, -1, NULL, 0) == -1)
-		control_send_id(ctlid, IMSG_CTL_END, NULL);
+	sess_ask(ctlid, 0, NULL, 0);
 }
 
-/* `session kill': the front closes the session and answers (below). */
+/* `session kill': the front that has it closes it and answers. */
 void
 sessions_kill(uint64_t ctlid, uint64_t session)
 {
-	struct child	*c = proc_child(PROC_FRONT);
+	sess_ask(ctlid, 1, &session, sizeof(session));
+}
 
-	if (c == NULL || !c->up || imsgev_compose(&c->iev,
-	    IMSG_CTL_SESSION_KILL, 0, ctlid, -1, &session,
-	    sizeof(session)) == -1)
-		control_reply_id(ctlid, IMSG_CTL_FAIL, "the front is not "
-		    "running: no session to kill");
+static struct sess_req *
+sess_find(struct child *c, uint64_t ctlid)
+{
+	struct sess_req	*q;
+
+	TAILQ_FOREACH(q, &sess_reqs, entry)
+		if (q->ctlid == ctlid && (q->waiting & (1U << c->front)))
+			return q;
+	return NULL;
+}
+
+void
+sessions_child_down(struct child *c)
+{
+	struct sess_req	*q, *next;
+
+	for (q = TAILQ_FIRST(&sess_reqs); q != NULL; q = next) {
+		next = TAILQ_NEXT(q, entry);
+		if (!(q->waiting & (1U << c->front)))
+			continue;
+		q->waiting &= ~(1U << c->front);
+		if (q->waiting == 0)
+			sess_finish(q);
+	}
 }
 
 /* A row or the end from the front, or its answer to `session kill':
  * checked, then relayed; -1 if malformed. */
 int
-sessions_front_imsg(struct imsg *imsg)
+sessions_front_imsg(struct child *c, struct imsg *imsg)
 {
 	struct msgreader	 r;
 	struct msgbuild		 m;
+	struct sess_req		*q;
 	char			*f[5];
 	uint64_t		 id, in, out;
 	int64_t			 start;
 	int			 i, rc = 0;
 
+	/* Nobody waits (the client left, or this front answered): the
+	 * message is still checked. */
+	q = sess_find(c, imsg->hdr.reqid);
 	if (imsg->hdr.type == IMSG_CTL_END) {
 		if (imsg->datalen != 0)
 			return -1;
-		control_send_id(imsg->hdr.reqid, IMSG_CTL_END, NULL);
+		if (q != NULL && !q->kill) {
+			q->waiting &= ~(1U << c->front);
+			if (q->waiting == 0)
+				sess_finish(q);
+		}
 		return 0;
 	}
 	if (imsg->hdr.type == IMSG_CTL_OK || imsg->hdr.type == IMSG_CTL_FAIL) {
-		/* The front's answer to `session kill'. */
+		/* A front's answer to `session kill'. */
 		msg_reader(&r, imsg);
 		f[0] = msg_get_str(&r, ACCT_MAX_FIELD);
 		if (msg_end(&r) == -1)
 			rc = -1;
-		else
-			control_reply_id(imsg->hdr.reqid, imsg->hdr.type, f[0]);
+		else if (q != NULL && q->kill) {
+			if (imsg->hdr.type == IMSG_CTL_OK && !q->killed) {
+				q->killed = 1;
+				control_reply_id(q->ctlid, IMSG_CTL_OK, f[0]);
+			} else if (imsg->hdr.type == IMSG_CTL_FAIL)
+				strlcpy(q->why, f[0], sizeof(q->why));
+			q->waiting &= ~(1U << c->front);
+			if (q->waiting == 0)
+				sess_finish(q);
+		}
 		free(f[0]);
 		return rc;
 	}
@@ -214,7 +301,9 @@ sessions_front_imsg(struct imsg *imsg)
 	out = msg_get_u64(&r);
 	if (msg_end(&r) == -1)
 		rc = -1;
-	else {
+	else if (q != NULL && !q->kill && q->rows < ACCT_MAX_SESSIONS) {
+		/* Bounded as a whole, whatever each front sends. */
+		q->rows++;
 		msg_init(&m);
 		msg_put_u64(&m, id);
 		for (i = 0; i < 5; i++)
@@ -222,6 +311,8 @@ sessions_front_imsg(struct imsg *imsg)
 		msg_put_i64(&m, start);
 		msg_put_u64(&m, in);
 		msg_put_u64(&m, out);
+		msg_put_u32(&m, (uint32_t)c->front);
+		msg_put_u64(&m, (uint64_t)c->pid);
 		control_send_id(imsg->hdr.reqid, IMSG_CTL_SESSION, &m);
 		msg_free(&m);
 	}

@@ -130,6 +130,9 @@ af_count(const char *key, time_t now)
 	nrecs++;
 }
 
+/* Issue 17: the front sets this to tell the other fronts. */
+void	(*authfail_note)(const char *, const char *, time_t);
+
 void
 authfail_record(const char *user, const char *addr, time_t window,
     time_t now)
@@ -143,6 +146,19 @@ authfail_record(const char *user, const char *addr, time_t window,
 	}
 	af_key(key, sizeof(key), 'a', addr);
 	af_count(key, now);
+	if (authfail_note != NULL)
+		authfail_note(user, addr, window);
+}
+
+void
+authfail_record_peer(const char *user, const char *addr, time_t window,
+    time_t now)
+{
+	void	(*note)(const char *, const char *, time_t) = authfail_note;
+
+	authfail_note = NULL;
+	authfail_record(user, addr, window, now);
+	authfail_note = note;
 }
 
 size_t

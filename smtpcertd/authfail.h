@@ -20,6 +20,12 @@ int	authfail_blocked(const char *user, const char *addr, int limit,
 /* Count one failure for both the user and the address. */
 void	authfail_record(const char *user, const char *addr, time_t window,
 	    time_t now);
+/* Issue 17, several fronts: a failure another front counted (no note). */
+void	authfail_record_peer(const char *user, const char *addr,
+	    time_t window, time_t now);
+/* If set, called for each failure recorded here (not for a peer's). */
+extern void (*authfail_note)(const char *user, const char *addr,
+	    time_t window);
 size_t	authfail_count(void);
 void	authfail_clear(void);
 

@@ -585,7 +585,7 @@ control_status(struct ctl_client *c)
 	struct child		*ch;
 	struct msgbuild		 m;
 	char			 host[NI_MAXHOST], serv[NI_MAXSERV];
-	int			 i;
+	int			 i, n, order[SLOT_MAX];
 
 	msg_init(&m);
 	msg_put_str(&m, SMTPCERTD_VERSION);
@@ -605,10 +605,16 @@ control_status(struct ctl_client *c)
 	msg_put_u32(&m, 0);
 	msg_put_u64(&m, parent->cur->gen);
 	imsgev_send(&c->iev, &m, IMSG_CTL_STATUS_PROC, 0, 0, -1);
-	for (i = 0; i < PROC_MAX; i++) {
-		ch = &parent->children[i];
-		if (i == PROC_PARENT || i == PROC_CONTROL)
-			continue;
+	/* Every front in its own row, front 0 first, then the other
+	 * children. */
+	n = 0;
+	for (i = 0; i < parent->nfronts; i++)
+		order[n++] = front_slot(i);
+	for (i = 0; i < PROC_MAX; i++)
+		if (i != PROC_PARENT && i != PROC_CONTROL && i != PROC_FRONT)
+			order[n++] = i;
+	for (i = 0; i < n; i++) {
+		ch = &parent->children[order[i]];
 		msg_put_str(&m, proc_name(ch->proc));
 		msg_put_u64(&m, (uint64_t)ch->pid);
 		msg_put_str(&m, child_state(ch));

@@ -46,7 +46,7 @@ static struct {
 	int			 fd;		/* current set, -1 if none */
 	uint64_t		 serial;
 	uint64_t		 size;
-	uint64_t		 front_loaded;	/* serial the front acked */
+	uint64_t		 front_loaded;	/* serial every front acked */
 	struct crl_status	*rows;
 	size_t			 nrows;
 	uint64_t		 next_reqid;
@@ -62,11 +62,11 @@ crlp_req_finish(struct crlp_req *q, int ok, const char *text)
 	free(q);
 }
 
-/* Hand the current set to the front (a duplicate: we keep ours). */
+/* Hand the current set to a front (a duplicate: we keep ours; every
+ * front maps the same memfd). */
 static void
-crlp_send_front(void)
+crlp_send_one(struct child *f)
 {
-	struct child	*f = proc_child(PROC_FRONT);
 	struct msgbuild	 m;
 	int		 fd;
 
@@ -83,9 +83,46 @@ crlp_send_front(void)
 	msg_free(&m);
 }
 
-/* The front acknowledged a set: answer whoever waited for it. */
 static void
-crlp_front_loaded(uint64_t serial)
+crlp_send_front(void)
+{
+	int	 k;
+
+	for (k = 0; k < parent->nfronts; k++)
+		crlp_send_one(proc_front(k));
+}
+
+static int
+crlp_fronts_up(void)
+{
+	int	 k;
+
+	for (k = 0; k < parent->nfronts; k++)
+		if (proc_front(k)->up)
+			return 1;
+	return 0;
+}
+
+/* The set every running front has: the lowest they acknowledged. */
+static uint64_t
+crlp_fronts_loaded(void)
+{
+	struct child	*f;
+	uint64_t	 low = UINT64_MAX;
+	int		 k;
+
+	for (k = 0; k < parent->nfronts; k++) {
+		f = proc_front(k);
+		if (f->up && f->crl_loaded < low)
+			low = f->crl_loaded;
+	}
+	return low == UINT64_MAX ? 0 : low;
+}
+
+/* A front acknowledged a set: once all have it, answer whoever waited
+ * for it. */
+static void
+crlp_front_loaded(struct child *c, uint64_t serial)
 {
 	struct crlp_req	*q, *tmp;
 
@@ -93,8 +130,11 @@ crlp_front_loaded(uint64_t serial)
 		log_warnx("the front refused revocation set %llu, see its "
 		    "log; it keeps the previous one",
 		    (unsigned long long)crlp.serial);
-	else
-		crlp.front_loaded = serial;
+	else {
+		c->crl_loaded = serial;
+		crlp.front_loaded = crlp_fronts_loaded();
+		serial = crlp.front_loaded;
+	}
 	for (q = TAILQ_FIRST(&crlp.reqs); q != NULL; q = tmp) {
 		tmp = TAILQ_NEXT(q, entry);
 		if (q->wait != CRLP_WAIT_FRONT)
@@ -102,7 +142,7 @@ crlp_front_loaded(uint64_t serial)
 		if (serial == 0)
 			crlp_req_finish(q, 0, "the front refused the new "
 			    "revocation set; see the log");
-		else if (serial >= q->need)
+		else if (serial >= q->need && serial != 0)
 			crlp_req_finish(q, q->ok, q->summary);
 	}
 }
@@ -208,7 +248,7 @@ crlp_update_done(struct imsg *imsg)
 	q->ok = ok != 0;
 	q->summary = summary;
 	if (serial > crlp.front_loaded && serial <= crlp.serial &&
-	    proc_child(PROC_FRONT)->up) {
+	    crlp_fronts_up()) {
 		q->wait = CRLP_WAIT_FRONT;
 		q->need = serial;
 		return 0;
@@ -234,14 +274,14 @@ crl_parent_crld_imsg(struct imsg *imsg)
 
 /* Messages from the front; -1: malformed. */
 int
-crl_parent_front_imsg(struct imsg *imsg)
+crl_parent_front_imsg(struct child *c, struct imsg *imsg)
 {
 	uint64_t	 serial;
 
 	if (imsg->hdr.type != IMSG_CRL_SET_LOADED ||
 	    imsg_get_data(imsg, &serial, sizeof(serial)) == -1)
 		return -1;
-	crlp_front_loaded(serial);
+	crlp_front_loaded(c, serial);
 	return 0;
 }
 
@@ -251,8 +291,9 @@ crl_parent_child_started(struct child *c)
 {
 	if (c->proc != PROC_FRONT)
 		return;
+	c->crl_loaded = 0;
 	crlp.front_loaded = 0;
-	crlp_send_front();
+	crlp_send_one(c);
 }
 
 /* A child's channel went down. */

@@ -30,7 +30,9 @@
 #include "certverify.h"
 #include "crl_front.h"
 #include "ctltest.h"
+#include "authfail.h"
 #include "front.h"
+#include "fronts.h"
 #include "keysign.h"
 #include "tlsresume.h"
 #include "log.h"
@@ -513,6 +515,42 @@ front_ctl_reply(struct childproc *cp, uint64_t reqid, uint32_t type,
 	msg_free(&m);
 }
 
+/* Issue 17: a failure counted here, for the other fronts (fronts.h). */
+static void
+front_authfail_note(const char *user, const char *addr, time_t window)
+{
+	struct msgbuild	 m;
+
+	if (front_total() <= 1 || front_state.cp == NULL)
+		return;
+	msg_init(&m);
+	msg_put_u32(&m, (uint32_t)window);
+	msg_put_str(&m, user != NULL ? user : "");
+	msg_put_str(&m, addr != NULL ? addr : "");
+	imsgev_send(&front_state.cp->parent, &m, IMSG_AUTHFAIL_NOTE, 0, 0, -1);
+	msg_free(&m);
+}
+
+/* Another front's failure, passed on by the parent. */
+static void
+front_authfail_peer(struct imsg *imsg)
+{
+	struct msgreader	 r;
+	char			*user, *addr;
+	uint32_t		 window;
+
+	msg_reader(&r, imsg);
+	window = msg_get_u32(&r);
+	user = msg_get_str(&r, AUTHFAIL_KEY_MAX);
+	addr = msg_get_str(&r, AUTHFAIL_KEY_MAX);
+	if (msg_end(&r) == -1)
+		fatalx("malformed IMSG_AUTHFAIL_NOTE from parent");
+	authfail_record_peer(user[0] != '\0' ? user : NULL, addr, window,
+	    time(NULL));
+	free(user);
+	free(addr);
+}
+
 /* From the parent: the revocation set, and control requests. */
 static void
 front_parent_imsg(struct childproc *cp, struct imsg *imsg)
@@ -520,6 +558,17 @@ front_parent_imsg(struct childproc *cp, struct imsg *imsg)
 	uint64_t	 id;
 	unsigned	 n;
 	char		 text[128];
+
+	/* Issue 17: several fronts (fronts.h). */
+	if (imsg->hdr.type == IMSG_FRONT_COUNTS) {
+		if (front_counts_imsg(imsg) == -1)
+			fatalx("malformed IMSG_FRONT_COUNTS from parent");
+		return;
+	}
+	if (imsg->hdr.type == IMSG_AUTHFAIL_NOTE) {
+		front_authfail_peer(imsg);
+		return;
+	}
 
 	if (imsg->hdr.type == IMSG_CTL_SHOW_SESSIONS) {
 		if (imsg->datalen != 0)
@@ -593,6 +642,7 @@ front_sandboxed(struct childproc *cp)
 	keysign_start(cp);
 	smtp_session_init();
 	proxy_session_init();
+	authfail_note = front_authfail_note;
 	sandbox_front();
 }
 

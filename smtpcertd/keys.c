@@ -233,7 +233,7 @@ keys_op(struct key_entry *k, uint32_t op, uint32_t padding,
 }
 
 static void
-keys_request(struct childproc *cp, struct imsg *imsg)
+keys_request(struct childproc *cp, int slot, struct imsg *imsg)
 {
 	struct key_entry	*k;
 	struct msgreader	 r;
@@ -263,7 +263,8 @@ keys_request(struct childproc *cp, struct imsg *imsg)
 	msg_init(&m);
 	msg_put_u32(&m, outlen > 0);
 	msg_put_data(&m, out, outlen);
-	if (childproc_peer_send(cp, PROC_FRONT, &m, IMSG_KEY_OP_RES, 0,
+	/* To the front that asked: each has its own channel. */
+	if (childproc_peer_send(cp, slot, &m, IMSG_KEY_OP_RES, 0,
 	    imsg->hdr.reqid, -1) == -1)
 		log_debug("front gone before its key answer");
 	explicit_bzero(out, sizeof(out));
@@ -275,10 +276,11 @@ keys_peer(struct childproc *cp, int proc, struct imsg *imsg)
 {
 	if (imsg == NULL)
 		return;		/* the front is gone; a new one reconnects */
-	if (proc != PROC_FRONT || imsg->hdr.type != IMSG_KEY_OP_REQ)
+	if (slot_proc(proc) != PROC_FRONT ||
+	    imsg->hdr.type != IMSG_KEY_OP_REQ)
 		fatalx("unexpected %s from %s", imsg_type_name(imsg->hdr.type),
 		    proc_name(proc));
-	keys_request(cp, imsg);
+	keys_request(cp, proc, imsg);
 }
 
 static void

@@ -35,10 +35,12 @@ static const struct {
 	{ PROC_FRONT, PROC_KEYS },
 };
 
-/* The keys process first: the front's first handshakes need it. */
+/* The keys process first: the front's first handshakes need it.  The
+ * further fronts start right after front 0 (proc_start_all()). */
 static const enum smtpcertd_proc children_order[] = {
 	PROC_KEYS, PROC_FRONT, PROC_LDAPD, PROC_CRLD
 };
+#define NORDER	(sizeof(children_order) / sizeof(children_order[0]))
 
 static void	proc_start(struct child *);
 static void	proc_dispatch(struct imsgev *, struct imsg *);
@@ -52,31 +54,48 @@ proc_child(enum smtpcertd_proc p)
 	return &parent->children[p];
 }
 
+struct child *
+proc_front(int k)
+{
+	return &parent->children[front_slot(k)];
+}
+
 void
 proc_init(void)
 {
-	size_t	 i;
+	struct child	*c;
+	size_t		 i;
+	int		 k;
 
-	for (i = 0; i < PROC_MAX; i++) {
-		parent->children[i].proc = i;
-		parent->children[i].backoff = CHILD_BACKOFF_MIN;
-		parent->children[i].iev.ibuf.fd = -1;
+	for (i = 0; i < SLOT_MAX; i++) {
+		c = &parent->children[i];
+		c->proc = slot_proc(i);
+		c->slot = i;
+		c->front = c->proc == PROC_FRONT ? slot_front(i) : 0;
+		c->backoff = CHILD_BACKOFF_MIN;
+		c->iev.ibuf.fd = -1;
 	}
-	for (i = 0; i < sizeof(children_order) / sizeof(children_order[0]);
-	    i++)
+	for (i = 0; i < NORDER; i++)
 		parent->children[children_order[i]].restart_ev = evtimer_new(
 		    parent->base, proc_restart_cb,
 		    &parent->children[children_order[i]]);
+	for (k = 1; k < parent->nfronts; k++)
+		proc_front(k)->restart_ev = evtimer_new(parent->base,
+		    proc_restart_cb, proc_front(k));
 }
 
 void
 proc_start_all(void)
 {
 	size_t	 i;
+	int	 k;
 
-	for (i = 0; i < sizeof(children_order) / sizeof(children_order[0]);
-	    i++)
+	for (i = 0; i < NORDER; i++) {
 		proc_start(&parent->children[children_order[i]]);
+		if (children_order[i] == PROC_FRONT)
+			for (k = 1; k < parent->nfronts; k++)
+				proc_start(proc_front(k));
+	}
 }
 
 /* fd: the channel; logfd: the write end of the child's log pipe, or -1
@@ -192,6 +211,9 @@ proc_start(struct child *c)
 	imsgev_compose(&c->iev, IMSG_LOG_VERBOSE, 0, 0, -1,
 	    &(uint32_t){ log_trace_getmask() }, sizeof(uint32_t));
 	proc_send_config(c);
+	/* A front's session counts, zero again (fronts.c). */
+	if (c->proc == PROC_FRONT)
+		fronts_started(c);
 	/* A new front gets the current CRL set right after its config. */
 	crl_parent_child_started(c);
 	proc_connect_peers(c);
@@ -218,34 +240,41 @@ proc_send_config(struct child *c)
 	default:
 		break;
 	}
-	if (confmsg_send(&c->iev, parent->cur, what) == -1)
+	/* Each front has its own listening sockets (listen.c). */
+	if (confmsg_send_set(&c->iev, parent->cur, what, c->front) == -1)
 		log_warnx("could not queue configuration for %s",
 		    proc_name(c->proc));
 }
 
-/* Give a (re)started child fresh channels to each running peer. */
+/* Give a (re)started child fresh channels to each running peer: a front
+ * to each helper, a helper to every front.  Each end learns the other's
+ * slot, so a helper tells its fronts apart (proto.h). */
 static void
 proc_connect_peers(struct child *c)
 {
 	struct child	*o;
 	size_t		 i;
 	uint32_t	 pa, pb;
-	int		 sp[2];
+	int		 sp[2], s;
 
-	for (i = 0; i < sizeof(peer_pairs) / sizeof(peer_pairs[0]); i++) {
-		if (peer_pairs[i].a == c->proc)
-			o = &parent->children[peer_pairs[i].b];
-		else if (peer_pairs[i].b == c->proc)
-			o = &parent->children[peer_pairs[i].a];
-		else
+	for (s = 0; s < SLOT_MAX; s++) {
+		o = &parent->children[s];
+		if (o == c || !o->up)
 			continue;
-		if (!o->up)
+		for (i = 0; i < sizeof(peer_pairs) / sizeof(peer_pairs[0]);
+		    i++)
+			if ((peer_pairs[i].a == c->proc &&
+			    peer_pairs[i].b == o->proc) ||
+			    (peer_pairs[i].b == c->proc &&
+			    peer_pairs[i].a == o->proc))
+				break;
+		if (i == sizeof(peer_pairs) / sizeof(peer_pairs[0]))
 			continue;
 		if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK |
 		    SOCK_CLOEXEC, 0, sp) == -1)
 			fatal("socketpair");
-		pa = o->proc;
-		pb = c->proc;
+		pa = o->slot;
+		pb = c->slot;
 		imsgev_compose(&c->iev, IMSG_PEER_SOCKET, 0, 0, sp[0], &pa,
 		    sizeof(pa));
 		imsgev_compose(&o->iev, IMSG_PEER_SOCKET, 0, 0, sp[1], &pb,
@@ -265,6 +294,9 @@ proc_channel_down(struct child *c)
 	crl_parent_child_down(c);
 	/* Nor `show stats' (stats_parent.c). */
 	stats_parent_child_down(c);
+	/* Nor `show sessions', `session kill' (accounting.c). */
+	if (c->proc == PROC_FRONT)
+		sessions_child_down(c);
 }
 
 static void
@@ -304,7 +336,8 @@ proc_dispatch(struct imsgev *iev, struct imsg *imsg)
 			goto bad;
 		break;
 	case IMSG_CRL_SET_LOADED:
-		if (c->proc != PROC_FRONT || crl_parent_front_imsg(imsg) == -1)
+		if (c->proc != PROC_FRONT ||
+		    crl_parent_front_imsg(c, imsg) == -1)
 			goto bad;
 		break;
 	case IMSG_ACCT_RECORD:
@@ -317,13 +350,20 @@ proc_dispatch(struct imsgev *iev, struct imsg *imsg)
 	case IMSG_CTL_END:
 	case IMSG_CTL_OK:	/* `session kill' answers */
 	case IMSG_CTL_FAIL:
-		if (c->proc != PROC_FRONT || sessions_front_imsg(imsg) == -1)
+		if (c->proc != PROC_FRONT ||
+		    sessions_front_imsg(c, imsg) == -1)
 			goto bad;
 		break;
 	case IMSG_CTL_TEST_STEP:
 	case IMSG_CTL_TEST_DECISION:
 		/* `test certificate', `test login' (control.c). */
 		if (c->proc != PROC_FRONT || control_test_relay(imsg) == -1)
+			goto bad;
+		break;
+	case IMSG_AUTHFAIL_NOTE:
+		/* A failed login, for the other fronts (fronts.c). */
+		if (c->proc != PROC_FRONT ||
+		    fronts_authfail_imsg(c, imsg) == -1)
 			goto bad;
 		break;
 	case IMSG_STATS:
@@ -396,7 +436,7 @@ proc_reap(void)
 
 	while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
 		c = NULL;
-		for (i = 0; i < PROC_MAX; i++)
+		for (i = 0; i < SLOT_MAX; i++)
 			if (parent->children[i].pid == pid)
 				c = &parent->children[i];
 		if (c == NULL)
@@ -429,7 +469,7 @@ proc_broadcast(uint32_t type, const void *data, size_t len)
 {
 	int	 i, r = 0;
 
-	for (i = 0; i < PROC_MAX; i++)
+	for (i = 0; i < SLOT_MAX; i++)
 		if (parent->children[i].up)
 			r |= imsgev_compose(&parent->children[i].iev, type, 0,
 			    0, -1, data, len);
@@ -448,7 +488,7 @@ proc_stop_all(void)
 	int		 i, status, left;
 	time_t		 deadline = time(NULL) + CHILD_EXIT_WAIT;
 
-	for (i = 0; i < PROC_MAX; i++) {
+	for (i = 0; i < SLOT_MAX; i++) {
 		c = &parent->children[i];
 		if (c->restart_ev != NULL)
 			evtimer_del(c->restart_ev);
@@ -458,7 +498,7 @@ proc_stop_all(void)
 	}
 	for (;;) {
 		left = 0;
-		for (i = 0; i < PROC_MAX; i++) {
+		for (i = 0; i < SLOT_MAX; i++) {
 			c = &parent->children[i];
 			if (c->pid == 0)
 				continue;
@@ -472,7 +512,7 @@ proc_stop_all(void)
 			break;
 		usleep(50000);
 	}
-	for (i = 0; i < PROC_MAX; i++) {
+	for (i = 0; i < SLOT_MAX; i++) {
 		c = &parent->children[i];
 		if (c->pid == 0)
 			continue;

@@ -85,6 +85,7 @@
 #include "crl_front.h"
 #include "ocsp_front.h"
 #include "front.h"
+#include "fronts.h"
 #include "imsg.h"
 #include "io.h"
 #include "kvlog.h"
@@ -121,6 +122,9 @@ proxy_session_init(void)
 	/* Proxy session ids start high so that they never collide with
 	 * SMTP sessions' in logs and `show sessions'. */
 	px_next_id = (1ULL << 40) | ((uint64_t)time(NULL) << 8);
+	/* Several fronts started in the same second (issue 17) must not
+	 * count from the same place. */
+	px_next_id ^= (uint64_t)(arc4random() & 0xffff) << 41;
 }
 
 static const char *
@@ -167,6 +171,7 @@ px_free(struct proxy_session *s)
 	}
 	TAILQ_REMOVE(&px_sessions, s, entry);
 	px_count--;
+	front_counts_add(FC_PROXY, -1);
 	front_gen_unref(s->gen);
 	explicit_bzero(s, sizeof(*s));
 	free(s);
@@ -252,6 +257,7 @@ proxy_session_accept(int fd, struct front_gen *g, const struct listener *l,
 {
 	struct proxy_session	*s;
 	struct kvlog		 kv;
+	unsigned		 total;
 
 	if (l->proxy == NULL || (s = calloc(1, sizeof(*s))) == NULL) {
 		if (l->proxy != NULL)
@@ -294,12 +300,14 @@ proxy_session_accept(int fd, struct front_gen *g, const struct listener *l,
 		px_evict(s->p);
 	TAILQ_INSERT_TAIL(&px_sessions, s, entry);
 	px_count++;
+	/* Across every front (fronts.h): ours counted, then everyone's. */
+	total = front_counts_add(FC_PROXY, 1);
 	io_set_limits(s->io, IO_INBUF_MAX, s->proto->maxline);
 	io_set_timeout(s->io, s->l->limits.idle_timeout * 1000);
 	proxy_kv(s, &kv, "connect");
 	kvlog_u64(&kv, "listener", s->l->index);
 	kvlog_info(&kv);
-	if (px_count > (unsigned)s->l->limits.max_sessions) {
+	if (total > (unsigned)s->l->limits.max_sessions) {
 		stats_inc(STAT_CONN_TOOMANY);
 		proxy_close(s, "too many sessions");
 		return;

@@ -35,6 +35,7 @@
 #include "crl_front.h"
 #include "data_filter.h"
 #include "front.h"
+#include "fronts.h"
 #include "imsg.h"
 #include "io.h"
 #include "kvlog.h"
@@ -95,6 +96,7 @@ enum up_wait {
 
 struct session {
 	uint64_t		 id;
+	int			 counted;	/* in front_counts_add() */
 	TAILQ_ENTRY(session)	 entry;		/* show sessions, kill */
 	struct front_gen	*gen;
 	const struct listener	*l;
@@ -446,6 +448,8 @@ session_free(struct session *s)
 	front_gen_unref(s->gen);
 	TAILQ_REMOVE(&sessions, s, entry);
 	session_count--;
+	if (s->counted)
+		front_counts_add(FC_SMTP, -1);
 	explicit_bzero(s, sizeof(*s));
 	free(s);
 }
@@ -529,7 +533,10 @@ smtp_session_accept(int fd, struct front_gen *g, const struct listener *l,
 	session_kv(s, &kv, "connect");
 	kvlog_u64(&kv, "listener", s->l->index);
 	kvlog_info(&kv);
-	if (session_count > (unsigned)s->l->limits.max_sessions) {
+	/* Across every front (fronts.h): ours counted, then everyone's. */
+	s->counted = 1;
+	if (front_counts_add(FC_SMTP, 1) >
+	    (unsigned)s->l->limits.max_sessions) {
 		stats_inc(STAT_CONN_TOOMANY);
 		session_reply(s, 421, "4.7.0", "%s Too many sessions, try "
 		    "again later", s->gen->conf->hostname);

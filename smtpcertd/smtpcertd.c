@@ -164,6 +164,10 @@ main(int argc, char *argv[])
 	evsignal_add(ev_int, NULL);
 	evsignal_add(ev_chld, NULL);
 
+	/* Fixed for the daemon's life: each front has its own sockets
+	 * (listen.c) and its own session counts (fronts.c). */
+	parent->nfronts = b->conf->front_processes;
+	fronts_init(parent->nfronts);
 	if (listen_bind_all(b, NULL) == -1)
 		fatalx("could not open the listening sockets");
 	if (control_init(b->conf->control_socket,
@@ -473,7 +477,7 @@ parent_install(struct conf_bundle *b)
 	int			 i;
 
 	parent->cur = b;
-	for (i = 0; i < PROC_MAX; i++)
+	for (i = 0; i < SLOT_MAX; i++)
 		proc_send_config(&parent->children[i]);
 	conf_bundle_free(old);
 	resolve_schedule();
@@ -518,6 +522,9 @@ parent_reload(char *why, size_t whylen)
 		    "processes restart");
 	if (strcmp(b->conf->control_socket, old->conf->control_socket) != 0)
 		log_warnx("control socket changes take effect at restart");
+	if (b->conf->front_processes != parent->nfronts)
+		log_warnx("front processes changes take effect at restart; "
+		    "%d front processes keep running", parent->nfronts);
 	control_reconfigure(b->conf);
 
 	metrics_commit();

@@ -31,6 +31,9 @@ struct smtpcertd_conf;
 
 struct child {
 	enum smtpcertd_proc	 proc;
+	int			 slot;		/* in children[] (proto.h) */
+	int			 front;		/* fronts: 0 .. nfronts-1 */
+	uint64_t		 crl_loaded;	/* fronts: set acknowledged */
 	pid_t			 pid;		/* 0 when not running */
 	struct imsgev		 iev;
 	int			 up;		/* channel open */
@@ -59,7 +62,15 @@ struct parent {
 	time_t			 last_reload;
 	char			 last_reload_result[256];
 
-	struct child		 children[PROC_MAX];
+	/* By slot (proto.h): children[PROC_FRONT] is front 0, the other
+	 * fronts follow PROC_MAX. */
+	struct child		 children[SLOT_MAX];
+	/* `front processes', taken at start (a reload that changes it
+	 * says so and keeps this many). */
+	int			 nfronts;
+	/* Each front's session counts (fronts.c), by front. */
+	int			 countfd[FRONTS_MAX];
+	struct front_counts	*counts[FRONTS_MAX];
 };
 
 extern struct parent	*parent;
@@ -86,6 +97,17 @@ void	proc_reap(void);
 void	proc_stop_all(void);
 int	proc_broadcast(uint32_t type, const void *, size_t);
 struct child *proc_child(enum smtpcertd_proc);
+/* Front k (0 .. nfronts-1). */
+struct child *proc_front(int k);
+
+/* fronts.c: several front processes (issue 17) */
+struct front_counts;
+void	fronts_init(int nfronts);
+/* A front was started: its counts start at zero, and it gets its own
+ * counts writable and the others' read-only. */
+void	fronts_started(struct child *);
+/* IMSG_AUTHFAIL_NOTE from a front: to every other front; -1 malformed. */
+int	fronts_authfail_imsg(struct child *, struct imsg *);
 
 /* control.c */
 int	control_init(const char *path, const char *group, int changes);
@@ -112,7 +134,7 @@ void	resolve_schedule(void);
 
 /* crl_parent.c: the current revocation set and CRL status */
 int	crl_parent_crld_imsg(struct imsg *);
-int	crl_parent_front_imsg(struct imsg *);
+int	crl_parent_front_imsg(struct child *, struct imsg *);
 void	crl_parent_child_started(struct child *);
 void	crl_parent_child_down(struct child *);
 int	crl_parent_update(uint64_t ctlid, const char *name, char *why,
@@ -123,7 +145,9 @@ void	crl_parent_show(struct imsgev *);
 /* accounting.c: the e-mail proxy's records and `show sessions' */
 int	accounting_front_imsg(struct imsg *);
 void	sessions_request(uint64_t ctlid);
-int	sessions_front_imsg(struct imsg *);
+int	sessions_front_imsg(struct child *, struct imsg *);
+/* A front's channel is gone: do not wait for its rows or answer. */
+void	sessions_child_down(struct child *);
 
 /* stats_parent.c: `show stats', counters gathered from the children,
  * for a control client or an HTTP client of `metrics listen' */

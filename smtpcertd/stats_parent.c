@@ -19,6 +19,11 @@
  * client (metrics.c, by its id, given the same answer to print in the
  * Prometheus format).  Either may be gone when the answer is ready; the
  * id then finds nobody and the answer is dropped.
+ *
+ * With several fronts (issue 17) every front is asked and the front's
+ * counters are their sum; a front that is missing is listed like any
+ * process, and the sum is then of the others.  A restarted front counts
+ * from zero again, so after a restart the sums can go down.
  */
 #include <sys/types.h>
 #include <sys/queue.h>
@@ -46,9 +51,9 @@ struct stats_req {
 	uint64_t		 id;		/* towards the children */
 	enum stats_asker	 asker;
 	uint64_t		 askid;		/* the control or HTTP client */
-	unsigned		 waiting;	/* 1 << proc */
+	unsigned		 waiting;	/* 1 << slot (proto.h) */
 	unsigned		 have;		/* 1 << proc: counters in */
-	const char		*missing[PROC_MAX]; /* why not (static) */
+	const char		*missing[SLOT_MAX]; /* why not (static) */
 	uint64_t		 values[STAT_MAX];
 	struct event		*timer;
 };
@@ -74,7 +79,7 @@ stats_parent_request(enum stats_asker asker, uint64_t askid)
 	struct child		*c;
 	struct timeval		 tv = { STATS_TIMEOUT, 0 };
 	size_t			 i;
-	int			 id;
+	int			 id, s;
 
 	if (stats_npending >= STATS_MAX_PENDING) {
 		stats_fail(asker, askid, "too many show stats requests at "
@@ -93,19 +98,25 @@ stats_parent_request(enum stats_asker asker, uint64_t askid)
 		if (stats_owner(id) == PROC_PARENT)
 			q->values[id] = stats_value(id);
 	q->have = 1U << PROC_PARENT;
-	for (i = 0; i < sizeof(stats_children) / sizeof(stats_children[0]);
-	    i++) {
-		c = proc_child(stats_children[i]);
+	for (s = 0; s < SLOT_MAX; s++) {
+		c = &parent->children[s];
+		for (i = 0; i < sizeof(stats_children) /
+		    sizeof(stats_children[0]); i++)
+			if (stats_children[i] == c->proc)
+				break;
+		if (i == sizeof(stats_children) / sizeof(stats_children[0]) ||
+		    (c->proc == PROC_FRONT && c->front >= parent->nfronts))
+			continue;
 		/* Not before IMSG_CHILD_READY: a child still reading its
 		 * first configuration takes no other message. */
-		if (c == NULL || !c->up || !c->ready)
-			q->missing[stats_children[i]] = c != NULL &&
-			    c->pid != 0 ? "starting" : "not running";
+		if (!c->up || !c->ready)
+			q->missing[s] = c->pid != 0 ? "starting" :
+			    "not running";
 		else if (imsgev_compose(&c->iev, IMSG_STATS_REQ, 0, q->id, -1,
 		    NULL, 0) == -1)
-			q->missing[stats_children[i]] = "cannot be reached";
+			q->missing[s] = "cannot be reached";
 		else
-			q->waiting |= 1U << stats_children[i];
+			q->waiting |= 1U << s;
 	}
 	TAILQ_INSERT_TAIL(&stats_reqs, q, entry);
 	stats_npending++;
@@ -182,7 +193,7 @@ stats_finish_control(struct stats_req *q, time_t now)
 		msg_put_u64(&m, q->values[id]);
 		control_send_id(q->askid, IMSG_CTL_STATS_ROW, &m);
 	}
-	for (p = 0; p < PROC_MAX; p++) {
+	for (p = 0; p < SLOT_MAX; p++) {
 		if (q->missing[p] == NULL)
 			continue;
 		msg_reset(&m);
@@ -225,7 +236,7 @@ stats_timeout(evutil_socket_t fd, short ev, void *arg)
 	struct stats_req	*q = arg;
 	int			 p;
 
-	for (p = 0; p < PROC_MAX; p++)
+	for (p = 0; p < SLOT_MAX; p++)
 		if (q->waiting & (1U << p)) {
 			q->missing[p] = "no answer in time";
 			log_warnx("show stats: no answer from %s within %d "
@@ -242,7 +253,7 @@ stats_parent_child_imsg(struct child *c, struct imsg *imsg)
 	struct stats_req	*q;
 	struct msgreader	 r;
 	uint64_t		 values[STAT_MAX];
-	unsigned		 bit = 1U << c->proc;
+	unsigned		 bit = 1U << c->slot;
 	int			 id;
 
 	memset(values, 0, sizeof(values));
@@ -256,11 +267,12 @@ stats_parent_child_imsg(struct child *c, struct imsg *imsg)
 	 * it was asked: nobody waits for it. */
 	if (q == NULL || !(q->waiting & bit))
 		return 0;
+	/* The fronts' counters add up; the others have one process. */
 	for (id = 0; id < STAT_MAX; id++)
 		if (stats_owner(id) == c->proc)
-			q->values[id] = values[id];
+			q->values[id] += values[id];
 	q->waiting &= ~bit;
-	q->have |= bit;
+	q->have |= 1U << c->proc;
 	if (q->waiting == 0)
 		stats_finish(q);
 	return 0;
@@ -271,14 +283,14 @@ void
 stats_parent_child_down(struct child *c)
 {
 	struct stats_req	*q, *next;
-	unsigned		 bit = 1U << c->proc;
+	unsigned		 bit = 1U << c->slot;
 
 	for (q = TAILQ_FIRST(&stats_reqs); q != NULL; q = next) {
 		next = TAILQ_NEXT(q, entry);
 		if (!(q->waiting & bit))
 			continue;
 		q->waiting &= ~bit;
-		q->missing[c->proc] = "exited before answering";
+		q->missing[c->slot] = "exited before answering";
 		if (q->waiting == 0)
 			stats_finish(q);
 	}

@@ -45,10 +45,13 @@ start_daemon() {
 	track_pid "$pid"
 	echo "$pid" >"$T/daemon.pid"
 	wait_file "$T/ctl.sock" 10 || { cat "$T/smtpcertd.log"; fail "no control socket"; }
-	# All three children report ready.
+	# Every child reports ready (one row per front with `front
+	# processes N').
 	local i=0
 	while [ $i -lt 100 ]; do
-		if ctl show status 2>/dev/null | awk '$1 ~ /^(front|ldapd-helper|crld)$/ && $3 == "running"' | wc -l | grep -qx 3; then
+		if ctl show status 2>/dev/null | awk '
+		    $1 ~ /^(front|ldapd-helper|crld)$/ { n++; if ($3 == "running") r++ }
+		    END { exit !(n >= 3 && r == n) }'; then
 			return 0
 		fi
 		sleep 0.1; i=$((i + 1))

@@ -1,0 +1,123 @@
+/*
+ * The parent's side of several front processes (issue 17; the shared
+ * state is described in fronts.h): the session-count memfds, one per
+ * front, handed to every front as it starts, and failed logins passed
+ * from one front to the others.
+ */
+#include <sys/types.h>
+#include <sys/mman.h>
+
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "authfail.h"
+#include "fronts.h"
+#include "imsg.h"
+#include "imsgev.h"
+#include "log.h"
+#include "proto.h"
+#include "smtpcertd.h"
+
+void
+fronts_init(int n)
+{
+	char	 name[32];
+	void	*p;
+	int	 k;
+
+	for (k = 0; k < FRONTS_MAX; k++)
+		parent->countfd[k] = -1;
+	/* One front keeps its counts to itself, as before. */
+	if (n <= 1)
+		return;
+	for (k = 0; k < n; k++) {
+		snprintf(name, sizeof(name), "smtpcertd-front-%d", k);
+		if ((parent->countfd[k] = memfd_create(name,
+		    MFD_CLOEXEC)) == -1)
+			fatal("memfd_create");
+		if (ftruncate(parent->countfd[k], FRONT_COUNTS_SIZE) == -1)
+			fatal("ftruncate");
+		if ((p = mmap(NULL, FRONT_COUNTS_SIZE, PROT_READ | PROT_WRITE,
+		    MAP_SHARED, parent->countfd[k], 0)) == MAP_FAILED)
+			fatal("mmap");
+		parent->counts[k] = p;
+	}
+}
+
+/* A descriptor of front k's counts, read-only unless for front k. */
+static int
+fronts_counts_fd(int k, int writable)
+{
+	char	 path[64];
+
+	if (writable)
+		return fcntl(parent->countfd[k], F_DUPFD_CLOEXEC, 0);
+	/* A new open file description, O_RDONLY: its mapping cannot be
+	 * made writable. */
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", parent->countfd[k]);
+	return open(path, O_RDONLY | O_CLOEXEC);
+}
+
+void
+fronts_started(struct child *c)
+{
+	struct {
+		uint32_t	 front, n, writable;
+	} h;
+	int	 k, fd;
+
+	if (parent->nfronts <= 1 || parent->counts[c->front] == NULL)
+		return;
+	/* Its sessions died with it. */
+	memset(parent->counts[c->front], 0, sizeof(struct front_counts));
+	for (k = 0; k < parent->nfronts; k++) {
+		h.front = k;
+		h.n = parent->nfronts;
+		h.writable = k == c->front;
+		if ((fd = fronts_counts_fd(k, h.writable)) == -1) {
+			/* Without the others' counts it would admit too
+			 * many: better not run it. */
+			log_warn("front %d: session counts of front %d",
+			    c->front, k);
+			kill(c->pid, SIGKILL);
+			return;
+		}
+		imsgev_compose(&c->iev, IMSG_FRONT_COUNTS, 0, 0, fd, &h,
+		    sizeof(h));
+	}
+}
+
+/* u32 window (seconds), str user ("" none), str address: checked, then
+ * to every other front as it came. */
+int
+fronts_authfail_imsg(struct child *from, struct imsg *imsg)
+{
+	struct msgreader	 r;
+	struct child		*c;
+	char			*user, *addr;
+	uint32_t		 window;
+	int			 k, rc = 0;
+
+	msg_reader(&r, imsg);
+	window = msg_get_u32(&r);
+	user = msg_get_str(&r, AUTHFAIL_KEY_MAX);
+	addr = msg_get_str(&r, AUTHFAIL_KEY_MAX);
+	if (msg_end(&r) == -1)
+		rc = -1;
+	else
+		for (k = 0; k < parent->nfronts; k++) {
+			c = proc_front(k);
+			if (c == from || !c->up)
+				continue;
+			imsgev_compose(&c->iev, IMSG_AUTHFAIL_NOTE, 0, 0, -1,
+			    imsg->data, imsg->datalen);
+		}
+	(void)window;
+	free(user);
+	free(addr);
+	return rc;
+}

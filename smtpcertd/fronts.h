@@ -1,0 +1,55 @@
+/*
+ * Several front processes (issue 17, `front processes N'): what the
+ * parent and the fronts share to keep the gateway's limits per gateway.
+ *
+ * Session counts live in shared memory, one small memfd per front that
+ * the parent creates: front k maps its own writable and every other
+ * front's read-only (the parent hands those over as descriptors opened
+ * O_RDONLY, so no mprotect() can make them writable).  A front admits a
+ * session by raising its own count first and then adding up everyone's:
+ * of two fronts admitting at once, at least one sees the other (both
+ * sides store, then load, sequentially consistent), so the limit is
+ * never exceeded; at worst both refuse the last free place.  A front can
+ * only write its own counts: a compromised one can claim many sessions
+ * (the others refuse: a denial it could cause by opening them) or none
+ * (it could accept without limit itself anyway).  Values read from the
+ * others are bounded before they are added.
+ *
+ * Failed logins go the other way, as messages: a front that counts one
+ * tells the parent (IMSG_AUTHFAIL_NOTE), which passes it on to every
+ * other front; each keeps its own table (authfail.c) with everyone's
+ * failures.  A front could only add failures, which anybody can.
+ */
+#ifndef SMTPCERTD_FRONTS_H
+#define SMTPCERTD_FRONTS_H
+
+#include <stdint.h>
+
+struct front_counts {
+	uint32_t	 smtp;		/* SMTP gateway sessions */
+	uint32_t	 proxy;		/* e-mail proxy sessions */
+	uint32_t	 waits;		/* PROXY headers awaited */
+};
+/* The memfd's size: a page, so nothing else shares it. */
+#define FRONT_COUNTS_SIZE	4096
+/* A count read from another front is at most this. */
+#define FRONT_COUNT_CLAMP	(1U << 24)
+
+enum front_count_kind {
+	FC_SMTP,
+	FC_PROXY,
+	FC_WAITS
+};
+
+struct imsg;
+
+/* front_counts.c, in the front */
+/* IMSG_FRONT_COUNTS from the parent; -1: malformed. */
+int	front_counts_imsg(struct imsg *);
+/* Change this front's count by delta and return the gateway's total. */
+unsigned front_counts_add(enum front_count_kind, int delta);
+/* This front's number (0 .. N-1), and N. */
+int	front_number(void);
+int	front_total(void);
+
+#endif
