@@ -1,0 +1,299 @@
+#!/bin/bash
+# Several front processes (issue 17 item 1, `front processes 3'): sessions
+# land on more than one front and `show sessions' names each one's front;
+# `session kill' reaches a session on any front; `show stats' adds the
+# fronts' counters up; `max-sessions' holds for the gateway, whichever
+# front takes the connection; failed logins on different fronts add up
+# to one lockout; a killed front is restarted while the others keep
+# serving; a reload reaches every front.
+#
+# The kernel spreads connections over the fronts' SO_REUSEPORT sockets
+# by a hash of the client's port: the tests open enough connections that
+# all of them landing on one front is negligible (3 x (1/3)^9), then find
+# out where each one went from `show sessions' and the connect log lines.
+. "$(dirname "$0")/lib.sh"
+. "$REGRESS/lib/smtp.sh"
+smtp_init || exit 1
+
+# Python helpers on top of smtp_raw's: fronts_of(conns) gives the front
+# number of each held connection (its local port -> the session id in the
+# log -> the front in `show sessions').
+_FRONTS_PY='
+import json, subprocess
+CTL = [os.environ["SMTPCERTCTL"], "-s", T + "/ctl.sock"]
+def ctl(*args):
+    return subprocess.run(CTL + list(args), check=True, capture_output=True,
+                          text=True, timeout=20).stdout
+def sessions():
+    return json.loads(ctl("-j", "show", "sessions"))["sessions"]
+def fronts_of(conns):
+    ports = [c.s.getsockname()[1] for c in conns]
+    ids = {}
+    for l in open(T + "/smtpcertd.log", errors="replace"):
+        m = re.search(r"session=([0-9a-f]+) event=connect proto=smtp client=127\.0\.0\.1:(\d+)", l)
+        if m:
+            ids[int(m.group(2))] = m.group(1)
+    front = {r["id"]: r["front"] for r in sessions()}
+    return [front[ids[p]] for p in ports]
+def auth_plain(c, user, pw, code, text=None):
+    import base64
+    tok = base64.b64encode(b"\0" + user.encode() + b"\0" + pw.encode()).decode()
+    return c.cmd("AUTH PLAIN " + tok, code, text)
+'
+
+fronts_raw() {
+	local script=$1; shift
+	SMTPCERTCTL=$SMTPCERTCTL smtp_raw "$_FRONTS_PY
+$script" "$@"
+}
+
+# The pids of the running fronts, one a line.
+front_pids() {
+	ctl show status | awk '$1 == "front" && $3 == "running" { print $2 }'
+}
+
+# stat NAME: one counter from `show stats -j'.
+stat() {
+	ctl -j show stats | $PY -c '
+import json, sys
+d = json.load(sys.stdin)["counters"]
+for k in sys.argv[1].split("."):
+    d = d[k]
+print(d)
+' "$1"
+}
+
+stat_is() {
+	local i=0 v=""
+	while [ $i -lt 50 ]; do
+		v=$(stat "$1") && [ "$v" = "$2" ] && return 0
+		sleep 0.1; i=$((i + 1))
+	done
+	ctl show stats >&2
+	fail "$1 is $v, want $2"
+}
+
+fronts_start() {
+	smtp_env
+	SMTP_GLOBAL="front processes 3
+${FRONTS_GLOBAL:-}" smtp_start || return 1
+	[ "$(front_pids | wc -l)" = 3 ] || { ctl show status; fail "not 3 fronts"; }
+}
+
+# 9 held sessions: on at least two fronts, each row naming a running
+# front's number and pid; one session killed on each front that holds
+# any; the connection counter is the sum over the fronts.
+test_fronts_sessions_kill_and_stats() {
+	fronts_start || return 1
+	fronts_raw '
+cs = []
+for i in range(9):
+    c = C(sys.argv[1]); c.expect(220); c.ehlo(); cs.append(c)
+fr = fronts_of(cs)
+print("fronts:", fr)
+assert len(set(fr)) >= 2, "all on one front: %r" % fr
+json.dump(fr, open(T + "/fronts.json", "w"))
+# One victim per front, killed by smtpcertctl; each gets the 421.
+victims = {}
+for c, f in zip(cs, fr):
+    victims.setdefault(f, c)
+rows = {r["id"]: r for r in sessions()}
+assert len(rows) == 9, rows
+pids = set(r["pid"] for r in rows.values())
+open(T + "/row-pids", "w").write("\n".join(str(p) for p in sorted(pids)) + "\n")
+for f, c in sorted(victims.items()):
+    port = c.s.getsockname()[1]
+    sid = [m.group(1) for m in re.finditer(r"session=([0-9a-f]+) event=connect proto=smtp client=127\.0\.0\.1:%d\b" % port, open(T + "/smtpcertd.log").read())][0]
+    out = ctl("session", "kill", sid)
+    assert out.strip() == "session %s killed" % sid, out
+    c.expect(421, "administrator")
+    assert c.closed(), "still open after the kill"
+    print("front %d: killed %s" % (f, sid))
+left = sessions()
+assert len(left) == 9 - len(victims), left
+open(T + "/killed", "w").write(str(len(victims)))
+' "$SUB_PORT" >"$T/py.out" 2>&1 || { cat "$T/py.out"; fail "sessions across fronts"; return 1; }
+	cat "$T/py.out"
+	# The pids in the rows are running fronts'.
+	front_pids | sort >"$T/front-pids"
+	comm -23 <(sort "$T/row-pids") "$T/front-pids" | grep . &&
+	    fail "a row names a pid that is no front"
+	ctl show sessions >"$T/sess.txt" || fail "show sessions"
+	grep -Eq '^ID +PROTO +STATE .* FRONT$' "$T/sess.txt" || fail "no FRONT column"
+	stat_is connections.smtp 9
+	stat_is connections.killed "$(cat "$T/killed")"
+	# Every front answered: nothing missing from the sums.
+	ctl -j show stats >"$T/stats.json"
+	$PY -c '
+import json, sys
+d = json.load(open(sys.argv[1]))
+assert not d.get("missing"), d.get("missing")
+' "$T/stats.json" || fail "show stats partial"
+}
+
+# max-sessions 4 for the gateway: four held sessions (wherever they
+# landed), then every further connection gets the 421 on whichever front
+# takes it; one closed, and the next one is admitted.
+test_fronts_max_sessions() {
+	FRONTS_GLOBAL="limit max-sessions 4" fronts_start || return 1
+	fronts_raw '
+cs = []
+for i in range(4):
+    c = C(sys.argv[1]); c.expect(220); cs.append(c)
+print("held on fronts", fronts_of(cs))
+refused = []
+for i in range(9):
+    c = C(sys.argv[1])
+    c.expect(421, "Too many sessions")
+    assert c.closed(), "open after the 421"
+    refused.append(c)
+print("9 refused")
+assert len(sessions()) == 4
+cs[0].cmd("QUIT", 221); cs[0].close()
+# The front that held it lowers its count as it frees the session.
+for i in range(50):
+    if len(sessions()) == 3:
+        break
+    time.sleep(0.1)
+c = C(sys.argv[1]); c.expect(220)
+print("admitted again")
+' "$SUB_PORT" >"$T/py.out" 2>&1 || { cat "$T/py.out"; fail "max-sessions across fronts"; return 1; }
+	cat "$T/py.out"
+	stat_is connections.too-many 9
+}
+
+# max-auth-failures 3: two wrong passwords on one front and one on
+# another lock bob out, also on the third front (or the second, which saw
+# only one); a right password there gets the 454, without LDAP.
+test_fronts_failed_logins_add_up() {
+	SMTP_POLICY=$SMTP_POLICY_AUTH_ONLY SMTP_PROFILE=ldap-users \
+	    FRONTS_GLOBAL="limit max-auth-failures 3" fronts_start || return 1
+	fronts_raw '
+cs = []
+for i in range(9):
+    c = C(sys.argv[1], tls=True); c.ehlo(); cs.append(c)
+fr = fronts_of(cs)
+print("fronts:", fr)
+by = {}
+for c, f in zip(cs, fr):
+    by.setdefault(f, []).append(c)
+fs = sorted(by, key=lambda f: -len(by[f]))
+assert len(fs) >= 2, "all on one front: %r" % fr
+a, b = fs[0], fs[1]
+# Two failures on front a (on two connections if it has them), one on b.
+auth_plain(by[a][0], "bob", "wrong1", 535)
+auth_plain(by[a][-1], "bob", "wrong2", 535)
+auth_plain(by[b][0], "bob", "wrong3", 535)
+# The parent passes each failure on to the other fronts: an imsg hop,
+# far below a client round trip; a moment for it, not a timing check.
+time.sleep(0.3)
+last = by[fs[2]][0] if len(fs) > 2 else by[b][-1]
+auth_plain(last, "bob", "bobpw", 454, "Too many failed")
+print("locked out on front", fs[2] if len(fs) > 2 else b)
+# Front a, which counted two itself, says the same.
+auth_plain(by[a][0], "bob", "bobpw", 454, "Too many failed")
+' "$SMTPS_PORT" >"$T/py.out" 2>&1 || { cat "$T/py.out"; fail "failed logins across fronts"; return 1; }
+	cat "$T/py.out"
+	# The blocked attempts never reached LDAP.
+	log_count_is 'event=auth .*user=bob result=blocked reason="too many failed attempts"' 2 ||
+	    fail "blocked attempts not logged"
+	log_count_is 'ldap "corp" query "users" user "bob": ok' 0 ||
+	    fail "a blocked attempt reached LDAP"
+}
+
+# One front killed: the parent restarts it; a session held on another
+# front goes on and relays its message meanwhile; afterwards there are
+# three fronts again and new sessions are served.
+test_fronts_restart_one() {
+	fronts_start || return 1
+	local victim
+	fronts_raw '
+cs = []
+for i in range(9):
+    c = C(sys.argv[1]); c.expect(220); c.ehlo(); cs.append(c)
+fr = fronts_of(cs)
+print("fronts:", fr)
+rows = sessions()
+pid = {r["front"]: r["pid"] for r in rows}
+assert len(pid) >= 2, "all on one front"
+victim = sorted(pid)[0]
+survivor = [c for c, f in zip(cs, fr) if f != victim][0]
+open(T + "/victim", "w").write(str(pid[victim]))
+open(T + "/victim.ready", "w").close()
+assert wait_file(T + "/victim.killed", 20), "not killed"
+# The session on the other front is still served.
+survivor.cmd("STARTTLS", 220)
+survivor.starttls(cert="alice")
+survivor.ehlo()
+survivor.message(frm="alice@example.test", rcpts=("bob@example.test",))
+survivor.cmd("QUIT", 221)
+print("survivor relayed")
+' "$SUB_PORT" >"$T/py.out" 2>&1 &
+	local client=$!
+	wait_file "$T/victim.ready" 30 || { cat "$T/py.out"; fail "client not ready"; return 1; }
+	victim=$(cat "$T/victim")
+	kill -9 "$victim"
+	touch "$T/victim.killed"
+	wait "$client" || { cat "$T/py.out"; fail "survivor"; return 1; }
+	cat "$T/py.out"
+	up_assert_count 1
+	# Restarted: three fronts again, the victim's pid gone, one restart.
+	local i=0
+	while [ $i -lt 100 ]; do
+		[ "$(front_pids | wc -l)" = 3 ] && ! front_pids | grep -qx "$victim" && break
+		sleep 0.1; i=$((i + 1))
+	done
+	ctl show status
+	[ "$(front_pids | wc -l)" = 3 ] || fail "not restarted"
+	front_pids | grep -qx "$victim" && fail "the killed front is still listed"
+	ctl show status | awk '$1 == "front" { r += $5 } END { exit r != 1 }' ||
+	    fail "not one restart"
+	grep -q "front (pid $victim) terminated by signal 9" "$T/smtpcertd.log" ||
+	    fail "death not logged"
+	# New sessions on every socket, the restarted front's included.
+	fronts_raw '
+cs = []
+for i in range(9):
+    c = C(sys.argv[1]); c.expect(220); cs.append(c)
+print("served again on fronts", sorted(set(fronts_of(cs))))
+' "$SUB_PORT" >"$T/py2.out" 2>&1 || { cat "$T/py2.out"; fail "not served after the restart"; }
+	cat "$T/py2.out"
+}
+
+# A reload reaches every front: each acknowledges the new generation, and
+# new sessions on several fronts greet with the new host name.
+test_fronts_reload() {
+	fronts_start || return 1
+	sed -i 's/^hostname "gw.example.test"/hostname "gw2.example.test"/' "$T/smtpcertd.conf"
+	ctl reload || fail "reload"
+	local i=0
+	while [ $i -lt 100 ]; do
+		ctl show status | awk '$1 == "front" && $6 == 2 { n++ } END { exit n != 3 }' && break
+		sleep 0.1; i=$((i + 1))
+	done
+	ctl show status
+	ctl show status | awk '$1 == "front" && $6 == 2 { n++ } END { exit n != 3 }' ||
+	    fail "not every front has generation 2"
+	fronts_raw '
+cs = []
+for i in range(9):
+    c = C(sys.argv[1]); c.expect(220, "gw2.example.test"); cs.append(c)
+fr = fronts_of(cs)
+assert len(set(fr)) >= 2, fr
+print("new host name on fronts", sorted(set(fr)))
+' "$SUB_PORT" >"$T/py.out" 2>&1 || { cat "$T/py.out"; fail "reload not on every front"; }
+	cat "$T/py.out"
+	# A change of the count itself waits for a restart, and says so.
+	sed -i 's/^front processes 3/front processes 2/' "$T/smtpcertd.conf"
+	ctl reload || fail "second reload"
+	grep -q "front processes changes take effect at restart; 3 front processes keep running" \
+	    "$T/smtpcertd.log" || fail "no warning"
+	[ "$(front_pids | wc -l)" = 3 ] || fail "fronts changed at reload"
+}
+
+run_test test_fronts_sessions_kill_and_stats
+run_test test_fronts_max_sessions
+run_test test_fronts_failed_logins_add_up
+run_test test_fronts_restart_one
+run_test test_fronts_reload
+finish
