@@ -565,7 +565,9 @@ main		: USER string			{
 			if ($3 < 1 || $3 > CONFIG_FRONTS_MAX)
 				yyerror("front processes out of range (1-%d)",
 				    CONFIG_FRONTS_MAX);
-			SETONCE(conf->front_processes, $3, "front processes");
+			else
+				SETONCE(conf->front_processes, $3,
+				    "front processes");
 		}
 		| CRLCHECK crlchecks
 		| OCSP yesno		{
