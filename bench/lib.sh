@@ -235,7 +235,10 @@ bench_start() {
 	echo "$pid" >"$dir/daemon.pid"
 	wait_file "$dir/ctl.sock" 10 ||
 	    { tail -n 30 "$dir/smtpcertd.log" >&2; exit 1; }
-	while [ "$(bench_ctl "$dir" show status 2>/dev/null | awk '$1 ~ /^(front|ldapd-helper|crld)$/ && $3 == "running"' | wc -l)" != 3 ] &&
+	# Every child running (one row per front with `front processes').
+	while ! bench_ctl "$dir" show status 2>/dev/null | awk '
+	    $1 ~ /^(front|ldapd-helper|crld)$/ { n++; if ($3 == "running") r++ }
+	    END { exit !(n >= 3 && r == n) }' &&
 	    [ $i -lt 100 ]; do
 		sleep 0.1; i=$((i + 1))
 	done
@@ -249,7 +252,8 @@ bench_start() {
 bench_use() {
 	D_DIR=$1
 	D_PID=$(cat "$D_DIR/daemon.pid")
-	FRONT_PID=$(awk '$1 == "front" { print $2 }' "$D_DIR/status")
+	# The first front (the only one unless `front processes').
+	FRONT_PID=$(awk '$1 == "front" { print $2; exit }' "$D_DIR/status")
 }
 
 bench_warmup() {
