@@ -62,6 +62,16 @@ fronts_counts_fd(int k, int writable)
 	return open(path, O_RDONLY | O_CLOEXEC);
 }
 
+/* A front's channel closed: it is dying, and its sessions with it; the
+ * other fronts must not count them until its restart. */
+void
+fronts_down(struct child *c)
+{
+	if (parent->nfronts > 1 && parent->counts[c->front] != NULL)
+		memset(parent->counts[c->front], 0,
+		    sizeof(struct front_counts));
+}
+
 void
 fronts_started(struct child *c)
 {

@@ -294,9 +294,12 @@ proc_channel_down(struct child *c)
 	crl_parent_child_down(c);
 	/* Nor `show stats' (stats_parent.c). */
 	stats_parent_child_down(c);
-	/* Nor `show sessions', `session kill' (accounting.c). */
-	if (c->proc == PROC_FRONT)
+	/* Nor `show sessions', `session kill' (accounting.c); and its
+	 * sessions no longer count against the others' (fronts.c). */
+	if (c->proc == PROC_FRONT) {
 		sessions_child_down(c);
+		fronts_down(c);
+	}
 }
 
 static void

@@ -106,6 +106,8 @@ void	fronts_init(int nfronts);
 /* A front was started: its counts start at zero, and it gets its own
  * counts writable and the others' read-only. */
 void	fronts_started(struct child *);
+/* Its channel closed: its sessions no longer count. */
+void	fronts_down(struct child *);
 /* IMSG_AUTHFAIL_NOTE from a front: to every other front; -1 malformed. */
 int	fronts_authfail_imsg(struct child *, struct imsg *);
 
