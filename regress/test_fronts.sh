@@ -4,8 +4,9 @@
 # `session kill' reaches a session on any front; `show stats' adds the
 # fronts' counters up; `max-sessions' holds for the gateway, whichever
 # front takes the connection; failed logins on different fronts add up
-# to one lockout; a killed front is restarted while the others keep
-# serving; a reload reaches every front.
+# to one lockout; the e-mail proxy's simultaneous-logins holds across
+# fronts; a killed front is restarted while the others keep serving; a
+# reload reaches every front.
 #
 # The kernel spreads connections over the fronts' SO_REUSEPORT sockets
 # by a hash of the client's port: the tests open enough connections that
@@ -13,6 +14,8 @@
 # out where each one went from `show sessions' and the connect log lines.
 . "$(dirname "$0")/lib.sh"
 . "$REGRESS/lib/smtp.sh"
+. "$REGRESS/lib/dovecot.sh"
+. "$REGRESS/lib/proxy.sh"
 smtp_init || exit 1
 
 # Python helpers on top of smtp_raw's: fronts_of(conns) gives the front
@@ -40,6 +43,33 @@ def auth_plain(c, user, pw, code, text=None):
     tok = base64.b64encode(b"\0" + user.encode() + b"\0" + pw.encode()).decode()
     return c.cmd("AUTH PLAIN " + tok, code, text)
 '
+
+# The same for the e-mail proxy's clients (px_py), by protocol name.
+_FRONTS_PX_PY='
+import json, re, subprocess
+T = os.environ["T"]
+CTL = [os.environ["SMTPCERTCTL"], "-s", T + "/ctl.sock"]
+def ctl(*args):
+    return subprocess.run(CTL + list(args), check=True, capture_output=True,
+                          text=True, timeout=20).stdout
+def sessions():
+    return json.loads(ctl("-j", "show", "sessions"))["sessions"]
+def fronts_of(socks, proto):
+    ports = [s.getsockname()[1] for s in socks]
+    ids = {}
+    for l in open(T + "/smtpcertd.log", errors="replace"):
+        m = re.search(r"session=([0-9a-f]+) event=connect proto=%s client=127\.0\.0\.1:(\d+)" % proto, l)
+        if m:
+            ids[int(m.group(2))] = m.group(1)
+    front = {r["id"]: r["front"] for r in sessions()}
+    return [front[ids[p]] for p in ports]
+'
+
+fronts_px() {
+	local script=$1; shift
+	T=$T SMTPCERTCTL=$SMTPCERTCTL px_py "$_FRONTS_PX_PY
+$script" "$@"
+}
 
 fronts_raw() {
 	local script=$1; shift
@@ -291,9 +321,56 @@ print("new host name on fronts", sorted(set(fr)))
 	[ "$(front_pids | wc -l)" = 3 ] || fail "fronts changed at reload"
 }
 
+# The e-mail proxy's simultaneous-logins (bob's group policy: 2) holds
+# for the gateway: bob logged in on two fronts, a third login is refused
+# on every front; one logout, and a login on a front that already holds
+# one of his sessions is accepted.
+test_fronts_simultaneous_logins() {
+	px_env
+	PX_USERS_LIMIT=2 PX_GLOBAL="front processes 3" px_start || return 1
+	[ "$(front_pids | wc -l)" = 3 ] || { ctl show status; fail "not 3 fronts"; return 1; }
+	fronts_px '
+P = int(sys.argv[1])
+ms = [imap(P) for i in range(9)]
+fr = fronts_of([m.sock for m in ms], "imap")
+print("fronts:", fr)
+by = {}
+for m, f in zip(ms, fr):
+    by.setdefault(f, []).append(m)
+fs = sorted(by, key=lambda f: -len(by[f]))
+assert len(fs) >= 2, "all on one front: %r" % fr
+a, b = fs[0], fs[1]
+by[a][0].login("bob", "bobpw")
+by[b][0].login("bob", "bobpw")
+print("bob on fronts", a, "and", b)
+# The third login, on every front that has a connection left.
+tried = 0
+for f in fs:
+    rest = [m for m in by[f] if m is not by[a][0] and m is not by[b][0]]
+    if not rest:
+        continue
+    e = expect_no(lambda: rest[0].login("bob", "bobpw"), "[LIMIT]")
+    assert "too many simultaneous logins (limit 2)" in e, e
+    print("front %d: refused" % f)
+    tried += 1
+assert tried >= 1
+by[b][0].logout()
+for i in range(50):
+    if len([r for r in sessions() if r["user"] == "bob"]) == 1:
+        break
+    time.sleep(0.1)
+by[a][1].login("bob", "bobpw")
+print("front %d: admitted after the logout on front %d" % (a, b))
+' "$P_IMAP" >"$T/py.out" 2>&1 || { cat "$T/py.out"; fail "simultaneous logins across fronts"; return 1; }
+	cat "$T/py.out"
+	log_count_is 'event=login-limit .*user=bob .*limit=2' "$(grep -c 'refused$' "$T/py.out")" ||
+	    fail "refusals not logged"
+}
+
 run_test test_fronts_sessions_kill_and_stats
 run_test test_fronts_max_sessions
 run_test test_fronts_failed_logins_add_up
 run_test test_fronts_restart_one
 run_test test_fronts_reload
+run_test test_fronts_simultaneous_logins
 finish

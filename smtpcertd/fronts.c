@@ -8,6 +8,7 @@
 #include <sys/mman.h>
 
 #include <fcntl.h>
+#include <linux/falloc.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -62,14 +63,24 @@ fronts_counts_fd(int k, int writable)
 	return open(path, O_RDONLY | O_CLOEXEC);
 }
 
+/* Front k's counts and login table back to zero.  Punching the hole
+ * frees the pages too (and keeps every mapping valid, unlike a
+ * truncation); memset where the kernel cannot. */
+static void
+fronts_zero(int k)
+{
+	if (fallocate(parent->countfd[k], FALLOC_FL_PUNCH_HOLE |
+	    FALLOC_FL_KEEP_SIZE, 0, FRONT_COUNTS_SIZE) == -1)
+		memset(parent->counts[k], 0, FRONT_COUNTS_SIZE);
+}
+
 /* A front's channel closed: it is dying, and its sessions with it; the
  * other fronts must not count them until its restart. */
 void
 fronts_down(struct child *c)
 {
 	if (parent->nfronts > 1 && parent->counts[c->front] != NULL)
-		memset(parent->counts[c->front], 0,
-		    sizeof(struct front_counts));
+		fronts_zero(c->front);
 }
 
 void
@@ -83,7 +94,7 @@ fronts_started(struct child *c)
 	if (parent->nfronts <= 1 || parent->counts[c->front] == NULL)
 		return;
 	/* Its sessions died with it. */
-	memset(parent->counts[c->front], 0, sizeof(struct front_counts));
+	fronts_zero(c->front);
 	for (k = 0; k < parent->nfronts; k++) {
 		h.front = k;
 		h.n = parent->nfronts;

@@ -30,8 +30,28 @@ struct front_counts {
 	uint32_t	 proxy;		/* e-mail proxy sessions */
 	uint32_t	 waits;		/* PROXY headers awaited */
 };
-/* The memfd's size: a page, so nothing else shares it. */
-#define FRONT_COUNTS_SIZE	4096
+/*
+ * Simultaneous logins of the e-mail proxy (group-policy's
+ * simultaneous-logins), per user: after the first page, a table of
+ * FRONT_LOGIN_SLOTS entries, keyed by a 64-bit hash of the user name
+ * (no names in shared memory), with open addressing over at most
+ * FRONT_LOGIN_PROBES slots.  Each front writes only its own table; an
+ * entry whose count fell to 0 keeps its key until a new user takes the
+ * slot.  A login raises its own entry, then adds up the user's entries
+ * in every table, as for the session counts.  Two users whose names hash
+ * alike would share a limit (a denial, with odds of about 2^-64 a pair).
+ */
+struct front_login {
+	uint64_t	 key;
+	uint32_t	 count;
+	uint32_t	 unused;
+};
+#define FRONT_LOGIN_SLOTS	65536
+#define FRONT_LOGIN_PROBES	128
+/* The memfd's size: the counts on a page of their own, then the table. */
+#define FRONT_LOGINS_OFFSET	4096
+#define FRONT_COUNTS_SIZE	(FRONT_LOGINS_OFFSET + \
+				    FRONT_LOGIN_SLOTS * sizeof(struct front_login))
 /* A count read from another front is at most this. */
 #define FRONT_COUNT_CLAMP	(1U << 24)
 
@@ -48,6 +68,12 @@ struct imsg;
 int	front_counts_imsg(struct imsg *);
 /* Change this front's count by delta and return the gateway's total. */
 unsigned front_counts_add(enum front_count_kind, int delta);
+/* 1 when the fronts share their login counts (several fronts). */
+int	front_logins_shared(void);
+uint64_t front_login_key(const char *user);
+/* Change this front's logins of the user by delta; the gateway's total
+ * for the user, or -1 if this front's table has no room (refuse). */
+int64_t	front_logins_add(uint64_t key, int delta);
 /* This front's number (0 .. N-1), and N. */
 int	front_number(void);
 int	front_total(void);

@@ -130,6 +130,9 @@ struct proxy_session {
 	struct io		*bio;		/* back end */
 	enum px_phase		 phase;
 	enum px_auth		 auth;
+	/* Counted in the fronts' shared login table (fronts.h). */
+	int			 login_counted;
+	uint64_t		 login_key;
 	char			 addr[FRONT_ADDR_MAX];
 	unsigned		 port;
 	time_t			 started;

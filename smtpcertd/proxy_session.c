@@ -150,6 +150,17 @@ proxy_reply(struct proxy_session *s, const char *fmt, ...)
 	va_end(ap);
 }
 
+/* An authenticated session no longer is: the user's login count, shared
+ * by several fronts, goes down (fronts.h). */
+static void
+px_login_uncount(struct proxy_session *s)
+{
+	if (!s->login_counted)
+		return;
+	s->login_counted = 0;
+	front_logins_add(s->login_key, -1);
+}
+
 static void
 px_free(struct proxy_session *s)
 {
@@ -172,6 +183,7 @@ px_free(struct proxy_session *s)
 	TAILQ_REMOVE(&px_sessions, s, entry);
 	px_count--;
 	front_counts_add(FC_PROXY, -1);
+	px_login_uncount(s);
 	front_gen_unref(s->gen);
 	explicit_bzero(s, sizeof(*s));
 	free(s);
@@ -588,6 +600,7 @@ proxy_login_failed(struct proxy_session *s, enum px_fail why,
 		authfail_record(s->vpnuser[0] ? s->vpnuser : NULL, s->addr,
 		    s->l->limits.auth_failure_window, time(NULL));
 	px_forget_login(s);
+	px_login_uncount(s);
 	s->auth = PXA_UNAUTH;
 	s->method = NULL;
 	s->pending_method = NULL;
@@ -1128,16 +1141,29 @@ px_accept_user(struct proxy_session *s)
 	struct proxy_session	*o;
 	struct kvlog		 kv;
 	char			 why[128];
+	int64_t			 total;
 	int			 n = 0;
 
 	if (s->gp == NULL) {
 		proxy_login_failed(s, PXF_REFUSED, "no group policy");
 		return;
 	}
-	TAILQ_FOREACH(o, &px_sessions, entry)
-		if (o != s && o->auth == PXA_AUTHED &&
-		    strcmp(o->vpnuser, s->vpnuser) == 0)
-			n++;
+	if (front_logins_shared()) {
+		/* Several fronts: the user's logins on all of them, ours
+		 * counted first (fronts.h). */
+		s->login_key = front_login_key(s->vpnuser);
+		if ((total = front_logins_add(s->login_key, 1)) == -1) {
+			proxy_login_failed(s, PXF_TEMP, "too many users "
+			    "logged in on this front");
+			return;
+		}
+		s->login_counted = 1;
+		n = (int)(total - 1);
+	} else
+		TAILQ_FOREACH(o, &px_sessions, entry)
+			if (o != s && o->auth == PXA_AUTHED &&
+			    strcmp(o->vpnuser, s->vpnuser) == 0)
+				n++;
 	if (n >= s->gp->max_logins) {
 		/* The client sees this text: the count stays ours. */
 		snprintf(why, sizeof(why), "too many simultaneous logins "
