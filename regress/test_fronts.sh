@@ -5,7 +5,7 @@
 # fronts' counters up; `max-sessions' holds for the gateway, whichever
 # front takes the connection; failed logins on different fronts add up
 # to one lockout; the e-mail proxy's simultaneous-logins holds across
-# fronts; a killed front is restarted while the others keep serving; a
+# fronts and a piggyback login leans on a session on another front; a killed front is restarted while the others keep serving; a
 # reload reaches every front.
 #
 # The kernel spreads connections over the fronts' SO_REUSEPORT sockets
@@ -367,10 +367,45 @@ print("front %d: admitted after the logout on front %d" % (a, b))
 	    fail "refusals not logged"
 }
 
+# piggyback: bob's relayed session on one front lets a piggyback login
+# through on another front; once he logged out, on none.
+test_fronts_piggyback() {
+	px_env
+	PX_GLOBAL="front processes 3" px_start || return 1
+	fronts_px '
+P, PIG = int(sys.argv[1]), int(sys.argv[2])
+b = imap(P); b.login("bob", "bobpw"); b.select("INBOX")
+bf = fronts_of([b.sock], "imap")[0]
+ms = [imap(PIG) for i in range(9)]
+fr = fronts_of([m.sock for m in ms], "imap")
+print("bob on front", bf, "piggyback connections on", fr)
+other = [m for m, f in zip(ms, fr) if f != bf]
+assert other, "all on bob front"
+of = fr[ms.index(other[0])]
+other[0].login("bob:mbox1", "anything:mbox1-mail"); other[0].select("INBOX")
+other[0].logout()
+print("piggyback on front %d leaning on front %d" % (of, bf))
+b.logout()
+for i in range(50):
+    if not [r for r in sessions() if r["user"] == "bob"]:
+        break
+    time.sleep(0.1)
+for m, f in zip(ms, fr):
+    if m is other[0]:
+        continue
+    expect_no(lambda: m.login("bob:mbox1", "anything:mbox1-mail"), "AUTHENTICATIONFAILED")
+print("refused on every front after the logout")
+' "$P_IMAP" "$P_PIGGY" >"$T/py.out" 2>&1 || { cat "$T/py.out"; fail "piggyback across fronts"; return 1; }
+	cat "$T/py.out"
+	grep -Eq 'event=login .*user=bob method=piggyback' "$T/smtpcertd.log" ||
+	    fail "no piggyback login"
+}
+
 run_test test_fronts_sessions_kill_and_stats
 run_test test_fronts_max_sessions
 run_test test_fronts_failed_logins_add_up
 run_test test_fronts_restart_one
 run_test test_fronts_reload
 run_test test_fronts_simultaneous_logins
+run_test test_fronts_piggyback
 finish

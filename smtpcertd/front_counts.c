@@ -121,6 +121,19 @@ front_logins_sum(const struct front_login *t, uint64_t key)
 }
 
 int64_t
+front_logins_get(uint64_t key)
+{
+	uint64_t	 total;
+	int		 k;
+
+	total = front_logins_sum(mylogins, key);
+	for (k = 0; k < FRONTS_MAX; k++)
+		if (otherlogins[k] != NULL && k != me)
+			total += front_logins_sum(otherlogins[k], key);
+	return total > INT32_MAX ? INT32_MAX : (int64_t)total;
+}
+
+int64_t
 front_logins_add(uint64_t key, int delta)
 {
 	struct front_login	*e = NULL, *t = mylogins;

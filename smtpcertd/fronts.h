@@ -32,7 +32,10 @@ struct front_counts {
 };
 /*
  * Simultaneous logins of the e-mail proxy (group-policy's
- * simultaneous-logins), per user: after the first page, a table of
+ * simultaneous-logins), per user, and the relayed sessions per user and
+ * client address that `piggyback' logins lean on (keys of their own:
+ * front_login_key() of "u:USER" and of "p:USER ADDRESS"): after the
+ * first page, a table of
  * FRONT_LOGIN_SLOTS entries, keyed by a 64-bit hash of the user name
  * (no names in shared memory), with open addressing over at most
  * FRONT_LOGIN_PROBES slots.  Each front writes only its own table; an
@@ -74,6 +77,8 @@ uint64_t front_login_key(const char *user);
 /* Change this front's logins of the user by delta; the gateway's total
  * for the user, or -1 if this front's table has no room (refuse). */
 int64_t	front_logins_add(uint64_t key, int delta);
+/* The gateway's total for the key, changing nothing. */
+int64_t	front_logins_get(uint64_t key);
 /* This front's number (0 .. N-1), and N. */
 int	front_number(void);
 int	front_total(void);

@@ -133,6 +133,8 @@ struct proxy_session {
 	/* Counted in the fronts' shared login table (fronts.h). */
 	int			 login_counted;
 	uint64_t		 login_key;
+	int			 relay_counted;	/* for piggyback */
+	uint64_t		 relay_key;
 	char			 addr[FRONT_ADDR_MAX];
 	unsigned		 port;
 	time_t			 started;

@@ -155,10 +155,26 @@ proxy_reply(struct proxy_session *s, const char *fmt, ...)
 static void
 px_login_uncount(struct proxy_session *s)
 {
+	if (s->relay_counted) {
+		s->relay_counted = 0;
+		front_logins_add(s->relay_key, -1);
+	}
 	if (!s->login_counted)
 		return;
 	s->login_counted = 0;
 	front_logins_add(s->login_key, -1);
+}
+
+/* The shared keys (fronts.h): the user's logins, and the user's relayed
+ * sessions from one address. */
+static uint64_t
+px_key(const char *kind, const char *user, const char *addr)
+{
+	char	 buf[512];
+
+	snprintf(buf, sizeof(buf), "%s:%s%s%s", kind, user,
+	    addr != NULL ? " " : "", addr != NULL ? addr : "");
+	return front_login_key(buf);
 }
 
 static void
@@ -1006,6 +1022,9 @@ px_piggyback(struct proxy_session *s)
 {
 	struct proxy_session	*o;
 
+	/* Several fronts: the earlier session may be on any of them. */
+	if (front_logins_shared())
+		return front_logins_get(px_key("p", s->vpnuser, s->addr)) > 0;
 	TAILQ_FOREACH(o, &px_sessions, entry)
 		if (o != s && o->phase == PX_RELAY &&
 		    o->auth == PXA_AUTHED &&
@@ -1151,7 +1170,7 @@ px_accept_user(struct proxy_session *s)
 	if (front_logins_shared()) {
 		/* Several fronts: the user's logins on all of them, ours
 		 * counted first (fronts.h). */
-		s->login_key = front_login_key(s->vpnuser);
+		s->login_key = px_key("u", s->vpnuser, NULL);
 		if ((total = front_logins_add(s->login_key, 1)) == -1) {
 			proxy_login_failed(s, PXF_TEMP, "too many users "
 			    "logged in on this front");
@@ -1209,6 +1228,12 @@ void
 proxy_session_started(struct proxy_session *s)
 {
 	struct kvlog	 kv;
+
+	/* Relaying: a piggyback login on any front may lean on it. */
+	if (front_logins_shared() && !s->relay_counted) {
+		s->relay_key = px_key("p", s->vpnuser, s->addr);
+		s->relay_counted = front_logins_add(s->relay_key, 1) != -1;
+	}
 
 	proxy_kv(s, &kv, "login");
 	kvlog_str(&kv, "user", s->vpnuser);
