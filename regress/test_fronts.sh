@@ -63,6 +63,16 @@ def fronts_of(socks, proto):
             ids[int(m.group(2))] = m.group(1)
     front = {r["id"]: r["front"] for r in sessions()}
     return [front[ids[p]] for p in ports]
+# A new IMAP connection on a front of our choice (or not on one): the
+# kernel picks, so try until it does; use it at once (idle-timeout 10s).
+def conn(port, want=None, avoid=None):
+    for i in range(40):
+        m = imap(port)
+        f = fronts_of([m.sock], "imap")[0]
+        if (want is None or f == want) and f != avoid:
+            return m, f
+        m.shutdown()
+    raise AssertionError("no connection on front %r" % want)
 '
 
 fronts_px() {
@@ -331,35 +341,25 @@ test_fronts_simultaneous_logins() {
 	[ "$(front_pids | wc -l)" = 3 ] || { ctl show status; fail "not 3 fronts"; return 1; }
 	fronts_px '
 P = int(sys.argv[1])
-ms = [imap(P) for i in range(9)]
-fr = fronts_of([m.sock for m in ms], "imap")
-print("fronts:", fr)
-by = {}
-for m, f in zip(ms, fr):
-    by.setdefault(f, []).append(m)
-fs = sorted(by, key=lambda f: -len(by[f]))
-assert len(fs) >= 2, "all on one front: %r" % fr
-a, b = fs[0], fs[1]
-by[a][0].login("bob", "bobpw")
-by[b][0].login("bob", "bobpw")
+m1, a = conn(P)
+m1.login("bob", "bobpw")
+m2, b = conn(P, avoid=a)
+m2.login("bob", "bobpw")
 print("bob on fronts", a, "and", b)
-# The third login, on every front that has a connection left.
-tried = 0
-for f in fs:
-    rest = [m for m in by[f] if m is not by[a][0] and m is not by[b][0]]
-    if not rest:
-        continue
-    e = expect_no(lambda: rest[0].login("bob", "bobpw"), "[LIMIT]")
+# The third login, on every front.
+for f in range(3):
+    m, _ = conn(P, want=f)
+    e = expect_no(lambda: m.login("bob", "bobpw"), "[LIMIT]")
     assert "too many simultaneous logins (limit 2)" in e, e
+    m.shutdown()
     print("front %d: refused" % f)
-    tried += 1
-assert tried >= 1
-by[b][0].logout()
+m2.logout()
 for i in range(50):
     if len([r for r in sessions() if r["user"] == "bob"]) == 1:
         break
     time.sleep(0.1)
-by[a][1].login("bob", "bobpw")
+m3, _ = conn(P, want=a)
+m3.login("bob", "bobpw")
 print("front %d: admitted after the logout on front %d" % (a, b))
 ' "$P_IMAP" >"$T/py.out" 2>&1 || { cat "$T/py.out"; fail "simultaneous logins across fronts"; return 1; }
 	cat "$T/py.out"
@@ -374,26 +374,20 @@ test_fronts_piggyback() {
 	PX_GLOBAL="front processes 3" px_start || return 1
 	fronts_px '
 P, PIG = int(sys.argv[1]), int(sys.argv[2])
-b = imap(P); b.login("bob", "bobpw"); b.select("INBOX")
-bf = fronts_of([b.sock], "imap")[0]
-ms = [imap(PIG) for i in range(9)]
-fr = fronts_of([m.sock for m in ms], "imap")
-print("bob on front", bf, "piggyback connections on", fr)
-other = [m for m, f in zip(ms, fr) if f != bf]
-assert other, "all on bob front"
-of = fr[ms.index(other[0])]
-other[0].login("bob:mbox1", "anything:mbox1-mail"); other[0].select("INBOX")
-other[0].logout()
+b, bf = conn(P)
+b.login("bob", "bobpw"); b.select("INBOX")
+m, of = conn(PIG, avoid=bf)
+m.login("bob:mbox1", "anything:mbox1-mail"); m.select("INBOX"); m.logout()
 print("piggyback on front %d leaning on front %d" % (of, bf))
 b.logout()
 for i in range(50):
     if not [r for r in sessions() if r["user"] == "bob"]:
         break
     time.sleep(0.1)
-for m, f in zip(ms, fr):
-    if m is other[0]:
-        continue
+for f in range(3):
+    m, _ = conn(PIG, want=f)
     expect_no(lambda: m.login("bob:mbox1", "anything:mbox1-mail"), "AUTHENTICATIONFAILED")
+    m.shutdown()
 print("refused on every front after the logout")
 ' "$P_IMAP" "$P_PIGGY" >"$T/py.out" 2>&1 || { cat "$T/py.out"; fail "piggyback across fronts"; return 1; }
 	cat "$T/py.out"
