@@ -170,9 +170,9 @@ accept_connection(int fd, const struct listener *fl)
 		return;
 	}
 
-	/* Headers awaited count like sessions: a balancer opening
-	 * connections and sending nothing cannot hold more. */
-	/* Across every front (fronts.h). */
+	/* Headers awaited count like sessions, across every front
+	 * (fronts.h): a balancer opening connections and sending nothing
+	 * cannot hold more. */
 	if (front_counts_add(FC_WAITS, 1) >
 	    (unsigned)l->limits.max_sessions) {
 		front_counts_add(FC_WAITS, -1);
