@@ -246,6 +246,30 @@ sessions_child_down(struct child *c)
 
 /* A row or the end from the front, or its answer to `session kill':
  * checked, then relayed; -1 if malformed. */
+/* The end or failure of a request a single front answered. */
+static int
+sessions_front_single(struct imsg *imsg)
+{
+	struct msgreader	 r;
+	char			*text;
+
+	if (imsg->hdr.type == IMSG_CTL_END) {
+		if (imsg->datalen != 0)
+			return -1;
+		control_send_id(imsg->hdr.reqid, IMSG_CTL_END, NULL);
+		return 0;
+	}
+	msg_reader(&r, imsg);
+	text = msg_get_str(&r, ACCT_MAX_FIELD);
+	if (msg_end(&r) == -1) {
+		free(text);
+		return -1;
+	}
+	control_reply_id(imsg->hdr.reqid, imsg->hdr.type, text);
+	free(text);
+	return 0;
+}
+
 int
 sessions_front_imsg(struct child *c, struct imsg *imsg)
 {
@@ -257,13 +281,17 @@ sessions_front_imsg(struct child *c, struct imsg *imsg)
 	int64_t			 start;
 	int			 i, rc = 0;
 
-	/* Nobody waits (the client left, or this front answered): the
-	 * message is still checked. */
+	/* Not a `show sessions' or `session kill' asked of every front:
+	 * the end (or failure) of a request one front answers alone, such
+	 * as `test certificate' (ctltest.c), relayed to its client as is;
+	 * a client that left is no longer found there. */
 	q = sess_find(c, imsg->hdr.reqid);
+	if (q == NULL && imsg->hdr.type != IMSG_CTL_SESSION)
+		return sessions_front_single(imsg);
 	if (imsg->hdr.type == IMSG_CTL_END) {
 		if (imsg->datalen != 0)
 			return -1;
-		if (q != NULL && !q->kill) {
+		if (!q->kill) {
 			q->waiting &= ~(1U << c->front);
 			if (q->waiting == 0)
 				sess_finish(q);
@@ -276,7 +304,7 @@ sessions_front_imsg(struct child *c, struct imsg *imsg)
 		f[0] = msg_get_str(&r, ACCT_MAX_FIELD);
 		if (msg_end(&r) == -1)
 			rc = -1;
-		else if (q != NULL && q->kill) {
+		else if (q->kill) {
 			if (imsg->hdr.type == IMSG_CTL_OK && !q->killed) {
 				q->killed = 1;
 				control_reply_id(q->ctlid, IMSG_CTL_OK, f[0]);
