@@ -27,6 +27,9 @@
 #   BURST_WARMUP     unmeasured sessions first           [200]
 #   BURST_LATENCY    one-client sessions for p50 (0: skip) [200]
 #   BURST_CYCLES     bursts in a row before measuring    [1]
+#   BURST_PERF=1     perf record each front during the rounds and print
+#                    the share of its samples in glibc malloc's internals
+#                    (_int_malloc, _int_free, malloc_consolidate, ...)
 #   BENCH_CONC, BENCH_USER, BENCH_NOLDAP, BENCH_KEEP, BENCH_CONF as in
 #   bench/smtp.sh
 set -u
@@ -111,27 +114,38 @@ echo "   closed: front VmRSS $RSS1 KB (before $RSS0 KB, peak $PEAK KB)"
 
 # front_round DIR PORT FRONT: one measured round; prints front ms/session
 front_round() {
-	local t0 t1 out=$T/round.out
+	local t0 t1 out=$T/round.out perf="" share=-
 	bench_use "$1"
+	if [ -n "${BURST_PERF:-}" ]; then
+		perf record -q -F 499 -p "$3" -o "$T/perf.data" >/dev/null 2>&1 &
+		perf=$!
+		sleep 0.5
+	fi
 	t0=$(proc_ticks "$3")
 	run_measured "$out" $LOAD -m smtp -t tls -p "$2" -n "$N" -c "$C"
 	t1=$(proc_ticks "$3")
+	if [ -n "$perf" ]; then
+		kill -INT "$perf"; wait "$perf" 2>/dev/null
+		share=$(perf report -i "$T/perf.data" --no-children --sort sym \
+		    --stdio -q 2>/dev/null | awk '$NF ~ /^(_int_malloc|_int_free|_int_realloc|malloc_consolidate|unlink_chunk|malloc|free|cfree|realloc|calloc|__libc_malloc|__libc_free|__libc_calloc|__libc_realloc|tcache_get|tcache_put)$/ {
+		    sub("%", "", $1); t += $1 } END { printf "%.1f", t }')
+	fi
 	[ "${R_ERR:-0}" = 0 ] || grep '^error ' "$out" | sed 's/^/   /' >&2
-	echo "$(ms_per $((t1 - t0)) "${R_OK:-0}") $(ms_per "$R_SRV" "${R_OK:-0}") ${R_RATE:-0}"
+	echo "$(ms_per $((t1 - t0)) "${R_OK:-0}") $(ms_per "$R_SRV" "${R_OK:-0}") ${R_RATE:-0} $share"
 }
 
 median() { tr ' ' '\n' | grep -v '^$' | sort -g | awk '{ v[NR] = $1 }
     END { if (NR == 0) print "-"; else if (NR % 2) print v[(NR + 1) / 2];
           else printf "%.2f\n", (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 
-A_MS="" B_MS="" A_ALL="" B_ALL=""
+A_MS="" B_MS="" A_ALL="" B_ALL="" A_MAL="" B_MAL=""
 r=0
 while [ "$r" -lt "$R" ]; do
 	r=$((r + 1))
 	set -- $(front_round "$T/fresh" "$A_PORT" "$A_FRONT")
-	A_MS="$A_MS $1"; A_ALL="$A_ALL $2"
+	A_MS="$A_MS $1"; A_ALL="$A_ALL $2"; A_MAL="$A_MAL $4"
 	set -- $(front_round "$T/burst" "$B_PORT" "$B_FRONT")
-	B_MS="$B_MS $1"; B_ALL="$B_ALL $2"
+	B_MS="$B_MS $1"; B_ALL="$B_ALL $2"; B_MAL="$B_MAL $4"
 	echo "== round $r/$R, $N sessions each: front ms/session fresh ${A_MS##* }, after the burst ${B_MS##* }"
 done
 RSS2=$(rss_kb "$B_FRONT")
@@ -167,5 +181,8 @@ front CPU ms per full session ($R rounds of $N, alternated, median):
   ratio after / fresh:       $(awk -v a="$BM" -v b="$AM" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "-" }')  (target within 1.10)
   all smtpcertd processes:   fresh$A_ALL; after the burst$B_ALL
 p50 ms, one client at a time: fresh $A_P50, after the burst $B_P50
+EOF
+[ -n "${BURST_PERF:-}" ] && cat <<EOF
+front samples in glibc malloc, % per round: fresh$A_MAL; after the burst$B_MAL
 EOF
 exit 0
