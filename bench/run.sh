@@ -1,6 +1,6 @@
 #!/bin/bash
 # Benchmarks, run by `make bench` (BUILD=build or build-san).  Each part
-# is a function; run one with: bash bench/run.sh smtp|latency|crl|crl-sessions
+# is a function; run one with: bash bench/run.sh smtp|latency|burst|crl|crl-sessions
 set -u
 TOP=$(cd "$(dirname "$0")/.." && pwd)
 BUILD=${BUILD:-build}
@@ -40,12 +40,19 @@ bench_crl() {
 	    bash "$TOP/bench/crl_sessions.sh"
 }
 
+# Memory and CPU after a burst of 10,000 idle TLS sessions (issue 17):
+# bench/burst.sh (its knobs are documented there).
+bench_burst() {
+	BUILD=$BUILD bash "$TOP/bench/burst.sh"
+}
+
 case "${1:-all}" in
 smtp)	bench_smtp ;;
 latency)	bench_latency ;;
+burst)	bench_burst ;;
 crl)	bench_crl ;;
 crl-sessions)
 	CRL_BENCH_MICRO=0 bench_crl ;;
-all)	bench_smtp; bench_latency; bench_crl ;;
-*)	echo "usage: bench/run.sh [smtp|latency|crl|crl-sessions|all]" >&2; exit 1 ;;
+all)	bench_smtp; bench_latency; bench_burst; bench_crl ;;
+*)	echo "usage: bench/run.sh [smtp|latency|burst|crl|crl-sessions|all]" >&2; exit 1 ;;
 esac

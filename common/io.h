@@ -11,8 +11,8 @@
  * ignore SIGPIPE: libssl and libtls write to the socket with write(2).
  *
  * Memory per connection (x86-64, glibc): struct io (200 bytes) and
- * libevent's struct event (128 bytes), about 350 bytes with malloc
- * overhead.  Input is read into one shared scratch buffer and only what
+ * libevent's struct event (128 bytes, in libevent's own slabs in the
+ * front: evmem.h), about 350 bytes with allocator overhead.  Input is read into one shared scratch buffer and only what
  * the owner leaves unconsumed is copied to a private buffer (from
  * IO_INBUF_INIT up to the input bound); output chunks exist only while
  * queued.  Both are freed once drained, so an idle session holds no I/O

@@ -3,7 +3,9 @@
 # smtp_load runs a few full sessions through smtpcertd to bench/sink with
 # no errors, drives tls_baseline in handshake mode, and holds idle
 # sessions; bench/crl_sessions.sh runs its interleaved rounds with a small
-# CRL.  No timings are checked: `make bench` is the benchmark.
+# CRL; bench/burst.sh holds and closes a burst of 500 sessions, and the
+# front's memory comes back.  No timings are checked: `make bench` is the
+# benchmark.
 . "$(dirname "$0")/lib.sh"
 
 BENCH="$BUILD/bench"
@@ -180,9 +182,42 @@ test_smtp_script_rsa_client() {
 	grep -q '^  10 sessions held' "$T/smtp.out" || fail "idle sessions"
 }
 
+# bench/burst.sh at small scale: 500 idle TLS sessions held at once then
+# closed, every figure printed, no errors; and the memory came back:
+# the front's VmRSS once they are closed is within twice what it was
+# before (368 MB held at the peak of 10,000 used to stay; evmem.h, io.c).
+# Not under the sanitizers: ASan's allocator keeps freed memory in its
+# quarantine and never sees malloc_trim().
+test_burst_script() {
+	local before after
+	build_tools
+	BUILD=$BUILD BURST_IDLE=500 BURST_SESSIONS=20 BURST_ROUNDS=1 \
+	    BURST_WARMUP=5 BURST_LATENCY=5 BENCH_CONC=4 \
+	    bash "$TOP/bench/burst.sh" >"$T/burst.out" 2>&1 ||
+	    { cat "$T/burst.out"; fail "burst.sh failed"; }
+	cat "$T/burst.out"
+	grep -q '^burst: 500 idle TLS sessions held at once' "$T/burst.out" ||
+	    fail "burst not held"
+	! grep -q '^ *error ' "$T/burst.out" || fail "errors reported"
+	grep -q '^  fresh front: *[0-9.]* ' "$T/burst.out" || fail "no fresh CPU"
+	grep -q '^  after the burst: *[0-9.]* ' "$T/burst.out" || fail "no CPU after"
+	grep -q '^p50 ms, one client at a time: fresh [0-9.]*, after the burst [0-9.]*$' \
+	    "$T/burst.out" || fail "no p50"
+	before=$(sed -n 's/^front VmRSS, burst daemon: *before \([0-9]*\) KB.*/\1/p' "$T/burst.out")
+	after=$(sed -n 's/^front VmRSS, burst daemon:.* after \([0-9]*\) KB, after the rounds.*/\1/p' "$T/burst.out")
+	[ -n "$before" ] && [ -n "$after" ] || fail "no VmRSS figures"
+	if ldd "$BUILD/smtpcertd" 2>/dev/null | grep -q libasan; then
+		echo "# sanitizer build: VmRSS after the burst not checked"
+		return 0
+	fi
+	[ "$after" -le $((2 * before)) ] ||
+	    fail "front VmRSS $after KB after the burst, $before KB before"
+}
+
 run_test test_smtp_load_through_smtpcertd_to_sink
 run_test test_idle_sessions_are_held
 run_test test_tls_baseline_handshakes
 run_test test_crl_sessions_script
 run_test test_smtp_script_rsa_client
+run_test test_burst_script
 finish

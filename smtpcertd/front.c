@@ -14,6 +14,7 @@
 #include <sys/types.h>
 #include <sys/socket.h>
 
+#include <err.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -31,6 +32,7 @@
 #include "crl_front.h"
 #include "ctltest.h"
 #include "authfail.h"
+#include "evmem.h"
 #include "front.h"
 #include "fronts.h"
 #include "keysign.h"
@@ -662,5 +664,9 @@ static const struct childproc_ops front_ops = {
 int
 front_main(int foreground, int verbose)
 {
+	/* Before libevent allocates anything: its tables live apart from
+	 * the sessions' memory, so a burst's memory can go back (evmem.h). */
+	if (evmem_install() == -1)
+		errx(1, "libevent without memory replacement");
 	return childproc_main(&front_ops, foreground, verbose, &front_state);
 }
