@@ -162,7 +162,7 @@ em_small(size_t n)
 		h = s->free;
 		if (h->tag != EM_TAG_FREE)
 			em_corrupt();
-		memcpy(&s->free, h + 1, sizeof(s->free));
+		memcpy(&s->free, (const void *)(h + 1), sizeof(struct em_hdr *));
 	} else {
 		h = (struct em_hdr *)s->bump;
 		s->bump += s->size;
@@ -246,7 +246,7 @@ evmem_free(void *p)
 	s = em_slab_of(h);
 	cls = s->size / EM_ALIGN;
 	h->tag = EM_TAG_FREE;
-	memcpy(h + 1, &s->free, sizeof(s->free));
+	memcpy((void *)(h + 1), &s->free, sizeof(struct em_hdr *));
 	s->free = h;
 	s->live--;
 	if (!s->listed)
