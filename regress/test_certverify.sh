@@ -11,26 +11,6 @@
 POL_P=1.3.6.1.4.1.55555.1.1	# the site's policy
 POL_Q=1.3.6.1.4.1.55555.1.2	# another
 
-# stat NAME: one counter from `smtpcertctl -j show stats'.
-stat() {
-	ctl -j show stats | $PY -c '
-import json, sys
-d = json.load(sys.stdin)["counters"]
-for k in sys.argv[1].split("."):
-    d = d[k]
-print(d)
-' "$1"
-}
-
-stat_is() {
-	local i=0 v=""
-	while [ $i -lt 50 ]; do
-		v=$(stat "$1") && [ "$v" = "$2" ] && return 0
-		sleep 0.1; i=$((i + 1))
-	done
-	fail "$1 is $v, want $2"
-}
-
 # session NAME CERT KEY [CHAIN]: an implicit-TLS session on $PORT with
 # that certificate; the server's lines (or the TLS error) in $T/NAME.out.
 session() {
@@ -124,7 +104,7 @@ test_cert_policy_acceptable_and_refused() {
 	grep -q "^554 5.7.1 .*policy" "$T/n.out" || fail "no policy not refused"
 	wait_log "$T/smtpcertd.log" "event=cert-refused .*cert-error=policy cert-depth=[0-9]+ cert-subject=\"?CN=leaf-q,O=Example Test,C=US" 5 ||
 	    fail "refusal line lacks the certificate"
-	stat_is cert.refused.policy 2
+	counter_is cert.refused.policy 2
 	# Without cert-policy, RFC 5280's defaults (anyPolicy): all three in.
 	kill "$(daemon_pid)"; sleep 0.5; rm -f "$T/ctl.sock"
 	policy_conf ""
@@ -164,7 +144,7 @@ tls security-level 3"
 	grep -q "^250" "$T/r.out" && fail "randy's RSA 2048 accepted at level 3"
 	wait_log "$T/smtpcertd.log" "event=tls-failed .*cert-error=weak-key cert-depth=0 .*reason=.*certificate verify failed: " 5 ||
 	    fail "weak key not logged"
-	stat_is cert.refused.weak-key 1
+	counter_is cert.refused.weak-key 1
 	printf 'tls security-level 6\n' >"$T/bad.conf"
 	if "$SMTPCERTD" -n -f "$T/bad.conf" >"$T/bad.out" 2>&1; then
 		fail "level 6 accepted"
@@ -185,8 +165,8 @@ test_handshake_refusal_logged_by_reason() {
 	    fail "expired: no refusal line"
 	wait_log "$T/smtpcertd.log" "event=tls-failed .*cert-error=unknown-issuer cert-depth=0 .*issued by an unknown CA" 5 ||
 	    fail "wrong CA: no refusal line"
-	stat_is cert.refused.expired 1
-	stat_is cert.refused.unknown-issuer 1
+	counter_is cert.refused.expired 1
+	counter_is cert.refused.unknown-issuer 1
 	ctl show stats | grep -q "cert.refused.expired" || fail "show stats text lacks the counter"
 }
 
@@ -204,8 +184,8 @@ test_revoked_554_names_reason_and_date() {
 	    "$T/r.out" || fail "554 does not name reason and date"
 	wait_log "$T/smtpcertd.log" "event=cert-refused .*cert-error=revoked cert-depth=0 " 5 ||
 	    fail "no refusal line"
-	stat_is cert.refused.revoked 1
-	stat_is revocation.crl.refused 1
+	counter_is cert.refused.revoked 1
+	counter_is revocation.crl.refused 1
 }
 
 # CRL sources without `ca`: crld cannot check the signature (the listener

@@ -24,29 +24,6 @@ if len(sys.argv) > 2 and not eval("(" + sys.argv[2] + ")"):
 ' "$@" || { cat "$1"; fail "$1: not the JSON expected${2:+: $2}"; return 1; }
 }
 
-# stat NAME: one counter, from `smtpcertctl -j show stats'.
-stat() {
-	ctl -j show stats | $PY -c '
-import json, sys
-d = json.load(sys.stdin)["counters"]
-for k in sys.argv[1].split("."):
-    d = d[k]
-print(d)
-' "$1"
-}
-
-# stat_is NAME VALUE: the counter reaches VALUE (the front counts when it
-# decides, which may be a moment after the client saw the answer).
-stat_is() {
-	local i=0 v=""
-	while [ $i -lt 50 ]; do
-		v=$(stat "$1") && [ "$v" = "$2" ] && return 0
-		sleep 0.1; i=$((i + 1))
-	done
-	ctl show stats >&2
-	fail "$1 is $v, want $2"
-}
-
 # ctl_fails OUT ARGS...: smtpcertctl exits non-zero; its output in OUT.
 ctl_fails() {
 	local out=$1; shift
@@ -150,23 +127,23 @@ test_stats_certificate_sessions_and_handshake_failures() {
 	smtp_swaks "$T/sw2" --server "127.0.0.1:$SMTPS_PORT" --tlsc \
 	    $(swaks_cert alice) --from alice@example.test --to bob@example.test
 	swaks_delivered "$T/sw2"
-	stat_is auth.certificate.ok 2
-	stat_is relay.messages.accepted 2
-	stat_is relay.upstream.connections 2
-	stat_is tls.handshakes.ok 2
-	stat_is ldap.lookups.certificate 2
-	stat_is ldap.results.ok 2
-	stat_is ldap.cache.misses 1
-	stat_is ldap.cache.hits 1
-	stat_is ldap.cache.entries 1
-	stat_is auth.certificate.badcred 0
+	counter_is auth.certificate.ok 2
+	counter_is relay.messages.accepted 2
+	counter_is relay.upstream.connections 2
+	counter_is tls.handshakes.ok 2
+	counter_is ldap.lookups.certificate 2
+	counter_is ldap.results.ok 2
+	counter_is ldap.cache.misses 1
+	counter_is ldap.cache.hits 1
+	counter_is ldap.cache.entries 1
+	counter_is auth.certificate.badcred 0
 	smtp_swaks "$T/sw3" --tls --from alice@example.test --to bob@example.test
 	swaks_handshake_refused "$T/sw3"
-	stat_is tls.handshakes.failed.no-cert 1
+	counter_is tls.handshakes.failed.no-cert 1
 	smtp_swaks "$T/sw4" --tls $(swaks_cert expired) \
 	    --from expired@example.test --to bob@example.test
 	swaks_handshake_refused "$T/sw4"
-	stat_is tls.handshakes.failed.bad-cert 1
+	counter_is tls.handshakes.failed.bad-cert 1
 	# An SMTP client on the implicit-TLS port.
 	$PY - "$SMTPS_PORT" <<'EOF' || fail "plaintext client"
 import socket, sys
@@ -178,11 +155,11 @@ try:
 except ConnectionResetError:
     pass
 EOF
-	stat_is tls.handshakes.failed.protocol 1
-	stat_is connections.smtp 3
-	stat_is connections.smtps 2
-	stat_is tls.handshakes.ok 2
-	stat_is relay.messages.accepted 2
+	counter_is tls.handshakes.failed.protocol 1
+	counter_is connections.smtp 3
+	counter_is connections.smtps 2
+	counter_is tls.handshakes.ok 2
+	counter_is relay.messages.accepted 2
 	up_assert_count 2
 }
 
@@ -195,20 +172,20 @@ test_stats_smtp_auth_results() {
 	smtp_swaks "$T/sw-ok" --tls --auth PLAIN --auth-user bob \
 	    --auth-password bobpw --from bob@example.test --to bob@example.test
 	swaks_delivered "$T/sw-ok"
-	stat_is auth.plain.ok 1
-	stat_is relay.messages.accepted 1
+	counter_is auth.plain.ok 1
+	counter_is relay.messages.accepted 1
 	smtp_swaks "$T/sw-bad" --tls --auth LOGIN --auth-user bob \
 	    --auth-password wrong --from bob@example.test --to bob@example.test
 	grep -q '535 5\.7\.8' "$T/sw-bad" || fail "no 535 for a wrong password"
-	stat_is auth.login.badcred 1
-	stat_is ldap.results.badcred 1
+	counter_is auth.login.badcred 1
+	counter_is ldap.results.badcred 1
 	# erin's emergency window is over: the allowance says no (525).
 	smtp_swaks "$T/sw-erin" --tls --auth PLAIN --auth-user erin \
 	    --auth-password erinpw --from erin@example.test --to bob@example.test
 	grep -q '^<~\* *525' "$T/sw-erin" || fail "no 525 for erin"
-	stat_is auth.plain.refused 1
-	stat_is ldap.results.disallowed 1
-	stat_is ldap.lookups.smtp-auth 3
+	counter_is auth.plain.refused 1
+	counter_is ldap.results.disallowed 1
+	counter_is ldap.lookups.smtp-auth 3
 	smtp_raw '
 c = C(sys.argv[1])
 c.expect(220)
@@ -219,11 +196,11 @@ c.ehlo()
 c.cmd("AUTH EXTERNAL =", 235)
 c.cmd("QUIT", 221)
 ' "$SUB_PORT" >"$T/ext.out" || { cat "$T/ext.out"; fail "AUTH EXTERNAL"; }
-	stat_is auth.external.ok 1
-	stat_is auth.certificate.ok 1
-	stat_is auth.plain.ok 1
-	stat_is auth.plain.badcred 0
-	stat_is auth.login.ok 0
+	counter_is auth.external.ok 1
+	counter_is auth.certificate.ok 1
+	counter_is auth.plain.ok 1
+	counter_is auth.plain.badcred 0
+	counter_is auth.login.ok 0
 	up_assert_count 1
 }
 
@@ -291,7 +268,7 @@ print(idle[0]["id"], data[0]["id"])
 	grep -q "session kill $1 requested by control client (uid 0)" "$T/smtpcertd.log" ||
 	    fail "request not logged"
 	up_assert_count 0 1
-	stat_is connections.killed 2
+	counter_is connections.killed 2
 	ctl_fails "$T/again.txt" -s "$T/ctl.sock" session kill "$1"
 	grep -q "no such session" "$T/again.txt" || fail "second kill"
 	ctl -j show sessions >"$T/sess2.json"
@@ -329,10 +306,10 @@ print(rows[0]["id"])
 	ctl session kill "$id" | grep -qx "session $id killed" || fail "kill proxy"
 	wait "$client" || { cat "$T/px.out"; fail "proxy client not closed"; }
 	log_count_is "killed by smtpcertctl" 2 || fail "proxy kill not logged (end and accounting)"
-	stat_is connections.killed 1
-	stat_is auth.aaa.ok 1
-	stat_is proxy.backend.logins 1
-	stat_is connections.proxy-imap4s 1
+	counter_is connections.killed 1
+	counter_is auth.aaa.ok 1
+	counter_is proxy.backend.logins 1
+	counter_is connections.proxy-imap4s 1
 }
 
 # A child that does not answer makes `show stats' partial, and says so,
@@ -415,7 +392,7 @@ test_errors_not_running_and_permission_denied() {
 	    "$T/perm2.txt" || fail "daemon refusal message"
 	grep -q "control: refused connection from uid $(id -u nobody)" "$T/smtpcertd.log" ||
 	    fail "refusal not logged"
-	stat_is control.refused 1
+	counter_is control.refused 1
 	# Command line mistakes.
 	ctl_fails "$T/u1.txt" -s "$T/ctl.sock" session kill
 	grep -q "missing argument" "$T/u1.txt" || fail "no id"

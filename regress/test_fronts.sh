@@ -92,27 +92,6 @@ front_pids() {
 	ctl show status | awk '$1 == "front" && $3 == "running" { print $2 }'
 }
 
-# stat NAME: one counter from `show stats -j'.
-stat() {
-	ctl -j show stats | $PY -c '
-import json, sys
-d = json.load(sys.stdin)["counters"]
-for k in sys.argv[1].split("."):
-    d = d[k]
-print(d)
-' "$1"
-}
-
-stat_is() {
-	local i=0 v=""
-	while [ $i -lt 50 ]; do
-		v=$(stat "$1") && [ "$v" = "$2" ] && return 0
-		sleep 0.1; i=$((i + 1))
-	done
-	ctl show stats >&2
-	fail "$1 is $v, want $2"
-}
-
 fronts_start() {
 	smtp_env
 	SMTP_GLOBAL="front processes 3
@@ -160,8 +139,8 @@ open(T + "/killed", "w").write(str(len(victims)))
 	    fail "a row names a pid that is no front"
 	ctl show sessions >"$T/sess.txt" || fail "show sessions"
 	grep -Eq '^ID +PROTO +STATE .* FRONT$' "$T/sess.txt" || fail "no FRONT column"
-	stat_is connections.smtp 9
-	stat_is connections.killed "$(cat "$T/killed")"
+	counter_is connections.smtp 9
+	counter_is connections.killed "$(cat "$T/killed")"
 	# Every front answered: nothing missing from the sums.
 	ctl -j show stats >"$T/stats.json"
 	$PY -c '
@@ -199,7 +178,7 @@ c = C(sys.argv[1]); c.expect(220)
 print("admitted again")
 ' "$SUB_PORT" >"$T/py.out" 2>&1 || { cat "$T/py.out"; fail "max-sessions across fronts"; return 1; }
 	cat "$T/py.out"
-	stat_is connections.too-many 9
+	counter_is connections.too-many 9
 }
 
 # max-auth-failures 3: two wrong passwords on one front and one on

@@ -68,3 +68,26 @@ ctl() { "$SMTPCERTCTL" -s "$T/ctl.sock" "$@"; }
 child_pid() {
 	ctl show status | awk -v n="$1" '$1 == n { print $2 }'
 }
+
+# counter NAME: one counter, from `smtpcertctl -j show stats'.
+counter() {
+	ctl -j show stats | $PY -c '
+import json, sys
+d = json.load(sys.stdin)["counters"]
+for k in sys.argv[1].split("."):
+    d = d[k]
+print(d)
+' "$1"
+}
+
+# counter_is NAME VALUE: the counter reaches VALUE (the front counts when it
+# decides, which may be a moment after the client saw the answer).
+counter_is() {
+	local i=0 v=""
+	while [ $i -lt 50 ]; do
+		v=$(counter "$1") && [ "$v" = "$2" ] && return 0
+		sleep 0.1; i=$((i + 1))
+	done
+	ctl show stats >&2
+	fail "$1 is $v, want $2"
+}
