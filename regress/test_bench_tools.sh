@@ -1,4 +1,5 @@
 #!/bin/bash
+# run.sh: plain pass only (see regress/run.sh)
 # The benchmark's tools (bench/*.c) at tiny scale, so they cannot rot:
 # smtp_load runs a few full sessions through smtpcertd to bench/sink with
 # no errors, drives tls_baseline in handshake mode, and holds idle

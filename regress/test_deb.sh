@@ -1,4 +1,5 @@
 #!/bin/bash
+# run.sh: plain pass only (see regress/run.sh)
 # The Debian package (debian/): `dpkg-buildpackage -us -uc -b' builds it
 # in a throwaway copy of the tree (never in the source tree), lintian
 # finds no errors (its warnings are printed), the .deb holds README.md's

@@ -1,4 +1,5 @@
 #!/bin/bash
+# run.sh: plain pass only (see regress/run.sh)
 # etc/smtpcertd.conf is the commented example of every statement: it must
 # use every keyword of parse.y's table and every `limit' name of config.c
 # outside comments (only `include' may stay commented out: its file must

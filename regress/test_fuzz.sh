@@ -1,4 +1,5 @@
 #!/bin/bash
+# run.sh: plain pass only (see regress/run.sh)
 # The fuzz stage of the test command (issue 16, README "Fuzzing"): every
 # libFuzzer target of fuzz/ runs for a bounded time, two at a time, the
 # whole stage within FUZZ_STAGE seconds (150 by default: under 3 minutes

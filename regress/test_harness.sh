@@ -1,4 +1,5 @@
 #!/bin/bash
+# run.sh: plain pass only (see regress/run.sh)
 # The test infrastructure itself: the generated PKI, the throwaway slapd and
 # the recording upstream SMTP server.  Needs no build of smtpcertd.
 . "$(dirname "$0")/lib.sh"

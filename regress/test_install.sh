@@ -1,4 +1,5 @@
 #!/bin/bash
+# run.sh: plain pass only (see regress/run.sh)
 # make install / make uninstall: the layout README.md documents (its table
 # is the expected result), the modes, the substituted paths, the
 # compiled-in helper and configuration paths, and the user `make install'

@@ -1,4 +1,5 @@
 #!/bin/bash
+# run.sh: plain pass only (see regress/run.sh)
 # The manual pages: they must lint cleanly, and they must not fall behind
 # the code.
 #

@@ -1,4 +1,5 @@
 #!/bin/bash
+# run.sh: plain pass only (see regress/run.sh)
 # The rc script, as `make install' installs it (DESTDIR=$T/root
 # PREFIX=/usr, so /etc/init.d/smtpcertd with /usr/sbin/smtpcertd): run
 # verbatim at its installed path in a private mount namespace where the

@@ -1,4 +1,5 @@
 #!/bin/bash
+# run.sh: plain pass only (see regress/run.sh)
 # The systemd unit, as `make install' installs it (DESTDIR=$T/root
 # PREFIX=/usr):
 #

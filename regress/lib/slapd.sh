@@ -245,11 +245,15 @@ _slapd_b64der() {
 	echo "userCertificate;binary:: $(base64 -w0 <"$1/$2.der")"
 }
 
-seed_ldap() {
-	local dir=$1 port=${2:-} pki=$3 ldif n=10000 name future past
-	dir=$(cd "$dir" && pwd)
-	[ -n "$port" ] || { _slapd_env "$dir"; port=$SLAPD_PORT; }
-	ldif=$dir/seed.ldif
+# seed_ldif PKIDIR: the seed entries for the users of PKIDIR, written once
+# to PKIDIR/seed.ldif and reused: building it takes about a second (an
+# openssl and a slappasswd per user), and a test file copies one PKI into
+# every test.
+seed_ldif() {
+	local pki=$1 ldif n=10000 name future past
+	ldif=$pki/seed.ldif
+	[ -s "$ldif" ] && return 0
+	ldif=$pki/seed.ldif.$$
 	future=$(date -u -d '+365 days' +%Y%m%d%H%M%SZ)
 	past=$(date -u -d '-30 days' +%Y%m%d%H%M%SZ)
 	cat >"$ldif" <<-EOF
@@ -298,8 +302,17 @@ seed_ldap() {
 		_slapd_user "$ldif" "$name" "$name" "$pki" $n \
 		    "$(_slapd_b64der "$pki" "$name")" || return 1
 	done
+	mv "$ldif" "$pki/seed.ldif"
+}
+
+seed_ldap() {
+	local dir=$1 port=${2:-} pki=$3
+	dir=$(cd "$dir" && pwd)
+	[ -n "$port" ] || { _slapd_env "$dir"; port=$SLAPD_PORT; }
+	seed_ldif "$pki" || return 1
+	cp "$pki/seed.ldif" "$dir/seed.ldif"
 	ldapadd -x -H "ldap://127.0.0.1:$port/" -o nettimeout=5 \
-	    -D "$SLAPD_ROOTDN" -w "$SLAPD_ROOTPW" -f "$ldif" >"$dir/seed.out" 2>&1 ||
+	    -D "$SLAPD_ROOTDN" -w "$SLAPD_ROOTPW" -f "$dir/seed.ldif" >"$dir/seed.out" 2>&1 ||
 	    { echo "seed_ldap: ldapadd failed:" >&2; tail -n 20 "$dir/seed.out" >&2; return 1; }
 }
 

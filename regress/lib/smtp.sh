@@ -53,6 +53,8 @@ _smtp_pki_cache() {
 		chmod 0755 "$SMTP_PKI_CACHE"
 		make_pki "$SMTP_PKI_CACHE/pki" >/dev/null 2>&1 ||
 		    { echo "make_pki failed" >&2; return 1; }
+		seed_ldif "$SMTP_PKI_CACHE/pki" ||
+		    { echo "seed_ldif failed" >&2; return 1; }
 		trap 'rm -rf "$SMTP_PKI_CACHE"' EXIT
 	fi
 }
