@@ -1,5 +1,8 @@
-# smtpcertd — top-level build.  One binary per program folder; shared code
-# in common/ is built once into a static archive every program links.
+# smtpcertd — top-level build.  One folder per process (README "Layout"):
+# one binary per program, where smtpcertd's binary holds three processes
+# (the parent in smtpcertd/, the front in smtpcertd/front/, the keys
+# process in smtpcertd/keys/).  Code that two or more processes use is in
+# common/, built once into a static archive every program links.
 #
 #   make                 build everything into build/
 #   make check           build and run the whole test suite
@@ -40,12 +43,12 @@ PKG_LIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 
 CFLAGS	+= -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Wshadow \
 	   -Wmissing-prototypes -Wpointer-arith -Wno-unused-parameter \
-	   $(OPT) $(SANFLAGS) -Icommon $(PKG_CFLAGS) \
+	   $(OPT) $(SANFLAGS) -Icommon $(PROC_INCS) $(PKG_CFLAGS) \
 	   -DLIBEXECDIR=\"$(LIBEXECDIR)\" -DSYSCONFDIR=\"$(SYSCONFDIR)\"
 LDFLAGS	+= $(SANFLAGS)
 LDLIBS	+= $(PKG_LIBS)
 # libssl directly (it is under libtls anyway) only where the front's
-# server-side TLS is: smtpcertd (common/io.c, common/tlsserver.c), the
+# server-side TLS is: smtpcertd (smtpcertd/front/io.c, common/tlsserver.c), the
 # unit tests, test tools and benchmarks.  See README "Dependencies".
 SSL_LIBS := $(shell pkg-config --libs libssl 2>/dev/null)
 smtpcertd_LIBS := $(SSL_LIBS)
@@ -58,6 +61,20 @@ LIBCOMMON := $(O)/libcommon.a
 
 PROGS	:= smtpcertd ldapd-helper crld smtpcertctl
 BINS	:= $(PROGS:%=$(O)/%)
+# A program's folders: its processes'.
+smtpcertd_DIRS := smtpcertd smtpcertd/front smtpcertd/keys
+ldapd-helper_DIRS := ldapd-helper
+crld_DIRS := crld
+smtpcertctl_DIRS := smtpcertctl
+# The front's headers are found from the parent's files (front_main) and
+# from the unit tests, fuzz targets and benchmarks of the front's code.
+PROC_INCS := -Ismtpcertd -Ismtpcertd/front
+
+# The front's code as an archive for the unit tests, test tools and
+# benchmarks that drive pieces of it (io.c, proxyproto.c, ...): a link
+# takes only the objects it calls.
+FRONT_SRCS := $(sort $(wildcard smtpcertd/front/*.c))
+LIBFRONT := $(O)/libfront.a
 
 # The parent finds its helpers at the compiled-in LIBEXECDIR: `make
 # install PREFIX=/usr' after a plain `make' must rebuild what uses the
@@ -98,26 +115,34 @@ $(LIBCOMMON): $(COMMON_OBJS)
 	rm -f $@
 	$(AR) rcs $@ $^
 
+$(LIBFRONT): $(FRONT_SRCS:%.c=$(O)/obj/%.o)
+	rm -f $@
+	$(AR) rcs $@ $^
+
+# What the unit tests, tools and benchmarks link (the front's objects
+# call common/'s and the reverse never happens, hence the order).
+TEST_LIBS := $(LIBFRONT) $(LIBCOMMON)
+
 define prog_rule
-$(1)_SRCS := $$(sort $$(wildcard $(1)/*.c))
+$(1)_SRCS := $$(sort $$(wildcard $$(addsuffix /*.c,$$($(1)_DIRS))))
 $(1)_OBJS := $$($(1)_SRCS:%.c=$(O)/obj/%.o)
 $(O)/$(1): $$($(1)_OBJS) $(LIBCOMMON)
 	$(CC) $(LDFLAGS) -o $$@ $$($(1)_OBJS) $(LIBCOMMON) $$($(1)_LIBS) $(LDLIBS)
 endef
 $(foreach p,$(PROGS),$(eval $(call prog_rule,$(p))))
 
-$(O)/regress/%: regress/unit/%.c $(LIBCOMMON)
+$(O)/regress/%: regress/unit/%.c $(TEST_LIBS)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -o $@ $< $(LIBCOMMON) $(LDFLAGS) $(SSL_LIBS) $(LDLIBS)
+	$(CC) $(CFLAGS) -o $@ $< $(TEST_LIBS) $(LDFLAGS) $(SSL_LIBS) $(LDLIBS)
 
 # bench/smtp_load drives OpenSSL directly (one shared SSL_CTX) as well.
-$(O)/bench/%: bench/%.c $(LIBCOMMON)
+$(O)/bench/%: bench/%.c $(TEST_LIBS)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -o $@ $< $(LIBCOMMON) $(LDFLAGS) $(SSL_LIBS) $(LDLIBS)
+	$(CC) $(CFLAGS) -o $@ $< $(TEST_LIBS) $(LDFLAGS) $(SSL_LIBS) $(LDLIBS)
 
-$(O)/regress-tools/%: regress/tools/%.c $(LIBCOMMON)
+$(O)/regress-tools/%: regress/tools/%.c $(TEST_LIBS)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -o $@ $< $(LIBCOMMON) $(LDFLAGS) $(SSL_LIBS) $(LDLIBS)
+	$(CC) $(CFLAGS) -o $@ $< $(TEST_LIBS) $(LDFLAGS) $(SSL_LIBS) $(LDLIBS)
 
 units: $(UNIT_BINS) $(TOOL_BINS)
 
@@ -142,7 +167,7 @@ FUZZ_SAN := -fsanitize=address,undefined -fno-sanitize-recover=undefined \
 FUZZ_CFLAGS := -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Wshadow \
 	-Wmissing-prototypes -Wpointer-arith -Wno-unused-parameter \
 	-g -O1 $(FUZZ_SAN) -fsanitize=fuzzer-no-link -Icommon \
-	-Ismtpcertd -Icrld -Ildapd-helper $(PKG_CFLAGS) \
+	$(PROC_INCS) -Icrld -Ildapd-helper $(PKG_CFLAGS) \
 	-DLIBEXECDIR=\"$(LIBEXECDIR)\" -DSYSCONFDIR=\"$(SYSCONFDIR)\"
 FUZZ_SRCS := $(sort $(wildcard fuzz/fuzz_*.c))
 FUZZ_BINS := $(FUZZ_SRCS:fuzz/%.c=$(O)/fuzz/%)
@@ -167,7 +192,7 @@ $(O)/fuzz/libcommon.a: $(COMMON_SRCS:%.c=$(FO)/%.o) $(FO)/common/parse.o
 	$(AR) rcs $@ $^
 
 define fuzz_prog_rule
-$(O)/fuzz/lib$(1).a: $$(patsubst %.c,$(FO)/%.o,$$(sort $$(wildcard $(1)/*.c)))
+$(O)/fuzz/lib$(1).a: $$(patsubst %.c,$(FO)/%.o,$$($(1)_SRCS))
 	rm -f $$@
 	$(AR) rcs $$@ $$^
 endef

@@ -78,7 +78,7 @@ void	conf_bundle_wipe(struct conf_bundle *, uint32_t type);
 #define CONFMSG_LISTENERS	0x08
 #define CONFMSG_MASTER		0x10	/* proxies' master passwords */
 /* CONFMSG_PKI without the keys (an empty key): the front's share since
- * the keys process holds the keys (smtpcertd/keys.c). */
+ * the keys process holds the keys (smtpcertd/keys/keys.c). */
 #define CONFMSG_PKI_CERTS	0x20
 int	confmsg_send(struct imsgev *, const struct conf_bundle *, int what);
 /* The same with the listening sockets of front k's set. */

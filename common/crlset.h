@@ -8,7 +8,7 @@
  * front.  The front maps it read-only and shared (crlset_map()): all
  * sessions use the one mapping.
  *
- * How the front uses it (smtpcertd/certverify.c): OpenSSL's own verifier
+ * How the front uses it (smtpcertd/front/certverify.c): OpenSSL's own verifier
  * does RFC 5280 path validation and CRL processing (scope, issuing
  * distribution point, reasons, delta CRLs, indirect CRLs, the CRL
  * issuer's path).  Each CRL reaches it as an X509_CRL decoded from the

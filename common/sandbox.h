@@ -13,7 +13,7 @@
 #define SMTPCERTD_SANDBOX_H
 
 void	sandbox_front(void);
-/* The keys process (smtpcertd/keys.c): no files, no network. */
+/* The keys process (smtpcertd/keys/keys.c): no files, no network. */
 void	sandbox_keys(void);
 void	sandbox_ldapd(void);
 void	sandbox_crld(const char *cachedir);

@@ -19,7 +19,7 @@
  * to a depth of 6.  What differs, and why, is in tlsserver.c.
  *
  * Client-side TLS (upstream relays, proxy back ends) stays on libtls:
- * see common/io.c.
+ * see smtpcertd/front/io.c.
  */
 #ifndef SMTPCERTD_TLSSERVER_H
 #define SMTPCERTD_TLSSERVER_H
@@ -68,7 +68,7 @@ void		 tlsserver_set_keyfn(struct evp_pkey_st *(*fn)(
 /*
  * A resumed session's client chain as the resumption check verified it
  * (the handshake's own verified chain is not kept in a session): set by
- * smtpcertd/tlsresume.c, read by io.c.  The SSL owns it.
+ * smtpcertd/front/tlsresume.c, read by io.c.  The SSL owns it.
  */
 void		 tlsserver_set_resumed_chain(struct ssl_st *,
 		    struct stack_st_X509 *);

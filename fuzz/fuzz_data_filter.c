@@ -1,5 +1,5 @@
 /*
- * The DATA filter (smtpcertd/data_filter.c): client bytes after 354 in
+ * The DATA filter (smtpcertd/front/data_filter.c): client bytes after 354 in
  * pieces of fuzzer-chosen sizes, small limits so the size and line
  * limits are reached.  Checked: the output is exactly CRLF-terminated
  * lines with no bare CR, bare LF or NUL and no lone "." line (which

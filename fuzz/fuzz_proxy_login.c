@@ -1,6 +1,6 @@
 /*
- * The e-mail proxy's login input (smtpcertd/proxy_imap.c,
- * smtpcertd/proxy_login.c): IMAP command arguments (atoms, quoted
+ * The e-mail proxy's login input (smtpcertd/front/proxy_imap.c,
+ * smtpcertd/front/proxy_login.c): IMAP command arguments (atoms, quoted
  * strings, literals announced with {n} / {n+}) through
  * proxy_imap_args(), the arguments' literal bytes taken as
  * imap_input() takes them, then LOGIN's user and password split by the

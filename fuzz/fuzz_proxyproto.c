@@ -1,6 +1,6 @@
 /*
- * PROXY protocol v1 and v2 headers (common/proxyproto.c), fed the way
- * smtpcertd/accept.c peeks: at most proxyproto_want() bytes at a time,
+ * PROXY protocol v1 and v2 headers (smtpcertd/front/proxyproto.c), fed the way
+ * smtpcertd/front/accept.c peeks: at most proxyproto_want() bytes at a time,
  * the fuzzer choosing smaller pieces.  Checked: never more bytes taken
  * than fed, the header never longer than its version allows, a result
  * with well-formed addresses.

@@ -1,5 +1,5 @@
 /*
- * SMTP command lines and AUTH responses (smtpcertd/smtp_parse.c), the way
+ * SMTP command lines and AUTH responses (smtpcertd/front/smtp_parse.c), the way
  * the front uses them: the input is a client dialogue, one line per '\n';
  * each line is parsed as a command and its argument handed to the parser
  * the verb selects; after AUTH the following lines are SASL responses
@@ -17,7 +17,7 @@
 
 int	LLVMFuzzerTestOneInput(const uint8_t *, size_t);
 
-#define AUTH_LINE_MAX	12288	/* smtpcertd/smtp_session.c */
+#define AUTH_LINE_MAX	12288	/* smtpcertd/front/smtp_session.c */
 
 static unsigned char	dec[AUTH_LINE_MAX];
 static char		enc[AUTH_LINE_MAX + 4];

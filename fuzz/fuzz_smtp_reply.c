@@ -1,6 +1,6 @@
 /*
- * The upstream MTA's replies (smtpcertd/smtp_parse.c smtp_reply_feed()),
- * as smtpcertd/upstream.c reads them: lines without CRLF fed one by one
+ * The upstream MTA's replies (smtpcertd/front/smtp_parse.c smtp_reply_feed()),
+ * as smtpcertd/front/upstream.c reads them: lines without CRLF fed one by one
  * until DONE or ERROR, then the EHLO keyword lookups and the reply
  * re-formatted for the client, which must never fail on a reply the
  * parser accepted (the parser promises text fit for smtp_reply_format()).

@@ -13,7 +13,7 @@ INTER_DN="CN=Example Test Intermediate CA,O=Example Test,C=US"
 TS='[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{3}Z'
 
 # kv_check SELECT-REGEX PYTHON-EXPR: exactly one line of the daemon's log
-# matches the regex; its fields, decoded by the rules of common/kvlog.h,
+# matches the regex; its fields, decoded by the rules of smtpcertd/front/kvlog.h,
 # are the dict f (None for "-"), and the expression must hold.  A decoder
 # written apart from kvlog.c, as a site's log shipper would be.  With
 # KV_ALL=1, any number of lines, each parsed and checked.

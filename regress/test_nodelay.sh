@@ -11,8 +11,8 @@
 #
 # regress/lib/sockopts.py takes a duplicate of each of the front's socket
 # descriptors with pidfd_getfd(2) during live sessions and reads the
-# option; removing either setsockopt (smtpcertd/accept.c for clients,
-# common/io.c io_connect() for upstreams and back ends) fails these tests.
+# option; removing either setsockopt (smtpcertd/front/accept.c for clients,
+# smtpcertd/front/io.c io_connect() for upstreams and back ends) fails these tests.
 # No timing is measured here (that is bench/latency.sh).
 . "$(dirname "$0")/lib.sh"
 . "$REGRESS/lib/smtp.sh"

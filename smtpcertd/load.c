@@ -140,7 +140,7 @@ check_keypair(const struct pki *pki, const unsigned char *c, size_t clen,
 		    pki->name, err);
 		return -1;
 	}
-	/* The keys process signs RSA and ECDSA only (smtpcertd/keys.c). */
+	/* The keys process signs RSA and ECDSA only (smtpcertd/keys/keys.c). */
 	type = EVP_PKEY_get_base_id(SSL_CTX_get0_privatekey(
 	    tlsserver_ctx(ts)));
 	tlsserver_free(ts);

@@ -1,8 +1,8 @@
 /*
- * Failed-login rate limiting.  The module lives in smtpcertd/ (front
+ * Failed-login rate limiting.  The module lives in smtpcertd/front/ (front
  * only), so the test includes its source: unit tests link libcommon only.
  */
-#include "../../smtpcertd/authfail.c"
+#include "../../smtpcertd/front/authfail.c"
 
 #include "test.h"
 

@@ -1,5 +1,5 @@
 /*
- * Unit tests for smtpcertd/data_filter.c: the DATA-phase filter that
+ * Unit tests for smtpcertd/front/data_filter.c: the DATA-phase filter that
  * stands between a client and the upstream MTA.  The smuggling tests
  * check, for every bad line ending we know of, that the error is
  * reported, that the output holds exactly the good lines before the bad
@@ -16,7 +16,7 @@
  * The unit-test rule links t_X.c only against libcommon.a (the common/
  * sources); the filter lives in smtpcertd/, so it is compiled in here.
  */
-#include "../../smtpcertd/data_filter.c"
+#include "../../smtpcertd/front/data_filter.c"
 
 #include "test.h"
 

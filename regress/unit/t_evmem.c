@@ -1,5 +1,5 @@
 /*
- * libevent's allocator (common/evmem.c): blocks keep their contents and
+ * libevent's allocator (smtpcertd/front/evmem.c): blocks keep their contents and
  * alignment through random malloc/realloc/free against a shadow copy;
  * a burst's slabs are unmapped once their blocks are free; large blocks
  * grow by mremap; and a real event_base runs on it with thousands of

@@ -1,5 +1,5 @@
 /*
- * Unit tests for common/io.c: line reading, limits, backpressure, output
+ * Unit tests for smtpcertd/front/io.c: line reading, limits, backpressure, output
  * draining, TLS both ways (with a throwaway PKI made here with libcrypto),
  * the STARTTLS injection rule, error paths and freeing an io from inside
  * its own callback.  One process, one event loop, socketpairs and

@@ -1,5 +1,5 @@
 /*
- * Session event lines (common/kvlog.c): quoting, escaping, bounds, and
+ * Session event lines (smtpcertd/front/kvlog.c): quoting, escaping, bounds, and
  * that no value from the network can forge a field or a line.
  */
 #include <stdint.h>

@@ -1,5 +1,5 @@
 /*
- * The e-mail proxy's login names (smtpcertd/proxy_login.c): the
+ * The e-mail proxy's login names (smtpcertd/front/proxy_login.c): the
  * delimiter split rule with the server part (issue 13: the text after
  * the server delimiter names a configured server or the login is
  * refused; `server none' never splits) and the SASL PLAIN response the
@@ -7,8 +7,8 @@
  * only), so the test includes its source with the parser's helper it
  * uses.
  */
-#include "../../smtpcertd/proxy_login.c"
-#include "../../smtpcertd/smtp_parse.c"
+#include "../../smtpcertd/front/proxy_login.c"
+#include "../../smtpcertd/front/smtp_parse.c"
 
 #include "test.h"
 

@@ -1,5 +1,5 @@
 /*
- * The PROXY protocol parser (common/proxyproto.c): valid v1 and v2
+ * The PROXY protocol parser (smtpcertd/front/proxyproto.c): valid v1 and v2
  * headers give the client's address and exactly the header's length,
  * whether they arrive at once or byte by byte; malformed ones are
  * refused; nothing after a header is ever taken.

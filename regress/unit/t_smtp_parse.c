@@ -1,5 +1,5 @@
 /*
- * Unit tests for smtpcertd/smtp_parse.c: command lines, MAIL/RCPT paths
+ * Unit tests for smtpcertd/front/smtp_parse.c: command lines, MAIL/RCPT paths
  * and parameters, EHLO arguments, AUTH, base64, SASL PLAIN, reply
  * formatting and upstream reply parsing, valid and hostile.
  */
@@ -12,7 +12,7 @@
  * The unit-test rule links t_X.c only against libcommon.a (the common/
  * sources); the parser lives in smtpcertd/, so it is compiled in here.
  */
-#include "../../smtpcertd/smtp_parse.c"
+#include "../../smtpcertd/front/smtp_parse.c"
 
 #include "test.h"
 

@@ -3,7 +3,7 @@
  *
  * On most listeners that is the socket's peer.  On a listener with
  * proxy-protocol the peer is a load balancer, and the client is what the
- * balancer's PROXY header says (common/proxyproto.h); the header is read
+ * balancer's PROXY header says (smtpcertd/front/proxyproto.h); the header is read
  * here, before TLS or the greeting, without blocking and under a
  * deadline, and the session starts with the real address, which is then
  * what its log lines, the failed-login limiter, the unauthenticated-

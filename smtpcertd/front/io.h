@@ -190,7 +190,7 @@ struct ssl_st	*io_ssl(struct io *);
 
 /*
  * Handshakes that wait on a private-key operation done elsewhere
- * (smtpcertd/keysign.c) without blocking: the server context runs them
+ * (smtpcertd/front/keysign.c) without blocking: the server context runs them
  * in OpenSSL asynchronous jobs (SSL_MODE_ASYNC) and the key's method
  * pauses the job.  io_async_current() is the io whose handshake step is
  * running (NULL outside one), for the method to remember; once the
