@@ -20,6 +20,7 @@
  */
 #define FRONT_ADDR_MAX		64
 
+struct childproc;
 struct conf_bundle;
 struct listener;
 struct relay;
@@ -48,6 +49,10 @@ struct front_gen {
 	size_t			 nclient;
 };
 
+/* front_gen.c: the generations, and what sessions ask of the process. */
+void	front_gen_proc(struct childproc *);
+struct front_gen *front_gen_new(struct conf_bundle *);
+void	front_gen_install(struct front_gen *);
 struct event_base *front_base(void);
 struct front_gen *front_gen_ref(void);
 void	front_gen_unref(struct front_gen *);
