@@ -70,11 +70,14 @@ smtpcertctl_DIRS := smtpcertctl
 # from the unit tests, fuzz targets and benchmarks of the front's code.
 PROC_INCS := -Ismtpcertd -Ismtpcertd/front
 
-# The front's code as an archive for the unit tests, test tools and
-# benchmarks that drive pieces of it (io.c, proxyproto.c, ...): a link
-# takes only the objects it calls.
+# The front's and the parent's code as archives for the unit tests, test
+# tools and benchmarks that drive pieces of them (io.c, proxyproto.c,
+# tlsopts_ssl.c, ...): a link takes only the objects it calls.  The
+# parent's main() stays out.
 FRONT_SRCS := $(sort $(wildcard smtpcertd/front/*.c))
 LIBFRONT := $(O)/libfront.a
+PARENT_SRCS := $(filter-out smtpcertd/smtpcertd.c,$(sort $(wildcard smtpcertd/*.c)))
+LIBPARENT := $(O)/libparent.a
 
 # The parent finds its helpers at the compiled-in LIBEXECDIR: `make
 # install PREFIX=/usr' after a plain `make' must rebuild what uses the
@@ -119,9 +122,13 @@ $(LIBFRONT): $(FRONT_SRCS:%.c=$(O)/obj/%.o)
 	rm -f $@
 	$(AR) rcs $@ $^
 
-# What the unit tests, tools and benchmarks link (the front's objects
+$(LIBPARENT): $(PARENT_SRCS:%.c=$(O)/obj/%.o)
+	rm -f $@
+	$(AR) rcs $@ $^
+
+# What the unit tests, tools and benchmarks link (the processes' objects
 # call common/'s and the reverse never happens, hence the order).
-TEST_LIBS := $(LIBFRONT) $(LIBCOMMON)
+TEST_LIBS := $(LIBFRONT) $(LIBPARENT) $(LIBCOMMON)
 
 define prog_rule
 $(1)_SRCS := $$(sort $$(wildcard $$(addsuffix /*.c,$$($(1)_DIRS))))
