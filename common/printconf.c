@@ -16,7 +16,10 @@
 
 #include "config.h"
 #include "log.h"
+#include "tlsopts.h"
 
+static void	tlsopts_print_str(FILE *, const char *, const char *,
+		    const char *, const char *);
 static void	print_limits(FILE *, const struct conf_limits *, const char *,
 		    const char *);
 static void	print_ldap(FILE *, const struct ldap_profile *);
@@ -46,6 +49,39 @@ config_print_string(FILE *fp, const char *s)
 		fputc(*s, fp);
 	}
 	fputc('"', fp);
+}
+
+static void
+tlsopts_print_str(FILE *fp, const char *pre, const char *post,
+    const char *kw, const char *v)
+{
+	if (v == NULL)
+		return;
+	fprintf(fp, "%stls %s ", pre, kw);
+	config_print_string(fp, v);
+	fputs(post, fp);
+}
+
+/*
+ * The TLS settings of a block (tlsopts.h) are printed here rather than in
+ * tlsopts.c: they are quoted as every other string of the printout, and
+ * tlsopts.c, which relays and the listeners use to apply the settings,
+ * then needs nothing of the printer.
+ */
+void
+tlsopts_print(FILE *fp, const struct tls_opts *o, const char *pre,
+    const char *post)
+{
+	if (o->profile != -1)
+		fprintf(fp, "%stls profile %s%s", pre,
+		    tlsopts_profile_name(o->profile), post);
+	tlsopts_print_str(fp, pre, post, "protocols", o->protocols);
+	tlsopts_print_str(fp, pre, post, "ciphers", o->ciphers);
+	tlsopts_print_str(fp, pre, post, "ciphersuites", o->ciphersuites);
+	tlsopts_print_str(fp, pre, post, "groups", o->groups);
+	if (o->security_level != -1)
+		fprintf(fp, "%stls security-level %d%s", pre, o->security_level,
+		    post);
 }
 
 /*

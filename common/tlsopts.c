@@ -12,7 +12,6 @@
 #include <openssl/ssl.h>
 #include <tls.h>
 
-#include "config.h"
 #include "tlsopts.h"
 
 void
@@ -152,33 +151,6 @@ tlsopts_check_value(const char *what, const char *v, char *err,
 	}
 	tls_config_free(cfg);
 	return r;
-}
-
-static void
-tlsopts_print_str(FILE *fp, const char *pre, const char *post,
-    const char *kw, const char *v)
-{
-	if (v == NULL)
-		return;
-	fprintf(fp, "%stls %s ", pre, kw);
-	config_print_string(fp, v);
-	fputs(post, fp);
-}
-
-void
-tlsopts_print(FILE *fp, const struct tls_opts *o, const char *pre,
-    const char *post)
-{
-	if (o->profile != -1)
-		fprintf(fp, "%stls profile %s%s", pre,
-		    tlsopts_profile_name(o->profile), post);
-	tlsopts_print_str(fp, pre, post, "protocols", o->protocols);
-	tlsopts_print_str(fp, pre, post, "ciphers", o->ciphers);
-	tlsopts_print_str(fp, pre, post, "ciphersuites", o->ciphersuites);
-	tlsopts_print_str(fp, pre, post, "groups", o->groups);
-	if (o->security_level != -1)
-		fprintf(fp, "%stls security-level %d%s", pre, o->security_level,
-		    post);
 }
 
 int

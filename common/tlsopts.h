@@ -59,7 +59,8 @@ int	tlsopts_check_value(const char *what, const char *v, char *err,
  * suite name is checked as it is parsed; elsewhere only its form. */
 void	tlsopts_set_suites_check(int (*)(const char *, char *, size_t));
 int	tlsopts_ssl_check_suites(const char *, char *, size_t);
-/* Each setting set, as "<pre>tls profile strict<post>". */
+/* Each setting set, as "<pre>tls profile strict<post>", quoted as the
+ * rest of the printout (printconf.c, with the printer). */
 void	tlsopts_print(FILE *, const struct tls_opts *, const char *pre,
 	    const char *post);
 const char *tlsopts_profile_name(int);

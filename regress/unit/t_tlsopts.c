@@ -1,8 +1,9 @@
 /*
- * TLS settings (common/tlsopts.c, tlsopts_ssl.c): what applies where
- * (the closer setting wins, the profile fills only what nothing sets),
- * the strict profile's exact values, protocol strings, value checks and
- * the printout the parser reads back.
+ * TLS settings (common/tlsopts.c, tlsopts_ssl.c; their printout in
+ * common/printconf.c): what applies where (the closer setting wins, the
+ * profile fills only what nothing sets), the strict profile's exact
+ * values, protocol strings, value checks and the printout the parser
+ * reads back.
  */
 #include <stdio.h>
 #include <stdlib.h>
