@@ -15,8 +15,8 @@
  *
  * Passwords are never stored.  An smtp-auth answer that proved the
  * password (OK, DISALLOWED) keeps HMAC-SHA256(key, salt || password)
- * with a per-process random key (env->pwkey, never leaves this process's
- * memory) and a random salt per entry; a hit needs the same password.  A
+ * with the key given to lcache_new() (the per-process random env->pwkey,
+ * never leaves this process's memory) and a random salt per entry; a hit needs the same password.  A
  * different password is a miss, never a cached "bad credentials": the
  * directory decides (the user may just have changed it).  Negative
  * answers (NOTFOUND, MISMATCH) carry no password and use the negative
@@ -64,13 +64,15 @@ struct lcache {
 	size_t		 size;
 	int		 ttl;
 	int		 negttl;
+	const unsigned char *key;	/* password MAC key, borrowed */
+	size_t		 keylen;
 };
 
 static int	lcache_cmp(const void *, const void *);
 static void	lcache_entry_free(void *);
 static void	lcache_remove(struct lcache *, struct lcache_entry *);
-static int	lcache_mac(const unsigned char *, const void *, size_t,
-		    unsigned char *);
+static int	lcache_mac(const struct lcache *, const unsigned char *,
+		    const void *, size_t, unsigned char *);
 
 static int
 lcache_cmp(const void *a, const void *b)
@@ -100,8 +102,8 @@ lcache_entry_free(void *v)
 }
 
 static int
-lcache_mac(const unsigned char *salt, const void *pw, size_t pwlen,
-    unsigned char *out)
+lcache_mac(const struct lcache *c, const unsigned char *salt, const void *pw,
+    size_t pwlen, unsigned char *out)
 {
 	unsigned char	 buf[LCACHE_SALT + LDAP_MAX_PASSWORD];
 	unsigned int	 outlen = LCACHE_MAC;
@@ -111,14 +113,15 @@ lcache_mac(const unsigned char *salt, const void *pw, size_t pwlen,
 		return -1;
 	memcpy(buf, salt, LCACHE_SALT);
 	memcpy(buf + LCACHE_SALT, pw, pwlen);
-	ok = HMAC(EVP_sha256(), env->pwkey, sizeof(env->pwkey), buf,
+	ok = HMAC(EVP_sha256(), c->key, (int)c->keylen, buf,
 	    LCACHE_SALT + pwlen, out, &outlen) != NULL;
 	explicit_bzero(buf, sizeof(buf));
 	return ok && outlen == LCACHE_MAC ? 0 : -1;
 }
 
 struct lcache *
-lcache_new(int size, int ttl, int negttl)
+lcache_new(int size, int ttl, int negttl, const unsigned char *key,
+    size_t keylen)
 {
 	struct lcache	*c;
 
@@ -127,6 +130,8 @@ lcache_new(int size, int ttl, int negttl)
 	c->size = size > 0 ? (size_t)size : 0;
 	c->ttl = ttl;
 	c->negttl = negttl;
+	c->key = key;
+	c->keylen = keylen;
 	return c;
 }
 
@@ -184,7 +189,7 @@ lcache_get(struct lcache *c, const void *key, size_t keylen, const void *pw,
 		return 0;
 	}
 	if (e->has_pw) {
-		if (pw == NULL || lcache_mac(e->salt, pw, pwlen, mac) == -1)
+		if (pw == NULL || lcache_mac(c, e->salt, pw, pwlen, mac) == -1)
 			return 0;
 		same = CRYPTO_memcmp(mac, e->mac, LCACHE_MAC) == 0;
 		explicit_bzero(mac, sizeof(mac));
@@ -238,7 +243,7 @@ lcache_put(struct lcache *c, const void *key, size_t keylen, const void *pw,
 	}
 	if (pw != NULL) {
 		if (RAND_bytes(e->salt, sizeof(e->salt)) != 1 ||
-		    lcache_mac(e->salt, pw, pwlen, e->mac) == -1) {
+		    lcache_mac(c, e->salt, pw, pwlen, e->mac) == -1) {
 			/* Cannot prove the password later: do not cache. */
 			lcache_entry_free(e);
 			return;

@@ -96,6 +96,14 @@ static int	tls_sb_close(Sockbuf_IO_Desc *);
 static const char *kind_name[LCONN_NKINDS] = { "service", "bind" };
 
 /*
+ * The requests' owner (ldap_lookup.c): what an op returns goes there.
+ * Registered rather than called by name: this file knows requests only
+ * as the operations they run, and needs nothing of the file that uses
+ * it.
+ */
+static const struct lconn_cb	*lconn_cb;
+
+/*
  * Every user bind asks for the password policy response (issue 15):
  * not critical, so a directory without a password policy ignores it.
  * It has no value; libldap only reads it.
@@ -125,6 +133,12 @@ static Sockbuf_IO tls_sbio = {
 	tls_sb_write,
 	tls_sb_close
 };
+
+void
+lconn_init(const struct lconn_cb *cb)
+{
+	lconn_cb = cb;
+}
 
 /* --- servers ------------------------------------------------------------ */
 
@@ -571,7 +585,7 @@ conn_message(struct lconn *c, int type, LDAPMessage *msg)
 	}
 	switch (type) {
 	case LDAP_RES_SEARCH_ENTRY:
-		lookup_entry(r, c->ld, msg);
+		lconn_cb->entry(r, c->ld, msg);
 		ldap_msgfree(msg);
 		return;
 	case LDAP_RES_SEARCH_REFERENCE:
@@ -590,7 +604,7 @@ conn_message(struct lconn *c, int type, LDAPMessage *msg)
 	TAILQ_REMOVE(&c->ops, r, qentry);
 	c->nops--;
 	r->conn = NULL;
-	lookup_op_done(r, err, errmsg != NULL && *errmsg ? errmsg : NULL);
+	lconn_cb->op_done(r, err, errmsg != NULL && *errmsg ? errmsg : NULL);
 	ldap_memfree(errmsg);
 	/* A bind connection is free again. */
 	if (c->kind == LCONN_BIND && !c->dead)
@@ -740,7 +754,7 @@ conn_gone(struct lconn *c, const char *why)
 	while ((r = TAILQ_FIRST(&ops)) != NULL) {
 		TAILQ_REMOVE(&ops, r, qentry);
 		r->conn = NULL;
-		lookup_op_done(r, LDAP_SERVER_DOWN, why);
+		lconn_cb->op_done(r, LDAP_SERVER_DOWN, why);
 	}
 	profile_kick(p, kind);
 }
@@ -800,7 +814,7 @@ op_start(struct lconn *c, struct lreq *r)
 	TAILQ_REMOVE(&c->ops, r, qentry);
 	c->nops--;
 	r->conn = NULL;
-	lookup_op_done(r, rc, "could not send the request");
+	lconn_cb->op_done(r, rc, "could not send the request");
 	if (rc == LDAP_SERVER_DOWN && !c->dead && c->state == LCONN_READY)
 		conn_broken(c, ldap_err2string(rc));
 }
@@ -870,7 +884,7 @@ profile_kick(struct lprofile *p, enum lconn_kind kind)
 			if (c->kind == kind && c->state == LCONN_READY)
 				break;
 		if (c == NULL)
-			lookup_fail_queue(&p->wait[kind],
+			lconn_cb->fail_queue(&p->wait[kind],
 			    "no LDAP server reachable");
 	}
 }

@@ -92,8 +92,23 @@ static int	lookup_cache_hit(struct lreq *, const void *);
 static int	value_ok(const struct berval *, size_t);
 static const char *lookup_who(struct lreq *, char *, size_t);
 static void	lookup_trace_filter(struct lreq *);
+static void	lookup_op_done(struct lreq *, int, const char *);
+static void	lookup_fail_queue(struct lreq_queue *, const char *);
+
+/* What the connections report on the requests' operations. */
+static const struct lconn_cb lookup_conn_cb = {
+	.entry = lookup_entry,
+	.op_done = lookup_op_done,
+	.fail_queue = lookup_fail_queue
+};
 
 static int	front_gone_quietly;
+
+void
+lookup_init(void)
+{
+	lconn_init(&lookup_conn_cb);
+}
 
 /* --- request life ------------------------------------------------------ */
 
@@ -344,7 +359,7 @@ lookup_finish(struct lreq *r, uint32_t result, const char *fmt, ...)
 }
 
 /* Fail every request waiting in a queue: no server can be tried. */
-void
+static void
 lookup_fail_queue(struct lreq_queue *q, const char *why)
 {
 	struct lreq	*r;
@@ -768,7 +783,7 @@ lookup_allowance_step(struct lreq *r)
 	lconn_submit(r->p, r, LCONN_SERVICE);
 }
 
-void
+static void
 lookup_op_done(struct lreq *r, int rc, const char *why)
 {
 	switch (r->step) {

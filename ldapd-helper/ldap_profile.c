@@ -160,7 +160,7 @@ lgen_new(struct conf_bundle *b)
 		}
 		lprofile_tls(p, b);
 		p->cache = lcache_new(lp->cache_size, lp->cache_ttl,
-		    lp->cache_negative_ttl);
+		    lp->cache_negative_ttl, env->pwkey, sizeof(env->pwkey));
 		TAILQ_INSERT_TAIL(&g->profiles, p, entry);
 		log_trace(TRACE_LDAP, "ldap \"%s\": %zu server(s), pool %d, "
 		    "timeout %ds, ca %s%s", lp->name, p->nservers,
@@ -254,4 +254,15 @@ lgen_flush(struct lgen *g)
 
 	TAILQ_FOREACH(p, &g->profiles, entry)
 		lcache_flush(p->cache);
+}
+
+size_t
+lgen_cache_count(struct lgen *g)
+{
+	struct lprofile	*p;
+	size_t		 n = 0;
+
+	TAILQ_FOREACH(p, &g->profiles, entry)
+		n += lcache_count(p->cache);
+	return n;
 }

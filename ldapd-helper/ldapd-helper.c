@@ -35,9 +35,6 @@ static void	ldapd_parent(struct childproc *, struct imsg *);
 static void	ldapd_peer(struct childproc *, int, struct imsg *);
 static void	ldapd_stats(struct childproc *);
 
-static struct ldapd	 ldapd_env;
-struct ldapd		*env = &ldapd_env;
-
 /*
  * Everything that reads files or initialises libraries happens here,
  * before privileges and the sandbox go (see sandbox.h).
@@ -50,6 +47,7 @@ ldapd_preinit(struct childproc *cp)
 	env->cp = cp;
 	env->base = cp->base;
 	TAILQ_INIT(&env->reqs);
+	lookup_init();
 
 	/*
 	 * No ldap.conf, ~/.ldaprc or ./ldaprc: we run as root here, in
@@ -114,7 +112,6 @@ ldapd_config(struct childproc *cp, struct conf_bundle *new,
 static void
 ldapd_parent(struct childproc *cp, struct imsg *imsg)
 {
-	struct lprofile	*p;
 	size_t		 n = 0;
 
 	switch (imsg->hdr.type) {
@@ -122,8 +119,7 @@ ldapd_parent(struct childproc *cp, struct imsg *imsg)
 		if (imsg->datalen != 0)
 			fatalx("malformed IMSG_LDAP_FLUSH from parent");
 		if (env->cur != NULL) {
-			TAILQ_FOREACH(p, &env->cur->profiles, entry)
-				n += lcache_count(p->cache);
+			n = lgen_cache_count(env->cur);
 			lgen_flush(env->cur);
 		}
 		log_info("ldap caches flushed (%zu entries)", n);
@@ -136,13 +132,8 @@ ldapd_parent(struct childproc *cp, struct imsg *imsg)
 static void
 ldapd_stats(struct childproc *cp)
 {
-	struct lprofile	*p;
-	size_t		 n = 0;
-
-	if (env->cur != NULL)
-		TAILQ_FOREACH(p, &env->cur->profiles, entry)
-			n += lcache_count(p->cache);
-	stats_set(STAT_LDAP_CACHE_ENTRIES, n);
+	stats_set(STAT_LDAP_CACHE_ENTRIES, env->cur != NULL ?
+	    lgen_cache_count(env->cur) : 0);
 }
 
 static void

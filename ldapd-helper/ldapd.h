@@ -4,13 +4,20 @@
  * requests the front sends, and a cache per profile.
  *
  *	ldapd-helper.c	main, childproc wiring, front and parent messages
+ *	ldap_lookup.c	request state machines (certificate, smtp-auth,
+ *			authorization, allowance)
  *	ldap_profile.c	a generation: profiles built from the config bundle
  *	ldap_conn.c	connections: async connect, TLS, service bind,
  *			failover with back-off, the pool and its queues
- *	ldap_lookup.c	request state machines (certificate, smtp-auth,
- *			authorization, allowance)
  *	ldap_cache.c	positive and negative answers with TTL and size bound
+ *	ldapd_env.c	the process-wide state (env)
  *	ldap_util.c	small helpers: clocks, log-safe strings
+ *
+ * Each file uses only files below it in this list, so the helper reads
+ * top-down: ldap_conn.c hands what its operations return to the
+ * requests through callbacks that ldap_lookup.c registers
+ * (lconn_init()), the cache is given its password key, and the state
+ * that several files read (env) has a file of its own, not main's.
  *
  * Life of a request: the front's message becomes a struct lreq holding a
  * reference on its generation; its current LDAP operation (one at a
@@ -223,6 +230,7 @@ struct ldapd {
 	unsigned char		 pwkey[32];	/* cache password MAC key */
 };
 
+/* ldapd_env.c */
 extern struct ldapd	*env;
 
 /* ldap_profile.c */
@@ -231,25 +239,41 @@ void		 lgen_ref(struct lgen *);
 void		 lgen_unref(struct lgen *);
 struct lprofile	*lgen_profile(struct lgen *, const char *);
 void		 lgen_flush(struct lgen *);
+/* Answers held in the caches of the generation's profiles. */
+size_t		 lgen_cache_count(struct lgen *);
 
 /* ldap_conn.c */
+/*
+ * What a connection tells the owner of the requests (ldap_lookup.c)
+ * about their operations; registered once with lconn_init(), before
+ * the first configuration.
+ */
+struct lconn_cb {
+	/* A search entry for the op of req. */
+	void	(*entry)(struct lreq *, LDAP *, LDAPMessage *);
+	/* The op of req ended (it is off its connection): ldaprc. */
+	void	(*op_done)(struct lreq *, int ldaprc, const char *why);
+	/* No server reachable: every request queued for a kind fails. */
+	void	(*fail_queue)(struct lreq_queue *, const char *why);
+};
+void	lconn_init(const struct lconn_cb *);
 void	lconn_submit(struct lprofile *, struct lreq *, enum lconn_kind);
 void	lconn_cancel(struct lreq *, int broken);
 void	lconn_close_all(struct lprofile *);
 void	lserver_failed(struct lprofile *, size_t, const char *);
 
 /* ldap_lookup.c */
+/* Registers the connections' callbacks (lconn_init()). */
+void	lookup_init(void);
 void	lookup_cert(uint64_t, struct imsg *);
 void	lookup_auth(uint64_t, struct imsg *);
 void	lookup_authz(uint64_t, struct imsg *);
 void	lookup_allow(uint64_t, struct imsg *);
 /* A front's channel closed (its slot, proto.h): drop its lookups. */
 void	lookup_front_gone(int slot);
-/* Called by ldap_conn.c for the op of req. */
+/* A search entry of req's op (ldap_conn.c calls it through struct
+ * lconn_cb; fuzz/fuzz_ldap_entry.c directly). */
 void	lookup_entry(struct lreq *, LDAP *, LDAPMessage *);
-void	lookup_op_done(struct lreq *, int ldaprc, const char *why);
-/* Fail every request queued for a kind (no server reachable). */
-void	lookup_fail_queue(struct lreq_queue *, const char *why);
 
 /* ldap_cache.c */
 struct lcache_answer {
@@ -260,7 +284,10 @@ struct lcache_answer {
 	char *const	*mails;
 	int		 nmails;
 };
-struct lcache	*lcache_new(int size, int ttl, int negttl);
+/* key: the password MAC key (ldap_cache.c), borrowed: it must outlive
+ * the cache. */
+struct lcache	*lcache_new(int size, int ttl, int negttl,
+		    const unsigned char *key, size_t keylen);
 void		 lcache_free(struct lcache *);
 void		 lcache_flush(struct lcache *);
 /* pw NULL: the entry must not need one (certificate answers). */
