@@ -1,6 +1,6 @@
 /*
  * The configuration grammar (common/parse.y) and its printer
- * (common/printconf.c).  Every child process parses the parent's
+ * (smtpcertd/printconf.c).  Every child process parses the parent's
  * printout of the configuration with config_parse_text(), so the
  * printer and the parser must agree: whatever parses, printed, must
  * parse again and print the same text (parse -> print -> parse ->

@@ -1,6 +1,6 @@
 /*
  * TLS settings (common/tlsopts.c, smtpcertd/tlsopts_ssl.c; their printout in
- * common/printconf.c): what applies where (the closer setting wins, the
+ * smtpcertd/printconf.c): what applies where (the closer setting wins, the
  * profile fills only what nothing sets), the strict profile's exact
  * values, protocol strings, value checks and the printout the parser
  * reads back.
