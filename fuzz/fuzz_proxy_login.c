@@ -1,17 +1,19 @@
 /*
  * The e-mail proxy's login input (smtpcertd/front/proxy_imap.c,
- * smtpcertd/front/proxy_login.c): IMAP command arguments (atoms, quoted
- * strings, literals announced with {n} / {n+}) through
- * proxy_imap_args(), the arguments' literal bytes taken as
- * imap_input() takes them, then LOGIN's user and password split by the
+ * proxy_sasl.c, proxy_login.c): IMAP commands before login as
+ * imap_input() reads them -- tag and command name, then for LOGIN and
+ * AUTHENTICATE the arguments (atoms, quoted strings, literals announced
+ * with {n} / {n+}) through proxy_imap_line(), the literal octets through
+ * proxy_imap_literal() -- then LOGIN's user and password split by the
  * profiles' delimiter rules (proxy_split_login(): user#vpnuser,
  * user!server, name delimiter in the password), SASL PLAIN responses
- * (base64, proxy_plain_check()) as IMAP and POP3 AUTHENTICATE/AUTH take
- * them, and the PLAIN response the proxy builds for a back end.
+ * (initial or on the next line) decoded by proxy_sasl_decode() as IMAP,
+ * POP3 and SMTP take them, and the PLAIN response the proxy builds for a
+ * back end.
  *
- * Input: lines ('\n'); a line while a literal is owed gives its octets.
- * The profiles come from a fixed configuration with the delimiter
- * settings the grammar allows (name and server, server only, none).
+ * Input: lines ('\n'); while a literal is owed, its octets.  The
+ * profiles come from a fixed configuration with the delimiter settings
+ * the grammar allows (name and server, server only, none).
  */
 #include <stddef.h>
 #include <stdint.h>
@@ -108,14 +110,17 @@ login(const char *user, size_t ulen, const char *pass, size_t plen)
 static void
 sasl_plain(const char *b64, size_t len)
 {
-	unsigned char		 buf[PX_LINE_MAX];
+	unsigned char		 buf[PX_AUTH_LINE_MAX];
 	char			 enc[PX_SASL_B64_MAX];
 	struct smtp_plain	 pl;
 	char			 u[PX_NAME_MAX], p[PX_PASS_MAX];
 	size_t			 n;
 
-	if (smtp_b64_decode(b64, len, buf, sizeof(buf), &n) == -1 ||
-	    proxy_plain_check(buf, n, &pl) == -1)
+	if (proxy_sasl_decode(PXM_EXTERNAL, b64, len, buf, sizeof(buf), &n,
+	    &pl) == PXSASL_OK && n >= PX_NAME_MAX)
+		abort();
+	if (proxy_sasl_decode(PXM_PLAIN, b64, len, buf, sizeof(buf), &n,
+	    &pl) != PXSASL_OK)
 		return;
 	login(pl.authcid, pl.authcidlen, pl.passwd, pl.passwdlen);
 	/* What the proxy sends a back end for such a user decodes back. */
@@ -127,10 +132,9 @@ sasl_plain(const char *b64, size_t len)
 	memcpy(p, pl.passwd, pl.passwdlen);
 	if (proxy_sasl_plain("", u, p, pl.passwdlen, enc, sizeof(enc)) == -1)
 		return;
-	if (smtp_b64_decode(enc, strlen(enc), buf, sizeof(buf), &n) == -1 ||
-	    proxy_plain_check(buf, n, &pl) == -1 ||
-	    pl.authcidlen != strlen(u) || memcmp(pl.authcid, u,
-	    pl.authcidlen) != 0)
+	if (proxy_sasl_decode(PXM_PLAIN, enc, strlen(enc), buf, sizeof(buf),
+	    &n, &pl) != PXSASL_OK || pl.authcidlen != strlen(u) ||
+	    memcmp(pl.authcid, u, pl.authcidlen) != 0)
 		abort();
 }
 
@@ -138,28 +142,26 @@ int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	static char		 args[PX_ARGS_MAX][PX_LITERAL_MAX + 1];
+	char			 tag[PX_TAG_MAX], verb[PX_VERB_MAX];
 	size_t			 arglen[PX_ARGS_MAX], lit_need = 0, n, len;
-	struct proxy_imap_args	 a;
+	struct proxy_imap_cmd	 c;
 	const char		*p = (const char *)data, *end = p + size, *nl;
 	char			 line[PX_LINE_MAX];
-	int			 nargs = 0, r, cont = 0;
+	int			 nargs = 0, r, cont = 0, sasl = 0;
 
 	init();
-	a.args = args;
-	a.arglen = arglen;
-	a.nargs = &nargs;
-	a.lit_need = &lit_need;
+	c.tag = tag;
+	c.verb = verb;
+	c.args = args;
+	c.arglen = arglen;
+	c.nargs = &nargs;
+	c.lit_need = &lit_need;
 	while (p < end) {
 		if (lit_need > 0) {
-			/* Literal octets, taken raw (imap_input()). */
-			n = (size_t)(end - p);
-			if (n > lit_need)
-				n = lit_need;
-			memcpy(args[nargs - 1] + arglen[nargs - 1], p, n);
-			arglen[nargs - 1] += n;
-			args[nargs - 1][arglen[nargs - 1]] = '\0';
+			n = proxy_imap_literal(&c, p, (size_t)(end - p));
+			if (n == 0 || n > (size_t)(end - p))
+				abort();
 			p += n;
-			lit_need -= n;
 			continue;
 		}
 		if ((nl = memchr(p, '\n', (size_t)(end - p))) == NULL)
@@ -170,33 +172,35 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		memcpy(line, p, len);
 		line[len] = '\0';
 		p = nl + 1;
-		if (!cont)
-			nargs = 0;
-		a.sync = 0;
-		r = proxy_imap_args(&a, line, len);
-		if (nargs < 0 || nargs > PX_ARGS_MAX || lit_need > PX_LITERAL_MAX)
+		/* AUTHENTICATE PLAIN without an initial response. */
+		if (sasl) {
+			sasl = 0;
+			sasl_plain(line, len);
+			continue;
+		}
+		r = proxy_imap_line(&c, line, len, cont);
+		if (nargs < 0 || nargs > PX_ARGS_MAX ||
+		    lit_need > PX_LITERAL_MAX ||
+		    strnlen(tag, sizeof(tag)) >= sizeof(tag) ||
+		    strnlen(verb, sizeof(verb)) >= sizeof(verb))
 			abort();
-		if (r == -1) {
-			cont = 0;
-			lit_need = 0;
+		cont = r == PXI_LITERAL;
+		if (r == PXI_LITERAL && nargs == 0)
+			abort();
+		if (r != PXI_DONE)
 			continue;
-		}
-		if (r == 0) {
-			cont = 1;
-			continue;
-		}
-		cont = 0;
 		for (n = 0; n < (size_t)nargs; n++)
 			if (arglen[n] > PX_LITERAL_MAX)
 				abort();
-		/* LOGIN user pass / AUTHENTICATE PLAIN response */
-		if (nargs == 2) {
-			if (strcasecmp(args[0], "PLAIN") == 0)
+		if (strcasecmp(verb, "LOGIN") == 0 && nargs == 2)
+			login(args[0], arglen[0], args[1], arglen[1]);
+		else if (strcasecmp(verb, "AUTHENTICATE") == 0 && nargs >= 1 &&
+		    strcasecmp(args[0], "PLAIN") == 0) {
+			if (nargs == 2)
 				sasl_plain(args[1], arglen[1]);
 			else
-				login(args[0], arglen[0], args[1], arglen[1]);
-		} else if (nargs == 1)
-			sasl_plain(args[0], arglen[0]);
+				sasl = 1;
+		}
 	}
 	return 0;
 }

@@ -12,9 +12,14 @@
  *	proxy_backend.c	the back-end connection: connect, implicit TLS or
  *			STARTTLS (SPEC 3.7 injection rule), certificate and
  *			CRL checks, then the relay with backpressure
+ *	proxy_sasl.c	SASL before login, one implementation for the
+ *			three dialogues: the mechanisms offered, AUTH or
+ *			AUTHENTICATE with or without an initial response,
+ *			its continuation
  *	proxy_pop3.c proxy_imap.c proxy_smtp.c
  *			each protocol's client dialogue before login and its
- *			back-end login
+ *			back-end login; the back end's opening (greeting,
+ *			STARTTLS, master account) is proxy_backend.c's
  *
  * A session's life:
  *	PX_TLS		handshake (TLS from the first byte)
@@ -53,9 +58,12 @@ struct proxy_server;
 #define PX_PASS_MAX		1024	/* passwords (LDAP_MAX_PASSWORD) */
 #define PX_TAG_MAX		64	/* IMAP tag, incl. NUL */
 #define PX_LINE_MAX		8192	/* client line before login, with EOL */
+#define PX_AUTH_LINE_MAX	12288	/* the longest any protocol takes
+					 * (SMTP: AUTH PLAIN, long names) */
 #define PX_BE_LINE_MAX		8192	/* back-end line during login */
 #define PX_LITERAL_MAX		1024	/* IMAP literal before login */
 #define PX_ARGS_MAX		3	/* IMAP arguments before login */
+#define PX_VERB_MAX		32	/* IMAP command name, incl. NUL */
 #define PX_CONNECT_TIMEOUT	10	/* s, back-end connect */
 #define PX_BE_TIMEOUT_MAX	30	/* s, back-end reply during login */
 #define PX_RELAY_IDLE_MIN	1800	/* s: IMAP IDLE may last 29 minutes */
@@ -96,6 +104,39 @@ enum px_fail {
 	PXF_EXPIRED		/* ... password expired or must be changed */
 };
 
+/*
+ * s->pstate: 0 between commands; a SASL mechanism while its response is
+ * awaited (proxy_sasl.c); the protocol's own states from PXP_PROTO on.
+ */
+enum px_mech {
+	PXM_NONE,
+	PXM_PLAIN,
+	PXM_EXTERNAL
+};
+#define PXP_CMD		0
+#define PXP_PROTO	3
+
+/* A SASL response: decoded, or why it logs nobody in. */
+enum px_sasl {
+	PXSASL_OK,
+	PXSASL_CANCELLED,	/* "*" */
+	PXSASL_BASE64,		/* not base64, or too long */
+	PXSASL_PLAIN		/* not authzid NUL authcid NUL passwd, or
+				 * another identity (proxy_plain_check()) */
+};
+
+/*
+ * s->bstate: the back end's opening, the same for IMAP and POP3
+ * (proxy_backend_opening()); the protocol's own states from PXB_PROTO on.
+ */
+enum {
+	PXB_GREET = 1,		/* waiting for its greeting */
+	PXB_STARTTLS,		/* ... for its answer to STARTTLS/STLS */
+	PXB_TLS,		/* TLS starting */
+	PXB_SASL,		/* master account: AUTHENTICATE/AUTH PLAIN */
+	PXB_PROTO
+};
+
 struct proxy_session;
 
 struct proxy_proto {
@@ -115,6 +156,19 @@ struct proxy_proto {
 	/* One back-end line during login; -1 when the session moved on
 	 * (failed, relaying or closed). */
 	int	(*be_line)(struct proxy_session *, char *, size_t);
+
+	/* SASL (proxy_sasl.c): the continuation request, and a response
+	 * that logs nobody in in the protocol's words. */
+	const char	*sasl_more;
+	void	(*sasl_refused)(struct proxy_session *, enum px_mech,
+		    enum px_sasl);
+	/* The back end's opening (IMAP, POP3): the tag before each
+	 * command, the STARTTLS and SASL command names, and the login
+	 * the protocol sends when not SASL; -1: the session moved on. */
+	const char	*be_tag;
+	const char	*be_starttls;
+	const char	*be_auth;
+	int	(*be_login)(struct proxy_session *);
 };
 
 extern const struct proxy_proto proxy_pop3, proxy_imap, proxy_smtp;
@@ -187,7 +241,7 @@ struct proxy_session {
 	size_t			 arglen[PX_ARGS_MAX];
 	int			 nargs;
 	size_t			 lit_need;	/* IMAP literal bytes owed */
-	char			 verb[32];
+	char			 verb[PX_VERB_MAX];
 	char			*pending;	/* SMTP: MAIL line to replay */
 
 	/* back end */
@@ -253,6 +307,21 @@ void	proxy_backend_close(struct proxy_session *);
 void	proxy_backend_master_refused(struct proxy_session *, const char *);
 /* Send the master account's SASL PLAIN response; -1: session moved on. */
 int	proxy_backend_master_plain(struct proxy_session *);
+/* be_start for IMAP and POP3: the greeting next, or after TLS the login. */
+void	proxy_backend_start(struct proxy_session *);
+/* The greeting (ok: positive) or the answer to STARTTLS: STARTTLS as the
+ * server's `tls' says, then the login; -1 when the session moved on. */
+int	proxy_backend_opening(struct proxy_session *, int ok);
+/* The user and password the back end gets: the mail user's, or the
+ * master account's with the user and the separator ("user*master").
+ * -1 when the master account is not usable (the session moved on). */
+int	proxy_backend_creds(struct proxy_session *, const char **user,
+	    size_t *ulen, const char **pass, size_t *plen);
+/* The back end refused the login (line: all of it, text: its words after
+ * the status, at most textmax - 1 of them, dflt when none): the client's
+ * refusal, or for the master account the administrator's problem.  -1. */
+int	proxy_backend_refused(struct proxy_session *, const char *line,
+	    const char *text, size_t textmax, const char *dflt);
 /* A back-end reply's text, printable ASCII only ('?' for the rest). */
 void	proxy_clean_text(char *dst, size_t dstsz, const char *src);
 int	proxy_be_printf(struct proxy_session *, const char *, ...)
@@ -261,16 +330,54 @@ int	proxy_be_write(struct proxy_session *, const void *, size_t);
 /* Relay what is buffered on either side; -1 when the session ended. */
 int	proxy_relay_pump(struct proxy_session *);
 
-/* proxy_imap.c: an IMAP command's arguments (atoms, quoted strings, a
- * literal's announcement), into the session's fields these point to. */
-struct proxy_imap_args {
+/* proxy_sasl.c */
+/* The mechanisms this connection offers, each after prefix ("AUTH=" for
+ * IMAP), separated by spaces; buf as the caller's, always terminated. */
+const char *proxy_sasl_list(const struct proxy_session *, const char *prefix,
+	    char *buf, size_t bufsz);
+/* A mechanism's name as the client gave it: PXM_NONE if not offered. */
+enum px_mech proxy_sasl_mech(const struct proxy_session *, const char *);
+/* AUTH/AUTHENTICATE mech [initial response] (ir NULL: none, then the
+ * continuation request). */
+void	proxy_sasl_start(struct proxy_session *, enum px_mech, const char *ir,
+	    size_t irlen);
+/* A response ("*" cancels, "=" is empty): log in, or refuse it in the
+ * protocol's words.  s->pstate back to PXP_CMD. */
+void	proxy_sasl_response(struct proxy_session *, enum px_mech,
+	    const char *b64, size_t len);
+/* A line while a SASL response is awaited: 1 taken, 0 not awaited. */
+int	proxy_sasl_continue(struct proxy_session *, const char *, size_t);
+/* The response decoded (pure, for the fuzz harness): PLAIN's parts in pl
+ * (pointing into buf), EXTERNAL's authorization identity in buf[0..*n). */
+enum px_sasl proxy_sasl_decode(enum px_mech, const char *b64, size_t len,
+	    unsigned char *buf, size_t bufsz, size_t *n, struct smtp_plain *pl);
+
+/*
+ * proxy_imap.c: an IMAP command before login, read as imap_input() reads
+ * it; pure, for fuzz/fuzz_proxy_login.c.  The fields point into the
+ * session (or the harness's arrays).
+ */
+struct proxy_imap_cmd {
+	char		*tag;				/* PX_TAG_MAX */
+	char		*verb;				/* PX_VERB_MAX */
 	char		(*args)[PX_LITERAL_MAX + 1];	/* PX_ARGS_MAX */
 	size_t		*arglen;
 	int		*nargs;
 	size_t		*lit_need;
 	int		 sync;		/* out: the client waits for "+" */
 };
-int	proxy_imap_args(struct proxy_imap_args *, const char *, size_t);
+enum {
+	PXI_BADTAG = -3,	/* "* BAD" */
+	PXI_BADVERB,
+	PXI_BADARGS,
+	PXI_LITERAL,		/* *lit_need octets follow, then a line */
+	PXI_DONE		/* tag, verb and (LOGIN, AUTHENTICATE) args */
+};
+/* A line: a new command, or (cont) the rest after a literal. */
+int	proxy_imap_line(struct proxy_imap_cmd *, const char *, size_t,
+	    int cont);
+/* Literal octets from p (len available): how many were taken. */
+size_t	proxy_imap_literal(struct proxy_imap_cmd *, const char *p, size_t len);
 
 /* proxy_login.c */
 struct proxy_split {

@@ -40,6 +40,7 @@
 
 static void	be_io(struct io *, int, void *);
 static int	be_next_address(struct proxy_session *, const char *);
+static int	be_login(struct proxy_session *);
 
 static int
 be_timeout_ms(struct proxy_session *s)
@@ -410,4 +411,125 @@ proxy_backend_master_plain(struct proxy_session *s)
 	proxy_be_printf(s, "%s\r\n", b64);
 	explicit_bzero(b64, sizeof(b64));
 	return 0;
+}
+
+/*
+ * The back end's opening, the same for IMAP and POP3: its greeting, then
+ * STARTTLS (POP3: STLS) when the server's `tls' asks for it -- `starttls'
+ * goes on in clear when refused, `starttls-required' does not -- then the
+ * login: for the master account without a separator SASL PLAIN with the
+ * user as the authorization identity, else the protocol's (IMAP LOGIN,
+ * POP3 USER and PASS).  The protocol says whether a line was positive.
+ */
+void
+proxy_backend_start(struct proxy_session *s)
+{
+	if (s->bstate == PXB_TLS)
+		(void)be_login(s);
+	else
+		s->bstate = PXB_GREET;
+}
+
+static int
+be_login(struct proxy_session *s)
+{
+	const char	*mu, *mp;
+	size_t		 mpl;
+
+	if (!s->use_master || s->p->master_sep != '\0')
+		return s->proto->be_login(s);
+	if (proxy_master(s, &mu, &mp, &mpl) == -1) {
+		proxy_backend_failed(s, PXF_TEMP, "the master account is not "
+		    "usable");
+		return -1;
+	}
+	s->bstate = PXB_SASL;
+	proxy_be_printf(s, "%s%s PLAIN\r\n", s->proto->be_tag,
+	    s->proto->be_auth);
+	return 0;
+}
+
+int
+proxy_backend_opening(struct proxy_session *s, int ok)
+{
+	const struct proxy_server	*srv = s->server;
+	char				 text[64];
+
+	switch (s->bstate) {
+	case PXB_GREET:
+		if (!ok) {
+			proxy_backend_failed(s, PXF_TEMP, "mail server "
+			    "unavailable");
+			return -1;
+		}
+		if (!s->be_tls && (srv->tls == UPSTREAM_TLS_STARTTLS ||
+		    srv->tls == UPSTREAM_TLS_REQUIRED)) {
+			s->bstate = PXB_STARTTLS;
+			proxy_be_printf(s, "%s%s\r\n", s->proto->be_tag,
+			    s->proto->be_starttls);
+			return 0;
+		}
+		return be_login(s);
+	case PXB_STARTTLS:
+		if (ok) {
+			s->bstate = PXB_TLS;
+			/* Lines after its OK are refused by the TLS start. */
+			proxy_backend_starttls(s);
+			return -1;
+		}
+		if (srv->tls == UPSTREAM_TLS_REQUIRED) {
+			snprintf(text, sizeof(text), "mail server refused %s",
+			    s->proto->be_starttls);
+			proxy_backend_failed(s, PXF_TEMP, text);
+			return -1;
+		}
+		return be_login(s);
+	default:
+		proxy_backend_failed(s, PXF_TEMP, "mail server spoke out of "
+		    "turn");
+		return -1;
+	}
+}
+
+int
+proxy_backend_creds(struct proxy_session *s, const char **user, size_t *ulen,
+    const char **pass, size_t *plen)
+{
+	const char	*mu;
+
+	if (!s->use_master) {
+		*user = s->mailuser;
+		*ulen = strlen(s->mailuser);
+		*pass = s->mailpass;
+		*plen = s->mailpasslen;
+		return 0;
+	}
+	/* vpnpass is free once the user is in: the composed name. */
+	if (proxy_master(s, &mu, pass, plen) == -1 ||
+	    (size_t)snprintf(s->vpnpass, sizeof(s->vpnpass), "%s%c%s",
+	    s->mailuser, s->p->master_sep, mu) >= sizeof(s->vpnpass)) {
+		proxy_backend_failed(s, PXF_TEMP, "the master account is not "
+		    "usable");
+		return -1;
+	}
+	*user = s->vpnpass;
+	*ulen = strlen(s->vpnpass);
+	return 0;
+}
+
+int
+proxy_backend_refused(struct proxy_session *s, const char *line,
+    const char *text, size_t textmax, const char *dflt)
+{
+	char	 clean[512];
+
+	if (s->use_master) {
+		proxy_backend_master_refused(s, line);
+		return -1;
+	}
+	if (textmax > sizeof(clean))
+		textmax = sizeof(clean);
+	proxy_clean_text(clean, textmax, text);
+	proxy_backend_failed(s, PXF_BACKEND, clean[0] ? clean : dflt);
+	return -1;
 }

@@ -33,18 +33,21 @@
 #include "proxy.h"
 #include "smtp_parse.h"
 
-#define IMAP_CAPS	"IMAP4rev1 SASL-IR ID AUTH=PLAIN"
-#define IMAP_CAPS_EXT	IMAP_CAPS " AUTH=EXTERNAL"
+#define IMAP_CAPS	"IMAP4rev1 SASL-IR ID"
 #define BE_TAG		"pxy1"
 
-enum { I_CMD, I_CONT, I_AUTH, I_AUTH_EXT };	/* s->pstate */
-enum { BI_GREET = 1, BI_STARTTLS, BI_TLS, BI_LOGIN, BI_LIT, BI_SASL };
-						/* bstate */
+enum { I_CMD = PXP_CMD, I_CONT = PXP_PROTO };	/* s->pstate */
+enum { BI_LOGIN = PXB_PROTO, BI_LIT };		/* s->bstate */
 
+/* The capability list: ours and the SASL mechanisms (proxy_sasl.c). */
 static const char *
-imap_caps(struct proxy_session *s)
+imap_caps(struct proxy_session *s, char *buf, size_t bufsz)
 {
-	return proxy_external_ok(s) ? IMAP_CAPS_EXT : IMAP_CAPS;
+	char	 mechs[64];
+
+	snprintf(buf, bufsz, IMAP_CAPS " %s", proxy_sasl_list(s, "AUTH=",
+	    mechs, sizeof(mechs)));
+	return buf;
 }
 
 static int	imap_exec(struct proxy_session *);
@@ -62,9 +65,11 @@ imap_wipe_args(struct proxy_session *s)
 static void
 imap_greet(struct proxy_session *s)
 {
+	char	 caps[128];
+
 	s->pstate = I_CMD;
 	proxy_reply(s, "* OK [CAPABILITY %s] smtpcertd IMAP proxy ready\r\n",
-	    imap_caps(s));
+	    imap_caps(s, caps, sizeof(caps)));
 }
 
 static int
@@ -78,10 +83,10 @@ tag_char(int c)
 /*
  * Arguments from p (len bytes) into a->args.  1: command complete; 0: a
  * literal follows (a->lit_need; a->sync: the client waits for our "+");
- * -1: syntax error.  Pure, for fuzz/fuzz_proxy_login.c.
+ * -1: syntax error.
  */
-int
-proxy_imap_args(struct proxy_imap_args *a, const char *p, size_t len)
+static int
+imap_args(struct proxy_imap_cmd *a, const char *p, size_t len)
 {
 	const char	*end = p + len;
 	char		*arg;
@@ -145,21 +150,61 @@ proxy_imap_args(struct proxy_imap_args *a, const char *p, size_t len)
 	}
 }
 
-static int
-imap_args(struct proxy_session *s, const char *p, size_t len)
+/*
+ * A line: "tag verb" and for LOGIN and AUTHENTICATE the arguments (the
+ * other commands take none we use: the rest of the line is ignored); or
+ * with cont the arguments after a literal.
+ */
+int
+proxy_imap_line(struct proxy_imap_cmd *a, const char *line, size_t len,
+    int cont)
 {
-	struct proxy_imap_args	 a;
-	int			 r;
+	const char	*p = line;
+	size_t		 tlen, vlen;
+	int		 r;
 
-	a.args = s->args;
-	a.arglen = s->arglen;
-	a.nargs = &s->nargs;
-	a.lit_need = &s->lit_need;
-	a.sync = 0;
-	r = proxy_imap_args(&a, p, len);
-	if (r == 0 && a.sync)
-		proxy_reply(s, "+ Ready for literal data\r\n");
-	return r;
+	a->sync = 0;
+	if (!cont) {
+		*a->nargs = 0;
+		for (tlen = 0; tlen < len && tag_char((unsigned char)line[tlen]);
+		    tlen++)
+			;
+		if (tlen == 0 || tlen >= PX_TAG_MAX || tlen >= len ||
+		    line[tlen] != ' ')
+			return PXI_BADTAG;
+		memcpy(a->tag, line, tlen);
+		a->tag[tlen] = '\0';
+		p = line + tlen + 1;
+		vlen = strcspn(p, " ");
+		if (vlen == 0 || vlen >= PX_VERB_MAX)
+			return PXI_BADVERB;
+		memcpy(a->verb, p, vlen);
+		a->verb[vlen] = '\0';
+		p += vlen;
+		if (strcasecmp(a->verb, "LOGIN") != 0 &&
+		    strcasecmp(a->verb, "AUTHENTICATE") != 0)
+			return PXI_DONE;
+	}
+	if ((r = imap_args(a, p, len - (p - line))) == -1) {
+		*a->lit_need = 0;
+		return PXI_BADARGS;
+	}
+	return r == 0 ? PXI_LITERAL : PXI_DONE;
+}
+
+/* Literal octets, taken raw into the last argument. */
+size_t
+proxy_imap_literal(struct proxy_imap_cmd *a, const char *p, size_t len)
+{
+	int	 i = *a->nargs - 1;
+
+	if (len > *a->lit_need)
+		len = *a->lit_need;
+	memcpy(a->args[i] + a->arglen[i], p, len);
+	a->arglen[i] += len;
+	a->args[i][a->arglen[i]] = '\0';
+	*a->lit_need -= len;
+	return len;
 }
 
 static int
@@ -170,74 +215,35 @@ imap_bad(struct proxy_session *s, const char *tag, const char *text)
 	return proxy_error(s);
 }
 
+/* SASL responses refused (proxy_sasl.c). */
 static void
-imap_auth_plain(struct proxy_session *s, const char *b64, size_t len)
+imap_sasl_refused(struct proxy_session *s, enum px_mech mech,
+    enum px_sasl why)
 {
-	unsigned char		 buf[PX_LINE_MAX];
-	struct smtp_plain	 pl;
-	size_t			 n;
-
-	s->pstate = I_CMD;
-	if (len == 1 && b64[0] == '*') {
-		proxy_reply(s, "%s BAD Authentication cancelled\r\n", s->tag);
-		return;
-	}
-	if (len == 1 && b64[0] == '=')
-		len = 0;
-	if (smtp_b64_decode(b64, len, buf, sizeof(buf), &n) == -1 ||
-	    proxy_plain_check(buf, n, &pl) == -1) {
-		explicit_bzero(buf, sizeof(buf));
-		proxy_reply(s, "%s BAD Invalid SASL PLAIN response\r\n",
-		    s->tag);
-		return;
-	}
-	proxy_login(s, pl.authcid, pl.authcidlen, pl.passwd, pl.passwdlen);
-	explicit_bzero(buf, sizeof(buf));
-}
-
-/* SASL EXTERNAL: an empty response or an authorization identity. */
-static void
-imap_auth_external(struct proxy_session *s, const char *b64, size_t len)
-{
-	unsigned char	 buf[PX_NAME_MAX];
-	size_t		 n = 0;
-
-	s->pstate = I_CMD;
-	if (len == 1 && b64[0] == '*') {
-		proxy_reply(s, "%s BAD Authentication cancelled\r\n", s->tag);
-		return;
-	}
-	if (len == 1 && b64[0] == '=')
-		len = 0;
-	if (len > 0 && smtp_b64_decode(b64, len, buf, sizeof(buf) - 1, &n) ==
-	    -1) {
-		proxy_reply(s, "%s BAD Invalid SASL EXTERNAL response\r\n",
-		    s->tag);
-		return;
-	}
-	proxy_login_external(s, (const char *)buf, n);
+	proxy_reply(s, "%s BAD %s\r\n", s->tag, why == PXSASL_CANCELLED ?
+	    "Authentication cancelled" : mech == PXM_EXTERNAL ?
+	    "Invalid SASL EXTERNAL response" : "Invalid SASL PLAIN response");
 }
 
 static int
 imap_input(struct proxy_session *s)
 {
-	char	*line, *p;
-	size_t	 len, n, tlen, vlen;
-	int	 r;
+	struct proxy_imap_cmd	 c;
+	char			*line;
+	size_t			 len, n;
 
+	c.tag = s->tag;
+	c.verb = s->verb;
+	c.args = s->args;
+	c.arglen = s->arglen;
+	c.nargs = &s->nargs;
+	c.lit_need = &s->lit_need;
 	while (s->phase == PX_LOGIN) {
 		if (s->lit_need > 0) {
-			/* Literal octets, taken raw. */
 			if ((n = io_datalen(s->io)) == 0)
 				return 0;
-			if (n > s->lit_need)
-				n = s->lit_need;
-			memcpy(s->args[s->nargs - 1] + s->arglen[s->nargs - 1],
-			    io_data(s->io), n);
-			s->arglen[s->nargs - 1] += n;
-			s->args[s->nargs - 1][s->arglen[s->nargs - 1]] = '\0';
-			io_drop(s->io, n);
-			s->lit_need -= n;
+			io_drop(s->io, proxy_imap_literal(&c, io_data(s->io),
+			    n));
 			continue;
 		}
 		if ((line = io_getline(s->io, &len)) == NULL) {
@@ -247,62 +253,33 @@ imap_input(struct proxy_session *s)
 			proxy_close(s, "line too long");
 			return -1;
 		}
-		if (s->pstate == I_AUTH) {
-			imap_auth_plain(s, line, len);
+		if (proxy_sasl_continue(s, line, len)) {
 			explicit_bzero(line, len);
 			continue;
 		}
-		if (s->pstate == I_AUTH_EXT) {
-			imap_auth_external(s, line, len);
+		switch (proxy_imap_line(&c, line, len, s->pstate == I_CONT)) {
+		case PXI_BADTAG:
+			if (imap_bad(s, "*", "Invalid tag") == -1)
+				return -1;
 			continue;
-		}
-		if (s->pstate == I_CMD) {
-			s->nargs = 0;
-			tlen = 0;
-			while (tlen < len && tag_char((unsigned char)line[tlen]))
-				tlen++;
-			if (tlen == 0 || tlen >= sizeof(s->tag) ||
-			    tlen >= len || line[tlen] != ' ') {
-				if (imap_bad(s, "*", "Invalid tag") == -1)
-					return -1;
-				continue;
-			}
-			memcpy(s->tag, line, tlen);
-			s->tag[tlen] = '\0';
-			p = line + tlen + 1;
-			vlen = strcspn(p, " ");
-			if (vlen == 0 || vlen >= sizeof(s->verb)) {
-				if (imap_bad(s, s->tag, "Invalid command") ==
-				    -1)
-					return -1;
-				continue;
-			}
-			memcpy(s->verb, p, vlen);
-			s->verb[vlen] = '\0';
-			p += vlen;
-			/* These take no arguments we use: answer now. */
-			if (strcasecmp(s->verb, "LOGIN") != 0 &&
-			    strcasecmp(s->verb, "AUTHENTICATE") != 0) {
-				if (imap_exec(s) == -1)
-					return -1;
-				continue;
-			}
-		} else
-			p = line;
-		r = imap_args(s, p, len - (p - line));
-		if (r == -1) {
+		case PXI_BADVERB:
+			if (imap_bad(s, s->tag, "Invalid command") == -1)
+				return -1;
+			continue;
+		case PXI_BADARGS:
 			explicit_bzero(line, len);
-			s->lit_need = 0;
 			if (imap_bad(s, s->tag, "Syntax error in arguments") ==
 			    -1)
 				return -1;
 			continue;
-		}
-		explicit_bzero(line, len);
-		if (r == 0) {
+		case PXI_LITERAL:
+			explicit_bzero(line, len);
 			s->pstate = I_CONT;
+			if (c.sync)
+				proxy_reply(s, "+ Ready for literal data\r\n");
 			continue;
 		}
+		explicit_bzero(line, len);
 		s->pstate = I_CMD;
 		if (imap_exec(s) == -1)
 			return -1;
@@ -314,10 +291,12 @@ static int
 imap_exec(struct proxy_session *s)
 {
 	const char	*v = s->verb;
+	char		 caps[128];
+	enum px_mech	 mech;
 
 	if (strcasecmp(v, "CAPABILITY") == 0) {
 		proxy_reply(s, "* CAPABILITY %s\r\n%s OK CAPABILITY "
-		    "completed\r\n", imap_caps(s), s->tag);
+		    "completed\r\n", imap_caps(s, caps, sizeof(caps)), s->tag);
 	} else if (strcasecmp(v, "NOOP") == 0) {
 		proxy_reply(s, "%s OK NOOP completed\r\n", s->tag);
 	} else if (strcasecmp(v, "ID") == 0) {
@@ -337,31 +316,15 @@ imap_exec(struct proxy_session *s)
 		    s->arglen[1]);
 		imap_wipe_args(s);
 	} else if (strcasecmp(v, "AUTHENTICATE") == 0) {
-		if (s->nargs >= 1 && strcasecmp(s->args[0], "EXTERNAL") == 0 &&
-		    proxy_external_ok(s)) {
-			proxy_present_user(s);
-			if (s->nargs == 2)
-				imap_auth_external(s, s->args[1],
-				    s->arglen[1]);
-			else {
-				s->pstate = I_AUTH_EXT;
-				proxy_reply(s, "+ \r\n");
-			}
-			return 0;
-		}
-		if (s->nargs < 1 || strcasecmp(s->args[0], "PLAIN") != 0) {
+		if (s->nargs < 1 ||
+		    (mech = proxy_sasl_mech(s, s->args[0])) == PXM_NONE) {
 			proxy_reply(s, "%s NO [CANNOT] Unsupported "
 			    "mechanism\r\n", s->tag);
 			return proxy_error(s);
 		}
-		proxy_present_user(s);
-		if (s->nargs == 2) {
-			imap_auth_plain(s, s->args[1], s->arglen[1]);
-			imap_wipe_args(s);
-		} else {
-			s->pstate = I_AUTH;
-			proxy_reply(s, "+ \r\n");
-		}
+		proxy_sasl_start(s, mech, s->nargs == 2 ? s->args[1] : NULL,
+		    s->arglen[1]);
+		imap_wipe_args(s);
 	} else {
 		proxy_reply(s, "%s BAD Log in first\r\n", s->tag);
 		return proxy_error(s);
@@ -418,67 +381,32 @@ quotable(const char *a, size_t len)
 	return 1;
 }
 
-/*
- * The back-end login's two arguments: the mail user and password, or for
- * the master account with a separator Dovecot's "user*master" and the
- * master password.  -1: no master password (a configuration the parent
- * could not load).
- */
+/* The back-end login's argument i: the user or the password. */
 static int
 imap_be_arg(struct proxy_session *s, int i, const char **a, size_t *len)
 {
-	const char	*mu, *mp;
-	size_t		 mpl;
+	const char	*u, *p;
+	size_t		 ul, pl;
 
-	if (!s->use_master) {
-		*a = i == 0 ? s->mailuser : s->mailpass;
-		*len = i == 0 ? strlen(s->mailuser) : s->mailpasslen;
-		return 0;
-	}
-	if (proxy_master(s, &mu, &mp, &mpl) == -1)
+	if (proxy_backend_creds(s, &u, &ul, &p, &pl) == -1)
 		return -1;
-	if (i == 1) {
-		*a = mp;
-		*len = mpl;
-		return 0;
-	}
-	/* vpnpass is free once the user is in: the composed name. */
-	if ((size_t)snprintf(s->vpnpass, sizeof(s->vpnpass), "%s%c%s",
-	    s->mailuser, s->p->master_sep, mu) >= sizeof(s->vpnpass))
-		return -1;
-	*a = s->vpnpass;
-	*len = strlen(s->vpnpass);
+	*a = i == 0 ? u : p;
+	*len = i == 0 ? ul : pl;
 	return 0;
-}
-
-/* The master account without a separator: SASL PLAIN, the user as the
- * authorization identity. */
-static void
-imap_be_sasl(struct proxy_session *s)
-{
-	s->bstate = BI_SASL;
-	proxy_be_printf(s, BE_TAG " AUTHENTICATE PLAIN\r\n");
 }
 
 /* Send LOGIN arguments from s->be_arg on; stop at a literal. */
 static int
-imap_be_login(struct proxy_session *s)
+imap_be_args(struct proxy_session *s)
 {
 	const char	*a;
 	size_t		 len, i;
 
-	if (s->use_master && s->p->master_sep == '\0') {
-		imap_be_sasl(s);
-		return 0;
-	}
 	if (s->be_arg == 0)
 		proxy_be_printf(s, BE_TAG " LOGIN");
 	for (; s->be_arg < 2; s->be_arg++) {
-		if (imap_be_arg(s, s->be_arg, &a, &len) == -1) {
-			proxy_backend_failed(s, PXF_TEMP, "the master "
-			    "account is not usable");
+		if (imap_be_arg(s, s->be_arg, &a, &len) == -1)
 			return -1;
-		}
 		if (!quotable(a, len)) {
 			proxy_be_printf(s, " {%zu}\r\n", len);
 			s->bstate = BI_LIT;
@@ -497,75 +425,44 @@ imap_be_login(struct proxy_session *s)
 	return 0;
 }
 
-static void
-imap_be_start(struct proxy_session *s)
+/* The login after the opening (proxy_backend_opening()). */
+static int
+imap_be_login(struct proxy_session *s)
 {
-	if (s->bstate == BI_TLS) {
-		s->be_arg = 0;
-		(void)imap_be_login(s);
-	} else
-		s->bstate = BI_GREET;
+	s->be_arg = 0;
+	return imap_be_args(s);
 }
 
 static int
 imap_be_line(struct proxy_session *s, char *line, size_t len)
 {
-	const struct proxy_server	*srv = s->server;
-	const size_t			 tl = sizeof(BE_TAG) - 1;
-	char				 text[512];
-	int				 tagged;
+	const size_t	 tl = sizeof(BE_TAG) - 1;
+	const char	*a;
+	size_t		 alen;
+	int		 tagged;
 
 	tagged = strncmp(line, BE_TAG " ", tl + 1) == 0;
 	switch (s->bstate) {
-	case BI_GREET:
-		if (strncasecmp(line, "* OK", 4) != 0) {
-			proxy_backend_failed(s, PXF_TEMP, "mail server "
-			    "unavailable");
-			return -1;
-		}
-		s->be_arg = 0;
-		if (!s->be_tls && (srv->tls == UPSTREAM_TLS_STARTTLS ||
-		    srv->tls == UPSTREAM_TLS_REQUIRED)) {
-			s->bstate = BI_STARTTLS;
-			proxy_be_printf(s, BE_TAG " STARTTLS\r\n");
-			return 0;
-		}
-		return imap_be_login(s);
-	case BI_STARTTLS:
+	case PXB_GREET:
+		return proxy_backend_opening(s, strncasecmp(line, "* OK", 4) ==
+		    0);
+	case PXB_STARTTLS:
 		if (!tagged)
 			return 0;
-		if (strncasecmp(line + tl + 1, "OK", 2) == 0) {
-			s->bstate = BI_TLS;
-			/* Lines after the OK are refused by the TLS start. */
-			proxy_backend_starttls(s);
-			return -1;
-		}
-		if (srv->tls == UPSTREAM_TLS_REQUIRED) {
-			proxy_backend_failed(s, PXF_TEMP, "mail server refused "
-			    "STARTTLS");
-			return -1;
-		}
-		return imap_be_login(s);
+		return proxy_backend_opening(s, strncasecmp(line + tl + 1, "OK",
+		    2) == 0);
 	case BI_LIT:
 		if (line[0] != '+') {
 			proxy_backend_failed(s, PXF_TEMP, "mail server refused "
 			    "the login");
 			return -1;
 		}
-		{
-			const char	*a;
-			size_t		 alen;
-
-			if (imap_be_arg(s, s->be_arg, &a, &alen) == -1) {
-				proxy_backend_failed(s, PXF_TEMP, "the master "
-				    "account is not usable");
-				return -1;
-			}
-			proxy_be_write(s, a, alen);
-		}
+		if (imap_be_arg(s, s->be_arg, &a, &alen) == -1)
+			return -1;
+		proxy_be_write(s, a, alen);
 		s->be_arg++;
-		return imap_be_login(s);
-	case BI_SASL:
+		return imap_be_args(s);
+	case PXB_SASL:
 		if (line[0] != '+') {
 			proxy_backend_master_refused(s, line);
 			return -1;
@@ -583,24 +480,19 @@ imap_be_line(struct proxy_session *s, char *line, size_t len)
 			}
 			return 0;
 		}
-		if (strncasecmp(line + tl + 1, "OK", 2) == 0) {
+		line += tl + 1;
+		len -= tl + 1;
+		if (strncasecmp(line, "OK", 2) == 0) {
 			proxy_reply(s, "%s ", s->tag);
-			io_write(s->io, line + tl + 1, len - tl - 1);
+			io_write(s->io, line, len);
 			io_write(s->io, "\r\n", 2);
 			proxy_backend_done(s);
 			return -1;
 		}
-		if (s->use_master) {
-			proxy_backend_master_refused(s, line);
-			return -1;
-		}
 		/* NO or BAD: the text after it, for the client. */
-		proxy_clean_text(text, sizeof(text), line + tl + 1 +
-		    strcspn(line + tl + 1, " ") + (line[tl + 1 +
-		    strcspn(line + tl + 1, " ")] == ' '));
-		proxy_backend_failed(s, PXF_BACKEND, text[0] ? text :
-		    "[AUTHENTICATIONFAILED] Authentication failed.");
-		return -1;
+		a = line + strcspn(line, " ");
+		return proxy_backend_refused(s, line - tl - 1, a + (*a == ' '),
+		    512, "[AUTHENTICATIONFAILED] Authentication failed.");
 	default:
 		proxy_backend_failed(s, PXF_TEMP, "mail server spoke out of "
 		    "turn");
@@ -615,6 +507,12 @@ const struct proxy_proto proxy_imap = {
 	.input = imap_input,
 	.fail = imap_fail,
 	.bye = imap_bye,
-	.be_start = imap_be_start,
+	.be_start = proxy_backend_start,
 	.be_line = imap_be_line,
+	.sasl_more = "+ \r\n",
+	.sasl_refused = imap_sasl_refused,
+	.be_tag = BE_TAG " ",
+	.be_starttls = "STARTTLS",
+	.be_auth = "AUTHENTICATE",
+	.be_login = imap_be_login,
 };

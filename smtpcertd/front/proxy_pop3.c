@@ -23,77 +23,37 @@
 
 #define POP3_LINE_MAX	2048	/* RFC 2449: 255; passwords may be long */
 
-enum { P_NONE, P_USER, P_AUTH_PLAIN, P_AUTH_EXT };	/* s->pstate */
-enum { BP_GREET = 1, BP_STLS, BP_TLS, BP_USER, BP_PASS, BP_SASL,
-    BP_SASL_DONE };					/* s->bstate */
-
-static int	pop3_be_login(struct proxy_session *);
-
-/* AUTH PLAIN or EXTERNAL response (base64, "=" empty, "*" cancel). */
-static void
-pop3_auth_response(struct proxy_session *s, int mech, const char *b64,
-    size_t len)
-{
-	unsigned char		 buf[POP3_LINE_MAX];
-	struct smtp_plain	 pl;
-	size_t			 n = 0;
-
-	s->pstate = P_NONE;
-	if (len == 1 && b64[0] == '*') {
-		proxy_reply(s, "-ERR Authentication cancelled\r\n");
-		return;
-	}
-	if (len == 1 && b64[0] == '=')
-		len = 0;
-	if (len > 0 && smtp_b64_decode(b64, len, buf, sizeof(buf) - 1, &n) ==
-	    -1) {
-		proxy_reply(s, "-ERR Invalid response\r\n");
-		return;
-	}
-	if (mech == P_AUTH_EXT) {
-		if (n >= PX_NAME_MAX) {
-			proxy_reply(s, "-ERR Invalid response\r\n");
-			return;
-		}
-		proxy_login_external(s, (const char *)buf, n);
-		return;
-	}
-	if (proxy_plain_check(buf, n, &pl) == -1) {
-		explicit_bzero(buf, sizeof(buf));
-		proxy_reply(s, "-ERR Invalid SASL PLAIN response\r\n");
-		return;
-	}
-	proxy_login(s, pl.authcid, pl.authcidlen, pl.passwd, pl.passwdlen);
-	explicit_bzero(buf, sizeof(buf));
-}
+enum { P_NONE = PXP_CMD, P_USER = PXP_PROTO };		/* s->pstate */
+enum { BP_USER = PXB_PROTO, BP_PASS, BP_SASL_DONE };	/* s->bstate */
 
 /* AUTH mechanism [initial-response] */
 static int
 pop3_auth(struct proxy_session *s, char *arg, size_t alen)
 {
-	char	*ir;
-	size_t	 mlen = strcspn(arg, " ");
-	int	 mech;
+	char		*ir;
+	size_t		 mlen = strcspn(arg, " ");
+	enum px_mech	 mech;
 
 	ir = arg[mlen] == ' ' ? arg + mlen + 1 : NULL;
 	arg[mlen] = '\0';
-	if (strcasecmp(arg, "PLAIN") == 0)
-		mech = P_AUTH_PLAIN;
-	else if (strcasecmp(arg, "EXTERNAL") == 0 && proxy_external_ok(s))
-		mech = P_AUTH_EXT;
-	else {
+	if ((mech = proxy_sasl_mech(s, arg)) == PXM_NONE) {
 		proxy_reply(s, "-ERR Unsupported mechanism\r\n");
 		return proxy_error(s);
 	}
-	proxy_present_user(s);
-	if (ir != NULL) {
-		pop3_auth_response(s, mech, ir, alen - (ir - arg));
+	proxy_sasl_start(s, mech, ir, ir != NULL ? alen - (ir - arg) : 0);
+	if (ir != NULL)
 		explicit_bzero(ir, alen - (ir - arg));
-		return 0;
-	}
-	s->pstate = mech;
-	proxy_reply(s, "+ \r\n");
 	return 0;
+}
+
+/* SASL responses refused (proxy_sasl.c). */
+static void
+pop3_sasl_refused(struct proxy_session *s, enum px_mech mech,
+    enum px_sasl why)
+{
+	proxy_reply(s, "-ERR %s\r\n", why == PXSASL_CANCELLED ?
+	    "Authentication cancelled" : why == PXSASL_BASE64 ?
+	    "Invalid response" : "Invalid SASL PLAIN response");
 }
 
 static void
@@ -106,6 +66,7 @@ static int
 pop3_input(struct proxy_session *s)
 {
 	char	*line, *arg;
+	char	 mechs[64];
 	size_t	 len, vlen, alen;
 
 	while (s->phase == PX_LOGIN) {
@@ -116,8 +77,7 @@ pop3_input(struct proxy_session *s)
 			proxy_close(s, "line too long");
 			return -1;
 		}
-		if (s->pstate == P_AUTH_PLAIN || s->pstate == P_AUTH_EXT) {
-			pop3_auth_response(s, s->pstate, line, len);
+		if (proxy_sasl_continue(s, line, len)) {
 			explicit_bzero(line, len);
 			continue;
 		}
@@ -127,9 +87,9 @@ pop3_input(struct proxy_session *s)
 		line[vlen] = '\0';
 		if (strcasecmp(line, "CAPA") == 0) {
 			proxy_reply(s, "+OK Capability list follows\r\nUSER\r\n"
-			    "SASL PLAIN%s\r\nRESP-CODES\r\nAUTH-RESP-CODE\r\n"
+			    "SASL %s\r\nRESP-CODES\r\nAUTH-RESP-CODE\r\n"
 			    "IMPLEMENTATION smtpcertd\r\n.\r\n",
-			    proxy_external_ok(s) ? " EXTERNAL" : "");
+			    proxy_sasl_list(s, "", mechs, sizeof(mechs)));
 		} else if (strcasecmp(line, "AUTH") == 0 && alen > 0) {
 			if (pop3_auth(s, arg, alen) == -1)
 				return -1;
@@ -211,49 +171,28 @@ pop3_bye(struct proxy_session *s, const char *text)
 	proxy_reply(s, "-ERR [SYS/TEMP] %s\r\n", text);
 }
 
-/* The first login command: USER, or AUTH PLAIN for the master. */
+/* The login after the opening (proxy_backend_opening()): USER. */
 static int
 pop3_be_login(struct proxy_session *s)
 {
-	const char	*mu, *mp;
-	size_t		 mpl;
+	const char	*u, *p;
+	size_t		 ul, pl;
 
-	if (s->use_master && proxy_master(s, &mu, &mp, &mpl) == -1) {
-		proxy_backend_failed(s, PXF_TEMP, "the master account is not "
-		    "usable");
+	if (proxy_backend_creds(s, &u, &ul, &p, &pl) == -1)
 		return -1;
-	}
-	if (s->use_master && s->p->master_sep == '\0') {
-		s->bstate = BP_SASL;
-		proxy_be_printf(s, "AUTH PLAIN\r\n");
-		return 0;
-	}
 	s->bstate = BP_USER;
-	if (s->use_master)
-		proxy_be_printf(s, "USER %s%c%s\r\n", s->mailuser,
-		    s->p->master_sep, mu);
-	else
-		proxy_be_printf(s, "USER %s\r\n", s->mailuser);
+	proxy_be_printf(s, "USER %s\r\n", u);
 	return 0;
-}
-
-static void
-pop3_be_start(struct proxy_session *s)
-{
-	if (s->bstate == BP_TLS)
-		(void)pop3_be_login(s);
-	else
-		s->bstate = BP_GREET;
 }
 
 static int
 pop3_be_line(struct proxy_session *s, char *line, size_t len)
 {
-	const struct proxy_server	*srv = s->server;
-	char				 text[256];
-	int				 ok;
+	const char	*u, *p;
+	size_t		 ul, pl;
+	int		 ok;
 
-	if (s->bstate == BP_SASL && line[0] == '+' && (line[1] == '\0' ||
+	if (s->bstate == PXB_SASL && line[0] == '+' && (line[1] == '\0' ||
 	    line[1] == ' ')) {
 		if (proxy_backend_master_plain(s) == -1)
 			return -1;
@@ -267,83 +206,24 @@ pop3_be_line(struct proxy_session *s, char *line, size_t len)
 		proxy_backend_failed(s, PXF_TEMP, "mail server protocol error");
 		return -1;
 	}
+	if (s->bstate < PXB_SASL)
+		return proxy_backend_opening(s, ok);
+	/* Refused: its words after -ERR (with its own response code). */
+	if (!ok)
+		return proxy_backend_refused(s, line, line + 4 + (line[4] ==
+		    ' '), 256, "Authentication failed");
 	switch (s->bstate) {
-	case BP_GREET:
-		if (!ok) {
-			proxy_backend_failed(s, PXF_TEMP, "mail server "
-			    "unavailable");
-			return -1;
-		}
-		if (!s->be_tls && (srv->tls == UPSTREAM_TLS_STARTTLS ||
-		    srv->tls == UPSTREAM_TLS_REQUIRED)) {
-			s->bstate = BP_STLS;
-			proxy_be_printf(s, "STLS\r\n");
-			return 0;
-		}
-		return pop3_be_login(s);
-	case BP_STLS:
-		if (ok) {
-			s->bstate = BP_TLS;
-			/* Lines after +OK are refused by the TLS start. */
-			proxy_backend_starttls(s);
-			return -1;
-		}
-		if (srv->tls == UPSTREAM_TLS_REQUIRED) {
-			proxy_backend_failed(s, PXF_TEMP, "mail server refused "
-			    "STLS");
-			return -1;
-		}
-		return pop3_be_login(s);
-	case BP_SASL:
-	case BP_SASL_DONE:
-		if (!ok) {
-			proxy_backend_master_refused(s, line);
-			return -1;
-		}
-		io_write(s->io, line, len);
-		io_write(s->io, "\r\n", 2);
-		proxy_backend_done(s);
-		return -1;
 	case BP_USER:
-		if (!ok && s->use_master) {
-			proxy_backend_master_refused(s, line);
+		if (proxy_backend_creds(s, &u, &ul, &p, &pl) == -1)
 			return -1;
-		}
-		if (!ok) {
-			proxy_clean_text(text, sizeof(text), line + 4 +
-			    (line[4] == ' '));
-			proxy_backend_failed(s, PXF_BACKEND, text[0] ? text :
-			    "Authentication failed");
-			return -1;
-		}
 		s->bstate = BP_PASS;
 		proxy_be_printf(s, "PASS ");
-		if (s->use_master) {
-			const char	*mu, *mp;
-			size_t		 mpl;
-
-			if (proxy_master(s, &mu, &mp, &mpl) == -1) {
-				proxy_backend_failed(s, PXF_TEMP, "the master "
-				    "account is not usable");
-				return -1;
-			}
-			proxy_be_write(s, mp, mpl);
-		} else
-			proxy_be_write(s, s->mailpass, s->mailpasslen);
+		proxy_be_write(s, p, pl);
 		proxy_be_printf(s, "\r\n");
 		return 0;
+	case PXB_SASL:
+	case BP_SASL_DONE:
 	case BP_PASS:
-		if (!ok && s->use_master) {
-			proxy_backend_master_refused(s, line);
-			return -1;
-		}
-		if (!ok) {
-			proxy_clean_text(text, sizeof(text), line + 4 +
-			    (line[4] == ' '));
-			proxy_backend_failed(s, PXF_BACKEND, text[0] ? text :
-			    "Authentication failed");
-			return -1;
-		}
 		/* The back end's own words, as the client would get them. */
 		io_write(s->io, line, len);
 		io_write(s->io, "\r\n", 2);
@@ -363,6 +243,12 @@ const struct proxy_proto proxy_pop3 = {
 	.input = pop3_input,
 	.fail = pop3_fail,
 	.bye = pop3_bye,
-	.be_start = pop3_be_start,
+	.be_start = proxy_backend_start,
 	.be_line = pop3_be_line,
+	.sasl_more = "+ \r\n",
+	.sasl_refused = pop3_sasl_refused,
+	.be_tag = "",
+	.be_starttls = "STLS",
+	.be_auth = "AUTH",
+	.be_login = pop3_be_login,
 };

@@ -36,9 +36,10 @@
 #include "proxy.h"
 #include "smtp_parse.h"
 
-#define SMTP_PX_LINE_MAX	12288	/* AUTH PLAIN with long names */
+#define SMTP_PX_LINE_MAX	PX_AUTH_LINE_MAX /* AUTH PLAIN, long names */
 
-enum { M_CMD, M_PLAIN, M_LOGIN_USER, M_LOGIN_PASS };	/* pstate */
+/* s->pstate; PLAIN's response is awaited as PXM_PLAIN (proxy_sasl.c) */
+enum { M_CMD = PXP_CMD, M_LOGIN_USER = PXP_PROTO, M_LOGIN_PASS };
 enum { BS_GREET = 1, BS_EHLO, BS_STARTTLS, BS_TLS, BS_AUTH, BS_XCLIENT };
 							/* bstate */
 
@@ -55,22 +56,16 @@ smtp_greet(struct proxy_session *s)
 	proxy_reply(s, "220 %s ESMTP smtpcertd proxy ready\r\n", hostname(s));
 }
 
+/*
+ * A PLAIN response refused (proxy_sasl.c).  A "*" continuation was
+ * answered as a cancellation before (smtp_auth_line()); as an initial
+ * response it is no base64, as ever.
+ */
 static void
-smtp_plain(struct proxy_session *s, const char *b64, size_t len)
+smtp_sasl_refused(struct proxy_session *s, enum px_mech mech,
+    enum px_sasl why)
 {
-	unsigned char		 buf[SMTP_PX_LINE_MAX];
-	struct smtp_plain	 pl;
-	size_t			 n;
-
-	s->pstate = M_CMD;
-	if (smtp_b64_decode(b64, len, buf, sizeof(buf), &n) == -1 ||
-	    proxy_plain_check(buf, n, &pl) == -1) {
-		explicit_bzero(buf, sizeof(buf));
-		proxy_reply(s, "501 5.5.2 Invalid AUTH PLAIN response\r\n");
-		return;
-	}
-	proxy_login(s, pl.authcid, pl.authcidlen, pl.passwd, pl.passwdlen);
-	explicit_bzero(buf, sizeof(buf));
+	proxy_reply(s, "501 5.5.2 Invalid AUTH PLAIN response\r\n");
 }
 
 /* AUTH continuation lines; -1 when the session ended. */
@@ -86,8 +81,8 @@ smtp_auth_line(struct proxy_session *s, const char *line, size_t len)
 		return 0;
 	}
 	switch (s->pstate) {
-	case M_PLAIN:
-		smtp_plain(s, line, len);
+	case PXM_PLAIN:
+		proxy_sasl_response(s, PXM_PLAIN, line, len);
 		return 0;
 	case M_LOGIN_USER:
 		if (smtp_b64_decode(line, len, buf, PX_NAME_MAX - 1, &n) ==
@@ -126,12 +121,7 @@ smtp_auth(struct proxy_session *s, const char *arg, size_t len)
 	}
 	proxy_present_user(s);
 	if (strcmp(a.mech, "PLAIN") == 0) {
-		if (a.ir != NULL) {
-			smtp_plain(s, a.ir, a.irlen);
-			return 0;
-		}
-		s->pstate = M_PLAIN;
-		proxy_reply(s, "334 \r\n");
+		proxy_sasl_start(s, PXM_PLAIN, a.ir, a.irlen);
 		return 0;
 	}
 	if (strcmp(a.mech, "LOGIN") == 0) {
@@ -462,4 +452,6 @@ const struct proxy_proto proxy_smtp = {
 	.bye = smtp_bye,
 	.be_start = smtp_be_start,
 	.be_line = smtp_be_line,
+	.sasl_more = "334 \r\n",
+	.sasl_refused = smtp_sasl_refused,
 };
