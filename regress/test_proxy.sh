@@ -360,6 +360,66 @@ m.login("alice", "alicepw"); m.logout()
 	! grep -q 'exited\|signal' "$T/smtpcertd.log" || fail "a child died"
 }
 
+# SASL before login, word for word in each protocol (one implementation
+# in proxy_sasl.c): the continuation request, "*" cancelling, "=" the
+# empty response, base64 that is not, a PLAIN response that is not, a
+# mechanism not offered, and the mechanisms each capability list offers.
+test_proxy_sasl_replies_word_for_word() {
+	px_up
+	px_py '
+import base64
+P, POPP, SMTPP = (int(a) for a in sys.argv[1:4])
+def say(s, line, want):
+    s.send(line.encode() + b"\r\n")
+    l = readline(s)
+    assert l == want + "\r\n", "%r: got %r, want %r" % (line, l, want)
+s = raw(P)
+l = readline(s)
+assert l.startswith("* OK [CAPABILITY IMAP4rev1 SASL-IR ID AUTH=PLAIN] "), l
+say(s, "a CAPABILITY", "* CAPABILITY IMAP4rev1 SASL-IR ID AUTH=PLAIN")
+assert readline(s) == "a OK CAPABILITY completed\r\n"
+say(s, "b AUTHENTICATE PLAIN", "+ ")
+say(s, "*", "b BAD Authentication cancelled")
+say(s, "c AUTHENTICATE plain =", "c BAD Invalid SASL PLAIN response")
+say(s, "d AUTHENTICATE PLAIN", "+ ")
+say(s, "!!!!", "d BAD Invalid SASL PLAIN response")
+say(s, "e AUTHENTICATE PLAIN " + base64.b64encode(b"x").decode(),
+    "e BAD Invalid SASL PLAIN response")
+say(s, "f AUTHENTICATE EXTERNAL", "f NO [CANNOT] Unsupported mechanism")
+say(s, "g AUTHENTICATE LOGIN", "g NO [CANNOT] Unsupported mechanism")
+s.close()
+s = raw(POPP)
+readline(s)
+s.send(b"CAPA\r\n")
+caps = [readline(s) for _ in range(7)]
+assert caps[2] == "SASL PLAIN\r\n" and caps[-1] == ".\r\n", caps
+say(s, "AUTH PLAIN", "+ ")
+say(s, "*", "-ERR Authentication cancelled")
+say(s, "AUTH PLAIN !!!!", "-ERR Invalid response")
+say(s, "AUTH plain =", "-ERR Invalid SASL PLAIN response")
+say(s, "AUTH PLAIN", "+ ")
+say(s, base64.b64encode(b"x").decode(), "-ERR Invalid SASL PLAIN response")
+say(s, "AUTH EXTERNAL", "-ERR Unsupported mechanism")
+s.close()
+s = raw(SMTPP)
+readline(s)
+s.send(b"EHLO t\r\n")
+while not readline(s).startswith("250 "):
+    pass
+say(s, "AUTH PLAIN *", "501 5.5.2 Invalid AUTH PLAIN response")
+say(s, "AUTH PLAIN =", "501 5.5.2 Invalid AUTH PLAIN response")
+say(s, "AUTH PLAIN", "334 ")
+say(s, "*", "501 5.7.0 Authentication cancelled")
+say(s, "AUTH PLAIN", "334 ")
+say(s, "=", "501 5.5.2 Invalid AUTH PLAIN response")
+say(s, "AUTH PLAIN", "334 ")
+say(s, "!!!!", "501 5.5.2 Invalid AUTH PLAIN response")
+say(s, "AUTH EXTERNAL", "504 5.5.4 Unrecognized authentication type")
+s.close()
+print("ok")
+' "$P_IMAP" "$P_POP" "$P_SMTPS" || fail "SASL replies differ"
+}
+
 # PROXY_TESTS="name ..." runs only those (while debugging).
 for t in $(declare -F | awk '$3 ~ /^test_proxy_/ { print $3 }'); do
 	case " ${PROXY_TESTS:-$t} " in *" $t "*) ;; *) continue ;; esac

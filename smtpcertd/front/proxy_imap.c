@@ -3,21 +3,21 @@
  * before login and the back-end login.
  *
  * Before login we answer CAPABILITY, NOOP, ID, LOGOUT, STARTTLS (BAD:
- * TLS already), LOGIN and AUTHENTICATE PLAIN or EXTERNAL (RFC 4959: with
- * or without an initial response).  EXTERNAL is offered only on a
- * connection whose certificate names a user the profile may log in
- * without a password (proxy_external_ok()).  Arguments are atoms, quoted strings or literals ({n} with
- * a "+" continuation, {n+} without); a literal is at most PX_LITERAL_MAX
- * octets and a command has at most PX_ARGS_MAX arguments, so nothing a
- * client sends before login grows memory.
+ * TLS already), LOGIN and AUTHENTICATE with the mechanisms proxy_sasl.c
+ * offers (RFC 4959: with or without an initial response).  Arguments are
+ * atoms, quoted strings or literals ({n} with a "+" continuation, {n+}
+ * without); a literal is at most PX_LITERAL_MAX octets and a command has
+ * at most PX_ARGS_MAX arguments, so nothing a client sends before login
+ * grows memory.  The reading (proxy_imap_line(), proxy_imap_literal())
+ * is pure, so that the fuzz harness runs the proxy's own code.
  *
- * The back end gets "<t> LOGIN user pass" with each argument quoted when
- * it is printable ASCII, else sent as a synchronising literal; for a
- * certificate user with the profile's master account, "<t> AUTHENTICATE
- * PLAIN" with the user as authorization identity, or Dovecot's
- * "LOGIN user*master password" with a master separator.  Its
- * tagged answer goes to the client under the client's tag; untagged
- * lines before it (CAPABILITY) are passed on.
+ * The back end's opening (greeting, STARTTLS, the master account's
+ * AUTHENTICATE PLAIN) is proxy_backend_opening()'s.  Then it gets
+ * "<t> LOGIN user pass" with each argument quoted when it is printable
+ * ASCII, else sent as a synchronising literal (with a master separator,
+ * Dovecot's "user*master" and the master password).  Its tagged answer
+ * goes to the client under the client's tag; untagged lines before it
+ * (CAPABILITY) are passed on.
  */
 #include <sys/types.h>
 

@@ -1,13 +1,13 @@
 /*
  * POP3S proxy (RFC 1939, 2449, 2595, 5034): the client dialogue before
- * login (CAPA, USER, PASS, AUTH PLAIN and EXTERNAL with or without an
- * initial response, QUIT; STLS refused, the session is TLS already) and
- * the back-end login (greeting, STLS when configured, USER, PASS; for a
- * certificate user with the profile's master account AUTH PLAIN with
- * the user as authorization identity, or USER user*master and PASS with
- * a master separator).  The back end's "+OK" to the login is the
- * client's; after it bytes are relayed.  Replies carry RFC 3206 response
- * codes.  EXTERNAL is offered only where proxy_external_ok() says.
+ * login (CAPA, USER, PASS, AUTH with proxy_sasl.c's mechanisms, with or
+ * without an initial response, QUIT; STLS refused, the session is TLS
+ * already) and the back-end login (the opening -- greeting, STLS when
+ * configured, the master account's AUTH PLAIN -- is
+ * proxy_backend_opening()'s; then USER and PASS, with a master separator
+ * USER user*master and the master password).  The back end's "+OK" to
+ * the login is the client's; after it bytes are relayed.  Replies carry
+ * RFC 3206 response codes.
  */
 #include <sys/types.h>
 
