@@ -406,7 +406,7 @@ readline(s)
 s.send(b"EHLO t\r\n")
 while not readline(s).startswith("250 "):
     pass
-say(s, "AUTH PLAIN *", "501 5.5.2 Invalid AUTH PLAIN response")
+say(s, "AUTH PLAIN *", "501 5.5.4 Syntax: AUTH mechanism")
 say(s, "AUTH PLAIN =", "501 5.5.2 Invalid AUTH PLAIN response")
 say(s, "AUTH PLAIN", "334 ")
 say(s, "*", "501 5.7.0 Authentication cancelled")

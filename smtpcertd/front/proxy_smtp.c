@@ -57,9 +57,9 @@ smtp_greet(struct proxy_session *s)
 }
 
 /*
- * A PLAIN response refused (proxy_sasl.c).  A "*" continuation was
- * answered as a cancellation before (smtp_auth_line()); as an initial
- * response it is no base64, as ever.
+ * A PLAIN response refused (proxy_sasl.c): one reply for all reasons.  A
+ * "*" never gets here: as the continuation smtp_auth_line() answers it
+ * as a cancellation, as an initial response smtp_parse_auth() refuses it.
  */
 static void
 smtp_sasl_refused(struct proxy_session *s, enum px_mech mech,
