@@ -332,7 +332,7 @@ int	proxy_relay_pump(struct proxy_session *);
 
 /* proxy_sasl.c */
 /* The mechanisms this connection offers, each after prefix ("AUTH=" for
- * IMAP), separated by spaces; buf as the caller's, always terminated. */
+ * IMAP), separated by spaces, into buf (always terminated): buf. */
 const char *proxy_sasl_list(const struct proxy_session *, const char *prefix,
 	    char *buf, size_t bufsz);
 /* A mechanism's name as the client gave it: PXM_NONE if not offered. */

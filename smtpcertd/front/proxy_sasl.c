@@ -32,6 +32,9 @@ static const struct {
 };
 #define NMECHS	(sizeof(mechs) / sizeof(mechs[0]))
 
+/* s->pstate holds a mechanism while its response is awaited. */
+_Static_assert(PXP_PROTO > PXM_EXTERNAL, "pstate values overlap");
+
 static int
 offered(const struct proxy_session *s, enum px_mech m)
 {
