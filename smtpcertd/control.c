@@ -36,6 +36,7 @@
 #include "proto.h"
 #include "smtpcertd.h"
 #include "stats.h"
+#include "stats_prom.h"
 
 #define CONTROL_MAX_CLIENTS	32
 #define CONTROL_BACKLOG		8
@@ -61,6 +62,8 @@ static int		 ctl_group_changes;	/* `allow changes' */
 static struct event	*ctl_ev;
 static int		 ctl_nclients;
 static uint64_t		 ctl_next_id;
+/* smtpcertd.c's reload, which calls us: registered by control_init(). */
+static int		(*ctl_reload)(char *, size_t);
 
 static void	control_accept(evutil_socket_t, short, void *);
 static void	control_dispatch(struct imsgev *, struct imsg *);
@@ -69,9 +72,14 @@ static void	control_status(struct ctl_client *);
 static void	control_refuse(int, const char *);
 static int	control_log(struct ctl_client *, struct imsg *);
 static int	control_test(struct ctl_client *, struct imsg *);
+static void	control_id_reply(uint64_t, uint32_t, const char *);
+static void	control_id_send(uint64_t, uint32_t, struct msgbuild *);
+static void	control_stats_answer(uint64_t, const struct stats_answer *,
+		    const char *);
 
 int
-control_init(const char *path, const char *group, int changes)
+control_init(const char *path, const char *group, int changes,
+    int (*reload)(char *, size_t))
 {
 	struct sockaddr_un	 sun;
 	struct group		*gr;
@@ -133,6 +141,8 @@ control_init(const char *path, const char *group, int changes)
 	ctl_fd = fd;
 	if ((ctl_path = strdup(path)) == NULL)
 		fatal(NULL);
+	ctl_reload = reload;
+	control_reply_init(control_id_reply, control_id_send);
 	return 0;
 }
 
@@ -363,8 +373,10 @@ control_reply(struct ctl_client *c, uint32_t type, const char *text)
 	msg_free(&m);
 }
 
-void
-control_reply_id(uint64_t id, uint32_t type, const char *text)
+/* Registered in control_reply.c: how the modules below answer a client
+ * later, by its id. */
+static void
+control_id_reply(uint64_t id, uint32_t type, const char *text)
 {
 	struct ctl_client	*c;
 
@@ -375,8 +387,8 @@ control_reply_id(uint64_t id, uint32_t type, const char *text)
 		}
 }
 
-void
-control_send_id(uint64_t id, uint32_t type, struct msgbuild *m)
+static void
+control_id_send(uint64_t id, uint32_t type, struct msgbuild *m)
 {
 	struct ctl_client	*c;
 
@@ -432,7 +444,11 @@ control_log(struct ctl_client *c, struct imsg *imsg)
 		subs = TRACE_ALL;
 	mask = log_trace_getmask();
 	mask = verbose ? mask | subs : mask & ~subs;
-	parent_log_trace(mask);
+	/* Here and in every child; proc.c gives a restarted child the
+	 * mask too. */
+	log_trace_setmask(mask);
+	mask = log_trace_getmask();
+	proc_broadcast(IMSG_LOG_VERBOSE, &mask, sizeof(mask));
 	log_trace_format(mask, names, sizeof(names));
 	if (mask == 0)
 		snprintf(text, sizeof(text), "logging brief");
@@ -501,7 +517,7 @@ control_dispatch(struct imsgev *iev, struct imsg *imsg)
 			break;
 		log_info("reload requested by control client (uid %ld)",
 		    (long)c->uid);
-		if (parent_reload(why, sizeof(why)) == -1)
+		if (ctl_reload(why, sizeof(why)) == -1)
 			control_reply(c, IMSG_CTL_FAIL, why);
 		else
 			control_reply(c, IMSG_CTL_OK, why);
@@ -524,7 +540,7 @@ control_dispatch(struct imsgev *iev, struct imsg *imsg)
 		if (imsg->datalen != 0)
 			break;
 		/* The children answer; stats_parent.c gathers. */
-		stats_parent_request(STATS_FOR_CONTROL, c->id);
+		stats_parent_request(control_stats_answer, c->id);
 		return;
 	case IMSG_CTL_SESSION_KILL:
 		if (imsg_get_data(imsg, &sid, sizeof(sid)) == -1)
@@ -640,6 +656,55 @@ control_status(struct ctl_client *c)
 	msg_free(&m);
 }
 
+/*
+ * `show stats' (stats_parent.c gathers the counters): the rows in the
+ * table's order, then who is missing, the uptime and time, then the end;
+ * or why there is no answer.
+ */
+static void
+control_stats_answer(uint64_t id, const struct stats_answer *a,
+    const char *why)
+{
+	const struct stats_prom	*s;
+	struct msgbuild		 m;
+	size_t			 i;
+	int			 p;
+
+	if (a == NULL) {
+		control_id_reply(id, IMSG_CTL_FAIL, why);
+		return;
+	}
+	s = a->prom;
+	msg_init(&m);
+	for (i = 0; i < s->nrows; i++) {
+		/* control_id_send() resets the builder only when the
+		 * client is still there. */
+		msg_reset(&m);
+		msg_put_str(&m, s->rows[i].name);
+		msg_put_u64(&m, s->rows[i].value);
+		control_id_send(id, IMSG_CTL_STATS_ROW, &m);
+	}
+	for (p = 0; p < SLOT_MAX; p++) {
+		if (a->missing[p] == NULL)
+			continue;
+		msg_reset(&m);
+		msg_put_str(&m, proc_name(p));
+		msg_put_str(&m, a->missing[p]);
+		control_id_send(id, IMSG_CTL_STATS_MISSING, &m);
+	}
+	msg_reset(&m);
+	msg_put_i64(&m, s->started);
+	msg_put_i64(&m, s->now);
+	msg_put_u32(&m, (uint32_t)s->nprocs);
+	for (i = 0; i < s->nprocs; i++) {
+		msg_put_str(&m, s->procs[i].name);
+		msg_put_u32(&m, s->procs[i].present != 0);
+	}
+	control_id_send(id, IMSG_CTL_STATS_INFO, &m);
+	msg_free(&m);
+	control_id_send(id, IMSG_CTL_END, NULL);
+}
+
 /* --- test certificate, test login (issue 15 item 3) --------------------- */
 
 /*
@@ -702,7 +767,7 @@ control_find_listener(const char *spec, uint32_t *index, char *why,
 /*
  * A test request: the PEM file's pieces are kept (bounded), then the
  * request goes to the front, which answers steps, a decision and the
- * end with our id; proc.c relays them (control_test_relay()).  -1:
+ * end with our id; proc.c relays them (control_reply.c).  -1:
  * malformed, the client is dropped.
  */
 static int
@@ -771,40 +836,5 @@ control_test(struct ctl_client *c, struct imsg *imsg)
 	c->pemlen = 0;
 	free(lspec);
 	free(user);
-	return rc;
-}
-
-/* A step or the decision from the front: checked, then relayed; -1 if
- * malformed. */
-int
-control_test_relay(struct imsg *imsg)
-{
-	struct msgreader	 r;
-	struct msgbuild		 m;
-	char			*f[3] = { NULL, NULL, NULL };
-	uint32_t		 d = 0;
-	int			 i, rc = 0;
-
-	msg_reader(&r, imsg);
-	if (imsg->hdr.type == IMSG_CTL_TEST_DECISION) {
-		d = msg_get_u32(&r);
-		f[0] = msg_get_str(&r, CTL_TEST_FIELD_MAX);
-		f[1] = msg_get_str(&r, CTL_TEST_FIELD_MAX);
-	} else
-		for (i = 0; i < 3; i++)
-			f[i] = msg_get_str(&r, CTL_TEST_FIELD_MAX);
-	if (msg_end(&r) == -1 || d >= CTL_TEST_MAX)
-		rc = -1;
-	else {
-		msg_init(&m);
-		if (imsg->hdr.type == IMSG_CTL_TEST_DECISION)
-			msg_put_u32(&m, d);
-		for (i = 0; i < 3 && f[i] != NULL; i++)
-			msg_put_str(&m, f[i]);
-		control_send_id(imsg->hdr.reqid, imsg->hdr.type, &m);
-		msg_free(&m);
-	}
-	for (i = 0; i < 3; i++)
-		free(f[i]);
 	return rc;
 }

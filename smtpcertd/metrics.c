@@ -85,6 +85,8 @@ static void	metrics_close(struct metrics_client *);
 static void	metrics_respond(struct metrics_client *, const char *status,
 		    const char *extra, const char *type, const char *body,
 		    size_t bodylen);
+static void	metrics_stats_answer(uint64_t, const struct stats_answer *,
+		    const char *);
 
 static const char *
 metrics_addr(const struct sockaddr_storage *ss, socklen_t len, char *buf,
@@ -372,7 +374,7 @@ metrics_read(struct bufferevent *bev, void *arg)
 
 		c->state = MS_WAITING;
 		evtimer_add(c->timer, &tv);
-		stats_parent_request(STATS_FOR_METRICS, c->id);
+		stats_parent_request(metrics_stats_answer, c->id);
 	}
 	free(line);
 }
@@ -389,7 +391,7 @@ metrics_find(uint64_t id)
 }
 
 /* The counters are in (some may be missing): the answer. */
-void
+static void
 metrics_stats_done(uint64_t id, const struct stats_prom *s)
 {
 	struct metrics_client	*c;
@@ -418,7 +420,7 @@ metrics_stats_done(uint64_t id, const struct stats_prom *s)
 	free(body);
 }
 
-void
+static void
 metrics_stats_failed(uint64_t id, const char *why)
 {
 	struct metrics_client	*c;
@@ -432,6 +434,17 @@ metrics_stats_failed(uint64_t id, const char *why)
 		n = 0;
 	metrics_respond(c, "503 Service Unavailable", NULL, "text/plain",
 	    text, (size_t)n);
+}
+
+/* stats_parent.c's answer to metrics_read()'s request, or why none. */
+static void
+metrics_stats_answer(uint64_t id, const struct stats_answer *a,
+    const char *why)
+{
+	if (a == NULL)
+		metrics_stats_failed(id, why);
+	else
+		metrics_stats_done(id, a->prom);
 }
 
 /* One answer, then the connection closes once it is written. */

@@ -48,18 +48,6 @@ static void	proc_restart_cb(evutil_socket_t, short, void *);
 static void	proc_connect_peers(struct child *);
 static void	proc_exec(struct child *, int, int);
 
-struct child *
-proc_child(enum smtpcertd_proc p)
-{
-	return &parent->children[p];
-}
-
-struct child *
-proc_front(int k)
-{
-	return &parent->children[front_slot(k)];
-}
-
 void
 proc_init(void)
 {
@@ -359,7 +347,7 @@ proc_dispatch(struct imsgev *iev, struct imsg *imsg)
 		break;
 	case IMSG_CTL_TEST_STEP:
 	case IMSG_CTL_TEST_DECISION:
-		/* `test certificate', `test login' (control.c). */
+		/* `test certificate', `test login' (control_reply.c). */
 		if (c->proc != PROC_FRONT || control_test_relay(imsg) == -1)
 			goto bad;
 		break;

@@ -296,6 +296,15 @@ resolve_differs(const struct smtpcertd_conf *a, const struct smtpcertd_conf *b)
 }
 
 static struct event	*resolve_ev;
+/* How a new generation is made the running one: smtpcertd.c's, which
+ * calls us (resolve_init()). */
+static void		(*resolve_install)(struct conf_bundle *);
+
+void
+resolve_init(void (*install)(struct conf_bundle *))
+{
+	resolve_install = install;
+}
 
 static void
 resolve_tick(evutil_socket_t fd, short event, void *arg)
@@ -343,7 +352,7 @@ resolve_tick(evutil_socket_t fd, short event, void *arg)
 	}
 	log_info("host addresses changed: configuration generation %llu",
 	    (unsigned long long)b->gen);
-	parent_install(b);	/* reschedules */
+	resolve_install(b);	/* reschedules */
 }
 
 void

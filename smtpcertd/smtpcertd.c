@@ -31,14 +31,17 @@
 #define SMTPCERTD_CONF	SYSCONFDIR "/smtpcertd.conf"
 #define SMTPCERTD_PID	"/run/smtpcertd.pid"
 
-struct parent	*parent;
-
 static void	usage(void) __attribute__((noreturn));
 static void	parent_signal(evutil_socket_t, short, void *);
 static struct conf_bundle *parent_load(const char *, int, char *, size_t);
 static int	parent_prepare_dirs(struct smtpcertd_conf *, int);
 static int	parent_check(const char *, int, int);
 static int	parent_daemonize(void);
+/* Ours alone: the modules that need reload and install get them as
+ * callbacks (control_init(), resolve_init()), never calling up here. */
+static int	parent_reload(char *, size_t);
+static void	parent_install(struct conf_bundle *);
+static void	parent_shutdown(void);
 
 static void
 usage(void)
@@ -170,8 +173,9 @@ main(int argc, char *argv[])
 	fronts_init(parent->nfronts);
 	if (listen_bind_all(b, NULL) == -1)
 		fatalx("could not open the listening sockets");
-	if (control_init(b->conf->control_socket,
-	    b->conf->control_group, b->conf->control_group_changes) == -1)
+	/* Our reload, for the control socket's `reload'. */
+	if (control_init(b->conf->control_socket, b->conf->control_group,
+	    b->conf->control_group_changes, parent_reload) == -1)
 		fatalx("could not open the control socket");
 	if (metrics_prepare(b->conf) == -1)
 		fatalx("could not open the metrics endpoint");
@@ -184,6 +188,9 @@ main(int argc, char *argv[])
 	proc_start_all();
 	control_listen();
 	metrics_commit();
+	/* New addresses from the re-resolution timer go in as a reload's
+	 * do. */
+	resolve_init(parent_install);
 	resolve_schedule();
 	log_info("smtpcertd %s started, configuration %s", SMTPCERTD_VERSION,
 	    conffile);
@@ -470,7 +477,7 @@ parent_prepare_dirs(struct smtpcertd_conf *conf, int create)
  * finish under the one they started with) and the re-resolution timer
  * follows its settings.
  */
-void
+static void
 parent_install(struct conf_bundle *b)
 {
 	struct conf_bundle	*old = parent->cur;
@@ -483,7 +490,7 @@ parent_install(struct conf_bundle *b)
 	resolve_schedule();
 }
 
-int
+static int
 parent_reload(char *why, size_t whylen)
 {
 	struct conf_bundle	*b, *old = parent->cur;
@@ -538,7 +545,7 @@ parent_reload(char *why, size_t whylen)
 	return 0;
 }
 
-void
+static void
 parent_shutdown(void)
 {
 	if (parent->shutting_down)
@@ -547,12 +554,4 @@ parent_shutdown(void)
 	proc_stop_all();
 	logfile_shutdown();
 	event_base_loopexit(parent->base, NULL);
-}
-
-void
-parent_log_trace(uint32_t mask)
-{
-	log_trace_setmask(mask);
-	mask = log_trace_getmask();
-	proc_broadcast(IMSG_LOG_VERBOSE, &mask, sizeof(mask));
 }

@@ -1,7 +1,6 @@
 /*
- * The parent process: state shared by smtpcertd.c (main, signals,
- * reload), proc.c (children), control.c (control socket), listen.c
- * (listening sockets) and load.c (files the config names).
+ * The parent process: its state (parent.c) and the interfaces of its
+ * files, in the order they call each other (below).
  */
 #ifndef SMTPCERTD_SMTPCERTD_H
 #define SMTPCERTD_SMTPCERTD_H
@@ -73,21 +72,40 @@ struct parent {
 	struct front_counts	*counts[FRONTS_MAX];
 };
 
-extern struct parent	*parent;
+/*
+ * The files, top-down: smtpcertd.c (main, signals, reload) calls the
+ * modules; control.c and metrics.c serve their clients by calling the
+ * modules that answer (accounting.c, crl_parent.c, stats_parent.c);
+ * proc.c runs the children and hands their messages to those modules;
+ * at the bottom, control_reply.c is the way back to a control client
+ * and parent.c holds the state they all read.  No file calls a file
+ * above it: what must go up is a callback the caller registered.  The
+ * declarations below follow that order.
+ */
 
-/* smtpcertd.c */
-int	parent_reload(char *why, size_t whylen);
-void	parent_install(struct conf_bundle *);
-void	parent_shutdown(void);
-/* The trace mask (log.h) here and in every child, now and restarted. */
-void	parent_log_trace(uint32_t);
+/* control.c: the control socket; its `reload' is the reload callback */
+int	control_init(const char *path, const char *group, int changes,
+	    int (*reload)(char *why, size_t whylen));
+/* At reload: `allow changes' at once; another group at restart. */
+void	control_reconfigure(const struct smtpcertd_conf *);
+void	control_listen(void);
+void	control_cleanup(void);
 
-/* logfile.c */
-int	logfile_apply(const struct smtpcertd_conf *);
-int	logfile_check(const struct smtpcertd_conf *);
-int	logfile_child_pipe(enum smtpcertd_proc);
-void	logfile_child_started(enum smtpcertd_proc, pid_t);
-void	logfile_shutdown(void);
+/* metrics.c: `metrics listen', the Prometheus endpoint */
+/* Bind a changed address (-1: cannot), then take it or drop it. */
+int	metrics_prepare(const struct smtpcertd_conf *);
+void	metrics_commit(void);
+void	metrics_abort(void);
+void	metrics_cleanup(void);
+
+/* resolve.c */
+/* How re-resolution installs a new generation (smtpcertd.c's). */
+void	resolve_init(void (*install)(struct conf_bundle *));
+/* check (smtpcertd -n): a relay whose names only failed for want of an
+ * answer (offline) is a warning, not an error. */
+int	resolve_relays(struct smtpcertd_conf *, int check);
+/* (Re)arm the timer that re-resolves the running generation's names. */
+void	resolve_schedule(void);
 
 /* proc.c */
 void	proc_init(void);
@@ -96,9 +114,6 @@ void	proc_send_config(struct child *);
 void	proc_reap(void);
 void	proc_stop_all(void);
 int	proc_broadcast(uint32_t type, const void *, size_t);
-struct child *proc_child(enum smtpcertd_proc);
-/* Front k (0 .. nfronts-1). */
-struct child *proc_front(int k);
 
 /* fronts.c: several front processes (issue 17) */
 struct front_counts;
@@ -110,29 +125,6 @@ void	fronts_started(struct child *);
 void	fronts_down(struct child *);
 /* IMSG_AUTHFAIL_NOTE from a front: to every other front; -1 malformed. */
 int	fronts_authfail_imsg(struct child *, struct imsg *);
-
-/* control.c */
-int	control_init(const char *path, const char *group, int changes);
-/* At reload: `allow changes' at once; another group at restart. */
-void	control_reconfigure(const struct smtpcertd_conf *);
-/* Answer a control client later, by its id; a client gone is ignored. */
-void	control_reply_id(uint64_t id, uint32_t type, const char *text);
-/* Send a built message (NULL: empty) to a client by its id. */
-void	control_send_id(uint64_t id, uint32_t type, struct msgbuild *);
-/* `test certificate', `test login': the front's steps and decision. */
-int	control_test_relay(struct imsg *);
-void	control_listen(void);
-void	control_cleanup(void);
-
-/* listen.c */
-int	listen_bind_all(struct conf_bundle *new, struct conf_bundle *old);
-
-/* resolve.c */
-/* check (smtpcertd -n): a relay whose names only failed for want of an
- * answer (offline) is a warning, not an error. */
-int	resolve_relays(struct smtpcertd_conf *, int check);
-/* (Re)arm the timer that re-resolves the running generation's names. */
-void	resolve_schedule(void);
 
 /* crl_parent.c: the current revocation set and CRL status */
 int	crl_parent_crld_imsg(struct imsg *);
@@ -150,34 +142,58 @@ void	sessions_request(uint64_t ctlid);
 int	sessions_front_imsg(struct child *, struct imsg *);
 /* A front's channel is gone: do not wait for its rows or answer. */
 void	sessions_child_down(struct child *);
+/* `session kill', passed to the front */
+void	sessions_kill(uint64_t ctlid, uint64_t session);
 
 /* stats_parent.c: `show stats', counters gathered from the children,
- * for a control client or an HTTP client of `metrics listen' */
-enum stats_asker {
-	STATS_FOR_CONTROL,
-	STATS_FOR_METRICS
+ * for a control client (control.c) or an HTTP client of `metrics
+ * listen' (metrics.c).  Each asker renders the answer itself. */
+struct stats_prom;
+struct stats_answer {
+	/* The rows in the table's order, the processes asked and whether
+	 * each answered, the parent's start and the answer's time. */
+	const struct stats_prom	*prom;
+	/* By slot (proto.h): why that child is missing, or NULL. */
+	const char *const	*missing;
 };
-void	stats_parent_request(enum stats_asker, uint64_t id);
+/* The answer for the asker's id, or NULL and why there is none. */
+typedef void (*stats_answer_cb)(uint64_t id, const struct stats_answer *,
+    const char *why);
+void	stats_parent_request(stats_answer_cb, uint64_t id);
 int	stats_parent_child_imsg(struct child *, struct imsg *);
 void	stats_parent_child_down(struct child *);
 
-/* accounting.c: `session kill', passed to the front */
-void	sessions_kill(uint64_t ctlid, uint64_t session);
+/* logfile.c */
+int	logfile_apply(const struct smtpcertd_conf *);
+int	logfile_check(const struct smtpcertd_conf *);
+int	logfile_child_pipe(enum smtpcertd_proc);
+void	logfile_child_started(enum smtpcertd_proc, pid_t);
+void	logfile_shutdown(void);
 
-/* metrics.c: `metrics listen', the Prometheus endpoint */
-struct stats_prom;
-/* Bind a changed address (-1: cannot), then take it or drop it. */
-int	metrics_prepare(const struct smtpcertd_conf *);
-void	metrics_commit(void);
-void	metrics_abort(void);
-void	metrics_stats_done(uint64_t id, const struct stats_prom *);
-void	metrics_stats_failed(uint64_t id, const char *why);
-void	metrics_cleanup(void);
+/* listen.c */
+int	listen_bind_all(struct conf_bundle *new, struct conf_bundle *old);
 
 /* load.c */
 int	load_files(struct conf_bundle *);
 /* smtpcertd -n: files the unprivileged user reads, as that user. */
 int	load_check_user_files(const struct smtpcertd_conf *);
+
+/* control_reply.c: answering a control client later, by its id, from
+ * the modules control.c calls; a client gone is ignored.  control.c
+ * registers how (control_init()). */
+void	control_reply_init(void (*reply)(uint64_t, uint32_t, const char *),
+	    void (*send)(uint64_t, uint32_t, struct msgbuild *));
+void	control_reply_id(uint64_t id, uint32_t type, const char *text);
+/* Send a built message (NULL: empty) to a client by its id. */
+void	control_send_id(uint64_t id, uint32_t type, struct msgbuild *);
+/* `test certificate', `test login': the front's steps and decision. */
+int	control_test_relay(struct imsg *);
+
+/* parent.c: the state, filled in by main() */
+extern struct parent	*parent;
+struct child *proc_child(enum smtpcertd_proc);
+/* Front k (0 .. nfronts-1). */
+struct child *proc_front(int k);
 
 /* front.c: the front process entry (smtpcertd -T front) */
 int	front_main(int foreground, int verbose);

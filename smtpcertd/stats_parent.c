@@ -14,11 +14,13 @@
  * name that is unknown or owned by another process is a malformed
  * message, and the child is killed like for any other.
  *
- * Two kinds of askers: a control client (rows, missing processes, the
- * uptime and time, then the end, by its id) and a `metrics listen' HTTP
- * client (metrics.c, by its id, given the same answer to print in the
- * Prometheus format).  Either may be gone when the answer is ready; the
- * id then finds nobody and the answer is dropped.
+ * Two kinds of askers: a control client (control.c sends the rows,
+ * missing processes, the uptime and time, then the end) and a `metrics
+ * listen' HTTP client (metrics.c prints the same answer in the
+ * Prometheus format).  Each passes its callback with its id, and renders
+ * the answer itself: this file knows neither, as both call it.  Either
+ * client may be gone when the answer is ready; the id then finds nobody
+ * and the answer is dropped.
  *
  * With several fronts (issue 17) every front is asked and the front's
  * counters are their sum; a front that is missing is listed like any
@@ -49,7 +51,7 @@
 struct stats_req {
 	TAILQ_ENTRY(stats_req)	 entry;
 	uint64_t		 id;		/* towards the children */
-	enum stats_asker	 asker;
+	stats_answer_cb		 answer;	/* the asker's */
 	uint64_t		 askid;		/* the control or HTTP client */
 	unsigned		 waiting;	/* 1 << slot (proto.h) */
 	unsigned		 have;		/* 1 << proc: counters in */
@@ -65,7 +67,6 @@ static uint64_t		 stats_next_id;
 
 static void	stats_finish(struct stats_req *);
 static void	stats_timeout(evutil_socket_t, short, void *);
-static void	stats_fail(enum stats_asker, uint64_t, const char *);
 
 /* The children asked, in the order their missing rows are listed. */
 static const enum smtpcertd_proc stats_children[] = {
@@ -73,7 +74,7 @@ static const enum smtpcertd_proc stats_children[] = {
 };
 
 void
-stats_parent_request(enum stats_asker asker, uint64_t askid)
+stats_parent_request(stats_answer_cb answer, uint64_t askid)
 {
 	struct stats_req	*q;
 	struct child		*c;
@@ -82,17 +83,17 @@ stats_parent_request(enum stats_asker asker, uint64_t askid)
 	int			 id, s;
 
 	if (stats_npending >= STATS_MAX_PENDING) {
-		stats_fail(asker, askid, "too many show stats requests at "
-		    "once, try again");
+		answer(askid, NULL, "too many show stats requests at once, "
+		    "try again");
 		return;
 	}
 	if ((q = calloc(1, sizeof(*q))) == NULL) {
 		log_warn("show stats");
-		stats_fail(asker, askid, "out of memory");
+		answer(askid, NULL, "out of memory");
 		return;
 	}
 	q->id = ++stats_next_id;
-	q->asker = asker;
+	q->answer = answer;
 	q->askid = askid;
 	for (id = 0; id < STAT_MAX; id++)
 		if (stats_owner(id) == PROC_PARENT)
@@ -129,28 +130,21 @@ stats_parent_request(enum stats_asker asker, uint64_t askid)
 	evtimer_add(q->timer, &tv);
 }
 
-static void
-stats_fail(enum stats_asker asker, uint64_t askid, const char *why)
-{
-	if (asker == STATS_FOR_CONTROL)
-		control_reply_id(askid, IMSG_CTL_FAIL, why);
-	else
-		metrics_stats_failed(askid, why);
-}
-
 /* The processes whose counters an answer holds, or misses. */
 static const enum smtpcertd_proc stats_procs[] = {
 	PROC_PARENT, PROC_FRONT, PROC_LDAPD, PROC_CRLD
 };
 #define STATS_NPROCS	(sizeof(stats_procs) / sizeof(stats_procs[0]))
 
-/* The rows, in the table's order, for the Prometheus writer. */
+/* The rows in the table's order, the processes and whether each
+ * answered, the times and who is missing: to the asker. */
 static void
-stats_finish_metrics(struct stats_req *q, time_t now)
+stats_finish(struct stats_req *q)
 {
 	struct stats_prom_row	 rows[STAT_MAX];
 	struct stats_prom_proc	 procs[STATS_NPROCS];
 	struct stats_prom	 s;
+	struct stats_answer	 a;
 	size_t			 i;
 	int			 id;
 
@@ -169,60 +163,10 @@ stats_finish_metrics(struct stats_req *q, time_t now)
 	s.procs = procs;
 	s.nprocs = STATS_NPROCS;
 	s.started = parent->started;
-	s.now = now;
-	metrics_stats_done(q->askid, &s);
-}
-
-/* Rows in the table's order, then who is missing, the uptime and time,
- * then the end. */
-static void
-stats_finish_control(struct stats_req *q, time_t now)
-{
-	struct msgbuild	 m;
-	size_t		 i;
-	int		 id, p;
-
-	msg_init(&m);
-	for (id = 0; id < STAT_MAX; id++) {
-		if (!(q->have & (1U << stats_owner(id))))
-			continue;
-		/* control_send_id() resets the builder only when the
-		 * client is still there. */
-		msg_reset(&m);
-		msg_put_str(&m, stats_name(id));
-		msg_put_u64(&m, q->values[id]);
-		control_send_id(q->askid, IMSG_CTL_STATS_ROW, &m);
-	}
-	for (p = 0; p < SLOT_MAX; p++) {
-		if (q->missing[p] == NULL)
-			continue;
-		msg_reset(&m);
-		msg_put_str(&m, proc_name(p));
-		msg_put_str(&m, q->missing[p]);
-		control_send_id(q->askid, IMSG_CTL_STATS_MISSING, &m);
-	}
-	msg_reset(&m);
-	msg_put_i64(&m, (int64_t)parent->started);
-	msg_put_i64(&m, (int64_t)now);
-	msg_put_u32(&m, STATS_NPROCS);
-	for (i = 0; i < STATS_NPROCS; i++) {
-		msg_put_str(&m, proc_name(stats_procs[i]));
-		msg_put_u32(&m, (q->have & (1U << stats_procs[i])) != 0);
-	}
-	control_send_id(q->askid, IMSG_CTL_STATS_INFO, &m);
-	msg_free(&m);
-	control_send_id(q->askid, IMSG_CTL_END, NULL);
-}
-
-static void
-stats_finish(struct stats_req *q)
-{
-	time_t	 now = time(NULL);
-
-	if (q->asker == STATS_FOR_CONTROL)
-		stats_finish_control(q, now);
-	else
-		stats_finish_metrics(q, now);
+	s.now = time(NULL);
+	a.prom = &s;
+	a.missing = q->missing;
+	q->answer(q->askid, &a, NULL);
 	if (q->timer != NULL)
 		event_free(q->timer);
 	TAILQ_REMOVE(&stats_reqs, q, entry);
