@@ -374,6 +374,80 @@ print("refused on every front after the logout")
 	    fail "no piggyback login"
 }
 
+# unauthenticated-limit 3 of the POP3 profile, for the gateway: bob
+# logged in, alice's session authenticating (USER sent), then twelve
+# unauthenticated sessions one after the other, wherever the kernel puts
+# them.  From the third on, each new one closes exactly the oldest
+# unauthenticated session of the gateway (never alice's, never bob's),
+# on its own front or on another one (the requests through the parent:
+# at least one, logged with for-front); then with only authenticating
+# sessions left, a new one closes alice's, the oldest of them.
+test_fronts_unauthenticated_limit() {
+	px_env
+	PX_UNAUTH_LIMIT=3 PX_GLOBAL="front processes 3" px_start || return 1
+	[ "$(front_pids | wc -l)" = 3 ] || { ctl show status; fail "not 3 fronts"; return 1; }
+	fronts_px '
+P = int(sys.argv[1])
+def greet(s):
+    l = readline(s); assert l.startswith("+OK"), l
+    return s
+def alive(s):
+    s.send(b"CAPA\r\n"); l = readline(s)
+    if not l.startswith("+OK"):
+        return False
+    while l and l != ".\r\n":
+        l = readline(s)
+    return l == ".\r\n"
+def closed(s):
+    s.settimeout(10)
+    l = readline(s)
+    while l:
+        if "unauthenticated" in l:
+            return readline(s) == ""
+        l = readline(s)
+    return True
+def front(s):
+    return fronts_of([s], "pop3")[0]
+authed = pop(P); authed.user("bob"); authed.pass_("bobpw")
+a1 = greet(raw(P)); a1.send(b"USER alice\r\n"); assert readline(a1).startswith("+OK")
+fa = front(a1)
+live = []                  # unauthenticated, oldest first: (sock, front)
+cross = 0
+for i in range(12):
+    s = greet(raw(P)); f = front(s)
+    if len(live) == 2:     # alice + 2 + this one: over 3
+        old, of = live.pop(0)
+        assert closed(old), "the oldest (front %d) not closed" % of
+        cross += of != f
+        print("new on front %d closed the oldest on front %d" % (f, of))
+    live.append((s, f))
+    for o, _ in live:
+        assert alive(o), "a younger one closed"
+    assert alive(a1), "the authenticating session closed"
+print("cross-front evictions:", cross)
+assert cross >= 1, "every eviction on the same front"
+assert authed.stat() is not None
+# Only authenticating sessions: alice is the oldest of them.
+for o, _ in live:
+    o.send(b"USER carol\r\n"); assert readline(o).startswith("+OK")
+n = greet(raw(P)); fn = front(n)
+assert closed(a1), "alice (front %d) not closed" % fa
+print("new on front %d closed the oldest authenticating on front %d" % (fn, fa))
+for o, _ in live:
+    assert alive(o)
+assert authed.stat() is not None
+authed.quit()
+open(os.environ["T"] + "/cross", "w").write(str(cross + (fa != fn)))
+' "$P_POP" >"$T/py.out" 2>&1 || { cat "$T/py.out"; fail "unauthenticated-limit across fronts"; return 1; }
+	cat "$T/py.out"
+	log_count_is 'event=evicted .*unauthenticated-limit 3 of proxy pop-aaa reached: closing this unauthenticated session' 10 ||
+	    fail "not ten evictions of unauthenticated sessions"
+	log_count_is 'event=evicted .*closing this authenticating session' 1 ||
+	    fail "not one eviction of an authenticating session"
+	log_count_is 'event=evicted .*for-front=' "$(cat "$T/cross")" ||
+	    fail "cross-front evictions not as many as logged"
+}
+
 run_test test_fronts_sessions_kill_and_stats
 run_test test_fronts_max_sessions
 run_test test_fronts_failed_logins_add_up
@@ -381,4 +455,5 @@ run_test test_fronts_restart_one
 run_test test_fronts_reload
 run_test test_fronts_simultaneous_logins
 run_test test_fronts_piggyback
+run_test test_fronts_unauthenticated_limit
 finish

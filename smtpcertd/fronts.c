@@ -142,3 +142,33 @@ fronts_authfail_imsg(struct child *from, struct imsg *imsg)
 	free(addr);
 	return rc;
 }
+
+/* u32 front, u32 0, u64 key: to that front as u64 key, u32 from.  A
+ * front down, or one that never had a number here, gets nothing: its
+ * sessions are not counted either. */
+int
+fronts_evict_imsg(struct child *from, struct imsg *imsg)
+{
+	struct {
+		uint32_t	 front, unused;
+		uint64_t	 key;
+	} req;
+	struct {
+		uint64_t	 key;
+		uint32_t	 from, unused;
+	} ev;
+	struct child	*c;
+
+	if (imsg_get_data(imsg, &req, sizeof(req)) == -1 ||
+	    parent->nfronts <= 1 || req.front >= (uint32_t)parent->nfronts ||
+	    req.front == (uint32_t)from->front)
+		return -1;
+	c = proc_front(req.front);
+	if (!c->up)
+		return 0;
+	memset(&ev, 0, sizeof(ev));
+	ev.key = req.key;
+	ev.from = from->front;
+	imsgev_compose(&c->iev, IMSG_FRONT_EVICT, 0, 0, -1, &ev, sizeof(ev));
+	return 0;
+}

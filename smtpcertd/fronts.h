@@ -49,6 +49,32 @@ struct front_login {
 	uint32_t	 count;
 	uint32_t	 unused;
 };
+/*
+ * The e-mail proxy's unauthenticated-limit (issue 17): per proxy profile,
+ * keyed by front_login_key() of "x:PROFILE", this front's sessions not yet
+ * authenticated and the start times (CLOCK_MONOTONIC in nanoseconds, one
+ * clock for every process of the host; 0: none) of its oldest
+ * unauthenticated and its oldest authenticating one.  A new session's
+ * front adds up the counts; over the limit, it picks the front holding
+ * the gateway's oldest victim (unauthenticated first) and evicts it
+ * itself, or asks that front through the parent (IMSG_FRONT_EVICT), which
+ * checks again that the gateway is still over the limit before it closes
+ * its own oldest victim: two requests at once never close more than
+ * needed.  A table of FRONT_UNAUTH_SLOTS entries on the counts' page,
+ * probed whole (profiles are few); the times are written before the
+ * count, and a reader that catches them half-way at worst sends a request
+ * the other front turns down.
+ */
+struct front_unauth {
+	uint64_t	 key;
+	uint32_t	 count;
+	uint32_t	 unused;
+	int64_t		 oldest_unauth;
+	int64_t		 oldest_authing;
+};
+#define FRONT_UNAUTH_OFFSET	256
+#define FRONT_UNAUTH_SLOTS	64
+
 #define FRONT_LOGIN_SLOTS	65536
 #define FRONT_LOGIN_PROBES	128
 /* The memfd's size: the counts on a page of their own, then the table. */
@@ -79,6 +105,18 @@ uint64_t front_login_key(const char *user);
 int64_t	front_logins_add(uint64_t key, int delta);
 /* The gateway's total for the key, changing nothing. */
 int64_t	front_logins_get(uint64_t key);
+/* Publish this front's non-authenticated sessions of a profile (key:
+ * front_unauth_key()); -1 if its table has no room. */
+uint64_t front_unauth_key(const char *profile);
+int	front_unauth_publish(uint64_t key, uint32_t count,
+	    int64_t oldest_unauth, int64_t oldest_authing);
+/* The gateway's non-authenticated sessions of the profile, this front's
+ * given (mine) and the others' read; *victim: the front holding the
+ * oldest unauthenticated one, else the oldest authenticating one, -1 if
+ * none is known. */
+unsigned front_unauth_gather(uint64_t key, uint32_t mycount,
+	    int64_t my_unauth, int64_t my_authing, int *victim);
+
 /* This front's number (0 .. N-1), and N. */
 int	front_number(void);
 int	front_total(void);

@@ -357,6 +357,12 @@ proc_dispatch(struct imsgev *iev, struct imsg *imsg)
 		    fronts_authfail_imsg(c, imsg) == -1)
 			goto bad;
 		break;
+	case IMSG_FRONT_EVICT:
+		/* An eviction on another front (fronts.c). */
+		if (c->proc != PROC_FRONT ||
+		    fronts_evict_imsg(c, imsg) == -1)
+			goto bad;
+		break;
 	case IMSG_STATS:
 		/* `show stats' (stats_parent.c): any child. */
 		if (stats_parent_child_imsg(c, imsg) == -1)

@@ -123,6 +123,8 @@ void	fronts_init(int nfronts);
 void	fronts_started(struct child *);
 /* Its channel closed: its sessions no longer count. */
 void	fronts_down(struct child *);
+/* IMSG_FRONT_EVICT from a front: to the front it names; -1 malformed. */
+int	fronts_evict_imsg(struct child *, struct imsg *);
 /* IMSG_AUTHFAIL_NOTE from a front: to every other front; -1 malformed. */
 int	fronts_authfail_imsg(struct child *, struct imsg *);
 

@@ -240,6 +240,19 @@ front_parent_imsg(struct childproc *cp, struct imsg *imsg)
 		front_authfail_peer(imsg);
 		return;
 	}
+	if (imsg->hdr.type == IMSG_FRONT_EVICT) {
+		struct {
+			uint64_t	 key;
+			uint32_t	 from, unused;
+		} ev;
+
+		if (imsg_get_data(imsg, &ev, sizeof(ev)) == -1 ||
+		    ev.from >= (uint32_t)front_total() ||
+		    ev.from == (uint32_t)front_number())
+			fatalx("malformed IMSG_FRONT_EVICT from parent");
+		proxy_evict_request(ev.key, (int)ev.from);
+		return;
+	}
 
 	if (imsg->hdr.type == IMSG_CTL_SHOW_SESSIONS) {
 		if (imsg->datalen != 0)

@@ -89,6 +89,8 @@ void	proxy_session_init(void);
 unsigned proxy_show_sessions(struct childproc *, uint64_t reqid,
 	    unsigned max);
 int	proxy_session_kill(uint64_t id);
+/* IMSG_FRONT_EVICT: front `from' asks for an eviction (fronts.h). */
+void	proxy_evict_request(uint64_t key, int from);
 
 /* smtp_session.c */
 void	smtp_session_accept(int fd, struct front_gen *,

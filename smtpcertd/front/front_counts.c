@@ -24,7 +24,14 @@ static const volatile uint32_t	*others[FRONTS_MAX];
 /* The login tables (fronts.h), ours writable. */
 static struct front_login	*mylogins;
 static const struct front_login	*otherlogins[FRONTS_MAX];
+/* The proxy's non-authenticated sessions per profile (fronts.h). */
+static struct front_unauth	*myunauth;
+static const struct front_unauth *otherunauth[FRONTS_MAX];
 static int			 me, nfronts = 1;
+
+_Static_assert(FRONT_UNAUTH_OFFSET >= 3 * sizeof(uint32_t) &&
+    FRONT_UNAUTH_OFFSET + FRONT_UNAUTH_SLOTS * sizeof(struct front_unauth)
+    <= FRONT_LOGINS_OFFSET, "the unauthenticated table fits the page");
 
 int
 front_number(void)
@@ -72,6 +79,8 @@ front_counts_imsg(struct imsg *imsg)
 		mine = p;
 		mylogins = (struct front_login *)((char *)p +
 		    FRONT_LOGINS_OFFSET);
+		myunauth = (struct front_unauth *)((char *)p +
+		    FRONT_UNAUTH_OFFSET);
 		/* Sessions admitted before the mapping count from now. */
 		for (k = 0; k < 3; k++)
 			__atomic_store_n(&mine[k], own[k], __ATOMIC_SEQ_CST);
@@ -82,6 +91,8 @@ front_counts_imsg(struct imsg *imsg)
 		others[h.front] = p;
 		otherlogins[h.front] = (const struct front_login *)
 		    ((const char *)p + FRONT_LOGINS_OFFSET);
+		otherunauth[h.front] = (const struct front_unauth *)
+		    ((const char *)p + FRONT_UNAUTH_OFFSET);
 	}
 	return 0;
 }
@@ -194,5 +205,105 @@ front_counts_add(enum front_count_kind kind, int delta)
 		v = __atomic_load_n(&others[k][kind], __ATOMIC_SEQ_CST);
 		total += v < FRONT_COUNT_CLAMP ? v : FRONT_COUNT_CLAMP;
 	}
+	return total > UINT32_MAX ? UINT32_MAX : (unsigned)total;
+}
+
+uint64_t
+front_unauth_key(const char *profile)
+{
+	uint64_t	 h = 14695981039346656037ULL;	/* FNV-1a */
+	const char	*p;
+
+	for (p = "x:"; *p != '\0'; p++)
+		h = (h ^ (unsigned char)*p) * 1099511628211ULL;
+	for (p = profile; *p != '\0'; p++)
+		h = (h ^ (unsigned char)*p) * 1099511628211ULL;
+	return h != 0 ? h : 1;
+}
+
+int
+front_unauth_publish(uint64_t key, uint32_t count, int64_t oldest_unauth,
+    int64_t oldest_authing)
+{
+	struct front_unauth	*e = NULL, *t = myunauth;
+	size_t			 i;
+
+	if (t == NULL)
+		return 0;	/* one front: nobody reads it */
+	for (i = 0; i < FRONT_UNAUTH_SLOTS; i++) {
+		if (t[i].key == key) {
+			e = &t[i];
+			break;
+		}
+		if (e == NULL && t[i].count == 0)
+			e = &t[i];
+	}
+	if (e == NULL)
+		return count == 0 ? 0 : -1;
+	if (e->key != key) {
+		if (count == 0)
+			return 0;
+		/* A free slot's times are 0 already (below). */
+		__atomic_store_n(&e->key, key, __ATOMIC_SEQ_CST);
+	}
+	if (count == 0)
+		oldest_unauth = oldest_authing = 0;
+	/* The count last, so that a slot coming into use shows times with
+	 * it; the count first when it falls to 0, so that none shows stale
+	 * times with a count. */
+	if (count == 0)
+		__atomic_store_n(&e->count, 0, __ATOMIC_SEQ_CST);
+	__atomic_store_n(&e->oldest_unauth, oldest_unauth, __ATOMIC_SEQ_CST);
+	__atomic_store_n(&e->oldest_authing, oldest_authing,
+	    __ATOMIC_SEQ_CST);
+	if (count != 0)
+		__atomic_store_n(&e->count, count, __ATOMIC_SEQ_CST);
+	return 0;
+}
+
+/* Keep the oldest: a time and its front, the lower front on a tie. */
+static void
+front_unauth_older(int64_t t, int k, int64_t *best, int *bestk)
+{
+	if (t <= 0)
+		return;
+	if (*bestk == -1 || t < *best || (t == *best && k < *bestk)) {
+		*best = t;
+		*bestk = k;
+	}
+}
+
+unsigned
+front_unauth_gather(uint64_t key, uint32_t mycount, int64_t my_unauth,
+    int64_t my_authing, int *victim)
+{
+	const struct front_unauth	*t;
+	uint64_t			 total = mycount;
+	int64_t				 bu = 0, ba = 0;
+	uint32_t			 v;
+	size_t				 i;
+	int				 k, ku = -1, ka = -1;
+
+	front_unauth_older(my_unauth, me, &bu, &ku);
+	front_unauth_older(my_authing, me, &ba, &ka);
+	for (k = 0; k < FRONTS_MAX; k++) {
+		if ((t = otherunauth[k]) == NULL || k == me || k >= nfronts)
+			continue;
+		for (i = 0; i < FRONT_UNAUTH_SLOTS; i++) {
+			if (__atomic_load_n(&t[i].key, __ATOMIC_SEQ_CST) !=
+			    key)
+				continue;
+			v = __atomic_load_n(&t[i].count, __ATOMIC_SEQ_CST);
+			if (v == 0)
+				continue;
+			total += v < FRONT_COUNT_CLAMP ? v : FRONT_COUNT_CLAMP;
+			front_unauth_older(__atomic_load_n(&t[i].oldest_unauth,
+			    __ATOMIC_SEQ_CST), k, &bu, &ku);
+			front_unauth_older(__atomic_load_n(
+			    &t[i].oldest_authing, __ATOMIC_SEQ_CST), k, &ba,
+			    &ka);
+		}
+	}
+	*victim = ku != -1 ? ku : ka;
 	return total > UINT32_MAX ? UINT32_MAX : (unsigned)total;
 }

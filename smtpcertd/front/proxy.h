@@ -173,6 +173,8 @@ struct proxy_proto {
 
 extern const struct proxy_proto proxy_pop3, proxy_imap, proxy_smtp;
 
+struct px_group;
+
 struct proxy_session {
 	TAILQ_ENTRY(proxy_session) entry;	/* oldest first */
 	uint64_t		 id;
@@ -184,6 +186,12 @@ struct proxy_session {
 	struct io		*bio;		/* back end */
 	enum px_phase		 phase;
 	enum px_auth		 auth;
+	/* Not yet authenticated: in its profile's list of the state
+	 * (proxy_session.c, the unauthenticated-limit), started at mono
+	 * (CLOCK_MONOTONIC, ns). */
+	struct px_group		*grp;
+	TAILQ_ENTRY(proxy_session) wentry;
+	int64_t			 mono;
 	/* Counted in the fronts' shared login table (fronts.h). */
 	int			 login_counted;
 	uint64_t		 login_key;

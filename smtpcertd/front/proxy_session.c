@@ -49,7 +49,11 @@
  * new connection that would bring the profile's sessions not yet
  * authenticated over the limit closes the oldest unauthenticated one,
  * else the oldest authenticating one; authenticated sessions are never
- * closed for it.
+ * closed for it.  Per gateway (issue 17, fronts.h): each front keeps,
+ * per profile, its unauthenticated and its authenticating sessions in
+ * two lists in start order (px_group), publishes their sizes and heads
+ * in shared memory, and the new session's front evicts the gateway's
+ * oldest victim, or asks the front that holds it.
  *
  * Accounting: a "start" record when the back end accepted the login and
  * a "stop" record when that session ends; a login that fails after a
@@ -101,6 +105,25 @@ static TAILQ_HEAD(, proxy_session) px_sessions =
 static uint64_t		 px_next_id;
 static unsigned		 px_count;
 
+/*
+ * A profile's sessions not yet authenticated on this front, by name (an
+ * older generation's profile of the same name is the same), each state
+ * in start order: the heads are the eviction candidates, and a session
+ * that changes state is put back in place from the tail (sessions
+ * mostly change state in the order they came).  Profiles with such
+ * sessions are few; more than PX_GROUPS_MAX at once, and a session of a
+ * profile with a limit is refused (fail closed).
+ */
+TAILQ_HEAD(px_waitlist, proxy_session);
+struct px_group {
+	uint64_t		 key;		/* front_unauth_key() */
+	unsigned		 n;		/* both lists, and a new
+						 * session being admitted */
+	struct px_waitlist	 unauth, authing;
+};
+#define PX_GROUPS_MAX	FRONT_UNAUTH_SLOTS
+static struct px_group	 px_groups[PX_GROUPS_MAX];
+
 static void	px_io(struct io *, int, void *);
 static void	px_read(struct proxy_session *);
 static void	px_free(struct proxy_session *);
@@ -112,9 +135,9 @@ static void	px_acct(struct proxy_session *, const char *event,
 static void	px_binding(struct proxy_session *);
 static int	px_binding_needed(struct proxy_session *);
 static void	px_allowance(struct proxy_session *, const char *method);
-static int	px_evict(const struct proxy_profile *);
-static int	px_same_profile(const struct proxy_session *,
-		    const struct proxy_profile *);
+static int	px_admit(struct proxy_session *);
+static void	px_group_leave(struct proxy_session *);
+static void	px_group_move(struct proxy_session *, enum px_auth);
 
 void
 proxy_session_init(void)
@@ -197,6 +220,7 @@ px_free(struct proxy_session *s)
 		free(s->pending);
 	}
 	TAILQ_REMOVE(&px_sessions, s, entry);
+	px_group_leave(s);
 	px_count--;
 	front_counts_add(FC_PROXY, -1);
 	px_login_uncount(s);
@@ -323,11 +347,18 @@ proxy_session_accept(int fd, struct front_gen *g, const struct listener *l,
 		free(s);
 		return;
 	}
-	/* Evict before counting ourselves: we are the newest. */
-	if (s->p->unauth_limit > 0)
-		px_evict(s->p);
 	TAILQ_INSERT_TAIL(&px_sessions, s, entry);
 	px_count++;
+	/* The unauthenticated-limit, evicting for us if need be: refused
+	 * only when it cannot be counted. */
+	if (px_admit(s) == -1) {
+		front_counts_add(FC_PROXY, 1);
+		proxy_kv(s, &kv, "connect");
+		kvlog_u64(&kv, "listener", s->l->index);
+		kvlog_info(&kv);
+		proxy_close(s, "cannot count unauthenticated sessions");
+		return;
+	}
 	/* Across every front (fronts.h): ours counted, then everyone's. */
 	total = front_counts_add(FC_PROXY, 1);
 	io_set_limits(s->io, IO_INBUF_MAX, s->proto->maxline);
@@ -346,53 +377,238 @@ proxy_session_accept(int fd, struct front_gen *g, const struct listener *l,
 		proxy_close(s, "cannot start TLS");
 }
 
-/* By name: sessions of an older generation count for the same profile. */
-static int
-px_same_profile(const struct proxy_session *s, const struct proxy_profile *p)
+static int64_t
+px_mono(void)
 {
-	return s->p == p || strcmp(s->p->name, p->name) == 0;
+	struct timespec	 ts;
+	int64_t		 t;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	t = (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+	return t > 0 ? t : 1;		/* 0 is "none" (fronts.h) */
 }
 
-/*
- * The seed's rule: the oldest unauthenticated session of the profile
- * goes, else the oldest authenticating one.  Returns 1 if one went.
- */
-static int
-px_evict(const struct proxy_profile *p)
+static struct px_group *
+px_group_find(uint64_t key, int create)
 {
-	struct proxy_session	*s, *victim = NULL;
-	struct kvlog		 kv;
-	int			 n = 0;
+	struct px_group	*g, *free_g = NULL;
+	size_t		 i;
 
-	TAILQ_FOREACH(s, &px_sessions, entry)
-		if (px_same_profile(s, p) && s->auth != PXA_AUTHED)
-			n++;
-	if (n < p->unauth_limit)
-		return 0;
-	TAILQ_FOREACH(s, &px_sessions, entry)
-		if (px_same_profile(s, p) && s->auth == PXA_UNAUTH) {
-			victim = s;
-			break;
-		}
-	if (victim == NULL)
-		TAILQ_FOREACH(s, &px_sessions, entry)
-			if (px_same_profile(s, p) &&
-			    s->auth == PXA_AUTHING) {
-				victim = s;
-				break;
-			}
-	if (victim == NULL)
+	for (i = 0; i < PX_GROUPS_MAX; i++) {
+		g = &px_groups[i];
+		if (g->n > 0 && g->key == key)
+			return g;
+		if (g->n == 0 && free_g == NULL)
+			free_g = g;
+	}
+	if (!create || free_g == NULL)
+		return NULL;
+	free_g->key = key;
+	TAILQ_INIT(&free_g->unauth);
+	TAILQ_INIT(&free_g->authing);
+	return free_g;
+}
+
+static int64_t
+px_head_mono(struct px_waitlist *l)
+{
+	struct proxy_session	*s = TAILQ_FIRST(l);
+
+	return s != NULL ? s->mono : 0;
+}
+
+/* The group's state in this front's shared memory; -1: no room there. */
+static int
+px_group_publish(struct px_group *g)
+{
+	return front_unauth_publish(g->key, g->n, px_head_mono(&g->unauth),
+	    px_head_mono(&g->authing));
+}
+
+/* Into a list in start order, from the tail. */
+static void
+px_wait_insert(struct px_waitlist *l, struct proxy_session *s)
+{
+	struct proxy_session	*o;
+
+	for (o = TAILQ_LAST(l, px_waitlist); o != NULL && o->mono > s->mono;
+	    o = TAILQ_PREV(o, px_waitlist, wentry))
+		;
+	if (o == NULL)
+		TAILQ_INSERT_HEAD(l, s, wentry);
+	else
+		TAILQ_INSERT_AFTER(l, o, s, wentry);
+}
+
+static struct px_waitlist *
+px_wait_list(struct px_group *g, enum px_auth a)
+{
+	return a == PXA_UNAUTH ? &g->unauth : &g->authing;
+}
+
+/* The session is authenticated, or ends: out of its group. */
+static void
+px_group_leave(struct proxy_session *s)
+{
+	struct px_group	*g = s->grp;
+
+	if (g == NULL)
+		return;
+	TAILQ_REMOVE(px_wait_list(g, s->auth), s, wentry);
+	s->grp = NULL;
+	g->n--;
+	px_group_publish(g);	/* fewer: room is not needed */
+}
+
+/* Unauthenticated <-> authenticating, or authenticated (out). */
+static void
+px_group_move(struct proxy_session *s, enum px_auth to)
+{
+	struct px_group	*g = s->grp;
+
+	if (g == NULL || s->auth == to) {
+		s->auth = to;
+		return;
+	}
+	if (to == PXA_AUTHED) {
+		px_group_leave(s);
+		s->auth = to;
+		return;
+	}
+	TAILQ_REMOVE(px_wait_list(g, s->auth), s, wentry);
+	s->auth = to;
+	px_wait_insert(px_wait_list(g, to), s);
+	px_group_publish(g);
+}
+
+/* Close this front's oldest victim of the group: unauthenticated first. */
+static int
+px_evict_local(struct px_group *g, const struct proxy_profile *p,
+    int for_front)
+{
+	struct proxy_session	*victim;
+	struct kvlog		 kv;
+
+	if ((victim = TAILQ_FIRST(&g->unauth)) == NULL &&
+	    (victim = TAILQ_FIRST(&g->authing)) == NULL)
 		return 0;
 	proxy_kv(victim, &kv, "evicted");
 	kvlog_fmt(&kv, "reason", "unauthenticated-limit %d of proxy %s "
 	    "reached: closing this %s session to make room",
 	    p->unauth_limit, p->name, auth_state_name(victim->auth));
+	if (for_front != -1)
+		kvlog_i64(&kv, "for-front", for_front);
 	kvlog_warn(&kv);
 	if (victim->phase != PX_TLS)
 		victim->proto->bye(victim, "too many unauthenticated "
 		    "sessions, closing");
 	proxy_close(victim, "unauthenticated-limit");
 	return 1;
+}
+
+/* The gateway's non-authenticated sessions of the group, and the front
+ * holding its oldest victim. */
+static unsigned
+px_group_total(struct px_group *g, int *victim)
+{
+	return front_unauth_gather(g->key, g->n, px_head_mono(&g->unauth),
+	    px_head_mono(&g->authing), victim);
+}
+
+/* Ask front k to evict for the profile (through the parent). */
+static void
+px_evict_ask(int k, uint64_t key)
+{
+	struct childproc	*cp = front_childproc();
+	struct {
+		uint32_t	 front, unused;
+		uint64_t	 key;
+	} req;
+
+	if (cp == NULL)
+		return;
+	memset(&req, 0, sizeof(req));
+	req.front = k;
+	req.key = key;
+	imsgev_compose(&cp->parent, IMSG_FRONT_EVICT, 0, 0, -1, &req,
+	    sizeof(req));
+}
+
+/*
+ * A new session, counted in its profile's group (every profile, so that
+ * a limit set by a reload counts the sessions before it).  Over the
+ * limit, the gateway's oldest victim goes: here, or on the front holding
+ * it.  The new session is counted before the gateway's total is added
+ * up, and joins its list after the victim is chosen (it is the newest,
+ * never its own victim).  -1: it could not be counted under a limit.
+ */
+static int
+px_admit(struct proxy_session *s)
+{
+	struct px_group	*g;
+	unsigned	 total;
+	int		 victim, limit = s->p->unauth_limit;
+
+	s->mono = px_mono();
+	s->auth = PXA_UNAUTH;
+	g = px_group_find(front_unauth_key(s->p->name), 1);
+	if (g == NULL) {
+		if (limit > 0)
+			log_warnx("proxy %s: more than %d profiles with "
+			    "unauthenticated sessions", s->p->name,
+			    PX_GROUPS_MAX);
+		return limit > 0 ? -1 : 0;
+	}
+	g->n++;
+	if (px_group_publish(g) == -1 && limit > 0) {
+		g->n--;
+		log_warnx("proxy %s: no room in the shared table of "
+		    "unauthenticated sessions", s->p->name);
+		return -1;
+	}
+	if (limit > 0 &&
+	    (total = px_group_total(g, &victim)) > (unsigned)limit &&
+	    victim != -1) {
+		if (victim == front_number())
+			px_evict_local(g, s->p, -1);
+		else
+			px_evict_ask(victim, g->key);
+	}
+	s->grp = g;
+	TAILQ_INSERT_TAIL(&g->unauth, s, wentry);
+	px_group_publish(g);
+	return 0;
+}
+
+/*
+ * IMSG_FRONT_EVICT: another front took a session over the limit and
+ * found the gateway's oldest victim here.  Checked again, with this
+ * front's configuration of the profile: still over, the oldest victim
+ * here goes; otherwise (another request came first, a session logged in
+ * or ended) nothing.
+ */
+void
+proxy_evict_request(uint64_t key, int from)
+{
+	struct front_gen		*gen;
+	const struct proxy_profile	*p, *found = NULL;
+	struct px_group			*g;
+	int				 victim;
+
+	gen = front_gen_ref();
+	TAILQ_FOREACH(p, &gen->conf->proxies, entry)
+		if (front_unauth_key(p->name) == key) {
+			found = p;
+			break;
+		}
+	if (found != NULL && found->unauth_limit > 0 &&
+	    (g = px_group_find(key, 0)) != NULL &&
+	    px_group_total(g, &victim) > (unsigned)found->unauth_limit)
+		px_evict_local(g, found, from);
+	else
+		log_debug("front %d asked for an eviction: not needed",
+		    from);
+	front_gen_unref(gen);
 }
 
 /* The handshake failed, or the CRL or OCSP check refused the client's
@@ -556,7 +772,7 @@ void
 proxy_present_user(struct proxy_session *s)
 {
 	if (s->auth == PXA_UNAUTH)
-		s->auth = PXA_AUTHING;
+		px_group_move(s, PXA_AUTHING);
 }
 
 static void
@@ -617,7 +833,7 @@ proxy_login_failed(struct proxy_session *s, enum px_fail why,
 		    s->l->limits.auth_failure_window, time(NULL));
 	px_forget_login(s);
 	px_login_uncount(s);
-	s->auth = PXA_UNAUTH;
+	px_group_move(s, PXA_UNAUTH);
 	s->method = NULL;
 	s->pending_method = NULL;
 	s->external = 0;
@@ -1196,7 +1412,7 @@ px_accept_user(struct proxy_session *s)
 		proxy_login_failed(s, PXF_LIMIT, why);
 		return;
 	}
-	s->auth = PXA_AUTHED;
+	px_group_move(s, PXA_AUTHED);
 	s->authed_at = time(NULL);
 	s->phase = PX_BACKEND;
 	snprintf(s->backend, sizeof(s->backend), "%s:%u",
