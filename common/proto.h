@@ -133,6 +133,8 @@ const char	*proc_name(enum smtpcertd_proc);
 	X(IMSG_FRONT_COUNTS)	/* parent -> front: u32 front, u32 n	\
 				 * fronts, u32 writable; fd memfd */	\
 	X(IMSG_AUTHFAIL_NOTE)	/* front -> parent -> other fronts */	\
+	X(IMSG_AUTHFAIL_TABLE)	/* parent -> a (re)started front: (str	\
+				 * key, i64 start, u32 count)... */	\
 	X(IMSG_FRONT_EVICT)	/* front -> parent: u32 front, u32 0,	\
 				 * u64 key; parent -> that front: u64	\
 				 * key, u32 from, u32 0 (fronts.h) */	\

@@ -448,6 +448,56 @@ open(os.environ["T"] + "/cross", "w").write(str(cross + (fa != fn)))
 	    fail "cross-front evictions not as many as logged"
 }
 
+# max-auth-failures 3: three wrong passwords lock bob out; then every
+# front is killed (SIGKILL) and restarted by the parent, which hands the
+# new ones its copy of the failures: bob's right password still gets the
+# 454 on every front, and never reaches LDAP.
+test_fronts_restarted_front_keeps_lockout() {
+	SMTP_POLICY=$SMTP_POLICY_AUTH_ONLY SMTP_PROFILE=ldap-users \
+	    FRONTS_GLOBAL="limit max-auth-failures 3" fronts_start || return 1
+	fronts_raw '
+for pw in ("wrong1", "wrong2", "wrong3"):
+    c = C(sys.argv[1], tls=True); c.ehlo()
+    auth_plain(c, "bob", pw, 535)
+    c.cmd("QUIT", 221)
+print("three failures")
+' "$SMTPS_PORT" >"$T/py.out" 2>&1 || { cat "$T/py.out"; fail "failures"; return 1; }
+	local old
+	old=$(front_pids | sort)
+	[ "$(echo "$old" | wc -l)" = 3 ] || fail "not 3 fronts"
+	# The parent relays each failure as it comes: a moment for the last.
+	sleep 0.3
+	kill -9 $old
+	local i=0
+	while [ $i -lt 150 ]; do
+		[ "$(front_pids | wc -l)" = 3 ] &&
+		    [ -z "$(comm -12 <(front_pids | sort) <(echo "$old"))" ] && break
+		sleep 0.1; i=$((i + 1))
+	done
+	ctl show status
+	[ -z "$(comm -12 <(front_pids | sort) <(echo "$old"))" ] &&
+	    [ "$(front_pids | wc -l)" = 3 ] || { fail "not restarted"; return 1; }
+	wait_port "$SMTPS_PORT" 10
+	fronts_raw '
+cs = []
+for i in range(9):
+    c = C(sys.argv[1], tls=True); c.ehlo(); cs.append(c)
+fr = fronts_of(cs)
+print("fronts:", fr)
+seen = set()
+for c, f in zip(cs, fr):
+    if f in seen:
+        continue
+    auth_plain(c, "bob", "bobpw", 454, "Too many failed")
+    seen.add(f)
+    print("restarted front %d: bob still locked out" % f)
+assert len(seen) >= 2, fr
+' "$SMTPS_PORT" >"$T/py2.out" 2>&1 || { cat "$T/py2.out"; fail "lockout lost in the restart"; return 1; }
+	cat "$T/py2.out"
+	log_count_is 'ldap "corp" query "users" user "bob": ok' 0 ||
+	    fail "a blocked attempt reached LDAP"
+}
+
 run_test test_fronts_sessions_kill_and_stats
 run_test test_fronts_max_sessions
 run_test test_fronts_failed_logins_add_up
@@ -456,4 +506,5 @@ run_test test_fronts_reload
 run_test test_fronts_simultaneous_logins
 run_test test_fronts_piggyback
 run_test test_fronts_unauthenticated_limit
+run_test test_fronts_restarted_front_keeps_lockout
 finish

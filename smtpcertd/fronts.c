@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "authfail.h"
@@ -22,6 +23,9 @@
 #include "log.h"
 #include "proto.h"
 #include "smtpcertd.h"
+
+/* The longest failure window a front has given (authfail.c's expiry). */
+static time_t	 fronts_af_window;
 
 void
 fronts_init(int n)
@@ -83,6 +87,56 @@ fronts_down(struct child *c)
 		fronts_zero(c->front);
 }
 
+/* The parent's copy of the failed logins, in messages of at most
+ * FRONTS_AF_BATCH bytes. */
+#define FRONTS_AF_BATCH	(64 * 1024)
+struct fronts_af_send {
+	struct child	*c;
+	struct msgbuild	 m;
+	size_t		 n;
+};
+
+static void
+fronts_af_flush(struct fronts_af_send *a)
+{
+	if (a->m.len == 0)
+		return;
+	imsgev_send(&a->c->iev, &a->m, IMSG_AUTHFAIL_TABLE, 0, 0, -1);
+	msg_reset(&a->m);
+}
+
+static void
+fronts_af_one(const char *key, time_t start, int count, void *arg)
+{
+	struct fronts_af_send	*a = arg;
+
+	msg_put_str(&a->m, key);
+	msg_put_i64(&a->m, (int64_t)start);
+	msg_put_u32(&a->m, (uint32_t)count);
+	a->n++;
+	if (a->m.len >= FRONTS_AF_BATCH)
+		fronts_af_flush(a);
+}
+
+/* A (re)started front counts the failures every front counted before,
+ * its own included: a crash or a kill does not lift a lockout. */
+static void
+fronts_authfail_table(struct child *c)
+{
+	struct fronts_af_send	 a;
+
+	if (fronts_af_window == 0)
+		return;		/* no failure yet */
+	a.c = c;
+	a.n = 0;
+	msg_init(&a.m);
+	authfail_foreach(fronts_af_window, time(NULL), fronts_af_one, &a);
+	fronts_af_flush(&a);
+	msg_free(&a.m);
+	if (a.n > 0)
+		log_debug("front %d: %zu failed-login records", c->front, a.n);
+}
+
 void
 fronts_started(struct child *c)
 {
@@ -91,6 +145,7 @@ fronts_started(struct child *c)
 	} h;
 	int	 k, fd;
 
+	fronts_authfail_table(c);
 	if (parent->nfronts <= 1 || parent->counts[c->front] == NULL)
 		return;
 	/* Its sessions died with it. */
@@ -127,9 +182,14 @@ fronts_authfail_imsg(struct child *from, struct imsg *imsg)
 	window = msg_get_u32(&r);
 	user = msg_get_str(&r, AUTHFAIL_KEY_MAX);
 	addr = msg_get_str(&r, AUTHFAIL_KEY_MAX);
-	if (msg_end(&r) == -1)
+	if (msg_end(&r) == -1 || window == 0 || window > AUTHFAIL_WINDOW_MAX)
 		rc = -1;
-	else
+	else {
+		/* The parent's copy, for a front it restarts. */
+		if ((time_t)window > fronts_af_window)
+			fronts_af_window = window;
+		authfail_record_peer(user[0] != '\0' ? user : NULL, addr,
+		    window, time(NULL));
 		for (k = 0; k < parent->nfronts; k++) {
 			c = proc_front(k);
 			if (c == from || !c->up)
@@ -137,7 +197,7 @@ fronts_authfail_imsg(struct child *from, struct imsg *imsg)
 			imsgev_compose(&c->iev, IMSG_AUTHFAIL_NOTE, 0, 0, -1,
 			    imsg->data, imsg->datalen);
 		}
-	(void)window;
+	}
 	free(user);
 	free(addr);
 	return rc;

@@ -18,7 +18,10 @@
  * Failed logins go the other way, as messages: a front that counts one
  * tells the parent (IMSG_AUTHFAIL_NOTE), which passes it on to every
  * other front; each keeps its own table (authfail.c) with everyone's
- * failures.  A front could only add failures, which anybody can.
+ * failures.  A front could only add failures, which anybody can.  The
+ * parent keeps a table too (the same authfail.c), with one front as
+ * well, and hands it to a front it (re)starts (IMSG_AUTHFAIL_TABLE): a
+ * crash or a SIGKILL does not lift a lockout.
  */
 #ifndef SMTPCERTD_FRONTS_H
 #define SMTPCERTD_FRONTS_H

@@ -83,6 +83,65 @@ test_table_is_bounded(void)
 	CHECK(authfail_count() == 0);
 }
 
+/* Issue 17: the parent's copy to a restarted front. */
+struct exported {
+	char	 key[AUTHFAIL_KEY_MAX];
+	time_t	 start;
+	int	 count;
+};
+static struct exported	 ex[8];
+static int		 nex;
+
+static void
+export_one(const char *key, time_t start, int count, void *arg)
+{
+	(void)arg;
+	if (nex < 8) {
+		snprintf(ex[nex].key, sizeof(ex[nex].key), "%s", key);
+		ex[nex].start = start;
+		ex[nex].count = count;
+	}
+	nex++;
+}
+
+static void
+test_export_and_load(void)
+{
+	int	 i;
+
+	authfail_clear();
+	authfail_record("old", "10.0.0.9", 60, 900);	/* expired at 1000 */
+	authfail_record("bob", "10.0.0.1", 60, 990);
+	authfail_record("bob", "10.0.0.1", 60, 995);
+	nex = 0;
+	authfail_foreach(60, 1000, export_one, NULL);
+	CHECK(nex == 2);		/* u:bob, a:10.0.0.1, oldest first */
+	CHECK(strcmp(ex[0].key, "u:bob") == 0 && ex[0].count == 2 &&
+	    ex[0].start == 990);
+	CHECK(strcmp(ex[1].key, "a:10.0.0.1") == 0);
+	/* A fresh front: it blocks as the old one did, adds its own. */
+	authfail_clear();
+	authfail_record("bob", "10.0.0.2", 60, 1000);	/* counted first */
+	for (i = 0; i < 2; i++)
+		CHECK(authfail_load(ex[i].key, ex[i].start, ex[i].count,
+		    1000) == 0);
+	CHECK(authfail_blocked("bob", "10.0.0.3", 3, 60, 1001));
+	CHECK(!authfail_blocked("carol", "10.0.0.1", 3, 60, 1001));
+	CHECK(authfail_blocked("carol", "10.0.0.1", 2, 60, 1001));
+	/* The loaded start keeps the window: gone at 990 + 60. */
+	CHECK(!authfail_blocked("bob", "10.0.0.3", 3, 60, 1050));
+	/* What the parent never sends is refused. */
+	CHECK(authfail_load("x:bob", 1000, 1, 1000) == -1);
+	CHECK(authfail_load("u", 1000, 1, 1000) == -1);
+	CHECK(authfail_load("u:bob", 1000, 0, 1000) == -1);
+	CHECK(authfail_load("u:bob", 1000, AUTHFAIL_COUNT_MAX + 1, 1000) == -1);
+	/* A start in the future counts from now, not longer. */
+	authfail_clear();
+	CHECK(authfail_load("u:eve", 5000, 3, 1000) == 0);
+	CHECK(!authfail_blocked("eve", "10.0.0.1", 3, 60, 1060));
+	authfail_clear();
+}
+
 int
 main(void)
 {
@@ -92,5 +151,6 @@ main(void)
 	RUN(test_user_and_address_keys_are_distinct);
 	RUN(test_limit_zero_disables);
 	RUN(test_table_is_bounded);
+	RUN(test_export_and_load);
 	TEST_EXIT();
 }

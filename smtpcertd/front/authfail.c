@@ -26,7 +26,7 @@ struct afrec {
 };
 
 static struct afrec		*buckets[AUTHFAIL_BUCKETS];
-static TAILQ_HEAD(, afrec)	 ages = TAILQ_HEAD_INITIALIZER(ages);
+static TAILQ_HEAD(afages, afrec) ages = TAILQ_HEAD_INITIALIZER(ages);
 static size_t			 nrecs;
 
 /* FNV-1a: keys are short and not attacker-chosen in bulk per bucket. */
@@ -113,7 +113,8 @@ af_count(const char *key, time_t now)
 	struct afrec	*r;
 
 	if ((r = af_find(key)) != NULL) {
-		r->count++;
+		if (r->count < AUTHFAIL_COUNT_MAX)
+			r->count++;
 		return;
 	}
 	if (nrecs >= AUTHFAIL_MAX_RECORDS)
@@ -159,6 +160,71 @@ authfail_record_peer(const char *user, const char *addr, time_t window,
 	authfail_note = NULL;
 	authfail_record(user, addr, window, now);
 	authfail_note = note;
+}
+
+void
+authfail_foreach(time_t window, time_t now,
+    void (*cb)(const char *, time_t, int, void *), void *arg)
+{
+	struct afrec	*r;
+
+	af_expire(window, now);
+	TAILQ_FOREACH(r, &ages, age)
+		cb(r->key, r->start, r->count, arg);
+}
+
+/* Into the list of ages in start order, from the tail (records come
+ * oldest first), so that af_expire() still finds the expired at the
+ * head. */
+static void
+af_age_insert(struct afrec *r)
+{
+	struct afrec	*o;
+
+	for (o = TAILQ_LAST(&ages, afages); o != NULL && o->start > r->start;
+	    o = TAILQ_PREV(o, afages, age))
+		;
+	if (o == NULL)
+		TAILQ_INSERT_HEAD(&ages, r, age);
+	else
+		TAILQ_INSERT_AFTER(&ages, o, r, age);
+}
+
+int
+authfail_load(const char *key, time_t start, int count, time_t now)
+{
+	struct afrec	*r;
+	size_t		 len = strlen(key);
+
+	if (len < 2 || len >= AUTHFAIL_KEY_MAX || (key[0] != 'u' &&
+	    key[0] != 'a') || key[1] != ':' || count <= 0 ||
+	    count > AUTHFAIL_COUNT_MAX)
+		return -1;
+	if (start > now)
+		start = now;	/* not counted longer than it should */
+	if ((r = af_find(key)) != NULL) {
+		r->count = r->count > AUTHFAIL_COUNT_MAX - count ?
+		    AUTHFAIL_COUNT_MAX : r->count + count;
+		if (start < r->start) {
+			TAILQ_REMOVE(&ages, r, age);
+			r->start = start;
+			af_age_insert(r);
+		}
+		return 0;
+	}
+	if (nrecs >= AUTHFAIL_MAX_RECORDS)
+		af_unlink(TAILQ_FIRST(&ages));
+	if ((r = calloc(1, sizeof(*r))) == NULL)
+		return 0;
+	memcpy(r->key, key, len + 1);
+	r->hash = af_hash(r->key);
+	r->start = start;
+	r->count = count;
+	r->next = buckets[r->hash % AUTHFAIL_BUCKETS];
+	buckets[r->hash % AUTHFAIL_BUCKETS] = r;
+	af_age_insert(r);
+	nrecs++;
+	return 0;
 }
 
 size_t

@@ -192,7 +192,9 @@ front_authfail_note(const char *user, const char *addr, time_t window)
 {
 	struct msgbuild	 m;
 
-	if (front_total() <= 1 || front_state.cp == NULL)
+	/* With one front too: the parent keeps a copy for the front it
+	 * restarts (fronts.c). */
+	if (front_state.cp == NULL)
 		return;
 	msg_init(&m);
 	msg_put_u32(&m, (uint32_t)window);
@@ -222,6 +224,31 @@ front_authfail_peer(struct imsg *imsg)
 	free(addr);
 }
 
+/* The parent's copy of the gateway's failures, for a (re)started front:
+ * (str key, i64 start, u32 count)... */
+static void
+front_authfail_table(struct imsg *imsg)
+{
+	struct msgreader	 r;
+	char			*key;
+	int64_t			 start;
+	uint32_t		 count;
+	time_t			 now = time(NULL);
+
+	msg_reader(&r, imsg);
+	while (r.left > 0 && !r.err) {
+		key = msg_get_str(&r, AUTHFAIL_KEY_MAX - 1);
+		start = msg_get_i64(&r);
+		count = msg_get_u32(&r);
+		if (r.err || count > AUTHFAIL_COUNT_MAX ||
+		    authfail_load(key, (time_t)start, (int)count, now) == -1)
+			fatalx("malformed IMSG_AUTHFAIL_TABLE from parent");
+		free(key);
+	}
+	if (msg_end(&r) == -1)
+		fatalx("malformed IMSG_AUTHFAIL_TABLE from parent");
+}
+
 /* From the parent: the revocation set, and control requests. */
 static void
 front_parent_imsg(struct childproc *cp, struct imsg *imsg)
@@ -238,6 +265,10 @@ front_parent_imsg(struct childproc *cp, struct imsg *imsg)
 	}
 	if (imsg->hdr.type == IMSG_AUTHFAIL_NOTE) {
 		front_authfail_peer(imsg);
+		return;
+	}
+	if (imsg->hdr.type == IMSG_AUTHFAIL_TABLE) {
+		front_authfail_table(imsg);
 		return;
 	}
 	if (imsg->hdr.type == IMSG_FRONT_EVICT) {
