@@ -281,7 +281,10 @@ front_parent_imsg(struct childproc *cp, struct imsg *imsg)
 		    ev.from >= (uint32_t)front_total() ||
 		    ev.from == (uint32_t)front_number())
 			fatalx("malformed IMSG_FRONT_EVICT from parent");
-		proxy_evict_request(ev.key, (int)ev.from);
+		/* Before the first configuration there is nothing to
+		 * evict. */
+		if (front_gen_ready())
+			proxy_evict_request(ev.key, (int)ev.from);
 		return;
 	}
 

@@ -55,6 +55,8 @@ struct front_gen *front_gen_new(struct conf_bundle *);
 void	front_gen_install(struct front_gen *);
 struct event_base *front_base(void);
 struct front_gen *front_gen_ref(void);
+/* 1 once the first configuration is in (front_gen_ref() may be used). */
+int	front_gen_ready(void);
 void	front_gen_unref(struct front_gen *);
 struct tls_config *front_relay_tlsconf(struct front_gen *,
 	    const struct relay *);

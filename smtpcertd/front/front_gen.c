@@ -52,6 +52,12 @@ front_base(void)
 	return fg_cp->base;
 }
 
+int
+front_gen_ready(void)
+{
+	return fg_newest != NULL;
+}
+
 struct front_gen *
 front_gen_ref(void)
 {

@@ -460,12 +460,23 @@ px_group_leave(struct proxy_session *s)
 	px_group_publish(g);	/* fewer: room is not needed */
 }
 
-/* Unauthenticated <-> authenticating, or authenticated (out). */
+/* Unauthenticated <-> authenticating, or authenticated (out), or back
+ * (the back end refused the login: in again, in its start order). */
 static void
 px_group_move(struct proxy_session *s, enum px_auth to)
 {
 	struct px_group	*g = s->grp;
 
+	if (g == NULL && s->auth == PXA_AUTHED && to != PXA_AUTHED &&
+	    s->mono != 0 &&
+	    (g = px_group_find(front_unauth_key(s->p->name), 1)) != NULL) {
+		s->auth = to;
+		s->grp = g;
+		g->n++;
+		px_wait_insert(px_wait_list(g, to), s);
+		px_group_publish(g);
+		return;
+	}
 	if (g == NULL || s->auth == to) {
 		s->auth = to;
 		return;
