@@ -49,6 +49,7 @@
 
 struct lfchild {
 	int		 fd;		/* read end, -1: none */
+	enum smtpcertd_proc proc;	/* whose name the lines carry */
 	pid_t		 pid;
 	struct event	*ev;
 	size_t		 len;
@@ -56,12 +57,13 @@ struct lfchild {
 };
 
 static int		 lf_fd = -1;		/* the file */
-static struct lfchild	 lf_child[PROC_MAX];
+/* By the child's slot (smtpcertd.h): several fronts each have a pipe. */
+static struct lfchild	 lf_child[SLOT_MAX];
 static int		 lf_inited;
 
 static void	logfile_read(int, short, void *);
-static void	logfile_drain(enum smtpcertd_proc, size_t);
-static void	logfile_close_child(enum smtpcertd_proc);
+static void	logfile_drain(int, size_t);
+static void	logfile_close_child(int);
 
 static void
 logfile_init(void)
@@ -70,7 +72,7 @@ logfile_init(void)
 
 	if (lf_inited)
 		return;
-	for (i = 0; i < PROC_MAX; i++)
+	for (i = 0; i < SLOT_MAX; i++)
 		lf_child[i].fd = -1;
 	lf_inited = 1;
 }
@@ -98,9 +100,9 @@ logfile_stamp_ok(const char *s, size_t len)
  * restarted) it goes to syslog.
  */
 static void
-logfile_line(enum smtpcertd_proc p, char *line, size_t len)
+logfile_line(int slot, char *line, size_t len)
 {
-	struct lfchild	*c = &lf_child[p];
+	struct lfchild	*c = &lf_child[slot];
 	char		 out[PIPE_BUF + 128], who[64], stamp[32];
 	size_t		 i, wlen;
 	int		 n, own;
@@ -111,7 +113,7 @@ logfile_line(enum smtpcertd_proc p, char *line, size_t len)
 		if (((unsigned char)line[i] < 0x20 && line[i] != '\t') ||
 		    line[i] == 0x7f)
 			line[i] = '?';
-	n = snprintf(who, sizeof(who), "%s[%ld]: ", proc_name(p),
+	n = snprintf(who, sizeof(who), "%s[%ld]: ", proc_name(c->proc),
 	    (long)c->pid);
 	wlen = n > 0 && (size_t)n < sizeof(who) ? (size_t)n : 0;
 	own = wlen > 0 && logfile_stamp_ok(line, len) &&
@@ -145,9 +147,9 @@ logfile_line(enum smtpcertd_proc p, char *line, size_t len)
 /* Split what child p wrote into lines; a line longer than the buffer
  * is cut into whole lines. */
 static void
-logfile_feed(enum smtpcertd_proc p, const char *data, size_t len)
+logfile_feed(int slot, const char *data, size_t len)
 {
-	struct lfchild	*c = &lf_child[p];
+	struct lfchild	*c = &lf_child[slot];
 	const char	*nl;
 	size_t		 take, k;
 
@@ -165,7 +167,7 @@ logfile_feed(enum smtpcertd_proc p, const char *data, size_t len)
 			take -= k;
 			if (c->len == sizeof(c->buf) ||
 			    c->buf[c->len - 1] == '\n') {
-				logfile_line(p, c->buf, c->len);
+				logfile_line(slot, c->buf, c->len);
 				c->len = 0;
 			}
 		}
@@ -174,9 +176,9 @@ logfile_feed(enum smtpcertd_proc p, const char *data, size_t len)
 
 /* Read up to max bytes of child p; at EOF (the child is gone) close. */
 static void
-logfile_drain(enum smtpcertd_proc p, size_t max)
+logfile_drain(int slot, size_t max)
 {
-	struct lfchild	*c = &lf_child[p];
+	struct lfchild	*c = &lf_child[slot];
 	char		 chunk[16384];
 	size_t		 done = 0;
 	ssize_t		 n;
@@ -188,10 +190,10 @@ logfile_drain(enum smtpcertd_proc p, size_t max)
 		if (n == -1 && errno == EAGAIN)
 			return;
 		if (n <= 0) {
-			logfile_close_child(p);
+			logfile_close_child(slot);
 			return;
 		}
-		logfile_feed(p, chunk, n);
+		logfile_feed(slot, chunk, n);
 		done += n;
 	}
 }
@@ -201,18 +203,18 @@ logfile_read(int fd, short ev, void *arg)
 {
 	(void)fd;
 	(void)ev;
-	logfile_drain((enum smtpcertd_proc)(intptr_t)arg, LOGFILE_READ_MAX);
+	logfile_drain((int)(intptr_t)arg, LOGFILE_READ_MAX);
 }
 
 static void
-logfile_close_child(enum smtpcertd_proc p)
+logfile_close_child(int slot)
 {
-	struct lfchild	*c = &lf_child[p];
+	struct lfchild	*c = &lf_child[slot];
 
 	if (c->fd == -1)
 		return;
 	if (c->len > 0)
-		logfile_line(p, c->buf, c->len);
+		logfile_line(slot, c->buf, c->len);
 	c->len = 0;
 	if (c->ev != NULL)
 		event_free(c->ev);
@@ -223,23 +225,25 @@ logfile_close_child(enum smtpcertd_proc p)
 }
 
 /*
- * Before forking child p: with a file, a new pipe for its stderr.  The
+ * Before forking child c: with a file, a new pipe for its stderr.  The
  * write end for the child, or -1 (no file, or no pipe: the child logs
- * to syslog as without `log file').  What a previous child of the same
- * kind left in its pipe goes to the file first.
+ * to syslog as without `log file').  What a previous child in the same
+ * slot left in its pipe goes to the file first.  By slot, not by kind:
+ * each of several fronts has its own pipe.
  */
 int
-logfile_child_pipe(enum smtpcertd_proc p)
+logfile_child_pipe(const struct child *ch)
 {
 	struct lfchild	*c;
-	int		 fds[2];
+	int		 fds[2], slot = ch->slot;
+	enum smtpcertd_proc p = ch->proc;
 
 	logfile_init();
-	c = &lf_child[p];
+	c = &lf_child[slot];
 	if (c->fd != -1)
 		/* The old child is dead (reaped): this ends at its EOF. */
-		logfile_drain(p, 16 * LOGFILE_READ_MAX);
-	logfile_close_child(p);
+		logfile_drain(slot, 16 * LOGFILE_READ_MAX);
+	logfile_close_child(slot);
 	if (lf_fd == -1)
 		return -1;
 	if (pipe2(fds, O_CLOEXEC | O_NONBLOCK) == -1) {
@@ -249,10 +253,11 @@ logfile_child_pipe(enum smtpcertd_proc p)
 	if (fcntl(fds[1], F_SETPIPE_SZ, LOGFILE_PIPE_SIZE) == -1)
 		log_debug("log file: F_SETPIPE_SZ: %s", strerror(errno));
 	if ((c->ev = event_new(parent->base, fds[0], EV_READ | EV_PERSIST,
-	    logfile_read, (void *)(intptr_t)p)) == NULL ||
+	    logfile_read, (void *)(intptr_t)slot)) == NULL ||
 	    event_add(c->ev, NULL) == -1)
 		fatalx("log file: event for %s", proc_name(p));
 	c->fd = fds[0];
+	c->proc = p;
 	c->len = 0;
 	return fds[1];
 }
@@ -265,7 +270,7 @@ logfile_shutdown(void)
 	int	 i;
 
 	logfile_init();
-	for (i = 0; i < PROC_MAX; i++) {
+	for (i = 0; i < SLOT_MAX; i++) {
 		logfile_drain(i, 16 * LOGFILE_READ_MAX);
 		logfile_close_child(i);
 	}
@@ -273,11 +278,13 @@ logfile_shutdown(void)
 
 /* After the fork: whose lines come down the pipe. */
 void
-logfile_child_started(enum smtpcertd_proc p, pid_t pid)
+logfile_child_started(const struct child *ch, pid_t pid)
 {
+	int	 slot = ch->slot;
+
 	logfile_init();
-	if (lf_child[p].fd != -1)
-		lf_child[p].pid = pid;
+	if (lf_child[slot].fd != -1)
+		lf_child[slot].pid = pid;
 }
 
 /*

@@ -158,7 +158,7 @@ proc_start(struct child *c)
 	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sp) == -1)
 		fatal("socketpair");
 	if (!parent->foreground)
-		logfd = logfile_child_pipe(c->proc);
+		logfd = logfile_child_pipe(c);
 	/* Block signals across fork so the child starts with none of the
 	 * parent's libevent signal handling in its way. */
 	sigfillset(&all);
@@ -181,7 +181,7 @@ proc_start(struct child *c)
 	close(sp[1]);
 	if (logfd != -1) {
 		close(logfd);
-		logfile_child_started(c->proc, pid);
+		logfile_child_started(c, pid);
 	}
 	if (fcntl(sp[0], F_SETFL, O_NONBLOCK) == -1)
 		fatal("fcntl");

@@ -168,8 +168,8 @@ void	stats_parent_child_down(struct child *);
 /* logfile.c */
 int	logfile_apply(const struct smtpcertd_conf *);
 int	logfile_check(const struct smtpcertd_conf *);
-int	logfile_child_pipe(enum smtpcertd_proc);
-void	logfile_child_started(enum smtpcertd_proc, pid_t);
+int	logfile_child_pipe(const struct child *);
+void	logfile_child_started(const struct child *, pid_t);
 void	logfile_shutdown(void);
 
 /* listen.c */
