@@ -184,6 +184,9 @@ control socket "$dir/ctl.sock"
 crl cache "$dir/crlcache"
 crl-check inbound $check
 limit max-sessions $maxs
+# One front (issue 17's default is one per CPU): the figures are one
+# front's CPU and memory (FRONT_PID); BENCH_FRONTS=N for more.
+front processes ${BENCH_FRONTS:-1}
 ${BENCH_CONF:-}
 
 pki "gw" cert "$T/pki/server.chain.pem" key "$T/pki/server.key"

@@ -15,6 +15,7 @@
 #include <string.h>
 #include <strings.h>
 #include <syslog.h>
+#include <sched.h>
 #include <unistd.h>
 
 #include "config.h"
@@ -1538,4 +1539,34 @@ finish_metrics(struct smtpcertd_conf *conf)
 		conf_warn(&conf->metrics.src, "metrics listen on a "
 		    "non-loopback address: plain HTTP without "
 		    "authentication, reachable by anyone who can connect");
+}
+
+/*
+ * The default of `front processes': one front per CPU, each front being
+ * one core's worth of handshakes.  The online CPUs, fewer when the
+ * daemon may only run on some (taskset, a container's cpuset): more
+ * fronts than those would only share them.
+ */
+int
+config_front_processes_default(void)
+{
+	cpu_set_t	 set;
+	long		 n;
+	int		 aff;
+
+	n = sysconf(_SC_NPROCESSORS_ONLN);
+	if (sched_getaffinity(0, sizeof(set), &set) == 0 &&
+	    (aff = CPU_COUNT(&set)) > 0 && (n < 1 || aff < n))
+		n = aff;
+	if (n < 1)
+		n = 1;
+	return n > CONFIG_FRONTS_MAX ? CONFIG_FRONTS_MAX : (int)n;
+}
+
+int
+config_front_processes(const struct smtpcertd_conf *conf)
+{
+	if (conf->front_processes > 0)
+		return conf->front_processes;
+	return config_front_processes_default();
 }

@@ -35,7 +35,9 @@
 #define CONFIG_DEFAULT_RESOLVE_EVERY	300	/* seconds */
 /* Front processes: at most this many (proto.h's FRONTS_MAX). */
 #define CONFIG_FRONTS_MAX		16
-#define CONFIG_DEFAULT_FRONTS		1
+/* Not set: as many fronts as CPUs the daemon may run on
+ * (config_front_processes()). */
+#define CONFIG_DEFAULT_FRONTS		0
 
 /* Bounds the parser enforces. */
 #define CONFIG_NAME_MAX		128	/* object names */
@@ -639,5 +641,11 @@ int64_t		*config_limit_field(struct conf_limits *,
 		    const struct config_limit_desc *);
 /* Print a string quoted, escaping backslash and double quote. */
 void	config_print_string(FILE *, const char *);
+
+/* The number of front processes to run: the configured one, else the
+ * online CPUs this process may use, from 1 to CONFIG_FRONTS_MAX. */
+int	config_front_processes(const struct smtpcertd_conf *);
+/* The default alone (the configuration leaves it out). */
+int	config_front_processes_default(void);
 
 #endif

@@ -78,7 +78,8 @@ test_every_command_text_and_json() {
 		ctl show "$c" --json >"$f.after.json" || fail "show $c --json"
 		json_ok "$f.after.json"
 	done
-	json_ok "$T/show-status.json" 'd["generation"] == 1 and len(d["processes"]) == 5'
+	# Four processes and the fronts (one per CPU by default).
+	json_ok "$T/show-status.json" 'd["generation"] == 1 and len(d["processes"]) == 4 + d["front_processes"]'
 	status_columns_line_up "$T/show-status.txt"
 	json_ok "$T/show-crl.json" 'd == {"crls": []}'
 	json_ok "$T/show-sessions.json" 'd == {"sessions": []}'

@@ -107,8 +107,8 @@ test_demo_printed_commands_give_documented_results() {
 	[ -n "$ctlcmd" ] || { fail "no control command printed"; return 1; }
 	i=0
 	while [ $i -lt 100 ]; do
-		$ctlcmd 2>/dev/null | awk '$1 ~ /^(front|ldapd-helper|crld)$/ && $3 == "running"' |
-		    wc -l | grep -qx 3 && break
+		$ctlcmd 2>/dev/null | awk '$1 ~ /^(front|ldapd-helper|crld)$/ { n++; if ($3 == "running") r++ }
+		        END { exit !(n >= 3 && r == n) }' && break
 		sleep 0.1; i=$((i + 1))
 	done
 	$ctlcmd | tee "$T/status"

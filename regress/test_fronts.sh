@@ -87,11 +87,6 @@ fronts_raw() {
 $script" "$@"
 }
 
-# The pids of the running fronts, one a line.
-front_pids() {
-	ctl show status | awk '$1 == "front" && $3 == "running" { print $2 }'
-}
-
 fronts_start() {
 	smtp_env
 	SMTP_GLOBAL="front processes 3

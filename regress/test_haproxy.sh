@@ -182,8 +182,8 @@ gw_start() {
 	track_pid "$(cat "$d/daemon.pid")"
 	while [ $n -lt 100 ]; do
 		if gw_ctl "$i" show status 2>/dev/null |
-		    awk '$1 ~ /^(front|ldapd-helper|crld)$/ && $3 == "running"' |
-		    wc -l | grep -qx 3; then
+		    awk '$1 ~ /^(front|ldapd-helper|crld)$/ { n++; if ($3 == "running") r++ }
+		        END { exit !(n >= 3 && r == n) }'; then
 			return 0
 		fi
 		sleep 0.1; n=$((n + 1))

@@ -143,21 +143,21 @@ test_installed_daemon_runs_installed_helpers() {
 	wait_file "$T/ctl.sock" 10 || { cat "$T/smtpcertd.log"; fail "no control socket"; return 1; }
 	local i=0
 	while [ $i -lt 100 ]; do
-		ctl show status 2>/dev/null | awk '$1 ~ /^(front|ldapd-helper|crld)$/ && $3 == "running"' |
-		    wc -l | grep -qx 3 && break
+		ctl show status 2>/dev/null | awk '$1 ~ /^(front|ldapd-helper|crld)$/ { n++; if ($3 == "running") r++ }
+		        END { exit !(n >= 3 && r == n) }' && break
 		sleep 0.1; i=$((i + 1))
 	done
 	ctl show status | tee "$T/status"
 	grep -q "configuration $p/etc/smtpcertd/smtpcertd.conf," "$T/status" ||
 	    fail "the default configuration is not the installed SYSCONFDIR's"
 	for name in ldapd-helper crld front; do
-		exe=$(readlink "/proc/$(child_pid "$name")/exe")
+		exe=$(readlink "/proc/$(child_pid "$name" | head -n 1)/exe")
 		echo "$name: $exe"
 		case $name in
 		front) [ "$exe" = "$p/usr/sbin/smtpcertd" ] || fail "front runs $exe" ;;
 		*) [ "$exe" = "$p/usr/libexec/smtpcertd/$name" ] || fail "$name runs $exe" ;;
 		esac
-		[ "$(awk '/^Uid:/ {print $2}' "/proc/$(child_pid "$name")/status")" = \
+		[ "$(awk '/^Uid:/ {print $2}' "/proc/$(child_pid "$name" | head -n 1)/status")" = \
 		    "$(id -u "$user")" ] || fail "$name does not run as $user"
 	done
 }

@@ -20,7 +20,7 @@ start_bg() {
 	track_pid "$(cat "$T/smtpcertd.pid")"
 	local i=0
 	while [ $i -lt 100 ]; do
-		if ctl show status 2>/dev/null | awk '$1 ~ /^(front|keys|ldapd-helper|crld)$/ && $3 == "running"' | wc -l | grep -qx 4; then
+		if ctl show status 2>/dev/null | awk '$1 ~ /^(front|keys|ldapd-helper|crld)$/ { n++; if ($3 == "running") r++ } END { exit !(n >= 4 && r == n) }'; then
 			return 0
 		fi
 		sleep 0.1; i=$((i + 1))
@@ -82,7 +82,9 @@ log facility local3" smtp_conf
 	# Every process, each with the PID `show status' gives it.
 	wait_in "$gw" "^$TS parent\[$(cat "$T/smtpcertd.pid")\]: smtpcertd .* started"
 	for p in front keys ldapd-helper crld; do
-		wait_in "$gw" "^$TS $p\[$(child_pid $p)\]: "
+		# Any of the fronts (one per CPU by default): the session
+		# lines are of the one that took it.
+		wait_in "$gw" "^$TS $p\[($(child_pid $p | paste -sd '|'))\]: "
 	done
 	wait_in "$gw" "^$TS front\[[0-9]+\]: session=[0-9a-f]+ event=end .*user=alice"
 	wait_in "$gw" "^$TS front\[[0-9]+\]: session=[0-9a-f]+ event=auth .*result=\"bad credentials\""

@@ -20,15 +20,17 @@
 . "$REGRESS/lib/proxy.sh"
 smtp_init || exit 1
 
-# Python: check(PID, ["local:PORT", "peer:PORT", ...]) reads PID's sockets
-# with sockopts.py: every connected TCP socket has TCP_NODELAY, and the
-# named ones are among them (so the check saw the sessions it is about).
+# Python: check(PIDS, ["local:PORT", "peer:PORT", ...]) reads the sockets
+# of every front (PIDS: their pids, one a line; the session is on one of
+# them) with sockopts.py: every connected TCP socket has TCP_NODELAY, and
+# the named ones are among them (so the check saw the sessions it is
+# about).
 _NODELAY_PY='
 import json, os, subprocess
-def check(pid, wants):
-    out = subprocess.run([os.environ["PY"], os.environ["REGRESS"] +
-        "/lib/sockopts.py", str(pid)], check=True, capture_output=True,
-        text=True, timeout=20).stdout
+def check(pids, wants):
+    out = "".join(subprocess.run([os.environ["PY"], os.environ["REGRESS"] +
+        "/lib/sockopts.py", pid], check=True, capture_output=True,
+        text=True, timeout=20).stdout for pid in pids.split())
     socks = [json.loads(l) for l in out.splitlines() if l.strip()]
     for s in socks:
         print("fd %(fd)d %(local)s -> %(peer)s nodelay %(nodelay)d" % s)
@@ -64,7 +66,7 @@ typ, d = m.select("INBOX")
 assert typ == "OK", d
 typ, d = m.fetch("1:*", "(FLAGS ENVELOPE)")
 assert typ == "OK", d
-check(int(sys.argv[2]), ["local:" + sys.argv[1], "peer:" + sys.argv[3]])
+check(sys.argv[2], ["local:" + sys.argv[1], "peer:" + sys.argv[3]])
 m.logout()
 ' "$P_IMAP" "$front" "$DC_IMAP_PORT"
 }
@@ -88,7 +90,7 @@ code, msg = m.mail("alice@example.test")
 assert code == 250, (code, msg)
 code, msg = m.rcpt("rcpt@example.test")
 assert code == 250, (code, msg)
-check(int(sys.argv[2]), ["local:" + sys.argv[1], "peer:" + sys.argv[3]])
+check(sys.argv[2], ["local:" + sys.argv[1], "peer:" + sys.argv[3]])
 m.rset()
 m.quit()
 ' "$SUB_PORT" "$front" "$UP_PORT"

@@ -356,7 +356,7 @@ assert time.time() - t0 < 15
 e = expect_no(lambda: m.login("alice@192.0.2.1", "alicepw"), "not allowed"); print(e)
 m.login("alice", "alicepw"); m.logout()
 ' "$P_IMAP" "$P_POP"
-	kill -0 "$(child_pid front)" || fail "front died"
+	kill -0 $(child_pid front) || fail "front died"
 	! grep -q 'exited\|signal' "$T/smtpcertd.log" || fail "a child died"
 }
 

@@ -19,6 +19,9 @@ chroot "$T/empty"
 control socket "$T/ctl.sock"
 crl cache "$T/crlcache"
 hostname "gw.example.test"
+# One front: tickets and the session cache are each front's own, and a
+# resumption landing on another front would be a full handshake.
+front processes 1
 ${1:-}
 pki "gw" cert "$T/pki/server.chain.pem" key "$T/pki/server.key"
 ca "clients" file "${RESUME_CA:-$T/pki/chain.pem}" ${RESUME_CAOPTS:-}

@@ -124,6 +124,13 @@ status_text(const struct status *st, time_t now)
 	printf("last reload %s ago: %s\n",
 	    fmt_age(now, st->d.last_reload, age, sizeof(age)),
 	    st->d.last_reload_result);
+	/* Not a line starting with "front": scripts pick the front rows
+	 * by their first word. */
+	if (st->d.fronts_configured == 0)
+		printf("%u front processes (the default: one per CPU, at "
+		    "most %d)\n", st->d.fronts, FRONTS_MAX);
+	else
+		printf("%u front processes (configured)\n", st->d.fronts);
 	if (st->d.trace == 0)
 		printf("logging brief\n\n");
 	else
@@ -148,6 +155,8 @@ status_json(const struct status *st, time_t now)
 	    "\"last_reload_result\":", (unsigned long long)st->d.gen,
 	    (long long)st->d.last_reload);
 	json_str(st->d.last_reload_result);
+	printf(",\"front_processes\":%u,\"front_processes_default\":%s",
+	    st->d.fronts, st->d.fronts_configured == 0 ? "true" : "false");
 	/* "verbose": some subsystem traced; "trace": which ones. */
 	printf(",\"verbose\":%s,\"trace\":[",
 	    st->d.trace ? "true" : "false");

@@ -20,6 +20,8 @@ struct st_daemon {
 	int64_t		 last_reload;
 	char		*last_reload_result;
 	uint32_t	 trace;		/* trace mask (log.h), 0: brief */
+	uint32_t	 fronts;	/* front processes running */
+	uint32_t	 fronts_configured; /* 0: the default (CPUs) */
 };
 
 struct st_proc {

@@ -162,6 +162,8 @@ show_status(struct imsgbuf *ibuf, int json)
 			st.d.last_reload = msg_get_i64(&r);
 			st.d.last_reload_result = get_str(&r);
 			st.d.trace = msg_get_u32(&r);
+			st.d.fronts = msg_get_u32(&r);
+			st.d.fronts_configured = msg_get_u32(&r);
 			break;
 		case IMSG_CTL_STATUS_PROC:
 			if (st.nprocs >= STATUS_MAX_ROWS)

@@ -612,6 +612,10 @@ control_status(struct ctl_client *c)
 	msg_put_i64(&m, (int64_t)parent->last_reload);
 	msg_put_str(&m, parent->last_reload_result);
 	msg_put_u32(&m, log_trace_getmask());
+	/* Issue 17: the fronts running, and whether that is the default
+	 * (0) or the configured number. */
+	msg_put_u32(&m, (uint32_t)parent->nfronts);
+	msg_put_u32(&m, (uint32_t)parent->fronts_configured);
 	imsgev_send(&c->iev, &m, IMSG_CTL_STATUS_DAEMON, 0, 0, -1);
 
 	msg_put_str(&m, proc_name(PROC_PARENT));

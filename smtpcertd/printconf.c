@@ -538,8 +538,8 @@ config_print(FILE *fp, const struct smtpcertd_conf *conf)
 	config_print_string(fp, conf->hostname);
 	fprintf(fp, "\nresolve every %s\n",
 	    config_fmt_duration(conf->resolve_every, buf, sizeof(buf)));
-	/* Only when set otherwise: one front is how every configuration
-	 * before issue 17 ran, and their printouts stay as they were. */
+	/* Only when set: the default depends on the machine's CPUs, and a
+	 * printout does not. */
 	if (conf->front_processes != CONFIG_DEFAULT_FRONTS)
 		fprintf(fp, "front processes %d\n", conf->front_processes);
 	fprintf(fp, "\n");

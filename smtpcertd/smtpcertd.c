@@ -169,7 +169,8 @@ main(int argc, char *argv[])
 
 	/* Fixed for the daemon's life: each front has its own sockets
 	 * (listen.c) and its own session counts (fronts.c). */
-	parent->nfronts = b->conf->front_processes;
+	parent->nfronts = config_front_processes(b->conf);
+	parent->fronts_configured = b->conf->front_processes;
 	fronts_init(parent->nfronts);
 	if (listen_bind_all(b, NULL) == -1)
 		fatalx("could not open the listening sockets");
@@ -529,7 +530,7 @@ parent_reload(char *why, size_t whylen)
 		    "processes restart");
 	if (strcmp(b->conf->control_socket, old->conf->control_socket) != 0)
 		log_warnx("control socket changes take effect at restart");
-	if (b->conf->front_processes != parent->nfronts)
+	if (config_front_processes(b->conf) != parent->nfronts)
 		log_warnx("front processes changes take effect at restart; "
 		    "%d front processes keep running", parent->nfronts);
 	control_reconfigure(b->conf);

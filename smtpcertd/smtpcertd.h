@@ -67,6 +67,7 @@ struct parent {
 	/* `front processes', taken at start (a reload that changes it
 	 * says so and keeps this many). */
 	int			 nfronts;
+	int			 fronts_configured;	/* 0: the default */
 	/* Each front's session counts (fronts.c), by front. */
 	int			 countfd[FRONTS_MAX];
 	struct front_counts	*counts[FRONTS_MAX];

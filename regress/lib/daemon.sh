@@ -64,9 +64,15 @@ daemon_pid() { cat "$T/daemon.pid"; }
 
 ctl() { "$SMTPCERTCTL" -s "$T/ctl.sock" "$@"; }
 
-# PID of a child process by name, from smtpcertctl show status.
+# PID of a child process by name, from smtpcertctl show status; for
+# "front", every front's, one a line, front 0 first (`front processes').
 child_pid() {
 	ctl show status | awk -v n="$1" '$1 == n { print $2 }'
+}
+
+# The pids of the running fronts, one a line.
+front_pids() {
+	ctl show status | awk '$1 == "front" && $3 == "running" { print $2 }'
 }
 
 # counter NAME: one counter, from `smtpcertctl -j show stats'.

@@ -172,8 +172,8 @@ sysroot_wait_running() {
 	local i=0
 	while [ $i -lt 100 ]; do
 		if in_sysroot /usr/sbin/smtpcertctl show status 2>/dev/null |
-		    awk '$1 ~ /^(front|ldapd-helper|crld)$/ && $3 == "running"' |
-		    wc -l | grep -qx 3; then
+		    awk '$1 ~ /^(front|ldapd-helper|crld)$/ { n++; if ($3 == "running") r++ }
+		        END { exit !(n >= 3 && r == n) }'; then
 			return 0
 		fi
 		sleep 0.1; i=$((i + 1))
