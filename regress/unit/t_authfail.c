@@ -1,8 +1,8 @@
 /*
- * Failed-login rate limiting.  The module lives in smtpcertd/front/ (front
- * only), so the test includes its source: unit tests link libcommon only.
+ * Failed-login rate limiting (common/authfail.c): the test includes the
+ * source to reach its internals.
  */
-#include "../../smtpcertd/front/authfail.c"
+#include "../../common/authfail.c"
 
 #include "test.h"
 
