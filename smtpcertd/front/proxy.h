@@ -3,8 +3,9 @@
  * listeners whose sessions log the user in, pick a back-end server, log
  * in there and then relay bytes both ways.
  *
- *	proxy_session.c	sessions: accept, TLS, the unauthenticated-session
- *			limit, the authentication methods in order,
+ *	proxy_session.c	sessions on the front's skeleton (session.h:
+ *			accept, TLS, the log lines), the unauthenticated-
+ *			session limit, the authentication methods in order,
  *			authorization and group policies, accounting,
  *			`show sessions'
  *	proxy_login.c	pure helpers: the delimiter split rule and the
@@ -44,6 +45,7 @@
 #include <time.h>
 
 #include "front.h"
+#include "session.h"
 #include "smtp_parse.h"
 
 struct event;
@@ -176,13 +178,11 @@ extern const struct proxy_proto proxy_pop3, proxy_imap, proxy_smtp;
 struct px_group;
 
 struct proxy_session {
+	struct sess		 sess;		/* first (session.h): the
+						 * client, TLS, certificate */
 	TAILQ_ENTRY(proxy_session) entry;	/* oldest first */
-	uint64_t		 id;
-	struct front_gen	*gen;
-	const struct listener	*l;
 	const struct proxy_profile *p;
 	const struct proxy_proto *proto;
-	struct io		*io;		/* client */
 	struct io		*bio;		/* back end */
 	enum px_phase		 phase;
 	enum px_auth		 auth;
@@ -197,18 +197,8 @@ struct proxy_session {
 	uint64_t		 login_key;
 	int			 relay_counted;	/* for piggyback */
 	uint64_t		 relay_key;
-	char			 addr[FRONT_ADDR_MAX];
-	unsigned		 port;
-	time_t			 started;
 	time_t			 authed_at;
 	int			 errors;
-	char			 tlsver[32];	/* "TLSv1.3" */
-	char			 cipher[96];
-	/* the client certificate's, for the log; NULL if none */
-	char			*cert_subject;
-	char			*cert_serial;
-	char			*cert_issuer;
-	int			 cert_refused;	/* by the CRL or OCSP check */
 	int			 cert_bound;	/* the login names the
 						 * certificate's user (or an
 						 * alias LDAP lists) */
@@ -235,7 +225,6 @@ struct proxy_session {
 	const char		*method;	/* the one that accepted */
 	int			 tempfail;	/* a method could not answer */
 	uint64_t		 lookup_id;
-	uint64_t		 ocsp_id;	/* waiting for crld */
 	const struct group_policy *gp;
 	struct event		*ev_check;	/* checks start from the loop */
 	int			 pfail;		/* refusal found while parsing,

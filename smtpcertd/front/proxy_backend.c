@@ -45,7 +45,7 @@ static int	be_login(struct proxy_session *);
 static int
 be_timeout_ms(struct proxy_session *s)
 {
-	int64_t	 t = s->l->limits.idle_timeout;
+	int64_t	 t = s->sess.l->limits.idle_timeout;
 
 	return (int)(t < PX_BE_TIMEOUT_MAX ? t : PX_BE_TIMEOUT_MAX) * 1000;
 }
@@ -92,7 +92,7 @@ proxy_backend_connect(struct proxy_session *s)
 
 	addr = s->be_addr == 0 ? s->server->host :
 	    s->server->alt[s->be_addr - 1];
-	port = config_proxy_server_port(s->server, s->l->proto);
+	port = config_proxy_server_port(s->server, s->sess.l->proto);
 	memset(&ss, 0, sizeof(ss));
 	if (inet_pton(AF_INET, addr, &sin->sin_addr) == 1) {
 		sin->sin_family = AF_INET;
@@ -112,7 +112,7 @@ proxy_backend_connect(struct proxy_session *s)
 	s->be_arg = 0;
 	s->be_connected = 0;
 	log_trace(TRACE_PROXY, "session=%012llx connecting to backend %s at "
-	    "%s", (unsigned long long)s->id, s->backend, addr);
+	    "%s", (unsigned long long)s->sess.id, s->backend, addr);
 	if ((s->bio = io_new(front_base(), -1, be_io, s)) == NULL) {
 		proxy_backend_failed(s, PXF_TEMP, "out of memory");
 		return;
@@ -132,8 +132,9 @@ be_next_address(struct proxy_session *s, const char *why)
 	if (s->be_connected || s->be_addr >= s->server->nalt)
 		return 0;
 	log_info("session=%012llx backend %s: address %s: %s, trying the "
-	    "next", (unsigned long long)s->id, s->backend, s->be_addr == 0 ?
-	    s->server->host : s->server->alt[s->be_addr - 1], why);
+	    "next", (unsigned long long)s->sess.id, s->backend,
+	    s->be_addr == 0 ? s->server->host : s->server->alt[s->be_addr - 1],
+	    why);
 	proxy_backend_close(s);
 	s->be_addr++;
 	proxy_backend_connect(s);
@@ -148,7 +149,7 @@ proxy_backend_starttls(struct proxy_session *s)
 	struct tls		*ctx;
 	ssize_t			 injected;
 
-	if ((cfg = front_client_tlsconf_opts(s->gen, s->server->ca_name,
+	if ((cfg = front_client_tlsconf_opts(s->sess.gen, s->server->ca_name,
 	    &s->server->tlsopts)) == NULL) {
 		proxy_backend_failed(s, PXF_TEMP, "no CA certificates to "
 		    "verify the mail server with");
@@ -201,7 +202,7 @@ proxy_be_write(struct proxy_session *s, const void *buf, size_t len)
 void
 proxy_backend_done(struct proxy_session *s)
 {
-	int64_t		 idle = s->l->limits.idle_timeout;
+	int64_t		 idle = s->sess.l->limits.idle_timeout;
 	struct kvlog	 kv;
 
 	if (idle < PX_RELAY_IDLE_MIN)
@@ -221,11 +222,11 @@ proxy_backend_done(struct proxy_session *s)
 	kvlog_str(&kv, "mailuser", s->mailuser);
 	kvlog_str(&kv, "result", "ok");
 	kvlog_info(&kv);
-	io_set_timeout(s->io, (int)idle * 1000);
+	io_set_timeout(s->sess.io, (int)idle * 1000);
 	io_set_timeout(s->bio, (int)idle * 1000);
-	io_set_lowat(s->io, IO_QUEUE_HIWAT / 2);
+	io_set_lowat(s->sess.io, IO_QUEUE_HIWAT / 2);
 	io_set_lowat(s->bio, IO_QUEUE_HIWAT / 2);
-	io_resume(s->io);
+	io_resume(s->sess.io);
 	io_resume(s->bio);
 	proxy_relay_pump(s);
 }
@@ -250,10 +251,10 @@ relay_one(struct io *from, struct io *to, uint64_t *count)
 int
 proxy_relay_pump(struct proxy_session *s)
 {
-	if (s->phase != PX_RELAY || s->io == NULL || s->bio == NULL)
+	if (s->phase != PX_RELAY || s->sess.io == NULL || s->bio == NULL)
 		return 0;
-	if (relay_one(s->io, s->bio, &s->bytes_in) == -1 ||
-	    relay_one(s->bio, s->io, &s->bytes_out) == -1) {
+	if (relay_one(s->sess.io, s->bio, &s->bytes_in) == -1 ||
+	    relay_one(s->bio, s->sess.io, &s->bytes_out) == -1) {
 		proxy_close(s, "relay queue overflow");
 		return -1;
 	}
@@ -276,8 +277,8 @@ be_lines(struct proxy_session *s)
 			char	 q[KVLOG_VALUE_MAX + 8];
 
 			log_trace(TRACE_PROXY, "session=%012llx backend=%s "
-			    "line=%s", (unsigned long long)s->id, s->backend,
-			    kvlog_quote(q, sizeof(q), line, len));
+			    "line=%s", (unsigned long long)s->sess.id,
+			    s->backend, kvlog_quote(q, sizeof(q), line, len));
 		}
 		if (s->proto->be_line(s, line, len) == -1)
 			return;
@@ -303,10 +304,10 @@ be_io(struct io *io, int evt, void *arg)
 		s->proto->be_start(s);
 		return;
 	case IO_TLSREADY:
-		if (s->gen->conf->crl_check_outbound) {
+		if (s->sess.gen->conf->crl_check_outbound) {
 			if (crl_front_check_chain(io_tls_peer_chain(io),
 			    s->server->ca_name != NULL ? s->server->ca_name :
-			    CA_SYSTEM, s->gen->conf, s->backend, why,
+			    CA_SYSTEM, s->sess.gen->conf, s->backend, why,
 			    sizeof(why)) == -1) {
 				proxy_backend_failed(s, PXF_TEMP, "mail "
 				    "server certificate refused");
@@ -325,7 +326,7 @@ be_io(struct io *io, int evt, void *arg)
 		return;
 	case IO_LOWAT:
 		if (s->phase == PX_RELAY)
-			io_resume(s->io);
+			io_resume(s->sess.io);
 		return;
 	case IO_TIMEOUT:
 		if (be_next_address(s, "connect timed out"))

@@ -240,13 +240,13 @@ imap_input(struct proxy_session *s)
 	c.lit_need = &s->lit_need;
 	while (s->phase == PX_LOGIN) {
 		if (s->lit_need > 0) {
-			if ((n = io_datalen(s->io)) == 0)
+			if ((n = io_datalen(s->sess.io)) == 0)
 				return 0;
-			io_drop(s->io, proxy_imap_literal(&c, io_data(s->io),
-			    n));
+			io_drop(s->sess.io, proxy_imap_literal(&c,
+			    io_data(s->sess.io), n));
 			continue;
 		}
-		if ((line = io_getline(s->io, &len)) == NULL) {
+		if ((line = io_getline(s->sess.io, &len)) == NULL) {
 			if (len != IO_TOOLONG)
 				return 0;
 			proxy_reply(s, "* BYE Line too long\r\n");
@@ -475,8 +475,8 @@ imap_be_line(struct proxy_session *s, char *line, size_t len)
 		if (!tagged) {
 			/* CAPABILITY and the like, before the answer. */
 			if (line[0] == '*') {
-				io_write(s->io, line, len);
-				io_write(s->io, "\r\n", 2);
+				io_write(s->sess.io, line, len);
+				io_write(s->sess.io, "\r\n", 2);
 			}
 			return 0;
 		}
@@ -484,8 +484,8 @@ imap_be_line(struct proxy_session *s, char *line, size_t len)
 		len -= tl + 1;
 		if (strncasecmp(line, "OK", 2) == 0) {
 			proxy_reply(s, "%s ", s->tag);
-			io_write(s->io, line, len);
-			io_write(s->io, "\r\n", 2);
+			io_write(s->sess.io, line, len);
+			io_write(s->sess.io, "\r\n", 2);
 			proxy_backend_done(s);
 			return -1;
 		}

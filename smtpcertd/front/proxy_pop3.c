@@ -70,7 +70,7 @@ pop3_input(struct proxy_session *s)
 	size_t	 len, vlen, alen;
 
 	while (s->phase == PX_LOGIN) {
-		if ((line = io_getline(s->io, &len)) == NULL) {
+		if ((line = io_getline(s->sess.io, &len)) == NULL) {
 			if (len != IO_TOOLONG)
 				return 0;
 			proxy_reply(s, "-ERR Line too long\r\n");
@@ -225,8 +225,8 @@ pop3_be_line(struct proxy_session *s, char *line, size_t len)
 	case BP_SASL_DONE:
 	case BP_PASS:
 		/* The back end's own words, as the client would get them. */
-		io_write(s->io, line, len);
-		io_write(s->io, "\r\n", 2);
+		io_write(s->sess.io, line, len);
+		io_write(s->sess.io, "\r\n", 2);
 		proxy_backend_done(s);
 		return -1;
 	default:

@@ -86,8 +86,6 @@
 #include "certverify.h"
 #include "config.h"
 #include "confmsg.h"
-#include "crl_front.h"
-#include "ocsp_front.h"
 #include "front.h"
 #include "fronts.h"
 #include "imsg.h"
@@ -98,6 +96,7 @@
 #include "proto.h"
 #include "pwpolicy.h"
 #include "proxy.h"
+#include "session.h"
 #include "stats.h"
 
 static TAILQ_HEAD(, proxy_session) px_sessions =
@@ -124,9 +123,13 @@ struct px_group {
 #define PX_GROUPS_MAX	FRONT_UNAUTH_SLOTS
 static struct px_group	 px_groups[PX_GROUPS_MAX];
 
-static void	px_io(struct io *, int, void *);
+static void	px_io(struct sess *, int);
+static int	px_tls_ready(struct sess *, enum sess_cert,
+		    const struct certfields *);
+static void	px_cert_refused(struct sess *, const char *);
+static const char *px_cert_user(struct sess *);
 static void	px_read(struct proxy_session *);
-static void	px_free(struct proxy_session *);
+static void	px_free(struct proxy_session *, int);
 static void	px_auth_next(struct proxy_session *);
 static void	px_authorize(struct proxy_session *);
 static void	px_accept_user(struct proxy_session *);
@@ -138,6 +141,14 @@ static void	px_allowance(struct proxy_session *, const char *method);
 static int	px_admit(struct proxy_session *);
 static void	px_group_leave(struct proxy_session *);
 static void	px_group_move(struct proxy_session *, enum px_auth);
+
+static const struct sess_ops px_ops = {
+	.io = px_io,
+	.refused = px_cert_refused,
+	.ready = px_tls_ready,
+	.cert_user = px_cert_user,
+	.what = "proxy",
+};
 
 void
 proxy_session_init(void)
@@ -169,7 +180,7 @@ proxy_reply(struct proxy_session *s, const char *fmt, ...)
 	va_list	 ap;
 
 	va_start(ap, fmt);
-	io_vprintf(s->io, fmt, ap);
+	io_vprintf(s->sess.io, fmt, ap);
 	va_end(ap);
 }
 
@@ -200,21 +211,17 @@ px_key(const char *kind, const char *user, const char *addr)
 	return front_login_key(buf);
 }
 
+/* The client's io flushed and closed (flush 1) or dropped. */
 static void
-px_free(struct proxy_session *s)
+px_free(struct proxy_session *s, int flush)
 {
 	if (s->lookup_id)
 		lookup_cancel(s->lookup_id);
-	if (s->ocsp_id)
-		ocsp_front_cancel(s->ocsp_id);
 	if (s->ev_check != NULL)
 		event_free(s->ev_check);
 	if (s->bio != NULL)
 		io_free(s->bio);
 	free(s->reply);
-	free(s->cert_subject);
-	free(s->cert_serial);
-	free(s->cert_issuer);
 	if (s->pending != NULL) {
 		explicit_bzero(s->pending, strlen(s->pending));
 		free(s->pending);
@@ -222,41 +229,31 @@ px_free(struct proxy_session *s)
 	TAILQ_REMOVE(&px_sessions, s, entry);
 	px_group_leave(s);
 	px_count--;
-	front_counts_add(FC_PROXY, -1);
 	px_login_uncount(s);
-	front_gen_unref(s->gen);
+	sess_close(&s->sess, flush);
 	explicit_bzero(s, sizeof(*s));
 	free(s);
 }
 
 /*
- * The fields every event line of a proxy session starts with: the same
- * names as the SMTP gateway's (smtp_session.c), with proto the proxied
- * protocol and proxy the profile.
+ * The fields every event line of a proxy session starts with: the
+ * skeleton's (session.h), with proto the proxied protocol and proxy the
+ * profile.
  */
 void
 proxy_kv(struct proxy_session *s, struct kvlog *kv, const char *event)
 {
-	kvlog_init(kv, s->id, event);
-	kvlog_str(kv, "proto", s->proto->name);
-	kvlog_addr(kv, "client", s->addr, s->port);
-	kvlog_str(kv, "proxy", s->p->name);
+	sess_kv(&s->sess, kv, event);
 }
 
 static void
 px_log_end(struct proxy_session *s, const char *why)
 {
 	struct kvlog	 kv;
-	int		 tls = s->tlsver[0] != '\0';
 
 	proxy_kv(s, &kv, "end");
-	kvlog_u64(&kv, "listener", s->l->index);
-	kvlog_str(&kv, "tls", tls ? s->tlsver : "no");
-	kvlog_str(&kv, "cipher", tls ? s->cipher : NULL);
-	kvlog_str(&kv, "cert", proxy_cert_state(s));
-	kvlog_str(&kv, "cert-subject", s->cert_subject);
-	kvlog_str(&kv, "cert-serial", s->cert_serial);
-	kvlog_str(&kv, "cert-issuer", s->cert_issuer);
+	kvlog_u64(&kv, "listener", s->sess.l->index);
+	sess_kv_tlscert(&s->sess, &kv, proxy_cert_state(s));
 	kvlog_str(&kv, "user", s->vpnuser[0] ? s->vpnuser : NULL);
 	kvlog_str(&kv, "method", s->method);
 	kvlog_str(&kv, "mailuser", s->mailuser[0] ? s->mailuser : NULL);
@@ -265,9 +262,7 @@ px_log_end(struct proxy_session *s, const char *why)
 		kvlog_str(&kv, "monitor", "yes");
 	kvlog_u64(&kv, "bytes-in", s->bytes_in);
 	kvlog_u64(&kv, "bytes-out", s->bytes_out);
-	kvlog_i64(&kv, "duration", (int64_t)(time(NULL) - s->started));
-	kvlog_str(&kv, "result", why);
-	kvlog_info(&kv);
+	sess_kv_end(&s->sess, &kv, why);
 }
 
 /* Flush what is queued to the client and end the session. */
@@ -278,19 +273,16 @@ proxy_close(struct proxy_session *s, const char *why)
 	if (s->acct_started)
 		px_acct(s, "stop", NULL);
 	px_log_end(s, why);
-	if (s->io != NULL)
-		io_close(s->io);
-	s->io = NULL;
 	if (s->bio != NULL)
 		io_close(s->bio);
 	s->bio = NULL;
-	px_free(s);
+	px_free(s, 1);
 }
 
 int
 proxy_error(struct proxy_session *s)
 {
-	if (++s->errors >= s->l->limits.max_errors) {
+	if (++s->errors >= s->sess.l->limits.max_errors) {
 		s->proto->bye(s, "too many errors");
 		proxy_close(s, "too many errors");
 		return -1;
@@ -308,8 +300,6 @@ proxy_session_accept(int fd, struct front_gen *g, const struct listener *l,
     const struct front_peer *peer)
 {
 	struct proxy_session	*s;
-	struct kvlog		 kv;
-	unsigned		 total;
 
 	if (l->proxy == NULL || (s = calloc(1, sizeof(*s))) == NULL) {
 		if (l->proxy != NULL)
@@ -318,10 +308,8 @@ proxy_session_accept(int fd, struct front_gen *g, const struct listener *l,
 		close(fd);
 		return;
 	}
-	s->gen = g;
-	s->l = l;
-	s->p = s->l->proxy;
-	switch (s->l->proto) {
+	s->p = l->proxy;
+	switch (l->proto) {
 	case LISTEN_PROXY_POP3S:
 		s->proto = &proxy_pop3;
 		stats_inc(STAT_CONN_PROXY_POP3S);
@@ -335,45 +323,29 @@ proxy_session_accept(int fd, struct front_gen *g, const struct listener *l,
 		stats_inc(STAT_CONN_PROXY_SMTPS);
 		break;
 	}
-	s->id = px_next_id++;
-	s->started = time(NULL);
 	s->phase = PX_TLS;
-	strlcpy(s->addr, peer->addr, sizeof(s->addr));
-	s->port = peer->port;
-	if ((s->io = io_new(front_base(), fd, px_io, s)) == NULL) {
+	if (sess_open(&s->sess, &px_ops, px_next_id++, fd, g, l, peer,
+	    s->proto->name, s->p->name) == -1) {
 		log_warnx("proxy session: out of memory");
-		close(fd);
-		front_gen_unref(s->gen);
+		front_gen_unref(g);
 		free(s);
 		return;
 	}
 	TAILQ_INSERT_TAIL(&px_sessions, s, entry);
 	px_count++;
+	io_set_limits(s->sess.io, IO_INBUF_MAX, s->proto->maxline);
 	/* The unauthenticated-limit, evicting for us if need be: refused
 	 * only when it cannot be counted. */
 	if (px_admit(s) == -1) {
-		front_counts_add(FC_PROXY, 1);
-		proxy_kv(s, &kv, "connect");
-		kvlog_u64(&kv, "listener", s->l->index);
-		kvlog_info(&kv);
+		(void)sess_connect(&s->sess, FC_PROXY);
 		proxy_close(s, "cannot count unauthenticated sessions");
 		return;
 	}
-	/* Across every front (fronts.h): ours counted, then everyone's. */
-	total = front_counts_add(FC_PROXY, 1);
-	io_set_limits(s->io, IO_INBUF_MAX, s->proto->maxline);
-	io_set_timeout(s->io, s->l->limits.idle_timeout * 1000);
-	proxy_kv(s, &kv, "connect");
-	kvlog_u64(&kv, "listener", s->l->index);
-	kvlog_info(&kv);
-	if (total > (unsigned)s->l->limits.max_sessions) {
-		stats_inc(STAT_CONN_TOOMANY);
+	if (sess_connect(&s->sess, FC_PROXY) == -1) {
 		proxy_close(s, "too many sessions");
 		return;
 	}
-	log_trace(TRACE_TLS, "session=%012llx implicit TLS on fd %d",
-	    (unsigned long long)s->id, io_fd(s->io));
-	if (io_start_tls_server(s->io, s->gen->srv[s->l->index]) < 0)
+	if (sess_start_tls(&s->sess, "implicit TLS") < 0)
 		proxy_close(s, "cannot start TLS");
 }
 
@@ -622,110 +594,44 @@ proxy_evict_request(uint64_t key, int from)
 	front_gen_unref(gen);
 }
 
-/* The handshake failed, or the CRL or OCSP check refused the client's
- * certificate (the names of smtp_session.c); the end line follows. */
-static void
-px_log_tls_failed(struct proxy_session *s, const char *event,
-    const char *why)
+/* The proxy's tls line names the certificate's user (session.h). */
+static const char *
+px_cert_user(struct sess *ss)
 {
-	const struct certverify_refusal	*r;
-	struct kvlog			 kv;
+	struct proxy_session	*s = (struct proxy_session *)ss;
 
-	if (strcmp(event, "cert-refused") == 0)
-		s->cert_refused = 1;
-	r = certverify_logged(io_ssl(s->io), event);
-	proxy_kv(s, &kv, event);
-	if (r != NULL)
-		certverify_kv(&kv, r);
-	certverify_reason(&kv, r, event, why);
-	kvlog_info(&kv);
+	if (proxy_cert_username(s->p, io_tls_peer_cert(s->sess.io),
+	    s->certname, sizeof(s->certname)) == -1)
+		s->certname[0] = '\0';
+	return s->certname[0] ? s->certname : NULL;
 }
 
-static void
-px_tls_ready(struct proxy_session *s)
+/* TLS is up and checked (session.h): the protocol's greeting. */
+static int
+px_tls_ready(struct sess *ss, enum sess_cert c, const struct certfields *cf)
 {
-	struct certfields	 cf;
-	struct kvlog		 kv;
+	struct proxy_session	*s = (struct proxy_session *)ss;
 
-	if (io_tls_peer_cert_provided(s->io)) {
-		if (proxy_cert_username(s->p, io_tls_peer_cert(s->io),
-		    s->certname, sizeof(s->certname)) == -1)
-			s->certname[0] = '\0';
-		/* For the log lines (the user name came from these). */
-		if (certfields_from_x509(io_tls_peer_cert(s->io), &cf) == 0) {
-			s->cert_subject = strdup(cf.dn ? cf.dn : "");
-			s->cert_serial = strdup(cf.sn ? cf.sn : "");
-			s->cert_issuer = strdup(cf.issuer ? cf.issuer : "");
-			certfields_free(&cf);
-		}
-	}
-	proxy_kv(s, &kv, "tls");
-	kvlog_str(&kv, "tls", s->tlsver);
-	kvlog_str(&kv, "cipher", s->cipher);
-	kvlog_str(&kv, "resumed", io_ssl(s->io) != NULL &&
-	    SSL_session_reused(io_ssl(s->io)) ? "yes" : "no");
-	kvlog_str(&kv, "cert", io_tls_peer_cert_provided(s->io) ?
-	    "presented" : "none");
-	kvlog_str(&kv, "cert-subject", s->cert_subject);
-	kvlog_str(&kv, "cert-serial", s->cert_serial);
-	kvlog_str(&kv, "cert-issuer", s->cert_issuer);
-	kvlog_str(&kv, "cert-user", s->certname[0] ? s->certname : NULL);
-	kvlog_str(&kv, "cert-policy", certverify_policies(io_ssl(s->io)));
-	kvlog_info(&kv);
 	s->phase = PX_LOGIN;
 	s->proto->greet(s);
+	return 1;
 }
 
+/* The CRL or OCSP check refused the certificate: no reply, the close. */
 static void
-px_ocsp_cb(void *arg, int refuse, const char *why)
+px_cert_refused(struct sess *ss, const char *why)
 {
-	struct proxy_session	*s = arg;
-
-	s->ocsp_id = 0;
-	if (refuse) {
-		px_log_tls_failed(s, "cert-refused", why);
-		proxy_close(s, why);
-		return;
-	}
-	px_tls_ready(s);
-	io_resume(s->io);
+	proxy_close((struct proxy_session *)ss, why);
 }
 
+/* The client's input and the connection's end (session.h). */
 static void
-px_io(struct io *io, int evt, void *arg)
+px_io(struct sess *ss, int evt)
 {
-	struct proxy_session	*s = arg;
-	char			 why[512], who[64];
+	struct proxy_session	*s = (struct proxy_session *)ss;
+	struct io		*io = s->sess.io;
 
 	switch (evt) {
-	case IO_TLSREADY:
-		stats_inc(STAT_TLS_OK);
-		/* For the log lines, also if the checks below refuse. */
-		io_tls_names(io, s->tlsver, sizeof(s->tlsver), s->cipher,
-		    sizeof(s->cipher));
-		/* As smtp_session.c does: crl-check proxy on the chain,
-		 * then OCSP (the session waits for crld, paused). */
-		if (crl_front_check_client(s->gen->conf, s->l, io, s->addr,
-		    why, sizeof(why)) == -1) {
-			px_log_tls_failed(s, "cert-refused", why);
-			proxy_close(s, why);
-			return;
-		}
-		snprintf(who, sizeof(who), "proxy %012llx",
-		    (unsigned long long)s->id);
-		switch (ocsp_front_check_client(s->gen->conf, s->l, io, who,
-		    px_ocsp_cb, s, &s->ocsp_id, why, sizeof(why))) {
-		case -1:
-			px_log_tls_failed(s, "cert-refused", why);
-			proxy_close(s, why);
-			return;
-		case 1:
-			io_pause(io);
-			return;
-		}
-		px_tls_ready(s);
-		px_read(s);
-		return;
 	case IO_DATAIN:
 		px_read(s);
 		return;
@@ -734,17 +640,6 @@ px_io(struct io *io, int evt, void *arg)
 		if (s->phase == PX_RELAY && s->bio != NULL)
 			io_resume(s->bio);
 		return;
-	}
-	/* A handshake that did not finish: its own event, then the end. */
-	if (s->phase == PX_TLS && s->ocsp_id == 0)
-		stats_inc(stats_tls_failure(evt == IO_TIMEOUT,
-		    evt == IO_DISCONNECTED, io_error(io)));
-	if (s->phase == PX_TLS && s->ocsp_id == 0)
-		px_log_tls_failed(s, "tls-failed", evt == IO_TIMEOUT ?
-		    "TLS handshake timed out" : evt == IO_DISCONNECTED ?
-		    "client disconnected during the TLS handshake" :
-		    io_error(io) ? io_error(io) : "I/O error");
-	switch (evt) {
 	case IO_TIMEOUT:
 		if (s->phase == PX_LOGIN)
 			s->proto->bye(s, "idle timeout, closing");
@@ -773,7 +668,7 @@ px_read(struct proxy_session *s)
 		return;
 	default:
 		/* Waiting: what the client sent stays buffered. */
-		io_pause(s->io);
+		io_pause(s->sess.io);
 		return;
 	}
 }
@@ -840,8 +735,8 @@ proxy_login_failed(struct proxy_session *s, enum px_fail why,
 	    SAR_REFUSED);
 	if (why == PXF_AUTH || why == PXF_BACKEND || why == PXF_ACCOUNT ||
 	    why == PXF_EXPIRED)
-		authfail_record(s->vpnuser[0] ? s->vpnuser : NULL, s->addr,
-		    s->l->limits.auth_failure_window, time(NULL));
+		authfail_record(s->vpnuser[0] ? s->vpnuser : NULL, s->sess.addr,
+		    s->sess.l->limits.auth_failure_window, time(NULL));
 	px_forget_login(s);
 	px_login_uncount(s);
 	px_group_move(s, PXA_UNAUTH);
@@ -861,7 +756,7 @@ proxy_login_failed(struct proxy_session *s, enum px_fail why,
 	}
 	if (proxy_error(s) == -1)
 		return;
-	io_resume(s->io);
+	io_resume(s->sess.io);
 }
 
 /*
@@ -896,7 +791,7 @@ px_check_later(struct proxy_session *s, int what, const char *text)
 	struct timeval	 tv = { 0, 0 };
 
 	s->phase = PX_CHECK;
-	io_pause(s->io);
+	io_pause(s->sess.io);
 	s->pfail = what;
 	s->pfail_text = text;
 	if (s->ev_check == NULL && (s->ev_check = evtimer_new(front_base(),
@@ -954,9 +849,9 @@ proxy_login(struct proxy_session *s, const char *user, size_t ulen,
 		    "credentials");
 		return;
 	}
-	if (authfail_blocked(s->vpnuser, s->addr,
-	    s->l->limits.max_auth_failures, s->l->limits.auth_failure_window,
-	    time(NULL))) {
+	if (authfail_blocked(s->vpnuser, s->sess.addr,
+	    s->sess.l->limits.max_auth_failures,
+	    s->sess.l->limits.auth_failure_window, time(NULL))) {
 		px_check_later(s, PXF_BLOCKED, "too many failed logins, try "
 		    "again later");
 		return;
@@ -1005,7 +900,7 @@ proxy_login_external(struct proxy_session *s, const char *authzid,
 int
 proxy_external_ok(const struct proxy_session *s)
 {
-	return s->certname[0] != '\0' && !s->cert_refused &&
+	return s->certname[0] != '\0' && !s->sess.cert_refused &&
 	    s->p->master_user != NULL &&
 	    config_proxy_has_auth(s->p, PROXY_AUTH_CERTIFICATE);
 }
@@ -1013,9 +908,9 @@ proxy_external_ok(const struct proxy_session *s)
 const char *
 proxy_cert_state(const struct proxy_session *s)
 {
-	if (s->cert_refused)
+	if (s->sess.cert_refused)
 		return "refused";
-	if (s->cert_subject == NULL)
+	if (s->sess.cert_subject == NULL)
 		return "none";
 	return s->certname[0] != '\0' ? "ok" : "no-name";
 }
@@ -1026,7 +921,7 @@ proxy_master(const struct proxy_session *s, const char **user,
 {
 	const struct conf_blob	*b;
 
-	if (s->p->master_user == NULL || (b = conf_bundle_blob(s->gen->b,
+	if (s->p->master_user == NULL || (b = conf_bundle_blob(s->sess.gen->b,
 	    IMSG_CONF_MASTER, s->p->name)) == NULL || b->alen == 0)
 		return -1;
 	*user = s->p->master_user;
@@ -1251,12 +1146,13 @@ px_piggyback(struct proxy_session *s)
 
 	/* Several fronts: the earlier session may be on any of them. */
 	if (front_logins_shared())
-		return front_logins_get(px_key("p", s->vpnuser, s->addr)) > 0;
+		return front_logins_get(px_key("p", s->vpnuser,
+		    s->sess.addr)) > 0;
 	TAILQ_FOREACH(o, &px_sessions, entry)
 		if (o != s && o->phase == PX_RELAY &&
 		    o->auth == PXA_AUTHED &&
 		    strcmp(o->vpnuser, s->vpnuser) == 0 &&
-		    strcmp(o->addr, s->addr) == 0)
+		    strcmp(o->sess.addr, s->sess.addr) == 0)
 			return 1;
 	return 0;
 }
@@ -1271,7 +1167,7 @@ px_auth_next(struct proxy_session *s)
 	while (s->midx < p->nauth) {
 		m = p->auth[s->midx++];
 		log_trace(TRACE_PROXY, "session=%012llx trying method %s "
-		    "(%d of %d)", (unsigned long long)s->id,
+		    "(%d of %d)", (unsigned long long)s->sess.id,
 		    config_proxy_auth_name(m), s->midx, p->nauth);
 		/* EXTERNAL has no password: the certificate or nothing. */
 		if (s->external && m != PROXY_AUTH_CERTIFICATE)
@@ -1286,7 +1182,7 @@ px_auth_next(struct proxy_session *s)
 			    s->vpnpasslen, p->aaa_ldap->timeout, px_aaa_cb, s);
 			return;
 		case PROXY_AUTH_CERTIFICATE:
-			if (s->certname[0] != '\0' && !s->cert_refused &&
+			if (s->certname[0] != '\0' && !s->sess.cert_refused &&
 			    s->cert_bound) {
 				s->method = "certificate";
 				px_authorize(s);
@@ -1347,8 +1243,8 @@ px_authz_cb(void *arg, const struct lookup_result *res)
 		return;
 	}
 	if (name != NULL) {
-		if ((s->gp = config_find_group_policy(s->gen->conf, name)) ==
-		    NULL) {
+		if ((s->gp = config_find_group_policy(s->sess.gen->conf,
+		    name)) == NULL) {
 			proxy_kv(s, &kv, "authorization");
 			kvlog_str(&kv, "user", s->vpnuser);
 			kvlog_str(&kv, "group-policy", name);
@@ -1428,7 +1324,7 @@ px_accept_user(struct proxy_session *s)
 	s->phase = PX_BACKEND;
 	snprintf(s->backend, sizeof(s->backend), "%s:%u",
 	    proxy_server_name(s->server),
-	    config_proxy_server_port(s->server, s->l->proto));
+	    config_proxy_server_port(s->server, s->sess.l->proto));
 	/* The master account logs in only for the certificate's own user
 	 * and mailbox, never for a mailbox named after a delimiter. */
 	s->use_master = s->method != NULL &&
@@ -1458,7 +1354,7 @@ proxy_session_started(struct proxy_session *s)
 
 	/* Relaying: a piggyback login on any front may lean on it. */
 	if (front_logins_shared() && !s->relay_counted) {
-		s->relay_key = px_key("p", s->vpnuser, s->addr);
+		s->relay_key = px_key("p", s->vpnuser, s->sess.addr);
 		s->relay_counted = front_logins_add(s->relay_key, 1) != -1;
 	}
 
@@ -1511,10 +1407,10 @@ px_acct(struct proxy_session *s, const char *event, const char *reason)
 	msg_init(&m);
 	msg_put_str(&m, s->p->name);
 	msg_put_str(&m, event);
-	msg_put_u64(&m, s->id);
+	msg_put_u64(&m, s->sess.id);
 	msg_put_str(&m, s->proto->name);
 	msg_put_str(&m, s->vpnuser);
-	msg_put_str(&m, s->addr);
+	msg_put_str(&m, s->sess.addr);
 	msg_put_str(&m, s->backend);
 	msg_put_u64(&m, s->bytes_in);
 	msg_put_u64(&m, s->bytes_out);
@@ -1560,13 +1456,13 @@ proxy_show_sessions(struct childproc *cp, uint64_t reqid, unsigned max)
 			break;
 		n++;
 		msg_reset(&m);
-		msg_put_u64(&m, s->id);
+		msg_put_u64(&m, s->sess.id);
 		msg_put_str(&m, s->proto->name);
 		msg_put_str(&m, px_state_name(s));
 		msg_put_str(&m, s->vpnuser);
-		msg_put_str(&m, s->addr);
+		msg_put_str(&m, s->sess.addr);
 		msg_put_str(&m, s->backend);
-		msg_put_i64(&m, (int64_t)s->started);
+		msg_put_i64(&m, (int64_t)s->sess.started);
 		msg_put_u64(&m, s->bytes_in);
 		msg_put_u64(&m, s->bytes_out);
 		imsgev_send(&cp->parent, &m, IMSG_CTL_SESSION, 0, reqid, -1);
@@ -1581,7 +1477,7 @@ proxy_session_kill(uint64_t id)
 	struct proxy_session	*s;
 
 	TAILQ_FOREACH(s, &px_sessions, entry)
-		if (s->id == id)
+		if (s->sess.id == id)
 			break;
 	if (s == NULL)
 		return -1;

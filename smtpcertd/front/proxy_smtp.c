@@ -46,7 +46,7 @@ enum { BS_GREET = 1, BS_EHLO, BS_STARTTLS, BS_TLS, BS_AUTH, BS_XCLIENT };
 static const char *
 hostname(struct proxy_session *s)
 {
-	return s->gen->conf->hostname;
+	return s->sess.gen->conf->hostname;
 }
 
 static void
@@ -145,7 +145,7 @@ smtp_input(struct proxy_session *s)
 	size_t		 len;
 
 	while (s->phase == PX_LOGIN) {
-		if ((line = io_getline(s->io, &len)) == NULL) {
+		if ((line = io_getline(s->sess.io, &len)) == NULL) {
 			if (len != IO_TOOLONG)
 				return 0;
 			proxy_reply(s, "500 5.5.2 Line too long\r\n");
@@ -326,11 +326,11 @@ smtp_be_xclient(struct proxy_session *s, struct smtp_reply *r)
 		return -1;
 	}
 	smtp_xtext(u, sizeof(u), s->vpnuser);
-	smtp_xtext(a, sizeof(a), s->addr);
+	smtp_xtext(a, sizeof(a), s->sess.addr);
 	s->bstate = BS_XCLIENT;
 	smtp_reply_init(r);
 	proxy_be_printf(s, "XCLIENT LOGIN=%s ADDR=%s%s PORT=%u\r\n", u,
-	    strchr(s->addr, ':') != NULL ? "IPV6:" : "", a, s->port);
+	    strchr(s->sess.addr, ':') != NULL ? "IPV6:" : "", a, s->sess.port);
 	return 0;
 }
 

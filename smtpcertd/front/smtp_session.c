@@ -32,7 +32,6 @@
 #include "compat.h"
 #include "config.h"
 #include "certverify.h"
-#include "crl_front.h"
 #include "data_filter.h"
 #include "front.h"
 #include "fronts.h"
@@ -41,9 +40,9 @@
 #include "kvlog.h"
 #include "log.h"
 #include "lookup.h"
-#include "ocsp_front.h"
 #include "proto.h"
 #include "pwpolicy.h"
+#include "session.h"
 #include "smtp_parse.h"
 #include "stats.h"
 #include "upstream.h"
@@ -95,34 +94,19 @@ enum up_wait {
 };
 
 struct session {
-	uint64_t		 id;
-	int			 counted;	/* in front_counts_add() */
+	struct sess		 sess;		/* first (session.h) */
 	TAILQ_ENTRY(session)	 entry;		/* show sessions, kill */
-	struct front_gen	*gen;
-	const struct listener	*l;
 	const struct policy	*pol;
-	struct io		*io;
 	enum sess_state		 state;
-	char			 addr[FRONT_ADDR_MAX];
-	unsigned		 port;
 	char			 helo[SESSION_NAME_MAX];
 	int			 greeted;	/* EHLO/HELO seen */
 	int			 esmtp;
 	int			 tls;
-	char			 tlsver[32];	/* "TLSv1.3" */
-	char			 cipher[96];
-	int			 cipher_bits, cipher_alg_bits;
-	time_t			 started;
 	int			 errors;
 
 	/* identity */
 	enum cert_state		 cert;
-	char			*cert_subject;
-	char			*cert_serial;
-	char			*cert_issuer;
 	uint64_t		 lookup_id;
-	uint64_t		 ocsp_id;	/* issue 5 item 7: OCSP
-						 * answer awaited */
 	int			 authenticated;
 	int			 monitor;	/* allowance failed: log all */
 	/* Until then, on a listener whose profile may monitor, the
@@ -167,10 +151,14 @@ struct session {
 };
 
 static TAILQ_HEAD(, session) sessions = TAILQ_HEAD_INITIALIZER(sessions);
+
 static uint64_t		 session_next_id;
 static unsigned		 session_count;
 
-static void	session_io(struct io *, int, void *);
+static void	session_io(struct sess *, int);
+static int	session_tls_ready(struct sess *, enum sess_cert,
+		    const struct certfields *);
+static void	session_cert_refused(struct sess *, const char *);
 static void	session_read(struct session *);
 static int	session_command(struct session *, char *, size_t);
 static void	session_reply(struct session *, int, const char *,
@@ -191,6 +179,13 @@ static void	session_hist_add(struct session *, char, const char *,
 static void	session_hist_flush(struct session *);
 static void	session_hist_stop(struct session *);
 static int	session_may_monitor(const struct session *);
+
+static const struct sess_ops session_ops = {
+	.io = session_io,
+	.refused = session_cert_refused,
+	.ready = session_tls_ready,
+	.what = "session",
+};
 
 void
 smtp_session_init(void)
@@ -243,7 +238,7 @@ session_reply(struct session *s, int code, const char *enh,
 	}
 	if (s->monitor || s->hist != NULL || log_tracing(TRACE_SMTP))
 		session_log_reply(s, "reply", wire);
-	io_write(s->io, wire, strlen(wire));
+	io_write(s->sess.io, wire, strlen(wire));
 	if (code >= 500 && code != 554 && code != 552 && code != 550 &&
 	    code != 553)
 		s->errors++;
@@ -263,16 +258,14 @@ session_relay_reply(struct session *s, const struct smtp_reply *r)
 	}
 	if (s->monitor || s->hist != NULL || log_tracing(TRACE_SMTP))
 		session_log_reply(s, "upstream-reply", wire);
-	io_write(s->io, wire, strlen(wire));
+	io_write(s->sess.io, wire, strlen(wire));
 }
 
-/* The fields every event line of a session starts with (kvlog.h). */
+/* The fields every event line of a session starts with (session.h). */
 static void
 session_kv(struct session *s, struct kvlog *kv, const char *event)
 {
-	kvlog_init(kv, s->id, event);
-	kvlog_str(kv, "proto", "smtp");
-	kvlog_addr(kv, "client", s->addr, s->port);
+	sess_kv(&s->sess, kv, event);
 }
 
 /*
@@ -360,7 +353,7 @@ session_log_reply(struct session *s, const char *what, const char *wire)
 
 		session_hist_add(s, what[0] == 'u' ? 'u' : 'r', wire, len);
 		log_trace(TRACE_SMTP, "session=%012llx %s=%s",
-		    (unsigned long long)s->id, what,
+		    (unsigned long long)s->sess.id, what,
 		    kvlog_quote(q, sizeof(q), wire, len));
 	}
 }
@@ -400,7 +393,7 @@ session_log_command(struct session *s, const struct smtp_cmd *cmd,
 	} else {
 		session_hist_add(s, 'c', line, len);
 		log_trace(TRACE_SMTP, "session=%012llx command=%s",
-		    (unsigned long long)s->id,
+		    (unsigned long long)s->sess.id,
 		    kvlog_quote(q, sizeof(q), line, len));
 	}
 }
@@ -411,45 +404,32 @@ session_log_end(struct session *s, const char *why)
 	struct kvlog	 kv;
 
 	session_kv(s, &kv, "end");
-	kvlog_u64(&kv, "listener", s->l->index);
+	kvlog_u64(&kv, "listener", s->sess.l->index);
 	kvlog_str(&kv, "helo", s->helo[0] ? s->helo : NULL);
-	kvlog_str(&kv, "tls", s->tlsver[0] ? s->tlsver : "no");
-	kvlog_str(&kv, "cipher", s->tlsver[0] ? s->cipher : NULL);
-	kvlog_str(&kv, "cert", cert_state_name(s->cert));
-	kvlog_str(&kv, "cert-subject", s->cert_subject);
-	kvlog_str(&kv, "cert-serial", s->cert_serial);
-	kvlog_str(&kv, "cert-issuer", s->cert_issuer);
-	kvlog_str(&kv, "cert-policy", s->io != NULL ?
-	    certverify_policies(io_ssl(s->io)) : NULL);
+	sess_kv_tlscert(&s->sess, &kv, cert_state_name(s->cert));
+	kvlog_str(&kv, "cert-policy", s->sess.io != NULL ?
+	    certverify_policies(io_ssl(s->sess.io)) : NULL);
 	kvlog_str(&kv, "user", s->authenticated ? s->user : NULL);
 	kvlog_str(&kv, "method", s->authenticated ? s->method : NULL);
 	kvlog_u64(&kv, "messages", s->msgs);
-	kvlog_i64(&kv, "duration", (int64_t)(time(NULL) - s->started));
-	kvlog_str(&kv, "result", why);
-	kvlog_info(&kv);
+	sess_kv_end(&s->sess, &kv, why);
 }
 
+/* The client's io flushed and closed (flush 1) or dropped. */
 static void
-session_free(struct session *s)
+session_free(struct session *s, int flush)
 {
 	if (s->lookup_id)
 		lookup_cancel(s->lookup_id);
-	if (s->ocsp_id)
-		ocsp_front_cancel(s->ocsp_id);
 	if (s->up != NULL)
 		upstream_abort(s->up);
+	sess_close(&s->sess, flush);
 	data_filter_free(&s->df);
 	dbuf_free(&s->dout);
 	free(s->hist);
-	free(s->cert_subject);
-	free(s->cert_serial);
-	free(s->cert_issuer);
 	session_forget_mails(s);
-	front_gen_unref(s->gen);
 	TAILQ_REMOVE(&sessions, s, entry);
 	session_count--;
-	if (s->counted)
-		front_counts_add(FC_SMTP, -1);
 	explicit_bzero(s, sizeof(*s));
 	free(s);
 }
@@ -463,18 +443,14 @@ session_close(struct session *s, const char *why)
 		upstream_quit(s->up);
 		s->up = NULL;
 	}
-	io_close(s->io);
-	s->io = NULL;
-	session_free(s);
+	session_free(s, 1);
 }
 
 static void
 session_abort(struct session *s, const char *why)
 {
 	session_log_end(s, why);
-	io_free(s->io);
-	s->io = NULL;
-	session_free(s);
+	session_free(s, 0);
 }
 
 static void
@@ -483,7 +459,7 @@ session_greet(struct session *s)
 	s->state = S_CMD;
 	s->greeting_sent = 1;
 	session_reply(s, 220, NULL, "%s ESMTP smtpcertd",
-	    s->gen->conf->hostname);
+	    s->sess.gen->conf->hostname);
 }
 
 /*
@@ -496,7 +472,6 @@ smtp_session_accept(int fd, struct front_gen *g, const struct listener *l,
     const struct front_peer *peer)
 {
 	struct session		*s;
-	struct kvlog		 kv;
 
 	if ((s = calloc(1, sizeof(*s))) == NULL) {
 		log_warn("session");
@@ -504,51 +479,39 @@ smtp_session_accept(int fd, struct front_gen *g, const struct listener *l,
 		close(fd);
 		return;
 	}
-	s->gen = g;
-	s->l = l;
-	s->pol = s->l->policy;
-	s->id = session_next_id++;
-	s->started = time(NULL);
+	stats_inc(l->proto == LISTEN_SMTPS ? STAT_CONN_SMTPS :
+	    STAT_CONN_SMTP);
+	if (sess_open(&s->sess, &session_ops, session_next_id++, fd, g, l,
+	    peer, "smtp", NULL) == -1) {
+		log_warnx("session: out of memory");
+		front_gen_unref(g);
+		free(s);
+		return;
+	}
+	s->pol = l->policy;
 	TAILQ_INSERT_TAIL(&sessions, s, entry);
 	session_count++;
-	stats_inc(s->l->proto == LISTEN_SMTPS ? STAT_CONN_SMTPS :
-	    STAT_CONN_SMTP);
-	strlcpy(s->addr, peer->addr, sizeof(s->addr));
-	s->port = peer->port;
 	/* Only where monitor mode can begin; without memory, monitor
 	 * lines start at the AUTH that begins it, as before. */
 	if (session_may_monitor(s))
 		s->hist = malloc(SESSION_HIST_MAX);
-	if (data_filter_init(&s->df, s->l->limits.max_line_length + 2,
-	    (uint64_t)s->l->limits.max_message_size) == -1 ||
-	    (s->io = io_new(front_base(), fd, session_io, s)) == NULL) {
+	if (data_filter_init(&s->df, l->limits.max_line_length + 2,
+	    (uint64_t)l->limits.max_message_size) == -1) {
 		log_warnx("session: out of memory");
-		close(fd);
-		session_free(s);
+		session_free(s, 0);
 		return;
 	}
 	dbuf_init(&s->dout);
-	io_set_limits(s->io, IO_INBUF_MAX, AUTH_LINE_MAX);
-	io_set_timeout(s->io, s->l->limits.idle_timeout * 1000);
-	session_kv(s, &kv, "connect");
-	kvlog_u64(&kv, "listener", s->l->index);
-	kvlog_info(&kv);
-	/* Across every front (fronts.h): ours counted, then everyone's. */
-	s->counted = 1;
-	if (front_counts_add(FC_SMTP, 1) >
-	    (unsigned)s->l->limits.max_sessions) {
-		stats_inc(STAT_CONN_TOOMANY);
+	io_set_limits(s->sess.io, IO_INBUF_MAX, AUTH_LINE_MAX);
+	if (sess_connect(&s->sess, FC_SMTP) == -1) {
 		session_reply(s, 421, "4.7.0", "%s Too many sessions, try "
-		    "again later", s->gen->conf->hostname);
+		    "again later", s->sess.gen->conf->hostname);
 		session_close(s, "too many sessions");
 		return;
 	}
-	if (s->l->tls == LISTEN_TLS_IMPLICIT) {
+	if (l->tls == LISTEN_TLS_IMPLICIT) {
 		s->state = S_TLS_HANDSHAKE;
-		/* Ties io.c's "fd N" trace lines to the session. */
-		log_trace(TRACE_TLS, "session=%012llx implicit TLS on fd %d",
-		    (unsigned long long)s->id, io_fd(s->io));
-		if (io_start_tls_server(s->io, s->gen->srv[s->l->index]) < 0)
+		if (sess_start_tls(&s->sess, "implicit TLS") < 0)
 			session_abort(s, "cannot start TLS");
 		return;
 	}
@@ -610,7 +573,7 @@ session_cert_cb(void *arg, const struct lookup_result *res)
 		s->cert = CERT_OK;
 		s->authenticated = 1;
 		strlcpy(s->user, res->user ? res->user : "", sizeof(s->user));
-		session_keep_identity(s, s->l->auth_profile, res);
+		session_keep_identity(s, s->sess.l->auth_profile, res);
 		strlcpy(s->method, "certificate", sizeof(s->method));
 		session_hist_stop(s);	/* no AUTH, no monitor mode */
 		break;
@@ -634,9 +597,9 @@ session_cert_cb(void *arg, const struct lookup_result *res)
 	stats_auth(SAM_CERTIFICATE, s->cert == CERT_OK ? SAR_OK :
 	    s->cert == CERT_TEMPFAIL ? SAR_TEMPFAIL : SAR_BADCRED);
 	session_kv(s, &kv, "cert");
-	kvlog_str(&kv, "cert-subject", s->cert_subject);
-	kvlog_str(&kv, "cert-serial", s->cert_serial);
-	kvlog_str(&kv, "cert-issuer", s->cert_issuer);
+	kvlog_str(&kv, "cert-subject", s->sess.cert_subject);
+	kvlog_str(&kv, "cert-serial", s->sess.cert_serial);
+	kvlog_str(&kv, "cert-issuer", s->sess.cert_issuer);
 	kvlog_str(&kv, "cert", cert_state_name(s->cert));
 	kvlog_str(&kv, "user", s->authenticated ? s->user : NULL);
 	kvlog_str(&kv, "result", ldap_result_name(res->result));
@@ -659,35 +622,28 @@ session_cert_cb(void *arg, const struct lookup_result *res)
 			session_greet(s);
 		else
 			s->state = S_CMD;
-		io_resume(s->io);
+		io_resume(s->sess.io);
 	}
 }
 
-/* After every handshake: who does the certificate say this is? */
-static void
-session_tls_ready(struct session *s)
+/*
+ * After every handshake and the skeleton's checks (session.h): who does
+ * the certificate say this is?  1 when the commands may be read.
+ */
+static int
+session_tls_ready(struct sess *ss, enum sess_cert c,
+    const struct certfields *cf)
 {
-	const struct auth_profile	*ap = s->l->auth_profile;
-	struct certfields		 cf;
+	struct session			*s = (struct session *)ss;
+	const struct auth_profile	*ap = s->sess.l->auth_profile;
 	struct kvlog			 kv;
 
 	s->tls = 1;
-	session_kv(s, &kv, "tls");
-	kvlog_str(&kv, "tls", s->tlsver);
-	kvlog_str(&kv, "cipher", s->cipher);
-	kvlog_str(&kv, "resumed", io_ssl(s->io) != NULL &&
-	    SSL_session_reused(io_ssl(s->io)) ? "yes" : "no");
-	kvlog_str(&kv, "cert", io_tls_peer_cert_provided(s->io) ?
-	    "presented" : "none");
-	kvlog_str(&kv, "cert-policy", certverify_policies(io_ssl(s->io)));
-	kvlog_info(&kv);
-	if (!io_tls_peer_cert_provided(s->io)) {
+	switch (c) {
+	case SESS_CERT_NONE:
 		s->cert = CERT_NONE;
 		goto done;
-	}
-	/* As the handshake decoded it, for this and the CRL and OCSP
-	 * checks before it. */
-	if (certfields_ident(io_tls_peer_cert(s->io), &cf) == -1) {
+	case SESS_CERT_UNREADABLE:
 		/* The handshake verified it; we cannot read it: fail
 		 * closed. */
 		session_kv(s, &kv, "error");
@@ -697,140 +653,57 @@ session_tls_ready(struct session *s)
 		s->cert = CERT_TEMPFAIL;
 		stats_auth(SAM_CERTIFICATE, SAR_TEMPFAIL);
 		goto done;
+	case SESS_CERT_READ:
+		break;
 	}
-	s->cert_subject = strdup(cf.dn ? cf.dn : "");
-	s->cert_serial = strdup(cf.sn ? cf.sn : "");
-	s->cert_issuer = strdup(cf.issuer ? cf.issuer : "");
 	if (ap == NULL || ap->kind != AUTH_PROFILE_CERTIFICATE) {
 		s->cert = CERT_UNUSED;
-		certfields_free(&cf);
 		goto done;
 	}
 	s->cert = CERT_PENDING;
 	s->state = S_CERT_LOOKUP;
-	io_pause(s->io);
-	s->lookup_id = lookup_cert(ap->ldap->name, ap->query->name, cf.der,
-	    cf.derlen, ap->ldap->timeout, session_cert_cb, s);
-	certfields_free(&cf);
-	return;
+	io_pause(s->sess.io);
+	s->lookup_id = lookup_cert(ap->ldap->name, ap->query->name, cf->der,
+	    cf->derlen, ap->ldap->timeout, session_cert_cb, s);
+	return 0;
 done:
 	if (!s->greeting_sent)
 		session_greet(s);
 	else
 		s->state = S_CMD;
+	return s->state == S_CMD;
 }
 
-/*
- * The handshake failed (event tls-failed), or it succeeded but the
- * client's certificate was refused by the CRL or OCSP check (event
- * cert-refused); the end line follows.
- */
+/* The CRL or OCSP check refused the certificate after the handshake. */
 static void
-session_log_tls_failed(struct session *s, const char *event, const char *why)
+session_cert_refused(struct sess *ss, const char *why)
 {
-	const struct certverify_refusal	*r;
-	struct kvlog			 kv;
+	struct session	*s = (struct session *)ss;
 
-	if (strcmp(event, "cert-refused") == 0)
-		s->cert = CERT_REFUSED;
-	r = certverify_logged(io_ssl(s->io), event);
-	session_kv(s, &kv, event);
-	if (r != NULL)
-		certverify_kv(&kv, r);
-	certverify_reason(&kv, r, event, why);
-	kvlog_info(&kv);
+	s->cert = CERT_REFUSED;
+	session_reply(s, 554, "5.7.1", "Client certificate refused: %s", why);
+	session_close(s, why);
 }
 
-/* Issue 5 item 7: crld's OCSP answer (ocsp_front.c), the session paused
- * since the handshake: refuse like a revoked CRL entry, or go on. */
+/* The client's input and the connection's end (session.h). */
 static void
-session_ocsp_cb(void *arg, int refuse, const char *why)
+session_io(struct sess *ss, int evt)
 {
-	struct session	*s = arg;
-
-	s->ocsp_id = 0;
-	if (refuse) {
-		session_log_tls_failed(s, "cert-refused", why);
-		session_reply(s, 554, "5.7.1", "Client certificate refused: "
-		    "%s", why);
-		session_close(s, why);
-		return;
-	}
-	session_tls_ready(s);
-	if (s->state == S_CMD)
-		io_resume(s->io);
-}
-
-static void
-session_io(struct io *io, int evt, void *arg)
-{
-	struct session	*s = arg;
-	char		 crlwhy[1024], who[64];
+	struct session	*s = (struct session *)ss;
+	struct io	*io = s->sess.io;
 
 	switch (evt) {
-	case IO_TLSREADY:
-		stats_inc(STAT_TLS_OK);
-		/* For the log lines, also if the checks below refuse. */
-		io_tls_names(io, s->tlsver, sizeof(s->tlsver), s->cipher,
-		    sizeof(s->cipher));
-		s->cipher_bits = io_tls_cipher_bits(io, &s->cipher_alg_bits);
-		/* Issue 5, CRL check (crl_front.c): a revoked chain, or one
-		 * without a fresh CRL under fail-closed, ends the session
-		 * right after the handshake.  Here rather than in
-		 * session_tls_ready(): the session is freed, and the code
-		 * below would still use it. */
-		if (crl_front_check_client(s->gen->conf, s->l, io, s->addr,
-		    crlwhy, sizeof(crlwhy)) == -1) {
-			session_log_tls_failed(s, "cert-refused", crlwhy);
-			session_reply(s, 554, "5.7.1", "Client certificate "
-			    "refused: %s", crlwhy);
-			session_close(s, crlwhy);
-			return;
-		}
-		/* Issue 5 item 7, OCSP (ocsp_front.c): with `ocsp yes` the
-		 * session stays paused in S_TLS_HANDSHAKE until crld
-		 * answers; session_ocsp_cb() goes on from there. */
-		snprintf(who, sizeof(who), "session %012llx",
-		    (unsigned long long)s->id);
-		switch (ocsp_front_check_client(s->gen->conf, s->l, io, who,
-		    session_ocsp_cb, s, &s->ocsp_id, crlwhy, sizeof(crlwhy))) {
-		case -1:
-			session_log_tls_failed(s, "cert-refused", crlwhy);
-			session_reply(s, 554, "5.7.1", "Client certificate "
-			    "refused: %s", crlwhy);
-			session_close(s, crlwhy);
-			return;
-		case 1:
-			io_pause(io);
-			return;
-		}
-		/* end OCSP */
-		session_tls_ready(s);
-		if (s->state == S_CMD)
-			session_read(s);
-		return;
 	case IO_DATAIN:
 		session_read(s);
 		return;
 	case IO_LOWAT:
 		return;
-	}
-	/* A handshake that did not finish: its own event, then the end. */
-	if (s->state == S_TLS_HANDSHAKE && s->ocsp_id == 0)
-		stats_inc(stats_tls_failure(evt == IO_TIMEOUT,
-		    evt == IO_DISCONNECTED, io_error(io)));
-	if (s->state == S_TLS_HANDSHAKE && s->ocsp_id == 0)
-		session_log_tls_failed(s, "tls-failed", evt == IO_TIMEOUT ?
-		    "TLS handshake timed out" : evt == IO_DISCONNECTED ?
-		    "client disconnected during the TLS handshake" :
-		    io_error(io) ? io_error(io) : "I/O error");
-	switch (evt) {
 	case IO_TIMEOUT:
 		if (s->state == S_CMD || s->state == S_DATA ||
 		    s->state == S_AUTH_PLAIN || s->state == S_AUTH_LOGIN_USER ||
 		    s->state == S_AUTH_LOGIN_PASS) {
 			session_reply(s, 421, "4.4.2", "%s Idle timeout, "
-			    "closing connection", s->gen->conf->hostname);
+			    "closing connection", s->sess.gen->conf->hostname);
 			session_close(s, "idle timeout");
 		} else
 			session_abort(s, "timeout");
@@ -872,7 +745,7 @@ session_read(struct session *s)
 		    s->state != S_AUTH_LOGIN_USER &&
 		    s->state != S_AUTH_LOGIN_PASS)
 			return;
-		line = io_getline(s->io, &len);
+		line = io_getline(s->sess.io, &len);
 		if (line == NULL) {
 			if (len == IO_TOOLONG) {
 				session_reply(s, 500, "5.5.2",
@@ -897,9 +770,9 @@ session_read(struct session *s)
 		if (session_command(s, line, len) == -1)
 			return;
 check_errors:
-		if (s->errors >= s->l->limits.max_errors) {
+		if (s->errors >= s->sess.l->limits.max_errors) {
 			session_reply(s, 421, "4.7.0", "%s Too many errors, "
-			    "closing connection", s->gen->conf->hostname);
+			    "closing connection", s->sess.gen->conf->hostname);
 			session_close(s, "too many errors");
 			return;
 		}
@@ -911,14 +784,14 @@ static void
 session_wait(struct session *s, enum sess_state st)
 {
 	s->state = st;
-	io_pause(s->io);
+	io_pause(s->sess.io);
 }
 
 static void
 session_resume(struct session *s)
 {
 	s->state = S_CMD;
-	io_resume(s->io);
+	io_resume(s->sess.io);
 }
 
 /*
@@ -942,7 +815,7 @@ session_upstream_release(struct session *s)
 static void
 session_ehlo(struct session *s, const char *arg, size_t len, int esmtp)
 {
-	const struct auth_profile *ap = s->l->auth_profile;
+	const struct auth_profile *ap = s->sess.l->auth_profile;
 	char	 caps[1024];
 	int	 n, auth = 0;
 
@@ -958,15 +831,15 @@ session_ehlo(struct session *s, const char *arg, size_t len, int esmtp)
 	s->esmtp = esmtp;
 	if (!esmtp) {
 		session_reply(s, 250, NULL, "%s Hello %s",
-		    s->gen->conf->hostname, s->helo);
+		    s->sess.gen->conf->hostname, s->helo);
 		return;
 	}
 	n = snprintf(caps, sizeof(caps), "%s Hello %s [%s]\n8BITMIME\n"
 	    "ENHANCEDSTATUSCODES\nPIPELINING\nSIZE %lld",
-	    s->gen->conf->hostname, s->helo, s->addr,
-	    (long long)s->l->limits.max_message_size);
+	    s->sess.gen->conf->hostname, s->helo, s->sess.addr,
+	    (long long)s->sess.l->limits.max_message_size);
 	if (!s->tls && s->pol->tls != POLICY_TLS_OFF &&
-	    s->l->tls == LISTEN_TLS_STARTTLS)
+	    s->sess.l->tls == LISTEN_TLS_STARTTLS)
 		n += snprintf(caps + n, sizeof(caps) - n, "\nSTARTTLS");
 	if (!s->authenticated && ap != NULL && (!session_auth_needs_tls(s) ||
 	    s->tls)) {
@@ -1015,7 +888,7 @@ session_starttls(struct session *s, size_t arglen)
 		return;
 	}
 	if (s->pol->tls == POLICY_TLS_OFF ||
-	    s->l->tls != LISTEN_TLS_STARTTLS) {
+	    s->sess.l->tls != LISTEN_TLS_STARTTLS) {
 		session_reply(s, 502, "5.5.1", "STARTTLS not available");
 		return;
 	}
@@ -1036,9 +909,7 @@ session_starttls(struct session *s, size_t arglen)
 	s->esmtp = 0;
 	s->helo[0] = '\0';
 	s->state = S_TLS_HANDSHAKE;
-	log_trace(TRACE_TLS, "session=%012llx STARTTLS on fd %d",
-	    (unsigned long long)s->id, io_fd(s->io));
-	dropped = io_start_tls_server(s->io, s->gen->srv[s->l->index]);
+	dropped = sess_start_tls(&s->sess, "STARTTLS");
 	if (dropped < 0) {
 		session_abort(s, "cannot start TLS");
 		return;
@@ -1058,7 +929,7 @@ session_starttls(struct session *s, size_t arglen)
 static const struct auth_profile *
 session_auth_profile(struct session *s)
 {
-	const struct auth_profile *ap = s->l->auth_profile;
+	const struct auth_profile *ap = s->sess.l->auth_profile;
 
 	if (ap == NULL)
 		return NULL;
@@ -1077,7 +948,7 @@ session_auth_profile(struct session *s)
 static int
 session_may_monitor(const struct session *s)
 {
-	const struct auth_profile *ap = s->l->auth_profile;
+	const struct auth_profile *ap = s->sess.l->auth_profile;
 
 	if (ap != NULL && ap->kind != AUTH_PROFILE_SMTPAUTH)
 		ap = ap->fallback;
@@ -1185,19 +1056,19 @@ session_auth_cb(void *arg, const struct lookup_result *res)
 		 * only for an account that exists and is in that state;
 		 * a wrong password stays the reply below.
 		 */
-		authfail_record(s->auth_user, s->addr,
-		    s->l->limits.auth_failure_window, time(NULL));
+		authfail_record(s->auth_user, s->sess.addr,
+		    s->sess.l->limits.auth_failure_window, time(NULL));
 		session_reply(s, 535, "5.7.8", "%s",
 		    pwpolicy_text(res->result));
 		break;
 	default:
-		authfail_record(s->auth_user, s->addr,
-		    s->l->limits.auth_failure_window, time(NULL));
+		authfail_record(s->auth_user, s->sess.addr,
+		    s->sess.l->limits.auth_failure_window, time(NULL));
 		session_reply(s, 535, "5.7.8",
 		    "Authentication credentials invalid");
 		break;
 	}
-	io_resume(s->io);
+	io_resume(s->sess.io);
 }
 
 static void
@@ -1216,8 +1087,8 @@ session_auth_check(struct session *s, const char *user, size_t ulen,
 	    plen > LDAP_MAX_PASSWORD) {
 		snprintf(s->auth_user, sizeof(s->auth_user), "(invalid)");
 		stats_auth(stats_auth_method(s->method), SAR_BADCRED);
-		authfail_record(NULL, s->addr,
-		    s->l->limits.auth_failure_window, time(NULL));
+		authfail_record(NULL, s->sess.addr,
+		    s->sess.l->limits.auth_failure_window, time(NULL));
 		/* A name LDAP would never see is not logged either. */
 		session_kv(s, &kv, "auth");
 		kvlog_str(&kv, "method", s->method);
@@ -1236,9 +1107,9 @@ session_auth_check(struct session *s, const char *user, size_t ulen,
 	}
 	memcpy(s->auth_user, user, ulen);
 	s->auth_user[ulen] = '\0';
-	if (authfail_blocked(s->auth_user, s->addr,
-	    s->l->limits.max_auth_failures, s->l->limits.auth_failure_window,
-	    time(NULL))) {
+	if (authfail_blocked(s->auth_user, s->sess.addr,
+	    s->sess.l->limits.max_auth_failures,
+	    s->sess.l->limits.auth_failure_window, time(NULL))) {
 		stats_auth(stats_auth_method(s->method), SAR_REFUSED);
 		session_kv(s, &kv, "auth");
 		kvlog_str(&kv, "method", s->method);
@@ -1531,7 +1402,7 @@ session_upstream_lost(struct session *s, const char *why)
 		 * nothing will drain now, so resume here or the client
 		 * would hang until its idle timeout. */
 		s->up_failed = 1;
-		io_resume(s->io);
+		io_resume(s->sess.io);
 		return;
 	}
 	if (w == W_NONE || (s->state != S_UPSTREAM && s->state != S_DOT)) {
@@ -1645,9 +1516,10 @@ session_mail(struct session *s, const char *arg, size_t len)
 		return;
 	}
 	if (path.has_size &&
-	    path.size > (uint64_t)s->l->limits.max_message_size) {
+	    path.size > (uint64_t)s->sess.l->limits.max_message_size) {
 		session_reply(s, 552, "5.3.4", "Message too big: the limit is "
-		    "%lld octets", (long long)s->l->limits.max_message_size);
+		    "%lld octets",
+		    (long long)s->sess.l->limits.max_message_size);
 		return;
 	}
 	/* The profile that vouched for the user decides (a certificate
@@ -1689,14 +1561,14 @@ session_mail(struct session *s, const char *arg, size_t len)
 		return;
 	}
 	memset(&p, 0, sizeof(p));
-	p.relay = s->l->relay;
-	p.tlsconf = front_relay_tlsconf(s->gen, s->l->relay);
-	p.helo = s->gen->conf->hostname;
-	p.client_addr = s->addr;
-	p.client_port = s->port;
+	p.relay = s->sess.l->relay;
+	p.tlsconf = front_relay_tlsconf(s->sess.gen, s->sess.l->relay);
+	p.helo = s->sess.gen->conf->hostname;
+	p.client_addr = s->sess.addr;
+	p.client_port = s->sess.port;
 	p.client_helo = s->helo;
 	p.login = s->authenticated ? s->user : NULL;
-	p.session = s->id;
+	p.session = s->sess.id;
 	s->wait = W_CONNECT;
 	if ((s->up = upstream_open(front_base(), &p, session_upstream_cb, s))
 	    == NULL)
@@ -1724,7 +1596,7 @@ session_rcpt(struct session *s, const char *arg, size_t len)
 		session_reply(s, code, enh, "%s", text);
 		return;
 	}
-	if (s->rcpt_tried >= (size_t)s->l->limits.max_recipients) {
+	if (s->rcpt_tried >= (size_t)s->sess.l->limits.max_recipients) {
 		session_reply(s, 452, "4.5.3", "Too many recipients");
 		return;
 	}
@@ -1788,11 +1660,11 @@ session_received(struct session *s)
 	hdr_clean(helo, sizeof(helo), s->helo);
 	hdr_clean(user, sizeof(user), s->user);
 	if (s->authenticated && strcmp(s->method, "certificate") == 0) {
-		hdr_clean(subj, sizeof(subj), s->cert_subject);
-		hdr_clean(iss, sizeof(iss), s->cert_issuer);
+		hdr_clean(subj, sizeof(subj), s->sess.cert_subject);
+		hdr_clean(iss, sizeof(iss), s->sess.cert_issuer);
 		snprintf(how, sizeof(how), "\r\n\t(authenticated as %s by "
 		    "certificate serial %s\r\n\t issuer %s)", user,
-		    s->cert_serial, iss);
+		    s->sess.cert_serial, iss);
 	} else if (s->authenticated)
 		snprintf(how, sizeof(how), "\r\n\t(authenticated as %s by "
 		    "AUTH %s%s)", user, s->method,
@@ -1801,10 +1673,10 @@ session_received(struct session *s)
 		how[0] = '\0';
 	/* The TLS session, as Postfix writes it (RFC 8314 7.4 wants the
 	 * Received: field to say TLS was used); nothing for plaintext. */
-	if (s->tls && s->tlsver[0])
+	if (s->tls && s->sess.tlsver[0])
 		snprintf(tls, sizeof(tls), "\r\n\t(using %s with cipher %s "
-		    "(%d/%d bits))", s->tlsver, s->cipher, s->cipher_bits,
-		    s->cipher_alg_bits);
+		    "(%d/%d bits))", s->sess.tlsver, s->sess.cipher,
+		    s->sess.cipher_bits, s->sess.cipher_alg_bits);
 	else
 		tls[0] = '\0';
 	gmtime_r(&now, &tm);
@@ -1812,18 +1684,20 @@ session_received(struct session *s)
 	/* An IPv6 client is an RFC 5321 address literal: [IPv6:...]. */
 	snprintf(hdr, sizeof(hdr), "Received: from %s (%s [%s%s])%s\r\n"
 	    "\tby %s (smtpcertd) with %s%s%s id %012llx.%u%s;\r\n\t%s\r\n",
-	    helo, helo, strchr(s->addr, ':') ? "IPv6:" : "", s->addr, tls,
-	    s->gen->conf->hostname,
+	    helo, helo, strchr(s->sess.addr, ':') ? "IPv6:" : "",
+	    s->sess.addr, tls,
+	    s->sess.gen->conf->hostname,
 	    s->esmtp ? "ESMTP" : "SMTP", s->tls ? "S" : "",
-	    s->authenticated ? "A" : "", (unsigned long long)s->id,
+	    s->authenticated ? "A" : "", (unsigned long long)s->sess.id,
 	    s->msgs, how, date);
 	if (data_filter_prepend(&s->df, &s->dout, hdr, strlen(hdr)) == -1) {
 		/* A very long DN: keep the essentials. */
 		snprintf(hdr, sizeof(hdr), "Received: from [%s%s]\r\n\tby %s "
 		    "(smtpcertd) id %012llx.%u (authenticated as %s);\r\n"
-		    "\t%s\r\n", strchr(s->addr, ':') ? "IPv6:" : "", s->addr,
-		    s->gen->conf->hostname,
-		    (unsigned long long)s->id, s->msgs, user, date);
+		    "\t%s\r\n", strchr(s->sess.addr, ':') ? "IPv6:" : "",
+		    s->sess.addr,
+		    s->sess.gen->conf->hostname,
+		    (unsigned long long)s->sess.id, s->msgs, user, date);
 		data_filter_prepend(&s->df, &s->dout, hdr, strlen(hdr));
 	}
 }
@@ -1834,7 +1708,7 @@ session_data_drained(void *arg)
 	struct session	*s = arg;
 
 	if (s->state == S_DATA)
-		io_resume(s->io);
+		io_resume(s->sess.io);
 }
 
 static void
@@ -1899,14 +1773,14 @@ session_data_in(struct session *s)
 	size_t	 n;
 	int	 event;
 
-	while (s->state == S_DATA && io_datalen(s->io) > 0) {
+	while (s->state == S_DATA && io_datalen(s->sess.io) > 0) {
 		if (s->up != NULL && upstream_queued(s->up) > IO_QUEUE_HIWAT) {
-			io_pause(s->io);
+			io_pause(s->sess.io);
 			return;
 		}
-		n = data_filter_feed(&s->df, io_data(s->io),
-		    io_datalen(s->io), &s->dout, &event);
-		io_drop(s->io, n);
+		n = data_filter_feed(&s->df, io_data(s->sess.io),
+		    io_datalen(s->sess.io), &s->dout, &event);
+		io_drop(s->sess.io, n);
 		if (s->dout.len > 0) {
 			if (s->up != NULL && !s->up_failed &&
 			    upstream_write(s->up, s->dout.buf, s->dout.len)
@@ -1998,7 +1872,7 @@ session_upstream_cb(void *arg, int event, const struct smtp_reply *r,
 			s->state = S_DATA;
 			session_reply(s, 354, NULL,
 			    "Start mail input; end with <CRLF>.<CRLF>");
-			io_resume(s->io);
+			io_resume(s->sess.io);
 			return;
 		}
 		session_relay_reply(s, r);
@@ -2159,13 +2033,13 @@ smtp_show_sessions(struct childproc *cp, uint64_t reqid, unsigned max)
 			break;
 		n++;
 		msg_reset(&m);
-		msg_put_u64(&m, s->id);
-		msg_put_str(&m, config_listener_proto_name(s->l));
+		msg_put_u64(&m, s->sess.id);
+		msg_put_str(&m, config_listener_proto_name(s->sess.l));
 		msg_put_str(&m, session_state_name(s));
 		msg_put_str(&m, s->authenticated ? s->user : "");
-		msg_put_str(&m, s->addr);
+		msg_put_str(&m, s->sess.addr);
 		msg_put_str(&m, s->up != NULL ? upstream_peer(s->up) : "");
-		msg_put_i64(&m, (int64_t)s->started);
+		msg_put_i64(&m, (int64_t)s->sess.started);
 		msg_put_u64(&m, s->relayed);
 		msg_put_u64(&m, 0);
 		imsgev_send(&cp->parent, &m, IMSG_CTL_SESSION, 0, reqid, -1);
@@ -2186,12 +2060,12 @@ smtp_session_kill(uint64_t id)
 	struct session	*s;
 
 	TAILQ_FOREACH(s, &sessions, entry)
-		if (s->id == id)
+		if (s->sess.id == id)
 			break;
 	if (s == NULL)
 		return -1;
 	stats_inc(STAT_CONN_KILLED);
-	if (s->state == S_TLS_HANDSHAKE && s->ocsp_id == 0) {
+	if (s->sess.handshake) {
 		session_abort(s, SESSION_KILLED);
 		return 0;
 	}
@@ -2200,7 +2074,7 @@ smtp_session_kill(uint64_t id)
 		s->up = NULL;
 	}
 	session_reply(s, 421, "4.3.2", "%s Session closed by the "
-	    "administrator", s->gen->conf->hostname);
+	    "administrator", s->sess.gen->conf->hostname);
 	session_close(s, SESSION_KILLED);
 	return 0;
 }
