@@ -4,6 +4,10 @@
  * ldapd-helper, SMTP AUTH, and the transaction relayed live to the
  * upstream mail server.
  *
+ * The session's life up to its protocol (accept, TLS and its checks,
+ * the log lines' shared fields) is the front's skeleton, session.c;
+ * this file is what SMTP adds.
+ *
  * Commands are handled one at a time.  While an answer from ldapd-helper
  * or the upstream is awaited, reading from the client is paused; what the
  * client pipelined stays in the bounded input buffer and is handled in
@@ -151,7 +155,6 @@ struct session {
 };
 
 static TAILQ_HEAD(, session) sessions = TAILQ_HEAD_INITIALIZER(sessions);
-
 static uint64_t		 session_next_id;
 static unsigned		 session_count;
 
