@@ -39,7 +39,9 @@
 #include "fronts.h"
 #include "kvlog.h"
 #include "log.h"
+#include "proxy.h"
 #include "proxyproto.h"
+#include "stats.h"
 
 /*
  * How long a balancer has to send its header, in seconds.  Balancers
@@ -225,8 +227,17 @@ accept_start(int fd, struct front_gen *g, const struct listener *l,
 	case LISTEN_SMTPS:
 		smtp_session_accept(fd, g, l, peer);
 		break;
+	case LISTEN_PROXY_POP3S:
+		stats_inc(STAT_CONN_PROXY_POP3S);
+		proxy_session_accept(fd, g, l, peer, &proxy_pop3);
+		break;
+	case LISTEN_PROXY_IMAP4S:
+		stats_inc(STAT_CONN_PROXY_IMAP4S);
+		proxy_session_accept(fd, g, l, peer, &proxy_imap);
+		break;
 	default:
-		proxy_session_accept(fd, g, l, peer);
+		stats_inc(STAT_CONN_PROXY_SMTPS);
+		proxy_session_accept(fd, g, l, peer, &proxy_smtp);
 		break;
 	}
 }

@@ -82,9 +82,13 @@ void	accept_connection(int fd, const struct listener *);
 void	accept_peer_name(const struct sockaddr *, socklen_t,
 	    struct front_peer *);
 
-/* proxy_session.c: the e-mail proxy (SPEC 6) */
+/* proxy_session.c: the e-mail proxy (SPEC 6); proto is the listener's
+ * protocol (proxy.h), which accept.c picks, so that the session code
+ * reaches the protocols only through their table. */
+struct proxy_proto;
 void	proxy_session_accept(int fd, struct front_gen *,
-	    const struct listener *, const struct front_peer *);
+	    const struct listener *, const struct front_peer *,
+	    const struct proxy_proto *);
 void	proxy_session_init(void);
 /* `show sessions' rows (at most max; returns how many) and `session
  * kill' (0 closed, -1 no such session), for front.c. */

@@ -297,7 +297,7 @@ proxy_error(struct proxy_session *s)
  */
 void
 proxy_session_accept(int fd, struct front_gen *g, const struct listener *l,
-    const struct front_peer *peer)
+    const struct front_peer *peer, const struct proxy_proto *proto)
 {
 	struct proxy_session	*s;
 
@@ -309,20 +309,7 @@ proxy_session_accept(int fd, struct front_gen *g, const struct listener *l,
 		return;
 	}
 	s->p = l->proxy;
-	switch (l->proto) {
-	case LISTEN_PROXY_POP3S:
-		s->proto = &proxy_pop3;
-		stats_inc(STAT_CONN_PROXY_POP3S);
-		break;
-	case LISTEN_PROXY_IMAP4S:
-		s->proto = &proxy_imap;
-		stats_inc(STAT_CONN_PROXY_IMAP4S);
-		break;
-	default:
-		s->proto = &proxy_smtp;
-		stats_inc(STAT_CONN_PROXY_SMTPS);
-		break;
-	}
+	s->proto = proto;
 	s->phase = PX_TLS;
 	if (sess_open(&s->sess, &px_ops, px_next_id++, fd, g, l, peer,
 	    s->proto->name, s->p->name) == -1) {
