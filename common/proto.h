@@ -138,6 +138,8 @@ const char	*proc_name(enum smtpcertd_proc);
 	X(IMSG_FRONT_EVICT)	/* front -> parent: u32 front, u32 0,	\
 				 * u64 key; parent -> that front: u64	\
 				 * key, u32 from, u32 0 (fronts.h) */	\
+	X(IMSG_TICKET_SEED)	/* parent -> a (re)started front: 32	\
+				 * bytes, the ticket keys' secret */	\
 	X(IMSG_TYPE_MAX)
 
 #define IMSG_ENUM_ENTRY(n)	n,

@@ -19,9 +19,10 @@ chroot "$T/empty"
 control socket "$T/ctl.sock"
 crl cache "$T/crlcache"
 hostname "gw.example.test"
-# One front: tickets and the session cache are each front's own, and a
-# resumption landing on another front would be a full handshake.
-front processes 1
+# One front unless said: the TLS 1.2 session-ID cache is each front's
+# own, and a resumption by ID landing on another front would be a full
+# handshake (tickets work on every front: test_ticket_resumes_on_every_front).
+front processes ${RESUME_FRONTS:-1}
 ${1:-}
 pki "gw" cert "$T/pki/server.chain.pem" key "$T/pki/server.key"
 ca "clients" file "${RESUME_CA:-$T/pki/chain.pem}" ${RESUME_CAOPTS:-}
@@ -234,7 +235,33 @@ test_session_cache_zero_turns_it_off() {
 	    fail "setting not printed"
 }
 
+# Issue 17 with issue 14: with several fronts a client's next connection
+# lands on any of them (the kernel spreads them), and the ticket keys are
+# the same in every front (derived from the parent's secret), so a ticket
+# resumes wherever it lands.  8 resumptions over 3 fronts: with keys of
+# each front's own, all 8 would resume only if every one landed on the
+# front that issued the ticket.
+test_ticket_resumes_on_every_front() {
+	RESUME_FRONTS=3 resume_start
+	local v i pids
+	for v in -tls1_3 -tls1_2; do
+		sclient "$T/first$v" $v -sess_out "$T/sess$v"
+		grep -q "^New, TLSv1" "$T/first$v" || { cat "$T/first$v"; fail "$v: first not New"; return 1; }
+		for i in 1 2 3 4 5 6 7 8; do
+			sclient "$T/again$v-$i" $v -sess_in "$T/sess$v"
+			grep -q "^Reused, TLSv1" "$T/again$v-$i" ||
+			    { grep -E "^(New|Reused)" "$T/again$v-$i"; fail "$v: resumption $i not resumed"; return 1; }
+		done
+	done
+	pids=$(grep -E "event=tls .* resumed=yes" "$T/smtpcertd.log" |
+	    sed -n 's/.* front\[\([0-9]*\)\]: .*/\1/p' | sort -u | wc -l)
+	echo "resumptions on $pids fronts"
+	[ "$(grep -Ec "event=tls .* resumed=yes" "$T/smtpcertd.log")" -eq 16 ] ||
+	    fail "not 16 resumed tls lines"
+}
+
 run_test test_resumed_session_keeps_the_user
+run_test test_ticket_resumes_on_every_front
 run_test test_tls12_session_id
 run_test test_revoked_certificate_is_not_resumed
 run_test test_reload_changing_ca_ends_resumption

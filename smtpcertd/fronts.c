@@ -137,6 +137,28 @@ fronts_authfail_table(struct child *c)
 		log_debug("front %d: %zu failed-login records", c->front, a.n);
 }
 
+/*
+ * The secret every front derives its TLS ticket keys from (tlsresume.c):
+ * made once, when the first front starts, and kept only in memory, so a
+ * client resumes on whichever front its next connection lands, and on a
+ * restarted one.  A restart of the daemon makes a new one.
+ */
+static unsigned char	 fronts_ticket_seed[32];
+static int		 fronts_ticket_seeded;
+
+static void
+fronts_ticket_seed_send(struct child *c)
+{
+	if (!fronts_ticket_seeded) {
+		if (getentropy(fronts_ticket_seed,
+		    sizeof(fronts_ticket_seed)) == -1)
+			fatal("getentropy");
+		fronts_ticket_seeded = 1;
+	}
+	imsgev_compose(&c->iev, IMSG_TICKET_SEED, 0, 0, -1,
+	    fronts_ticket_seed, sizeof(fronts_ticket_seed));
+}
+
 void
 fronts_started(struct child *c)
 {
@@ -145,6 +167,7 @@ fronts_started(struct child *c)
 	} h;
 	int	 k, fd;
 
+	fronts_ticket_seed_send(c);
 	fronts_authfail_table(c);
 	if (parent->nfronts <= 1 || parent->counts[c->front] == NULL)
 		return;

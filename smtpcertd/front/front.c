@@ -271,6 +271,15 @@ front_parent_imsg(struct childproc *cp, struct imsg *imsg)
 		front_authfail_table(imsg);
 		return;
 	}
+	if (imsg->hdr.type == IMSG_TICKET_SEED) {
+		unsigned char	 seed[TLSRESUME_SEED_LEN];
+
+		if (imsg_get_data(imsg, seed, sizeof(seed)) == -1)
+			fatalx("malformed IMSG_TICKET_SEED from parent");
+		tlsresume_seed(seed);
+		explicit_bzero(seed, sizeof(seed));
+		return;
+	}
 	if (imsg->hdr.type == IMSG_FRONT_EVICT) {
 		struct {
 			uint64_t	 key;

@@ -6,10 +6,15 @@
  * full handshake is a signature on the card.  Resumption skips it.
  *
  * Tickets (TLS 1.3, and TLS 1.2 clients that offer them) are encrypted
- * under keys made here with RAND_bytes(): they exist only in this
- * process's memory, never on disk, and a new key takes over every
- * lifetime (the previous one still decrypts, its tickets get renewed);
- * a restarted front simply makes new ones.  TLS 1.2 session IDs go to a
+ * under keys that exist only in memory, never on disk, and a new key
+ * takes over every lifetime (the previous one still decrypts, its tickets
+ * get renewed).  With several fronts (issue 17) a client's next
+ * connection lands on any of them: the keys of each lifetime are derived
+ * from a secret the parent makes at start and hands every front
+ * (IMSG_TICKET_SEED), HMAC-SHA256(secret, period number), so every
+ * front, a restarted one too, has the same keys without talking to the
+ * others.  Until the secret arrives a front makes its own with
+ * RAND_bytes().  TLS 1.2 session IDs go to a
  * bounded cache per listener context of our own (SSL_SESS_CACHE_NO_INTERNAL
  * and callbacks), because every lookup must pass through us to check
  * the certificate again.
@@ -67,6 +72,8 @@ struct tr_index {
 };
 
 static struct tr_key	 tr_keys[2];	/* current, previous */
+static unsigned char	 tr_seed[TLSRESUME_SEED_LEN];
+static int		 tr_seeded;
 static int64_t		 tr_lifetime = TLSRESUME_LIFETIME_DEFAULT;
 static int		 tr_idx = -1;	/* SSL_CTX -> struct tr_index */
 
@@ -99,9 +106,57 @@ tlsresume_init(void)
 /* ---------------------------------------------------------------- */
 /* Tickets */
 
+void
+tlsresume_seed(const unsigned char seed[TLSRESUME_SEED_LEN])
+{
+	memcpy(tr_seed, seed, sizeof(tr_seed));
+	tr_seeded = 1;
+	/* Keys of our own until now: from here on, everyone's. */
+	explicit_bzero(tr_keys, sizeof(tr_keys));
+}
+
+/* The key of period p (lifetimes since the epoch) from the secret. */
+static void
+tr_derive(struct tr_key *k, int64_t p)
+{
+	unsigned char	 in[8 + 1], out[3][32];
+	size_t		 len;
+	int		 i;
+
+	for (i = 0; i < 8; i++)
+		in[i] = (unsigned char)((uint64_t)p >> (56 - 8 * i));
+	for (i = 0; i < 3; i++) {
+		in[8] = (unsigned char)i;	/* name, aes, hmac */
+		if (EVP_Q_mac(NULL, "HMAC", NULL, "SHA256", NULL, tr_seed,
+		    sizeof(tr_seed), in, sizeof(in), out[i], sizeof(out[i]),
+		    &len) == NULL || len != sizeof(out[i]))
+			fatalx("HMAC for a ticket key");
+	}
+	memcpy(k->name, out[0], sizeof(k->name));
+	memcpy(k->aes, out[1], sizeof(k->aes));
+	memcpy(k->hmac, out[2], sizeof(k->hmac));
+	k->born = (time_t)(p * tr_lifetime);
+	k->set = 1;
+	explicit_bzero(out, sizeof(out));
+}
+
 static void
 tr_rotate(time_t now)
 {
+	int64_t	 p;
+
+	if (tr_seeded) {
+		/* Periods of one lifetime, the same in every front. */
+		if (tr_lifetime < 1)
+			tr_lifetime = 1;
+		p = (int64_t)now / tr_lifetime;
+		if (tr_keys[0].set && tr_keys[0].born == (time_t)(p *
+		    tr_lifetime))
+			return;
+		tr_derive(&tr_keys[0], p);
+		tr_derive(&tr_keys[1], p - 1);
+		return;
+	}
 	if (tr_keys[0].set && now - tr_keys[0].born < tr_lifetime)
 		return;
 	tr_keys[1] = tr_keys[0];

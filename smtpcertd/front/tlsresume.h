@@ -19,6 +19,11 @@
 
 /* Once, before the first context (the front's preinit). */
 void	tlsresume_init(void);
+/* The parent's secret for the ticket keys (IMSG_TICKET_SEED), the same in
+ * every front: a ticket one front issued resumes on any other, and on a
+ * restarted one. */
+#define TLSRESUME_SEED_LEN	32
+void	tlsresume_seed(const unsigned char seed[TLSRESUME_SEED_LEN]);
 /*
  * Resumption on a listener's context: lifetime in seconds, cache the
  * number of cached sessions (0 turns resumption off: no tickets, no
