@@ -140,6 +140,8 @@ const char	*proc_name(enum smtpcertd_proc);
 				 * key, u32 from, u32 0 (fronts.h) */	\
 	X(IMSG_TICKET_SEED)	/* parent -> a (re)started front: 32	\
 				 * bytes, the ticket keys' secret */	\
+	X(IMSG_AUTHFAIL_SEEN)	/* parent -> the front that sent a	\
+				 * NOTE: the other fronts have it */	\
 	X(IMSG_TYPE_MAX)
 
 #define IMSG_ENUM_ENTRY(n)	n,

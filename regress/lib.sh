@@ -129,6 +129,8 @@ _FAILED=0
 
 run_test() {
 	local name=$1 rc start=$SECONDS
+	# ONLY=NAME[,NAME...]: run just those tests of the file.
+	case ",${ONLY:-$name}," in *",$name,"*) ;; *) return 0 ;; esac
 	T=$(mktemp -d /tmp/smtpcertd-test.XXXXXX)
 	chmod 0755 "$T"
 	( set -e; "$name" ) >"$T/test.out" 2>&1

@@ -4,7 +4,8 @@
 # `session kill' reaches a session on any front; `show stats' adds the
 # fronts' counters up; `max-sessions' holds for the gateway, whichever
 # front takes the connection; failed logins on different fronts add up
-# to one lockout; the e-mail proxy's simultaneous-logins holds across
+# to one lockout, met at once by a client who tries again on another
+# connection; the e-mail proxy's simultaneous-logins holds across
 # fronts and a piggyback login leans on a session on another front; a killed front is restarted while the others keep serving; a
 # reload reaches every front.
 #
@@ -213,6 +214,55 @@ auth_plain(by[a][0], "bob", "bobpw", 454, "Too many failed")
 	    fail "blocked attempts not logged"
 	log_count_is 'ldap "corp" query "users" user "bob": ok' 0 ||
 	    fail "a blocked attempt reached LDAP"
+}
+
+# A client refused for a failed login who tries again at once on another
+# connection, on whichever front the kernel put it, meets the lockout
+# there: the refusal waits until the parent has passed the failure on to
+# the other fronts.  40 rounds, each from an address of its own, with two
+# connections greeted: one failure on the first (the limit is 1: an
+# unknown user of its own), then at once the right password on the
+# second, 454.  Most rounds cross fronts; without the wait some of those
+# got 235.
+test_fronts_lockout_holds_on_reconnect() {
+	SMTP_POLICY="tls preferred
+require smtp-auth" SMTP_PROFILE=ldap-users \
+	    FRONTS_GLOBAL="limit max-auth-failures 1
+limit auth-failure-window 1h" fronts_start || return 1
+	fronts_raw '
+def sess(src):
+    c = C.__new__(C)
+    c.s = socket.create_connection((HOST, int(sys.argv[1])), timeout=10,
+                                   source_address=(src, 0))
+    c.buf = b""
+    c.expect(220)
+    c.ehlo()
+    return c
+def front_of(c):
+    src, port = c.s.getsockname()
+    sid = None
+    for l in open(T + "/smtpcertd.log", errors="replace"):
+        m = re.search(r"session=([0-9a-f]+) event=connect proto=smtp client=%s:%d " % (re.escape(src), port), l)
+        if m:
+            sid = m.group(1)
+    return {r["id"]: r["front"] for r in sessions()}[sid]
+cross = 0
+for i in range(40):
+    src = "127.0.1.%d" % (i + 1)
+    b = sess(src)
+    a = sess(src)
+    auth_plain(a, "nobody%d" % i, "wrong", 535)
+    auth_plain(b, "bob", "bobpw", 454, "Too many failed")
+    if front_of(a) != front_of(b):
+        cross += 1
+    a.close()
+    b.close()
+print("rounds across two fronts: %d of 40" % cross)
+assert cross >= 5, "the kernel kept the rounds on one front"
+' "$SUB_PORT" >"$T/py.out" 2>&1 || { grep -v "^[SC]: " "$T/py.out" | tail -20; fail "a reconnect got past the lockout"; return 1; }
+	grep "^rounds" "$T/py.out"
+	log_count_is 'event=auth .*user=bob result=blocked reason="too many failed attempts"' 40 ||
+	    fail "blocked attempts not logged"
 }
 
 # One front killed: the parent restarts it; a session held on another
@@ -496,6 +546,7 @@ assert len(seen) >= 2, fr
 run_test test_fronts_sessions_kill_and_stats
 run_test test_fronts_max_sessions
 run_test test_fronts_failed_logins_add_up
+run_test test_fronts_lockout_holds_on_reconnect
 run_test test_fronts_restart_one
 run_test test_fronts_reload
 run_test test_fronts_simultaneous_logins

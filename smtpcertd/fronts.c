@@ -191,7 +191,8 @@ fronts_started(struct child *c)
 }
 
 /* u32 window (seconds), str user ("" none), str address: checked, then
- * to every other front as it came. */
+ * to every other front as it came, and IMSG_AUTHFAIL_SEEN to the sender
+ * once it is written to them. */
 int
 fronts_authfail_imsg(struct child *from, struct imsg *imsg)
 {
@@ -219,7 +220,15 @@ fronts_authfail_imsg(struct child *from, struct imsg *imsg)
 				continue;
 			imsgev_compose(&c->iev, IMSG_AUTHFAIL_NOTE, 0, 0, -1,
 			    imsg->data, imsg->datalen);
+			imsgev_flush(&c->iev);
 		}
+		/*
+		 * The other fronts' sockets hold the failure now: the
+		 * sending front may refuse its client, who may reconnect
+		 * to any front (authfail_front.c waits for this).
+		 */
+		imsgev_compose(&from->iev, IMSG_AUTHFAIL_SEEN, 0, 0, -1,
+		    NULL, 0);
 	}
 	free(user);
 	free(addr);

@@ -186,69 +186,6 @@ front_ctl_reply(struct childproc *cp, uint64_t reqid, uint32_t type,
 	msg_free(&m);
 }
 
-/* Issue 17: a failure counted here, for the other fronts (fronts.h). */
-static void
-front_authfail_note(const char *user, const char *addr, time_t window)
-{
-	struct msgbuild	 m;
-
-	/* With one front too: the parent keeps a copy for the front it
-	 * restarts (fronts.c). */
-	if (front_state.cp == NULL)
-		return;
-	msg_init(&m);
-	msg_put_u32(&m, (uint32_t)window);
-	msg_put_str(&m, user != NULL ? user : "");
-	msg_put_str(&m, addr != NULL ? addr : "");
-	imsgev_send(&front_state.cp->parent, &m, IMSG_AUTHFAIL_NOTE, 0, 0, -1);
-	msg_free(&m);
-}
-
-/* Another front's failure, passed on by the parent. */
-static void
-front_authfail_peer(struct imsg *imsg)
-{
-	struct msgreader	 r;
-	char			*user, *addr;
-	uint32_t		 window;
-
-	msg_reader(&r, imsg);
-	window = msg_get_u32(&r);
-	user = msg_get_str(&r, AUTHFAIL_KEY_MAX);
-	addr = msg_get_str(&r, AUTHFAIL_KEY_MAX);
-	if (msg_end(&r) == -1)
-		fatalx("malformed IMSG_AUTHFAIL_NOTE from parent");
-	authfail_record_peer(user[0] != '\0' ? user : NULL, addr, window,
-	    time(NULL));
-	free(user);
-	free(addr);
-}
-
-/* The parent's copy of the gateway's failures, for a (re)started front:
- * (str key, i64 start, u32 count)... */
-static void
-front_authfail_table(struct imsg *imsg)
-{
-	struct msgreader	 r;
-	char			*key;
-	int64_t			 start;
-	uint32_t		 count;
-	time_t			 now = time(NULL);
-
-	msg_reader(&r, imsg);
-	while (r.left > 0 && !r.err) {
-		key = msg_get_str(&r, AUTHFAIL_KEY_MAX - 1);
-		start = msg_get_i64(&r);
-		count = msg_get_u32(&r);
-		if (r.err || count > AUTHFAIL_COUNT_MAX ||
-		    authfail_load(key, (time_t)start, (int)count, now) == -1)
-			fatalx("malformed IMSG_AUTHFAIL_TABLE from parent");
-		free(key);
-	}
-	if (msg_end(&r) == -1)
-		fatalx("malformed IMSG_AUTHFAIL_TABLE from parent");
-}
-
 /* From the parent: the revocation set, and control requests. */
 static void
 front_parent_imsg(struct childproc *cp, struct imsg *imsg)
@@ -263,14 +200,8 @@ front_parent_imsg(struct childproc *cp, struct imsg *imsg)
 			fatalx("malformed IMSG_FRONT_COUNTS from parent");
 		return;
 	}
-	if (imsg->hdr.type == IMSG_AUTHFAIL_NOTE) {
-		front_authfail_peer(imsg);
+	if (authfail_front_parent_imsg(imsg))
 		return;
-	}
-	if (imsg->hdr.type == IMSG_AUTHFAIL_TABLE) {
-		front_authfail_table(imsg);
-		return;
-	}
 	if (imsg->hdr.type == IMSG_TICKET_SEED) {
 		unsigned char	 seed[TLSRESUME_SEED_LEN];
 
@@ -370,7 +301,7 @@ front_sandboxed(struct childproc *cp)
 	keysign_start(cp);
 	smtp_session_init();
 	proxy_session_init();
-	authfail_note = front_authfail_note;
+	authfail_front_init(cp);
 	sandbox_front();
 }
 

@@ -21,6 +21,7 @@
 #define FRONT_ADDR_MAX		64
 
 struct childproc;
+struct imsg;
 struct conf_bundle;
 struct listener;
 struct relay;
@@ -97,6 +98,21 @@ unsigned proxy_show_sessions(struct childproc *, uint64_t reqid,
 int	proxy_session_kill(uint64_t id);
 /* IMSG_FRONT_EVICT: front `from' asks for an eviction (fronts.h). */
 void	proxy_evict_request(uint64_t key, int from);
+
+/*
+ * authfail_front.c: the failed-login table across fronts (issue 17).
+ * After authfail_record(), a session holds its refusal until every
+ * other front has the failure: authfail_front_wait() returns NULL when
+ * there is nothing to wait for (refuse now), else a wait after which
+ * cb(arg) runs once, from the event loop; a session that ends first
+ * cancels it.
+ */
+struct authfail_wait;
+void	authfail_front_init(struct childproc *);
+struct authfail_wait *authfail_front_wait(void (*cb)(void *), void *arg);
+void	authfail_front_cancel(struct authfail_wait *);
+/* IMSG_AUTHFAIL_*: 1 handled, 0 not one of them. */
+int	authfail_front_parent_imsg(struct imsg *);
 
 /* smtp_session.c */
 void	smtp_session_accept(int fd, struct front_gen *,

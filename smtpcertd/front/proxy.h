@@ -225,6 +225,10 @@ struct proxy_session {
 	const char		*method;	/* the one that accepted */
 	int			 tempfail;	/* a method could not answer */
 	uint64_t		 lookup_id;
+	/* A refusal held until every front has the failure (front.h). */
+	struct authfail_wait	*af_wait;
+	enum px_fail		 af_why;
+	char			*af_text;
 	const struct group_policy *gp;
 	struct event		*ev_check;	/* checks start from the loop */
 	int			 pfail;		/* refusal found while parsing,

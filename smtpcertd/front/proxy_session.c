@@ -217,6 +217,8 @@ px_free(struct proxy_session *s, int flush)
 {
 	if (s->lookup_id)
 		lookup_cancel(s->lookup_id);
+	authfail_front_cancel(s->af_wait);
+	free(s->af_text);
 	if (s->ev_check != NULL)
 		event_free(s->ev_check);
 	if (s->bio != NULL)
@@ -668,6 +670,10 @@ proxy_present_user(struct proxy_session *s)
 		px_group_move(s, PXA_AUTHING);
 }
 
+static void	px_failed_reply(struct proxy_session *, enum px_fail,
+		    const char *);
+static void	px_failed_seen(void *);
+
 static void
 px_forget_login(struct proxy_session *s)
 {
@@ -693,6 +699,7 @@ proxy_login_failed(struct proxy_session *s, enum px_fail why,
 		[PXF_EXPIRED] = "password-expired",
 	};
 	struct kvlog	 kv;
+	int		 counted;
 
 	/* One record for a failed login: no session was started. */
 	if (s->vpnuser[0] != '\0') {
@@ -720,8 +727,9 @@ proxy_login_failed(struct proxy_session *s, enum px_fail why,
 	    SAR_TEMPFAIL : why == PXF_AUTH || why == PXF_BACKEND ||
 	    why == PXF_ACCOUNT || why == PXF_EXPIRED ? SAR_BADCRED :
 	    SAR_REFUSED);
-	if (why == PXF_AUTH || why == PXF_BACKEND || why == PXF_ACCOUNT ||
-	    why == PXF_EXPIRED)
+	counted = why == PXF_AUTH || why == PXF_BACKEND ||
+	    why == PXF_ACCOUNT || why == PXF_EXPIRED;
+	if (counted)
 		authfail_record(s->vpnuser[0] ? s->vpnuser : NULL, s->sess.addr,
 		    s->sess.l->limits.auth_failure_window, time(NULL));
 	px_forget_login(s);
@@ -737,6 +745,25 @@ proxy_login_failed(struct proxy_session *s, enum px_fail why,
 	s->server = NULL;
 	s->backend[0] = '\0';
 	s->phase = PX_LOGIN;
+	/* A counted failure: the refusal once every front has it, so that
+	 * a client who reconnects at once meets it on any front. */
+	if (counted && (s->af_text = strdup(text)) != NULL) {
+		if ((s->af_wait = authfail_front_wait(px_failed_seen, s)) !=
+		    NULL) {
+			s->af_why = why;
+			io_pause(s->sess.io);
+			return;
+		}
+		free(s->af_text);
+		s->af_text = NULL;
+	}
+	px_failed_reply(s, why, text);
+}
+
+/* Refuse the login in the protocol's words, and read on. */
+static void
+px_failed_reply(struct proxy_session *s, enum px_fail why, const char *text)
+{
 	if (s->proto->fail(s, why, text) == -1) {
 		proxy_close(s, text);
 		return;
@@ -744,6 +771,19 @@ proxy_login_failed(struct proxy_session *s, enum px_fail why,
 	if (proxy_error(s) == -1)
 		return;
 	io_resume(s->sess.io);
+}
+
+/* The wait of proxy_login_failed() is over. */
+static void
+px_failed_seen(void *arg)
+{
+	struct proxy_session	*s = arg;
+	char			*text = s->af_text;
+
+	s->af_wait = NULL;
+	s->af_text = NULL;
+	px_failed_reply(s, s->af_why, text);
+	free(text);
 }
 
 /*

@@ -111,6 +111,9 @@ struct session {
 	/* identity */
 	enum cert_state		 cert;
 	uint64_t		 lookup_id;
+	/* A 535 held until every front has the failure (front.h). */
+	struct authfail_wait	*af_wait;
+	const char		*af_text;
 	int			 authenticated;
 	int			 monitor;	/* allowance failed: log all */
 	/* Until then, on a listener whose profile may monitor, the
@@ -424,6 +427,7 @@ session_free(struct session *s, int flush)
 {
 	if (s->lookup_id)
 		lookup_cancel(s->lookup_id);
+	authfail_front_cancel(s->af_wait);
 	if (s->up != NULL)
 		upstream_abort(s->up);
 	sess_close(&s->sess, flush);
@@ -973,6 +977,39 @@ auth_user_ok(const char *u, size_t len)
 	return 1;
 }
 
+/* The wait of session_auth_refuse() is over. */
+static void
+session_auth_refused(void *arg)
+{
+	struct session	*s = arg;
+
+	s->af_wait = NULL;
+	s->state = S_CMD;
+	session_reply(s, 535, "5.7.8", "%s", s->af_text);
+	io_resume(s->sess.io);
+}
+
+/*
+ * A failed login (user NULL: a name LDAP never saw): counted, then 535
+ * with text (static), once every front has it, so that a client who
+ * reconnects at once meets the count on any front.  Returns 1 while the
+ * session waits for that (input paused), 0 if it replied.
+ */
+static int
+session_auth_refuse(struct session *s, const char *user, const char *text)
+{
+	authfail_record(user, s->sess.addr,
+	    s->sess.l->limits.auth_failure_window, time(NULL));
+	s->af_text = text;
+	if ((s->af_wait = authfail_front_wait(session_auth_refused, s)) !=
+	    NULL) {
+		session_wait(s, S_AUTH_LOOKUP);
+		return 1;
+	}
+	session_reply(s, 535, "5.7.8", "%s", text);
+	return 0;
+}
+
 static void
 session_auth_cb(void *arg, const struct lookup_result *res)
 {
@@ -1059,16 +1096,14 @@ session_auth_cb(void *arg, const struct lookup_result *res)
 		 * only for an account that exists and is in that state;
 		 * a wrong password stays the reply below.
 		 */
-		authfail_record(s->auth_user, s->sess.addr,
-		    s->sess.l->limits.auth_failure_window, time(NULL));
-		session_reply(s, 535, "5.7.8", "%s",
-		    pwpolicy_text(res->result));
+		if (session_auth_refuse(s, s->auth_user,
+		    pwpolicy_text(res->result)))
+			return;
 		break;
 	default:
-		authfail_record(s->auth_user, s->sess.addr,
-		    s->sess.l->limits.auth_failure_window, time(NULL));
-		session_reply(s, 535, "5.7.8",
-		    "Authentication credentials invalid");
+		if (session_auth_refuse(s, s->auth_user,
+		    "Authentication credentials invalid"))
+			return;
 		break;
 	}
 	io_resume(s->sess.io);
@@ -1090,8 +1125,6 @@ session_auth_check(struct session *s, const char *user, size_t ulen,
 	    plen > LDAP_MAX_PASSWORD) {
 		snprintf(s->auth_user, sizeof(s->auth_user), "(invalid)");
 		stats_auth(stats_auth_method(s->method), SAR_BADCRED);
-		authfail_record(NULL, s->sess.addr,
-		    s->sess.l->limits.auth_failure_window, time(NULL));
 		/* A name LDAP would never see is not logged either. */
 		session_kv(s, &kv, "auth");
 		kvlog_str(&kv, "method", s->method);
@@ -1103,9 +1136,9 @@ session_auth_check(struct session *s, const char *user, size_t ulen,
 		kvlog_str(&kv, "reason", plen == 0 ? "empty password before "
 		    "LDAP" : "invalid user name before LDAP");
 		kvlog_info(&kv);
-		session_reply(s, 535, "5.7.8",
-		    "Authentication credentials invalid");
 		s->state = S_CMD;
+		session_auth_refuse(s, NULL,
+		    "Authentication credentials invalid");
 		return;
 	}
 	memcpy(s->auth_user, user, ulen);
