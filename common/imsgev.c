@@ -54,15 +54,6 @@ imsgev_update(struct imsgev *iev)
 }
 
 void
-imsgev_flush(struct imsgev *iev)
-{
-	if (iev->ev == NULL || imsgbuf_queuelen(&iev->ibuf) == 0)
-		return;
-	(void)imsgbuf_write(&iev->ibuf);
-	imsgev_update(iev);
-}
-
-void
 imsgev_close(struct imsgev *iev)
 {
 	if (iev->ev != NULL) {

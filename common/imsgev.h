@@ -44,9 +44,5 @@ int	imsgev_send(struct imsgev *, struct msgbuild *, uint32_t type,
 void	imsgev_process(struct imsgev *);
 /* Re-arm the event after queueing messages by other means. */
 void	imsgev_update(struct imsgev *);
-/* Write what is queued now rather than from the loop, when the order of
- * arrival on two channels matters.  Best effort: what the socket does
- * not take stays queued, and a write error is the loop's to find. */
-void	imsgev_flush(struct imsgev *);
 
 #endif

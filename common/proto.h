@@ -140,8 +140,9 @@ const char	*proc_name(enum smtpcertd_proc);
 				 * key, u32 from, u32 0 (fronts.h) */	\
 	X(IMSG_TICKET_SEED)	/* parent -> a (re)started front: 32	\
 				 * bytes, the ticket keys' secret */	\
-	X(IMSG_AUTHFAIL_SEEN)	/* parent -> the front that sent a	\
-				 * NOTE: the other fronts have it */	\
+	X(IMSG_AUTHFAIL_SEEN)	/* front -> parent: a NOTE passed on is	\
+				 * in its table; parent -> the front	\
+				 * that sent one: in every front's */	\
 	X(IMSG_TYPE_MAX)
 
 #define IMSG_ENUM_ENTRY(n)	n,

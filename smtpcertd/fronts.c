@@ -13,19 +13,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
-#include "authfail.h"
 #include "fronts.h"
 #include "imsg.h"
 #include "imsgev.h"
 #include "log.h"
 #include "proto.h"
 #include "smtpcertd.h"
-
-/* The longest failure window a front has given (authfail.c's expiry). */
-static time_t	 fronts_af_window;
 
 void
 fronts_init(int n)
@@ -85,56 +80,7 @@ fronts_down(struct child *c)
 {
 	if (parent->nfronts > 1 && parent->counts[c->front] != NULL)
 		fronts_zero(c->front);
-}
-
-/* The parent's copy of the failed logins, in messages of at most
- * FRONTS_AF_BATCH bytes. */
-#define FRONTS_AF_BATCH	(64 * 1024)
-struct fronts_af_send {
-	struct child	*c;
-	struct msgbuild	 m;
-	size_t		 n;
-};
-
-static void
-fronts_af_flush(struct fronts_af_send *a)
-{
-	if (a->m.len == 0)
-		return;
-	imsgev_send(&a->c->iev, &a->m, IMSG_AUTHFAIL_TABLE, 0, 0, -1);
-	msg_reset(&a->m);
-}
-
-static void
-fronts_af_one(const char *key, time_t start, int count, void *arg)
-{
-	struct fronts_af_send	*a = arg;
-
-	msg_put_str(&a->m, key);
-	msg_put_i64(&a->m, (int64_t)start);
-	msg_put_u32(&a->m, (uint32_t)count);
-	a->n++;
-	if (a->m.len >= FRONTS_AF_BATCH)
-		fronts_af_flush(a);
-}
-
-/* A (re)started front counts the failures every front counted before,
- * its own included: a crash or a kill does not lift a lockout. */
-static void
-fronts_authfail_table(struct child *c)
-{
-	struct fronts_af_send	 a;
-
-	if (fronts_af_window == 0)
-		return;		/* no failure yet */
-	a.c = c;
-	a.n = 0;
-	msg_init(&a.m);
-	authfail_foreach(fronts_af_window, time(NULL), fronts_af_one, &a);
-	fronts_af_flush(&a);
-	msg_free(&a.m);
-	if (a.n > 0)
-		log_debug("front %d: %zu failed-login records", c->front, a.n);
+	fronts_authfail_down(c);
 }
 
 /*
@@ -188,51 +134,6 @@ fronts_started(struct child *c)
 		imsgev_compose(&c->iev, IMSG_FRONT_COUNTS, 0, 0, fd, &h,
 		    sizeof(h));
 	}
-}
-
-/* u32 window (seconds), str user ("" none), str address: checked, then
- * to every other front as it came, and IMSG_AUTHFAIL_SEEN to the sender
- * once it is written to them. */
-int
-fronts_authfail_imsg(struct child *from, struct imsg *imsg)
-{
-	struct msgreader	 r;
-	struct child		*c;
-	char			*user, *addr;
-	uint32_t		 window;
-	int			 k, rc = 0;
-
-	msg_reader(&r, imsg);
-	window = msg_get_u32(&r);
-	user = msg_get_str(&r, AUTHFAIL_KEY_MAX);
-	addr = msg_get_str(&r, AUTHFAIL_KEY_MAX);
-	if (msg_end(&r) == -1 || window == 0 || window > AUTHFAIL_WINDOW_MAX)
-		rc = -1;
-	else {
-		/* The parent's copy, for a front it restarts. */
-		if ((time_t)window > fronts_af_window)
-			fronts_af_window = window;
-		authfail_record_peer(user[0] != '\0' ? user : NULL, addr,
-		    window, time(NULL));
-		for (k = 0; k < parent->nfronts; k++) {
-			c = proc_front(k);
-			if (c == from || !c->up)
-				continue;
-			imsgev_compose(&c->iev, IMSG_AUTHFAIL_NOTE, 0, 0, -1,
-			    imsg->data, imsg->datalen);
-			imsgev_flush(&c->iev);
-		}
-		/*
-		 * The other fronts' sockets hold the failure now: the
-		 * sending front may refuse its client, who may reconnect
-		 * to any front (authfail_front.c waits for this).
-		 */
-		imsgev_compose(&from->iev, IMSG_AUTHFAIL_SEEN, 0, 0, -1,
-		    NULL, 0);
-	}
-	free(user);
-	free(addr);
-	return rc;
 }
 
 /* u32 front, u32 0, u64 key: to that front as u64 key, u32 from.  A

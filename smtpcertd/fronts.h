@@ -18,7 +18,9 @@
  * Failed logins go the other way, as messages: a front that counts one
  * tells the parent (IMSG_AUTHFAIL_NOTE), which passes it on to every
  * other front; each keeps its own table (authfail.c) with everyone's
- * failures.  A front could only add failures, which anybody can.  The
+ * failures, and confirms each note, so that the first front answers its
+ * client only once every front has it (fronts_authfail.c).  A front
+ * could only add failures, which anybody can.  The
  * parent keeps a table too (the same authfail.c), with one front as
  * well, and hands it to a front it (re)starts (IMSG_AUTHFAIL_TABLE): a
  * crash or a SIGKILL does not lift a lockout.

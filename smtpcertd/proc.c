@@ -352,9 +352,15 @@ proc_dispatch(struct imsgev *iev, struct imsg *imsg)
 			goto bad;
 		break;
 	case IMSG_AUTHFAIL_NOTE:
-		/* A failed login, for the other fronts (fronts.c). */
+		/* A failed login, for the other fronts (fronts_authfail.c). */
 		if (c->proc != PROC_FRONT ||
 		    fronts_authfail_imsg(c, imsg) == -1)
+			goto bad;
+		break;
+	case IMSG_AUTHFAIL_SEEN:
+		/* ...which another front now has (fronts_authfail.c). */
+		if (c->proc != PROC_FRONT ||
+		    fronts_authfail_seen(c, imsg) == -1)
 			goto bad;
 		break;
 	case IMSG_FRONT_EVICT:

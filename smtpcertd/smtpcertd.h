@@ -126,8 +126,17 @@ void	fronts_started(struct child *);
 void	fronts_down(struct child *);
 /* IMSG_FRONT_EVICT from a front: to the front it names; -1 malformed. */
 int	fronts_evict_imsg(struct child *, struct imsg *);
+
+/* fronts_authfail.c: failed logins from one front to the others */
 /* IMSG_AUTHFAIL_NOTE from a front: to every other front; -1 malformed. */
 int	fronts_authfail_imsg(struct child *, struct imsg *);
+/* IMSG_AUTHFAIL_SEEN from a front: a note passed on is in its table;
+ * -1 if it had none to confirm. */
+int	fronts_authfail_seen(struct child *, struct imsg *);
+/* A (re)started front: the failures counted so far. */
+void	fronts_authfail_table(struct child *);
+/* Its channel closed: nothing waits for it, nor is it waited for. */
+void	fronts_authfail_down(struct child *);
 
 /* crl_parent.c: the current revocation set and CRL status */
 int	crl_parent_crld_imsg(struct imsg *);

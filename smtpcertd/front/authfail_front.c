@@ -3,12 +3,11 @@
  * each failure this front counts goes to the parent, which keeps a copy
  * for the fronts it (re)starts and passes it to the other fronts.
  *
- * A client refused here may reconnect at once and land on another
- * front.  So a session that counted a failure holds its refusal until
- * the parent answers IMSG_AUTHFAIL_SEEN: the parent sends that once it
- * has written the failure to the other fronts' channels, and each front
- * reads its parent channel long before the client's next AUTH (a
- * connect, a greeting and EHLO later).  With one front nothing waits.
+ * A client refused here may try again at once on another connection,
+ * which may be another front's.  So a session that counted a failure
+ * holds its refusal until the parent answers IMSG_AUTHFAIL_SEEN, which
+ * it does once every other front has confirmed (IMSG_AUTHFAIL_SEEN the
+ * other way) that the failure is in its table (fronts_authfail.c).
  */
 #include <sys/queue.h>
 
@@ -20,7 +19,6 @@
 #include "authfail.h"
 #include "childproc.h"
 #include "front.h"
-#include "fronts.h"
 #include "imsg.h"
 #include "log.h"
 #include "proto.h"
@@ -65,7 +63,11 @@ authfail_front_wait(void (*cb)(void *), void *arg)
 {
 	struct authfail_wait	*w;
 
-	if (af_cp == NULL || front_total() <= 1 || notes_seen >= notes_sent)
+	/* Not front_total(): a front may serve its first sessions before
+	 * the parent's IMSG_FRONT_COUNTS tell it how many fronts there
+	 * are.  With one front the wait is one message to the parent and
+	 * back, for a failed login only. */
+	if (af_cp == NULL || notes_seen >= notes_sent)
 		return NULL;
 	if ((w = calloc(1, sizeof(*w))) == NULL)
 		return NULL;	/* refuse at once: the lesser evil */
@@ -125,6 +127,8 @@ af_peer(struct imsg *imsg)
 	    time(NULL));
 	free(user);
 	free(addr);
+	/* It is in this front's table: the sender may refuse its client. */
+	imsgev_compose(&af_cp->parent, IMSG_AUTHFAIL_SEEN, 0, 0, -1, NULL, 0);
 }
 
 /* The parent's copy of the gateway's failures, for a (re)started front:
