@@ -19,26 +19,34 @@
 . "$REGRESS/lib/proxy.sh"
 smtp_init || exit 1
 
-# Python helpers on top of smtp_raw's: fronts_of(conns) gives the front
-# number of each held connection (its local port -> the session id in the
-# log -> the front in `show sessions').
-_FRONTS_PY='
-import json, subprocess
+# ctl(), sessions() (`show sessions'), and fronts_of_socks(socks, proto):
+# the front number of each held connection (its address and port -> the
+# session id in the log -> the front in `show sessions'), for the two
+# preambles below (T set).
+_FRONTS_OF_PY='
+import json, os, re, subprocess
 CTL = [os.environ["SMTPCERTCTL"], "-s", T + "/ctl.sock"]
 def ctl(*args):
     return subprocess.run(CTL + list(args), check=True, capture_output=True,
                           text=True, timeout=20).stdout
 def sessions():
     return json.loads(ctl("-j", "show", "sessions"))["sessions"]
-def fronts_of(conns):
-    ports = [c.s.getsockname()[1] for c in conns]
+def fronts_of_socks(socks, proto):
     ids = {}
     for l in open(T + "/smtpcertd.log", errors="replace"):
-        m = re.search(r"session=([0-9a-f]+) event=connect proto=smtp client=127\.0\.0\.1:(\d+)", l)
+        m = re.search(r"session=([0-9a-f]+) event=connect proto=%s client=([0-9.]+):(\d+) " % proto, l)
         if m:
-            ids[int(m.group(2))] = m.group(1)
+            ids[(m.group(2), int(m.group(3)))] = m.group(1)
     front = {r["id"]: r["front"] for r in sessions()}
-    return [front[ids[p]] for p in ports]
+    return [front[ids[s.getsockname()[:2]]] for s in socks]
+'
+
+# Python helpers on top of smtp_raw's: fronts_of(conns) gives the front
+# number of each held connection.
+_FRONTS_PY='
+'"$_FRONTS_OF_PY"'
+def fronts_of(conns):
+    return fronts_of_socks([c.s for c in conns], "smtp")
 def auth_plain(c, user, pw, code, text=None):
     import base64
     tok = base64.b64encode(b"\0" + user.encode() + b"\0" + pw.encode()).decode()
@@ -49,21 +57,8 @@ def auth_plain(c, user, pw, code, text=None):
 _FRONTS_PX_PY='
 import json, re, subprocess
 T = os.environ["T"]
-CTL = [os.environ["SMTPCERTCTL"], "-s", T + "/ctl.sock"]
-def ctl(*args):
-    return subprocess.run(CTL + list(args), check=True, capture_output=True,
-                          text=True, timeout=20).stdout
-def sessions():
-    return json.loads(ctl("-j", "show", "sessions"))["sessions"]
-def fronts_of(socks, proto):
-    ports = [s.getsockname()[1] for s in socks]
-    ids = {}
-    for l in open(T + "/smtpcertd.log", errors="replace"):
-        m = re.search(r"session=([0-9a-f]+) event=connect proto=%s client=127\.0\.0\.1:(\d+)" % proto, l)
-        if m:
-            ids[int(m.group(2))] = m.group(1)
-    front = {r["id"]: r["front"] for r in sessions()}
-    return [front[ids[p]] for p in ports]
+'"$_FRONTS_OF_PY"'
+fronts_of = fronts_of_socks
 # A new IMAP connection on a front of our choice (or not on one): the
 # kernel picks, so try until it does; use it at once (idle-timeout 10s).
 def conn(port, want=None, avoid=None):
@@ -236,14 +231,6 @@ def sess(src):
     c.expect(220)
     c.ehlo()
     return c
-def front_of(c):
-    src, port = c.s.getsockname()
-    sid = None
-    for l in open(T + "/smtpcertd.log", errors="replace"):
-        m = re.search(r"session=([0-9a-f]+) event=connect proto=smtp client=%s:%d " % (re.escape(src), port), l)
-        if m:
-            sid = m.group(1)
-    return {r["id"]: r["front"] for r in sessions()}[sid]
 cross = 0
 for i in range(40):
     src = "127.0.1.%d" % (i + 1)
@@ -251,7 +238,8 @@ for i in range(40):
     a = sess(src)
     auth_plain(a, "nobody%d" % i, "wrong", 535)
     auth_plain(b, "bob", "bobpw", 454, "Too many failed")
-    if front_of(a) != front_of(b):
+    fa, fb = fronts_of([a, b])
+    if fa != fb:
         cross += 1
     a.close()
     b.close()
@@ -283,13 +271,7 @@ class From(imaplib.IMAP4_SSL):
                                      source_address=(self.src, 0))
         return self.ssl_context.wrap_socket(s, server_hostname=self.host)
 def front(m):
-    src, port = m.sock.getsockname()
-    sid = None
-    for l in open(T + "/smtpcertd.log", errors="replace"):
-        r = re.search(r"session=([0-9a-f]+) event=connect proto=imap client=%s:%d " % (re.escape(src), port), l)
-        if r:
-            sid = r.group(1)
-    return {r["id"]: r["front"] for r in sessions()}[sid]
+    return fronts_of([m.sock], "imap")[0]
 for i in range(12):
     src = "127.0.2.%d" % (i + 1)
     b = From(P, src)
