@@ -2,8 +2,8 @@
 # run.sh: plain pass only (see regress/run.sh)
 # The fuzz stage of the test command (issue 16, README "Fuzzing"): every
 # libFuzzer target of fuzz/ runs for a bounded time, two at a time, the
-# whole stage within FUZZ_STAGE seconds (75 by default: about a minute
-# and a half with the start-up of each target, which keeps the test
+# whole stage within FUZZ_STAGE seconds (50 by default: about a minute
+# and a quarter with the start-up of each target, which keeps the test
 # command within its 20 minutes on 2 cores; the seed corpora, with every
 # input that once failed, run whole each time), and any crash, leak, hang, memory
 # blow-up or sanitizer report is a "not ok" line naming the target and
@@ -20,7 +20,7 @@ if [ "${SANITIZE:-0}" = 1 ]; then
 	echo "# fuzz stage: plain pass only"
 	exit 0
 fi
-FUZZ_STAGE=${FUZZ_STAGE:-75}
+FUZZ_STAGE=${FUZZ_STAGE:-50}
 O=${BUILD#"$TOP"/}
 targets=()
 for f in "$TOP"/fuzz/fuzz_*.c; do
