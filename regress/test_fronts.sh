@@ -5,7 +5,7 @@
 # fronts' counters up; `max-sessions' holds for the gateway, whichever
 # front takes the connection; failed logins on different fronts add up
 # to one lockout, met at once by a client who tries again on another
-# connection; the e-mail proxy's simultaneous-logins holds across
+# connection (a stopped front is not waited for); the e-mail proxy's simultaneous-logins holds across
 # fronts and a piggyback login leans on a session on another front; a killed front is restarted while the others keep serving; a
 # reload reaches every front.
 #
@@ -249,6 +249,46 @@ assert cross >= 5, "the kernel kept the rounds on one front"
 	grep "^rounds" "$T/py.out"
 	log_count_is 'event=auth .*user=bob result=blocked reason="too many failed attempts"' 40 ||
 	    fail "blocked attempts not logged"
+}
+
+# A front that does not confirm a failure passed on to it (stopped with
+# SIGSTOP) is waited for no longer after about a second: a wrong password
+# on another front still gets its 535, and the parent logs which front
+# it waited for.
+test_fronts_stopped_front_not_waited_for() {
+	SMTP_POLICY="tls preferred
+require smtp-auth" SMTP_PROFILE=ldap-users \
+	    FRONTS_GLOBAL="limit max-auth-failures 3" fronts_start || return 1
+	local stopped
+	stopped=$(front_pids | head -1)
+	kill -STOP "$stopped"
+	fronts_raw '
+# A connection greeted within a second is not on the stopped front.
+for i in range(40):
+    try:
+        c = C.__new__(C)
+        c.s = socket.create_connection((HOST, int(sys.argv[1])), timeout=1)
+        c.buf = b""
+        c.expect(220)
+        break
+    except (socket.timeout, EOFError):
+        c.close()
+else:
+    raise AssertionError("no running front greeted")
+c.s.settimeout(10)
+c.ehlo()
+t0 = time.time()
+auth_plain(c, "bob", "wrong", 535)
+e = time.time() - t0
+print("535 after %.2fs with a front stopped" % e)
+assert e < 8, e
+' "$SUB_PORT" >"$T/py.out" 2>&1
+	local rc=$?
+	kill -CONT "$stopped"
+	cat "$T/py.out"
+	[ $rc = 0 ] || { fail "no 535 with a front stopped"; return 1; }
+	log_count_is 'front [0-9]+ did not confirm a failed login counted by front [0-9]+ within 1s' 1 ||
+	    fail "the wait was not logged"
 }
 
 # The same for the e-mail proxy: 12 rounds over IMAP, each from an
@@ -575,6 +615,7 @@ run_test test_fronts_max_sessions
 run_test test_fronts_failed_logins_add_up
 run_test test_fronts_lockout_holds_on_reconnect
 run_test test_fronts_proxy_lockout_holds_on_reconnect
+run_test test_fronts_stopped_front_not_waited_for
 run_test test_fronts_restart_one
 run_test test_fronts_reload
 run_test test_fronts_simultaneous_logins

@@ -68,20 +68,20 @@ af_check(void)
 {
 	struct af_pending	*p, *next;
 	time_t			 now = time(NULL);
-	int			 k, done;
+	int			 k, late;
 
 	for (p = TAILQ_FIRST(&af_pending); p != NULL; p = next) {
 		next = TAILQ_NEXT(p, entry);
-		done = 1;
+		late = -1;
 		for (k = 0; k < parent->nfronts && k < FRONTS_MAX; k++)
 			if (p->need[k] > af_seen[k])
-				done = 0;
-		if (!done && now - p->since < FRONTS_AF_WAIT)
+				late = k;
+		if (late != -1 && now - p->since < FRONTS_AF_WAIT)
 			continue;
-		if (!done)
-			log_warnx("front %d: a failed login was not confirmed "
-			    "by every front within %ds", p->from->front,
-			    FRONTS_AF_WAIT);
+		if (late != -1)
+			log_warnx("front %d did not confirm a failed login "
+			    "counted by front %d within %ds: not waiting for "
+			    "it", late, p->from->front, FRONTS_AF_WAIT);
 		TAILQ_REMOVE(&af_pending, p, entry);
 		af_npending--;
 		af_answer(p->from);
