@@ -747,15 +747,17 @@ proxy_login_failed(struct proxy_session *s, enum px_fail why,
 	s->phase = PX_LOGIN;
 	/* A counted failure: the refusal once every front has it, so that
 	 * a client who reconnects at once meets it on any front. */
-	if (counted && (s->af_text = strdup(text)) != NULL) {
-		if ((s->af_wait = authfail_front_wait(px_failed_seen, s)) !=
-		    NULL) {
+	if (counted) {
+		char	*copy = text != NULL ? strdup(text) : NULL;
+
+		if ((text == NULL || copy != NULL) && (s->af_wait =
+		    authfail_front_wait(px_failed_seen, s)) != NULL) {
+			s->af_text = copy;
 			s->af_why = why;
 			io_pause(s->sess.io);
 			return;
 		}
-		free(s->af_text);
-		s->af_text = NULL;
+		free(copy);
 	}
 	px_failed_reply(s, why, text);
 }
