@@ -779,7 +779,8 @@ entry_issuers(struct name_tab *t, GENERAL_NAMES *gens, uint16_t *idx,
 }
 
 /* An entry's extensions: known ones decode, no unknown critical one;
- * its reason (CRLSET_REASON_NONE if none). */
+ * its reason (CRLSET_REASON_NONE if none) and its certificateIssuer
+ * names in *gens (the caller's to free; NULL on failure). */
 static int
 entry_check(X509_REVOKED *r, int i, int *reason, GENERAL_NAMES **gens,
     char *why, size_t whylen)
@@ -816,6 +817,9 @@ entry_check(X509_REVOKED *r, int i, int *reason, GENERAL_NAMES **gens,
 			    "entry %d: malformed %s extension", i,
 			    OBJ_nid2sn(entry_known_ext[k]));
 			ERR_clear_error();
+			/* A certificateIssuer decoded before this one. */
+			GENERAL_NAMES_free(*gens);
+			*gens = NULL;
 			return -1;
 		}
 		if (v == NULL)
