@@ -1,4 +1,5 @@
 #!/bin/bash
+# run.sh: plain pass only (see regress/run.sh): the layout is the sources', the same in both builds
 # The source tree shows the process (issue 16, README "Source layout"),
 # checked on the object files of the build by regress/lib/layout.py:
 #   - no folder has an import circle of more than two files (a file uses

@@ -39,22 +39,28 @@ TOP = os.path.dirname(os.path.dirname(os.path.dirname(
     os.path.abspath(__file__))))
 
 
-def symbols(obj):
-    """(defined, undefined) global symbols of one object file."""
-    out = subprocess.run(["nm", obj], capture_output=True, text=True,
-                         check=True).stdout
-    defined, undefined = set(), set()
+def symbols(paths):
+    """{object path: (defined, undefined) global symbols}, from one nm
+    run over all of them (one process, not one per object file)."""
+    out = subprocess.run(["nm", "-A"] + paths, capture_output=True,
+                         text=True, check=True).stdout
+    syms = {p: (set(), set()) for p in paths}
     for line in out.splitlines():
-        f = line.split()
+        # -A: "path:[value] type name"
+        path, _, rest = line.partition(":")
+        f = rest.split()
+        if path not in syms:
+            continue
+        defined, undefined = syms[path]
         if len(f) == 2 and f[0] == "U":
             undefined.add(f[1])
         elif len(f) == 3 and f[1] in "TDBRCVW":
             defined.add(f[2])
-    return defined, undefined
+    return syms
 
 
 def load(build):
-    objs = {}
+    names = {}
     for folder in FOLDERS:
         for o in sorted(glob.glob(os.path.join(build, "obj", folder, "*.o"))):
             name = os.path.join(folder, os.path.basename(o)[:-2])
@@ -63,10 +69,11 @@ def load(build):
             src = os.path.join(TOP, name)
             if not (os.path.exists(src + ".c") or os.path.exists(src + ".y")):
                 continue
-            objs[name] = symbols(o)
-    if not objs:
+            names[o] = name
+    if not names:
         sys.exit("layout.py: no object files under %s/obj" % build)
-    return objs
+    syms = symbols(sorted(names))
+    return {names[o]: syms[o] for o in names}
 
 
 def uses(objs, a, b):
