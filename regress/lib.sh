@@ -31,12 +31,15 @@ fail() { echo "FAIL: $*" >&2; return 1; }
 # kernel's ephemeral range (32768-60999 on Linux), so that no client
 # connection of a test running alongside can hold one as its source port;
 # a port that cannot be bound now is skipped.  Inside a test, the port is
-# also claimed (mkdir $PORT_CLAIMS/PORT is atomic) until the test ends,
-# so test files running in parallel never get the same one.
+# also claimed (a file $PORT_CLAIMS/PORT created with noclobber, that is
+# O_EXCL, so atomic) until the test ends, so test files running in
+# parallel never get the same one.  Builtins only: a test takes a dozen
+# ports, and the suite's CPU goes largely to starting processes.
 PORT_CLAIMS=/tmp/smtpcertd-ports
 mkdir -p "$PORT_CLAIMS" 2>/dev/null
-# Claims left by a killed run expire after two hours.
-find "$PORT_CLAIMS" -mindepth 1 -maxdepth 1 -mmin +120 -exec rmdir {} + 2>/dev/null
+# Claims left by a killed run expire after two hours (older runs made
+# them as empty directories: -delete takes those too).
+find "$PORT_CLAIMS" -mindepth 1 -maxdepth 1 -mmin +120 -delete 2>/dev/null
 
 # A port is bindable when no TCP socket has it (any state, TIME_WAIT too):
 # read from /proc/net/tcp{,6} (a match on a remote port only skips a free
@@ -44,7 +47,9 @@ find "$PORT_CLAIMS" -mindepth 1 -maxdepth 1 -mmin +120 -exec rmdir {} + 2>/dev/n
 # binds when /proc is not there.
 _port_bindable() {
 	if [ -r /proc/net/tcp ]; then
-		! grep -q ":$(printf '%04X' "$1") " /proc/net/tcp /proc/net/tcp6 2>/dev/null
+		local hex
+		printf -v hex '%04X' "$1"
+		! grep -q ":$hex " /proc/net/tcp /proc/net/tcp6 2>/dev/null
 		return
 	fi
 	$PY -c 'import socket, sys
@@ -55,12 +60,23 @@ except OSError:
     sys.exit(1)' "$1"
 }
 
+# _claim_port PORT: create the claim, failing when it exists.
+_claim_port() {
+	local rc noclobber=0
+	case $- in *C*) noclobber=1 ;; esac
+	set -C
+	{ : >"$PORT_CLAIMS/$1"; } 2>/dev/null
+	rc=$?
+	[ "$noclobber" = 1 ] || set +C
+	return "$rc"
+}
+
 free_port() {
 	local p i
-	for i in $(seq 1 100); do
+	for ((i = 0; i < 100; i++)); do
 		p=$((20000 + (RANDOM * 32768 + RANDOM) % 12768))
 		if [ -n "${T:-}" ]; then
-			mkdir "$PORT_CLAIMS/$p" 2>/dev/null || continue
+			_claim_port "$p" || continue
 			echo "$p" >>"$T/.ports"
 		fi
 		_port_bindable "$p" && { echo "$p"; return 0; }
@@ -73,7 +89,9 @@ free_port() {
 _release_ports() {
 	local p
 	[ -f "$T/.ports" ] || return 0
-	while read -r p; do rmdir "$PORT_CLAIMS/$p" 2>/dev/null; done <"$T/.ports"
+	local claims=()
+	while read -r p; do claims+=("$PORT_CLAIMS/$p"); done <"$T/.ports"
+	[ ${#claims[@]} -eq 0 ] || rm -f "${claims[@]}"
 }
 
 # Wait up to $2 seconds (default 10) for a TCP port on 127.0.0.1 to accept.
@@ -108,14 +126,22 @@ wait_log() {
 	return 1
 }
 
+# _is_zombie PID: its state in /proc/PID/stat (after the name in
+# parentheses, which may hold spaces) is Z.  Builtins only.
+_is_zombie() {
+	local st
+	read -r st 2>/dev/null <"/proc/$1/stat" || return 1
+	st=${st##*) }
+	[ "${st%% *}" = Z ]
+}
+
 _cleanup_pids() {
 	local p
 	for p in $_T_PIDS; do kill -TERM "$p" 2>/dev/null; done
 	for p in $_T_PIDS; do
 		local i=0
 		# A reparented child may linger as a zombie: that is gone too.
-		while kill -0 "$p" 2>/dev/null &&
-		    [ "$(ps -o stat= -p "$p" 2>/dev/null | cut -c1)" != Z ] &&
+		while kill -0 "$p" 2>/dev/null && ! _is_zombie "$p" &&
 		    [ $i -lt 50 ]; do
 			sleep 0.1; i=$((i + 1))
 		done

@@ -376,6 +376,48 @@ test_upstream_xclient() {
 	EOF
 }
 
+# free_port claims each port it hands out until the test ends, so two
+# test files running at once never share one; the claims go at the end.
+test_free_port_claims_until_the_test_ends() {
+	local ports=() p i seen
+	for ((i = 0; i < 20; i++)); do
+		p=$(free_port) || fail "free_port"
+		ports+=("$p")
+		[ -f "$PORT_CLAIMS/$p" ] || fail "port $p not claimed"
+		_claim_port "$p" && fail "port $p claimed twice"
+	done
+	seen=$(printf '%s\n' "${ports[@]}" | sort -u | wc -l)
+	[ "$seen" = 20 ] || fail "20 free_port calls gave $seen ports"
+	# noclobber is the caller's again afterwards
+	case $- in *C*) fail "set -C left on" ;; esac
+	_release_ports
+	for p in "${ports[@]}"; do
+		[ -e "$PORT_CLAIMS/$p" ] && fail "claim of $p left behind"
+	done
+	: >"$T/.ports"
+}
+
+# _cleanup_pids stops waiting for a process that is already a zombie
+# (read from /proc/PID/stat, whose name field may hold ") ").
+test_is_zombie_reads_proc() {
+	local z pid
+	# The inner sleep's parent execs a sleep that never reaps it.
+	bash -c 'sleep 0.1 & echo $! >"$1"; exec sleep 5' _ "$T/zpid" &
+	pid=$!
+	sleep 0.6
+	z=$(cat "$T/zpid")
+	_is_zombie "$z" || fail "an unreaped exited child is not a zombie"
+	_is_zombie "$pid" && fail "a running sleep is a zombie"
+	kill "$pid"; wait "$pid" 2>/dev/null || :
+	( exec -a "odd) Z name" sleep 5 ) &
+	pid=$!
+	sleep 0.2
+	_is_zombie "$pid" && fail "an odd-named running process read as a zombie"
+	kill "$pid"; wait "$pid" 2>/dev/null || :
+	_is_zombie 999999999 && fail "no such pid is a zombie"
+	return 0
+}
+
 run_test test_pki_chain_verifies
 run_test test_pki_revoke_regenerates_crl
 run_test test_slapd_starts_and_finds_alice
@@ -386,4 +428,6 @@ run_test test_upstream_strict_line_endings
 run_test test_upstream_fail_modes
 run_test test_upstream_starttls
 run_test test_upstream_xclient
+run_test test_free_port_claims_until_the_test_ends
+run_test test_is_zombie_reads_proc
 finish
